@@ -1,0 +1,47 @@
+# dispatcher — the two commands: `make run` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+CONFIG ?= config
+
+.PHONY: run test bench lint check sample clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@ $(VENV)/.installed
+
+var/sample-people.csv: config/sample_data.py | $(VENV)/.installed
+	mkdir -p var
+	$(BIN)/python config/sample_data.py > $@.tmp && mv $@.tmp $@
+
+sample: var/sample-people.csv  ## load the example people and cases into the store
+	$(BIN)/dispatcher --config $(CONFIG) import var/sample-people.csv
+
+run: $(VENV)/.installed sample  ## set up and run the daemon on config/ (SQLite under var/)
+	$(BIN)/dispatcher --config $(CONFIG) check
+	exec $(BIN)/dispatcher --config $(CONFIG) run
+
+test: $(VENV)/.installed-dev  ## set up and run the test suite
+	$(BIN)/python -m pytest -q
+
+bench: $(VENV)/.installed-dev  ## print throughput and latency figures (asserts nothing)
+	$(BIN)/python -m benchmarks
+
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check dispatcher plugins tests benchmarks
+	$(BIN)/ruff format --check dispatcher plugins tests benchmarks
+	$(BIN)/mypy dispatcher plugins
+
+check: $(VENV)/.installed  ## validate the config directory
+	$(BIN)/dispatcher --config $(CONFIG) check
+
+clean:
+	rm -rf var .pytest_cache

@@ -1,0 +1,122 @@
+"""The channel contract: what a plugin implements to reach people one way.
+
+A channel only sends and classifies errors. It never sleeps for a retry, never retries on its
+own and never checks policy: the core does all three, so a rule written once holds for every
+channel.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from dispatcher.model import ContactKind, Outcome
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One rendered message for one attempt. ``contact`` is the full address: a channel may
+    send to it but must never log it (use ``dispatcher.privacy.mask``)."""
+
+    attempt_id: str
+    reminder_id: int
+    case_id: str
+    person_id: str
+    channel: str
+    contact_kind: ContactKind
+    contact: str
+    locale: str
+    template: str
+    body: str
+    subject: str | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class SendResult:
+    """What the provider said. ``outcome`` is ``placed`` (accepted, fate unknown yet),
+    ``delivered`` or ``conversation``; ``provider_id`` lets delivery callbacks find the
+    attempt later."""
+
+    provider_id: str | None = None
+    outcome: Outcome = Outcome.PLACED
+    detail: str = ""
+
+
+class ChannelError(Exception):
+    """Base of the errors a channel raises. ``code`` is the provider's code, if any;
+    ``attempted`` says whether the person may have been contacted (it then counts toward
+    limits)."""
+
+    def __init__(self, message: str, *, code: str | None = None, attempted: bool = False) -> None:
+        super().__init__(message)
+        self.code = code
+        self.attempted = attempted
+
+
+class TransientError(ChannelError):
+    """Worth trying again later. ``retry_after`` (seconds) is the provider's hint; the core
+    decides when, and whether the retry still passes policy."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_after: float | None = None,
+        code: str | None = None,
+        attempted: bool = False,
+    ) -> None:
+        super().__init__(message, code=code, attempted=attempted)
+        self.retry_after = retry_after
+
+
+class PermanentError(ChannelError):
+    """Will never work for this message. ``mark_contact`` marks the address ``invalid``
+    (undeliverable) or ``opted_out``, so later reminders to it are suppressed."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        mark_contact: Literal["invalid", "opted_out"] | None = None,
+        code: str | None = None,
+        attempted: bool = False,
+    ) -> None:
+        super().__init__(message, code=code, attempted=attempted)
+        self.mark_contact = mark_contact
+
+
+class ChannelSettings(BaseModel):
+    """Base for a channel's settings model; unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Channel:
+    """Base class of every channel. A subclass sets ``type_name`` (what ``plugin =`` names in
+    ``dispatcher.toml``), ``contact_kind`` and ``Settings``, and implements ``send``.
+
+    One instance serves one configured channel (``[channels.<name>]``); ``open`` and ``close``
+    are called once each by the daemon and must be safe to call again.
+    """
+
+    type_name: ClassVar[str]
+    contact_kind: ContactKind = ContactKind.PHONE
+    window_exempt: bool = False
+    Settings: ClassVar[type[ChannelSettings]] = ChannelSettings
+
+    def __init__(self, name: str, settings: ChannelSettings) -> None:
+        self.name = name
+        self.settings = settings
+
+    async def open(self) -> None:
+        """Acquire connections or files. Called before the first send."""
+
+    async def send(self, message: Message) -> SendResult:
+        """Deliver ``message`` once. Raise TransientError or PermanentError on failure."""
+        raise NotImplementedError
+
+    async def close(self) -> None:
+        """Release what ``open`` acquired. Called after the last send."""

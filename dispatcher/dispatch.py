@@ -1,0 +1,411 @@
+"""The dispatch loop: claim → decide → render → send (retry) → record.
+
+Claiming, deciding and reserving the attempt happen in one store transaction (see
+``Store.claim_due``). Sends run concurrently, at most one per person. Outcomes are recorded in
+small batches. A crash between a send and its record leaves the attempt ``reserved``; the
+next start turns it into ``unknown`` and it is not sent again (a duplicate contact is a
+compliance incident, a missing one is not).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time as monotonic_time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from functools import partial
+from typing import Any, TypeVar
+
+import jinja2
+from tenacity import (
+    AsyncRetrying,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_random_exponential,
+)
+
+from dispatcher.channel import Channel, Message, PermanentError, SendResult, TransientError
+from dispatcher.model import Outcome, ReminderState, Verdict
+from dispatcher.policy import decide
+from dispatcher.privacy import mask, scrub
+from dispatcher.runtime import Runtime
+from dispatcher.store.api import Claim, SendRecord, Store
+from dispatcher.templates import TemplateNotFound
+
+log = logging.getLogger("dispatcher.dispatch")
+T = TypeVar("T")
+
+Clock = Callable[[], datetime]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class PolicyNoLongerAllows(Exception):
+    """Raised before an in-process retry when the policy would not send at that instant."""
+
+
+@dataclass
+class Counters:
+    claimed: int = 0
+    sent: int = 0
+    deferred: int = 0
+    suppressed: int = 0
+    failed: int = 0
+    retried: int = 0
+    unknown: int = 0
+    last_send: datetime | None = None
+
+
+class StoreThread:
+    """Runs store calls on one worker thread: the event loop never blocks on the database,
+    and SQLite sees a single writer per process."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store")
+
+    async def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, partial(fn, *args, **kwargs))
+
+    def shutdown(self) -> None:
+        self._pool.shutdown(wait=True)
+
+
+def render_context(claim: Claim) -> dict[str, Any]:
+    person, case, reminder = claim.person, claim.case, claim.reminder
+    first_name = person.name.split()[0] if person.name.split() else person.name
+    days_overdue = (reminder.due_at.date() - case.due_date).days
+    return {
+        "person": {"id": person.id, "name": person.name, "first_name": first_name,
+                   "locale": person.locale},
+        "case": {"id": case.id, "amount": case.amount, "currency": case.currency,
+                 "due_date": case.due_date, "days_overdue": max(days_overdue, 0)},
+        "reminder": {"id": reminder.id, "step": reminder.step, "channel": reminder.channel,
+                     "schedule": reminder.schedule},
+    }
+
+
+@dataclass
+class Dispatcher:
+    """The loop. ``runtime`` may be swapped between batches (reload)."""
+
+    store: StoreThread
+    runtime: Runtime
+    clock: Clock = utcnow
+    counters: Counters = field(default_factory=Counters)
+    observers: list[Callable[[str, Any], None]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._stopping = asyncio.Event()
+        self._wake = asyncio.Event()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._waiting: dict[str, Claim] = {}  # claimed, not yet handed to a channel
+        self._records: list[SendRecord] = []
+        self._flush_lock = asyncio.Lock()
+        settings = self.runtime.config.dispatcher.dispatch
+        self._slots = asyncio.Semaphore(settings.concurrency)
+
+    # -- control ----------------------------------------------------------------------------
+
+    def wake(self) -> None:
+        """Look for due reminders now (after planning, an event, a reload)."""
+        self._wake.set()
+
+    def stop(self) -> None:
+        """Stop claiming; in-flight sends finish, waiting claims are released."""
+        self._stopping.set()
+        self._wake.set()
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._tasks)
+
+    # -- the loop ---------------------------------------------------------------------------
+
+    async def run(self, on_tick: Callable[[], None] | None = None) -> None:
+        settings = self.runtime.config.dispatcher.dispatch
+        flusher = asyncio.create_task(self._flush_periodically())
+        try:
+            while not self._stopping.is_set():
+                if on_tick:
+                    on_tick()
+                room = settings.batch_size - len(self._waiting)
+                claimed = 0
+                if room > 0:
+                    claimed = await self._claim(room)
+                if claimed and room > 0:
+                    continue
+                await self._idle(settings.poll_interval.total_seconds(), busy=claimed > 0)
+        finally:
+            await self._drain(settings.drain_timeout.total_seconds())
+            flusher.cancel()
+            await self._flush()
+
+    async def _idle(self, poll: float, *, busy: bool) -> None:
+        timeout = 0.01 if busy else poll
+        if not busy:
+            next_due = await self.store.call(self.store.store.next_due_at)
+            if next_due is not None:
+                timeout = min(poll, max(0.0, (next_due - self.clock()).total_seconds()))
+        self._wake.clear()
+        try:
+            await asyncio.wait_for(self._wake.wait(), timeout=max(timeout, 0.001))
+        except TimeoutError:
+            pass
+
+    async def _claim(self, limit: int) -> int:
+        runtime = self.runtime
+        now = self.clock()
+        policy = runtime.policy
+
+        def decide_now(reminder: Any, person: Any, case: Any, history: Any) -> Any:
+            return decide(policy, reminder, person, case, history, now)
+
+        batch = await self.store.call(
+            self.store.store.claim_due, now, limit, decide_now, policy.lookback
+        )
+        if not batch.decided:
+            return 0
+        sends = len(batch.claims)
+        defers = sum(1 for _, d in batch.decided if d.verdict is Verdict.DEFER)
+        suppressed = len(batch.decided) - sends - defers
+        self.counters.claimed += sends
+        self.counters.deferred += defers
+        self.counters.suppressed += suppressed
+        log.info("claimed batch", extra={"fields": {
+            "decided": len(batch.decided), "send": sends, "defer": defers,
+            "suppress": suppressed}})
+        hook = runtime.plugins.manager.hook.on_decision
+        has_observers = bool(hook.get_hookimpls())
+        for reminder, decision in batch.decided:
+            if log.isEnabledFor(logging.DEBUG):
+                log.debug("decision", extra={"fields": {
+                    "reminder": reminder.id, "case": reminder.case_id,
+                    "verdict": decision.verdict.value,
+                    "until": decision.until.isoformat() if decision.until else None,
+                    "reasons": ",".join(r.code for r in decision.reasons)}})
+            if has_observers:
+                hook(reminder=reminder, decision=decision)
+        for claim in batch.claims:
+            self._waiting[claim.attempt_id] = claim
+            task = asyncio.create_task(self._send(claim))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        return len(batch.decided)
+
+    # -- one send ---------------------------------------------------------------------------
+
+    async def _send(self, claim: Claim) -> None:
+        async with self._slots:
+            if self._stopping.is_set():
+                return  # stays in _waiting; released by _drain
+            self._waiting.pop(claim.attempt_id, None)
+            record = await self._attempt(claim)
+        self._records.append(record)
+        if len(self._records) >= 500:
+            await self._flush()
+
+    async def _attempt(self, claim: Claim) -> SendRecord:
+        runtime = self.runtime
+        reminder = claim.reminder
+        channel = runtime.channels.get(reminder.channel)
+        if channel is None:
+            return self._failed(claim, "channel_gone", f"channel {reminder.channel} is not configured")
+        try:
+            rendered = runtime.config.templates.render(
+                reminder.channel, reminder.template, claim.person.locale, render_context(claim)
+            )
+        except (TemplateNotFound, jinja2.TemplateError) as exc:
+            log.error("template failed", extra={"fields": {
+                "reminder": reminder.id, "template": reminder.template, "error": str(exc)}})
+            return self._failed(claim, "template_error", str(exc))
+        message = Message(
+            attempt_id=claim.attempt_id, reminder_id=reminder.id, case_id=reminder.case_id,
+            person_id=reminder.person_id, channel=reminder.channel,
+            contact_kind=claim.contact.kind, contact=claim.contact.value, locale=rendered.locale,
+            template=reminder.template, body=rendered.body, subject=rendered.subject,
+            meta=rendered.meta,
+        )
+        started = monotonic_time.monotonic()
+        try:
+            result = await self._send_with_retry(channel, message, claim)
+        except TransientError as exc:
+            return self._transient(claim, exc)
+        except PolicyNoLongerAllows:
+            return self._retry_later(claim, self.clock(), "policy_recheck", counted=False)
+        except PermanentError as exc:
+            return self._permanent(claim, exc)
+        except Exception as exc:  # a plugin bug: we cannot know whether anyone was contacted
+            log.exception("channel raised an unexpected error", extra={"fields": {
+                "reminder": reminder.id, "channel": reminder.channel, "error": scrub(str(exc))}})
+            self.counters.unknown += 1
+            return SendRecord(
+                channel=claim.reminder.channel,
+                attempt_id=claim.attempt_id, reminder_id=reminder.id, outcome=Outcome.UNKNOWN,
+                counted=True, finished_at=self.clock(), reminder_state=ReminderState.UNKNOWN,
+                error_code="channel_crash", detail=scrub(repr(exc))[:500],
+            )
+        elapsed = monotonic_time.monotonic() - started
+        self.counters.sent += 1
+        self.counters.last_send = self.clock()
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("sent", extra={"fields": {
+                "reminder": reminder.id, "channel": reminder.channel,
+                "to": mask(claim.contact.kind, claim.contact.value),
+                "ms": round(elapsed * 1000, 1)}})
+        state = ReminderState.DELIVERED if result.outcome is Outcome.DELIVERED else ReminderState.SENT
+        return SendRecord(
+                channel=claim.reminder.channel,
+            attempt_id=claim.attempt_id, reminder_id=reminder.id, outcome=result.outcome,
+            counted=True, finished_at=self.clock(), reminder_state=state,
+            provider_id=result.provider_id, detail=result.detail or None,
+        )
+
+    async def _send_with_retry(self, channel: Channel, message: Message, claim: Claim) -> SendResult:
+        settings = self.runtime.config.dispatcher.dispatch
+        max_wait = settings.retry_max_wait.total_seconds()
+
+        def retryable(exc: BaseException) -> bool:
+            # Only a refusal that contacted nobody is retried in process, and only when the
+            # provider's own hint fits in the short wait; anything longer is rescheduled so
+            # the retry passes policy again.
+            return (
+                isinstance(exc, TransientError)
+                and not exc.attempted
+                and (exc.retry_after is None or exc.retry_after <= max_wait)
+            )
+
+        first = True
+        async for attempt in AsyncRetrying(
+            stop=stop_after_attempt(settings.retry_attempts),
+            wait=wait_random_exponential(multiplier=0.2, max=max_wait),
+            retry=retry_if_exception(retryable),
+            reraise=True,
+        ):
+            with attempt:
+                if not first:
+                    self.counters.retried += 1
+                    self._recheck(claim)
+                first = False
+                return await channel.send(message)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _recheck(self, claim: Claim) -> None:
+        decision = decide(
+            self.runtime.policy, claim.reminder, claim.person, claim.case, claim.history, self.clock()
+        )
+        if decision.verdict is not Verdict.SEND:
+            raise PolicyNoLongerAllows()
+
+    # -- outcomes ---------------------------------------------------------------------------
+
+    def _failed(self, claim: Claim, code: str, detail: str) -> SendRecord:
+        self.counters.failed += 1
+        return SendRecord(
+                channel=claim.reminder.channel,
+            attempt_id=claim.attempt_id, reminder_id=claim.reminder.id,
+            outcome=Outcome.FAILED_PERMANENT, counted=False, finished_at=self.clock(),
+            reminder_state=ReminderState.FAILED, error_code=code, detail=scrub(detail)[:500],
+        )
+
+    def _permanent(self, claim: Claim, exc: PermanentError) -> SendRecord:
+        self.counters.failed += 1
+        reminder = claim.reminder
+        log.warning("permanent failure", extra={"fields": {
+            "reminder": reminder.id, "channel": reminder.channel, "code": exc.code,
+            "to": mask(claim.contact.kind, claim.contact.value), "error": scrub(str(exc))}})
+        mark = None
+        opt_out = None
+        if exc.mark_contact == "invalid":
+            mark = (reminder.person_id, claim.contact.kind.value, claim.contact.value, "invalid")
+        elif exc.mark_contact == "opted_out":
+            opt_out = (reminder.person_id, reminder.channel, claim.contact.value)
+        return SendRecord(
+                channel=claim.reminder.channel,
+            attempt_id=claim.attempt_id, reminder_id=reminder.id,
+            outcome=Outcome.FAILED_PERMANENT, counted=exc.attempted, finished_at=self.clock(),
+            reminder_state=ReminderState.FAILED, error_code=exc.code or "permanent",
+            detail=scrub(str(exc))[:500], mark_contact=mark, opt_out=opt_out,
+        )
+
+    def _transient(self, claim: Claim, exc: TransientError) -> SendRecord:
+        now = self.clock()
+        backoff = self._backoff(claim)
+        if exc.retry_after:
+            backoff = max(backoff, timedelta(seconds=exc.retry_after))
+        log.info("transient failure, rescheduled", extra={"fields": {
+            "reminder": claim.reminder.id, "channel": claim.reminder.channel, "code": exc.code,
+            "retry_in_s": int(backoff.total_seconds()), "error": scrub(str(exc))}})
+        return self._retry_later(claim, now + backoff, exc.code or "transient",
+                                 counted=exc.attempted, detail=scrub(str(exc))[:500])
+
+    def _backoff(self, claim: Claim) -> timedelta:
+        settings = self.runtime.config.dispatcher.dispatch
+        return settings.reschedule_after * (2 ** max(claim.reminder.tries, 0))
+
+    def _retry_later(
+        self, claim: Claim, at: datetime, code: str, *, counted: bool, detail: str | None = None
+    ) -> SendRecord:
+        settings = self.runtime.config.dispatcher.dispatch
+        tries = claim.reminder.tries + 1
+        if tries >= settings.max_tries:
+            self.counters.failed += 1
+            return SendRecord(
+                channel=claim.reminder.channel,
+                attempt_id=claim.attempt_id, reminder_id=claim.reminder.id,
+                outcome=Outcome.FAILED_TRANSIENT, counted=counted, finished_at=self.clock(),
+                reminder_state=ReminderState.FAILED, error_code=f"gave_up:{code}", detail=detail,
+            )
+        return SendRecord(
+                channel=claim.reminder.channel,
+            attempt_id=claim.attempt_id, reminder_id=claim.reminder.id,
+            outcome=Outcome.FAILED_TRANSIENT, counted=counted, finished_at=self.clock(),
+            reminder_state=ReminderState.PENDING, error_code=code, detail=detail,
+            reschedule_at=at,
+        )
+
+    # -- recording and stopping ---------------------------------------------------------------
+
+    async def _flush(self) -> None:
+        async with self._flush_lock:
+            if not self._records:
+                return
+            records, self._records = self._records, []
+            await self.store.call(self.store.store.record, records)
+        hook = self.runtime.plugins.manager.hook.on_attempt
+        if hook.get_hookimpls():
+            for r in records:
+                hook(attempt_id=r.attempt_id, channel=r.channel, outcome=r.outcome.value,
+                     error_code=r.error_code)
+        # Recorded sends free their people for the next claim.
+        self.wake()
+
+    async def _flush_periodically(self) -> None:
+        interval = self.runtime.config.dispatcher.dispatch.record_interval.total_seconds()
+        while True:
+            await asyncio.sleep(interval)
+            if self._records:
+                await self._flush()
+
+    async def _drain(self, timeout: float) -> None:
+        """Let started sends finish (up to ``timeout``), then give back unstarted claims."""
+        if self._tasks:
+            done, pending = await asyncio.wait(set(self._tasks), timeout=timeout)
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.wait(pending)
+                log.warning("sends still running at stop; their outcome is unknown",
+                            extra={"fields": {"count": len(pending)}})
+        waiting = list(self._waiting.values())
+        self._waiting.clear()
+        if waiting:
+            await self.store.call(self.store.store.release, waiting, self.clock())
+            log.info("released unstarted claims", extra={"fields": {"count": len(waiting)}})
+

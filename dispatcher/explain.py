@@ -1,0 +1,92 @@
+"""``explain``: a case's whole story for a compliance officer, with personal data masked."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from dispatcher.privacy import mask, mask_name
+from dispatcher.store.api import CaseHistory
+
+
+def _when(value: datetime | None) -> str:
+    return f"{value:%Y-%m-%d %H:%M:%S}" if value else "-"
+
+
+def timeline(history: CaseHistory) -> list[tuple[datetime, int | None, str, str]]:
+    """Every event, decision and attempt of the case in time order:
+    (instant, reminder id or None, what, detail)."""
+    rows: list[tuple[datetime, int | None, str, str]] = []
+    for event in history.events:
+        until = f" until {_when(event['until'])}" if event["until"] else ""
+        rows.append((event["at"], None, f"event {event['kind']}", f"by {event['source']}{until}"))
+    for decision in history.decisions:
+        verdict = decision["verdict"]
+        detail = "; ".join(f"{code}: {text}" for code, text in decision["reasons"])
+        if decision["until"]:
+            detail = f"until {_when(decision['until'])} UTC" + (f" — {detail}" if detail else "")
+        if decision["flags"]:
+            detail += f" [{decision['flags']}]"
+        rows.append((decision["at"], decision["reminder_id"], f"decision {verdict}", detail))
+    for attempt in history.attempts:
+        to = mask(attempt["contact_kind"], attempt["contact"])
+        parts = [f"to {to}"]
+        if attempt["error_code"]:
+            parts.append(f"code {attempt['error_code']}")
+        if attempt["detail"]:
+            parts.append(str(attempt["detail"]))
+        rows.append((attempt["finished_at"] or attempt["at"], attempt["reminder_id"],
+                     f"attempt {attempt['outcome']}", ", ".join(parts)))
+    rows.sort(key=lambda r: (r[0], 0 if r[2].startswith("event") else 1))
+    return rows
+
+
+def render_history(console: Console, history: CaseHistory, *, focus: int | None = None) -> None:
+    person, case = history.person, history.case
+    console.print(
+        f"case {case.id}: {case.state.value}, {case.amount} {case.currency} due {case.due_date}, "
+        f"schedule {case.schedule}"
+        + (f", paused until {_when(case.paused_until)} UTC" if case.paused_until else ""),
+        markup=False,
+    )
+    contacts = ", ".join(f"{c.kind.value} {mask(c.kind, c.value)} ({c.status})" for c in person.contacts)
+    outs = ", ".join(f"{o.channel}{' ' + mask('email' if '@' in o.contact else 'phone', o.contact) if o.contact else ''}"
+                     for o in person.opt_outs) or "none"
+    console.print(
+        f"person {person.id}: {mask_name(person.name)}, locale {person.locale}, "
+        f"time zone {person.timezone or '(unknown: fallback zone used)'}", markup=False)
+    console.print(f"contacts: {contacts or 'none'}; opt-outs: {outs}", markup=False)
+
+    reminders = Table(title="reminders")
+    for column in ("id", "step", "channel", "template", "planned for (UTC)", "due (UTC)",
+                   "state", "last reason"):
+        reminders.add_column(column)
+    for reminder in history.reminders:
+        if focus is not None and reminder.id != focus:
+            continue
+        reminders.add_row(
+            str(reminder.id), reminder.step, reminder.channel, reminder.template,
+            _when(reminder.original_due_at), _when(reminder.due_at), reminder.state.value,
+            history.reminder_reasons.get(reminder.id) or "",
+        )
+    console.print(reminders)
+
+    table = Table(title="history (UTC)")
+    for column in ("when", "reminder", "what", "detail"):
+        table.add_column(column)
+    for when, reminder_id, what, detail in timeline(history):
+        if focus is not None and reminder_id not in (focus, None):
+            continue
+        table.add_row(_when(when), str(reminder_id or ""), what, detail)
+    console.print(table)
+
+
+def history_rows(history: CaseHistory) -> list[dict[str, Any]]:
+    """The timeline as plain dicts (for JSON output and tests)."""
+    return [
+        {"at": when.isoformat(), "reminder": rid, "what": what, "detail": detail}
+        for when, rid, what, detail in timeline(history)
+    ]

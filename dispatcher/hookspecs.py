@@ -1,0 +1,53 @@
+"""Every hook a dispatcher plugin can implement: the plugin author's reference.
+
+A plugin is a module (or object) registered under the entry-point group ``dispatcher``::
+
+    [project.entry-points.dispatcher]
+    my-channel = "my_package.plugin"
+
+and marks its functions with ``dispatcher.hookimpl``. Built-in channels are registered the same
+way. Set ``DISPATCHER_PLUGINS=name,name`` to load only the named entry points (tests use it so
+an installed third-party plugin cannot change their result).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pluggy
+
+hookspec = pluggy.HookspecMarker("dispatcher")
+hookimpl = pluggy.HookimplMarker("dispatcher")
+
+
+@hookspec
+def register_channels(register: Callable[[type[Any]], None]) -> None:
+    """Register channel classes.
+
+    Called once when the plugin manager starts. Call ``register(cls)`` for each subclass of
+    ``dispatcher.channel.Channel`` the plugin provides; ``cls.type_name`` is the name admins
+    write in ``[channels.<name>] plugin = "…"``. Registering two classes under one type name
+    is an error reported by ``dispatcher check``.
+    """
+
+
+@hookspec
+def on_decision(reminder: Any, decision: Any) -> None:
+    """Observe a policy decision (``dispatcher.model.Reminder``, ``dispatcher.model.Decision``).
+
+    Called after the decision is committed to the store, for every send, defer and suppress.
+    For export or audit only: the return value is ignored, and the hook must not block (it
+    runs on the dispatch loop). Contact details in ``decision.contact`` are personal data:
+    mask them before they leave the process.
+    """
+
+
+@hookspec
+def on_attempt(attempt_id: str, channel: str, outcome: str, error_code: str | None) -> None:
+    """Observe the recorded outcome of one attempt.
+
+    Called after the outcome (``placed``, ``delivered``, ``failed-transient``,
+    ``failed-permanent``, ``conversation``, ``unknown``) is committed to the store. The return
+    value is ignored; the hook must not block.
+    """

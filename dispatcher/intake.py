@@ -1,0 +1,200 @@
+"""Reading people and cases from CSV or JSON Lines, one row at a time.
+
+Each row holds one case and its person (flat keys: ``person_id, name, locale, timezone,
+phone, email, address, case_id, amount, currency, due_date, schedule``; several phones or
+emails separated by ``;`` in CSV or given as lists in JSON). A bad row is reported with its
+row number, field and value (personal values masked) and skipped; good rows are kept.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import phonenumbers
+
+from dispatcher.privacy import mask_email, mask_phone
+from dispatcher.store.api import CaseIn, PersonIn
+
+FIELDS = ("person_id", "name", "locale", "timezone", "phone", "email", "address",
+          "case_id", "amount", "currency", "due_date", "schedule")
+REQUIRED = ("person_id", "name", "case_id", "amount", "currency", "due_date")
+_LOCALE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_CURRENCY = re.compile(r"^[A-Z]{3}$")
+_PII_FIELDS = {"name", "phone", "email", "address"}
+
+
+@dataclass(frozen=True)
+class RowError:
+    row: int
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"row {self.row}: {self.field}: {self.message}"
+
+
+@dataclass(frozen=True)
+class GoodRow:
+    row: int
+    person: PersonIn
+    case: CaseIn
+
+
+def _shown(field: str, value: Any) -> str:
+    text = str(value)
+    if field == "phone":
+        return mask_phone(text)
+    if field == "email":
+        return mask_email(text)
+    if field in _PII_FIELDS:
+        return "(hidden)"
+    return repr(text) if len(text) <= 60 else repr(text[:57] + "...")
+
+
+def _many(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, list):
+        return [str(v).strip() for v in value if str(v).strip()]
+    return [part.strip() for part in str(value).split(";") if part.strip()]
+
+
+def _text(row: dict[str, Any], key: str) -> str:
+    value = row.get(key)
+    return "" if value is None else str(value).strip()
+
+
+def parse_row(
+    number: int,
+    row: dict[str, Any],
+    *,
+    schedules: Iterable[str] | None,
+    default_schedule: str | None,
+    default_locale: str,
+    default_region: str | None,
+) -> GoodRow | list[RowError]:
+    """Validate one row; return it as a person and a case, or every error in it."""
+    errors: list[RowError] = []
+
+    def bad(field: str, message: str, value: Any = None) -> None:
+        suffix = f" (got {_shown(field, value)})" if value not in (None, "") else ""
+        errors.append(RowError(number, field, message + suffix))
+
+    unknown = sorted(set(row) - set(FIELDS) - {"state"})
+    for key in unknown:
+        bad(key, "unknown column")
+    for key in REQUIRED:
+        if not _text(row, key):
+            bad(key, "required")
+
+    locale = _text(row, "locale") or default_locale
+    if not _LOCALE.match(locale):
+        bad("locale", "not a locale like en or zh-CN", locale)
+    timezone = _text(row, "timezone") or None
+    if timezone:
+        try:
+            ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            bad("timezone", "not a known time zone (e.g. Asia/Shanghai)", timezone)
+
+    phones: list[str] = []
+    for raw in _many(row.get("phone")):
+        try:
+            parsed = phonenumbers.parse(raw, default_region)
+            if not phonenumbers.is_valid_number(parsed):
+                raise phonenumbers.NumberParseException(1, "invalid")
+            phones.append(phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164))
+        except phonenumbers.NumberParseException:
+            bad("phone", "not a valid phone number (use E.164, e.g. +14155550123)", raw)
+    emails = _many(row.get("email"))
+    for raw in emails:
+        if not _EMAIL.match(raw):
+            bad("email", "not an email address", raw)
+    addresses = [a.replace("\\n", "\n") for a in _many(row.get("address"))] if row.get("address") else []
+    if not (phones or emails or addresses) and not any(e.field in ("phone", "email") for e in errors):
+        bad("phone", "no contact point: give a phone, an email or an address")
+
+    amount = _text(row, "amount")
+    if amount:
+        try:
+            value = Decimal(amount)
+            if not value.is_finite() or value <= 0:
+                raise InvalidOperation
+        except InvalidOperation:
+            bad("amount", "not a positive amount", amount)
+    currency = _text(row, "currency").upper()
+    if currency and not _CURRENCY.match(currency):
+        bad("currency", "not a 3-letter currency code", _text(row, "currency"))
+    due_text = _text(row, "due_date")
+    due: date | None = None
+    if due_text:
+        try:
+            due = date.fromisoformat(due_text)
+        except ValueError:
+            bad("due_date", "not a date (YYYY-MM-DD)", due_text)
+    schedule = _text(row, "schedule") or default_schedule or ""
+    known = list(schedules) if schedules is not None else None
+    if not schedule:
+        bad("schedule", "required (no default schedule configured)")
+    elif known is not None and schedule not in known:
+        bad("schedule", f"unknown schedule (known: {', '.join(sorted(known))})", schedule)
+    state = _text(row, "state") or "open"
+    if state not in ("open", "paid", "plan", "hardship", "disputed", "ceased", "closed"):
+        bad("state", "not a case state", state)
+
+    if errors:
+        return errors
+    assert due is not None
+    person = PersonIn(
+        id=_text(row, "person_id"), name=_text(row, "name"), locale=locale, timezone=timezone,
+        phones=tuple(phones), emails=tuple(emails), addresses=tuple(addresses),
+    )
+    case = CaseIn(
+        id=_text(row, "case_id"), person_id=person.id, amount=str(Decimal(amount)),
+        currency=currency, due_date=due, schedule=schedule, state=state,
+    )
+    return GoodRow(number, person, case)
+
+
+def read_rows(path: Path) -> Iterator[tuple[int, dict[str, Any] | RowError]]:
+    """Rows of a CSV (header row; data rows numbered from 2, as a spreadsheet shows them) or
+    JSON Lines file (numbered from 1)."""
+    suffix = path.suffix.lower()
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        if suffix in (".jsonl", ".ndjson", ".json"):
+            for number, line in enumerate(handle, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    value = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    yield number, RowError(number, "(line)", f"not valid JSON: {exc.msg}")
+                    continue
+                if not isinstance(value, dict):
+                    yield number, RowError(number, "(line)", "not a JSON object")
+                    continue
+                yield number, value
+        else:
+            reader = csv.DictReader(handle)
+            for row in reader:
+                number = reader.line_num
+                if None in row:
+                    yield number, RowError(number, "(line)", "more values than header columns")
+                    continue
+                yield number, {k: v for k, v in row.items() if k is not None}
+
+
+def count_rows(path: Path) -> int:
+    with path.open("rb") as handle:
+        lines = sum(1 for line in handle if line.strip())
+    return lines - (0 if path.suffix.lower() in (".jsonl", ".ndjson", ".json") else 1)

@@ -1,0 +1,164 @@
+"""The domain: Person, Case, Reminder, Attempt, Decision.
+
+Plain frozen dataclasses: the store builds them, the policy reads them, nothing mutates them in
+place. Every instant is an aware ``datetime`` in UTC; local time exists only inside the policy.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+
+class ContactKind(enum.StrEnum):
+    """What kind of address a channel needs."""
+
+    PHONE = "phone"
+    EMAIL = "email"
+    POSTAL = "postal"
+
+
+class CaseState(enum.StrEnum):
+    OPEN = "open"
+    PAID = "paid"
+    PLAN = "plan"
+    HARDSHIP = "hardship"
+    DISPUTED = "disputed"
+    CEASED = "ceased"
+    CLOSED = "closed"
+
+
+class ReminderState(enum.StrEnum):
+    PENDING = "pending"
+    CLAIMED = "claimed"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+    SUPPRESSED = "suppressed"
+    CANCELLED = "cancelled"
+    UNKNOWN = "unknown"
+
+
+class Outcome(enum.StrEnum):
+    """What became of one attempt. ``reserved`` is the in-flight state: the attempt counts
+    toward limits from the moment it is claimed; ``released`` is a reservation given back
+    before anything was sent (graceful stop)."""
+
+    RESERVED = "reserved"
+    PLACED = "placed"
+    DELIVERED = "delivered"
+    FAILED_TRANSIENT = "failed-transient"
+    FAILED_PERMANENT = "failed-permanent"
+    CONVERSATION = "conversation"
+    UNKNOWN = "unknown"
+    RELEASED = "released"
+
+
+class Verdict(enum.StrEnum):
+    SEND = "send"
+    DEFER = "defer"
+    SUPPRESS = "suppress"
+
+
+@dataclass(frozen=True, slots=True)
+class ContactPoint:
+    """One way to reach a person. ``status`` is ``ok``, ``invalid`` (the provider said the
+    address cannot be reached) or ``opted_out``."""
+
+    id: int
+    kind: ContactKind
+    value: str
+    status: str = "ok"
+    priority: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class OptOut:
+    """A person's refusal of a channel; ``contact`` narrows it to one address (None = all)."""
+
+    channel: str
+    contact: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    id: str
+    name: str
+    locale: str
+    timezone: str | None
+    contacts: tuple[ContactPoint, ...] = ()
+    opt_outs: tuple[OptOut, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Case:
+    id: str
+    person_id: str
+    amount: str
+    currency: str
+    due_date: date
+    state: CaseState
+    schedule: str
+    paused_until: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Reminder:
+    id: int
+    case_id: str
+    person_id: str
+    schedule: str
+    step: str
+    channel: str
+    template: str
+    due_at: datetime
+    original_due_at: datetime
+    state: ReminderState = ReminderState.PENDING
+    tries: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """One try to reach a person. ``counted`` says whether it counts toward rate limits
+    (a request the provider refused before contacting anyone does not)."""
+
+    id: str
+    reminder_id: int | None
+    person_id: str
+    case_id: str
+    channel: str
+    contact: str
+    at: datetime
+    outcome: Outcome
+    counted: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Reason:
+    """A short machine code plus text a person can read."""
+
+    code: str
+    text: str
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.text}"
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The policy's answer for one reminder at one instant."""
+
+    verdict: Verdict
+    at: datetime
+    until: datetime | None = None
+    reasons: tuple[Reason, ...] = ()
+    contact: ContactPoint | None = None
+    flags: tuple[str, ...] = field(default=())
+
+    @property
+    def cancels(self) -> bool:
+        """A suppression because the debt is settled cancels rather than suppresses."""
+        return self.verdict is Verdict.SUPPRESS and any(
+            r.code in ("case_paid", "case_closed") for r in self.reasons
+        )

@@ -1,0 +1,63 @@
+"""What a case's state allows: the gate before every other rule.
+
+paid/closed cancel; plan/hardship pause until a date; disputed pauses until resolved
+(Reg F §1006.38: stop collecting until verification is sent); ceased suppresses everything but
+a template marked ``allowed_after_cease`` (§1006.6(c)).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from dispatcher.model import Case, CaseState, Reason
+
+
+@dataclass(frozen=True, slots=True)
+class Gate:
+    """``suppress`` ends the reminder; otherwise nothing may happen before ``not_before``."""
+
+    suppress: bool
+    not_before: datetime | None
+    reason: Reason | None
+
+
+OPEN = Gate(False, None, None)
+
+
+def case_gate(
+    case: Case, *, now: datetime, after_cease_allowed: bool, hold_recheck: timedelta
+) -> Gate:
+    state = case.state
+    if state is CaseState.PAID:
+        return Gate(True, None, Reason("case_paid", f"case {case.id} is paid"))
+    if state is CaseState.CLOSED:
+        return Gate(True, None, Reason("case_closed", f"case {case.id} is closed"))
+    if state is CaseState.CEASED:
+        if after_cease_allowed:
+            return OPEN
+        return Gate(
+            True,
+            None,
+            Reason("case_ceased", "the person asked us to cease communication; "
+                   "only a template marked allowed_after_cease may go"),
+        )
+    if state in (CaseState.PLAN, CaseState.HARDSHIP):
+        if case.paused_until is not None and case.paused_until > now:
+            label = "a payment plan" if state is CaseState.PLAN else "hardship"
+            return Gate(
+                False,
+                case.paused_until,
+                Reason(f"case_{state.value}",
+                       f"paused for {label} until {case.paused_until:%Y-%m-%d %H:%M} UTC"),
+            )
+        return OPEN
+    if state is CaseState.DISPUTED:
+        # No date ends a dispute; look again after hold_recheck (the resolve event also
+        # brings the case's reminders forward at once).
+        return Gate(
+            False,
+            now + hold_recheck,
+            Reason("case_disputed", "the debt is disputed; paused until the dispute is resolved"),
+        )
+    return OPEN

@@ -1,0 +1,110 @@
+"""Allowed contact windows in the person's local time.
+
+A window belongs to the local day it starts on; one whose end is at or before its start runs
+past midnight into the next day. Local times are turned into UTC instants with ``zoneinfo``:
+a start that falls in a spring-forward gap moves to the first instant after it, and an
+ambiguous autumn time takes its first occurrence, so a window is never longer than written
+plus the hour the clocks fall back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+SEARCH_DAYS = 8  # a weekly pattern repeats within 7 days; one more covers a cross-midnight tail
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """Open from ``start`` to ``end`` local time on the given weekdays (Monday = 0)."""
+
+    days: frozenset[int]
+    start: time
+    end: time
+
+    def label(self) -> str:
+        end = "24:00" if self.end == time.max else self.end.strftime("%H:%M")
+        return f"{self.start.strftime('%H:%M')}–{end}"
+
+
+Interval = tuple[datetime, datetime]
+
+
+@lru_cache(maxsize=4096)
+def _zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
+
+
+def _local_to_utc(day: date, clock: time, zone: ZoneInfo) -> datetime:
+    if clock == time.max:
+        return datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone).astimezone(UTC)
+    local = datetime.combine(day, clock, tzinfo=zone)
+    instant = local.astimezone(UTC)
+    # In a spring-forward gap, zoneinfo reads the wall time with the old offset, which lands
+    # after the gap already; checking the round trip catches zones whose gap goes the other way.
+    if instant.astimezone(zone).replace(tzinfo=None) < local.replace(tzinfo=None):
+        instant = local.replace(fold=1).astimezone(UTC)
+    return instant
+
+
+@lru_cache(maxsize=65536)
+def day_intervals(windows: tuple[Window, ...], zone_name: str, day: date) -> tuple[Interval, ...]:
+    """The UTC intervals of the windows that start on local ``day``."""
+    zone = _zone(zone_name)
+    out: list[Interval] = []
+    weekday = day.weekday()
+    for window in windows:
+        if weekday not in window.days:
+            continue
+        start = _local_to_utc(day, window.start, zone)
+        end_day = day if (window.end > window.start or window.end == time.max) else day + timedelta(days=1)
+        if window.end == time.max:
+            end = _local_to_utc(day, time.max, zone)
+        else:
+            end = _local_to_utc(end_day, window.end, zone)
+        if end > start:
+            out.append((start, end))
+    return tuple(sorted(out))
+
+
+def open_interval(windows: tuple[Window, ...], zone_name: str, at: datetime) -> Interval | None:
+    """The window interval containing ``at``, if any."""
+    local_day = at.astimezone(_zone(zone_name)).date()
+    for day in (local_day - timedelta(days=1), local_day):
+        for start, end in day_intervals(windows, zone_name, day):
+            if start <= at < end:
+                return (start, end)
+    return None
+
+
+def next_opening(windows: tuple[Window, ...], zone_name: str, after: datetime) -> Interval | None:
+    """The first window interval that starts after ``after`` (within SEARCH_DAYS)."""
+    local_day = after.astimezone(_zone(zone_name)).date()
+    for offset in range(-1, SEARCH_DAYS + 1):
+        for start, end in day_intervals(windows, zone_name, local_day + timedelta(days=offset)):
+            if start > after:
+                return (start, end)
+    return None
+
+
+def describe_closed(windows: Sequence[Window], zone_name: str, at: datetime, opening: Interval | None) -> str:
+    """``22:40 Asia/Shanghai is outside 08:00–21:00; next window 08:00`` for a reason text."""
+    zone = _zone(zone_name)
+    local = at.astimezone(zone)
+    today = [w.label() for w in windows if local.weekday() in w.days]
+    allowed = ", ".join(today) if today else "any window on " + local.strftime("%a")
+    text = f"{local:%H:%M} {zone_name} is outside {allowed}"
+    if opening is None:
+        return text + f"; no window opens in the next {SEARCH_DAYS} days"
+    start = opening[0].astimezone(zone)
+    if start.date() == local.date():
+        when = f"{start:%H:%M}"
+    elif start.date() == local.date() + timedelta(days=1):
+        when = f"{start:%H:%M} tomorrow"
+    else:
+        when = f"{start:%a %Y-%m-%d %H:%M}"
+    return text + f"; next window {when}"

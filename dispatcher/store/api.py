@@ -1,0 +1,242 @@
+"""The store API every caller uses; SQLite and PostgreSQL implement it.
+
+Callers never see SQL. Methods are synchronous (the daemon runs them on one worker thread) and
+each is one transaction.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from dispatcher.model import (
+    Attempt,
+    Case,
+    ContactKind,
+    ContactPoint,
+    Decision,
+    Outcome,
+    Person,
+    Reminder,
+    ReminderState,
+)
+
+# decide(reminder, person, case, history) -> Decision, with `now` already bound.
+DecideFn = Callable[[Reminder, Person, Case, Sequence[Attempt]], Decision]
+
+
+@dataclass(frozen=True)
+class PersonIn:
+    """A person as imported: contact points are plain values, in priority order."""
+
+    id: str
+    name: str
+    locale: str
+    timezone: str | None = None
+    phones: tuple[str, ...] = ()
+    emails: tuple[str, ...] = ()
+    addresses: tuple[str, ...] = ()
+
+    def contact_values(self) -> list[tuple[ContactKind, str, int]]:
+        out: list[tuple[ContactKind, str, int]] = []
+        for kind, values in (
+            (ContactKind.PHONE, self.phones),
+            (ContactKind.EMAIL, self.emails),
+            (ContactKind.POSTAL, self.addresses),
+        ):
+            out.extend((kind, value, priority) for priority, value in enumerate(values))
+        return out
+
+
+@dataclass(frozen=True)
+class CaseIn:
+    id: str
+    person_id: str
+    amount: str
+    currency: str
+    due_date: date
+    schedule: str
+    state: str = "open"
+
+
+@dataclass(frozen=True)
+class NewReminder:
+    case_id: str
+    person_id: str
+    schedule: str
+    step: str
+    channel: str
+    template: str
+    due_at: datetime
+    state: ReminderState = ReminderState.PENDING
+    last_reason: str | None = None
+
+
+@dataclass(frozen=True)
+class PlanningCase:
+    """What the planner needs of a case."""
+
+    case: Case
+    timezone: str | None
+    planned_through: datetime | None
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A reminder the dispatcher may send now, with the attempt already reserved."""
+
+    reminder: Reminder
+    person: Person
+    case: Case
+    decision: Decision
+    attempt_id: str
+    contact: ContactPoint
+    history: tuple[Attempt, ...] = ()
+
+
+@dataclass(frozen=True)
+class ClaimBatch:
+    claims: list[Claim]
+    decided: list[tuple[Reminder, Decision]]  # every decision taken, sends included
+
+
+@dataclass(frozen=True)
+class SendRecord:
+    """The result of sending one claim, to record in one go with others."""
+
+    attempt_id: str
+    reminder_id: int
+    outcome: Outcome
+    counted: bool
+    finished_at: datetime
+    reminder_state: ReminderState
+    provider_id: str | None = None
+    error_code: str | None = None
+    detail: str | None = None
+    reschedule_at: datetime | None = None  # with reminder_state pending
+    channel: str = ""
+    mark_contact: tuple[str, str, str, str] | None = None  # person, kind, value, status
+    opt_out: tuple[str, str, str] | None = None  # person, channel, value
+
+
+@dataclass(frozen=True)
+class RecoveryReport:
+    unknown: int
+    requeued: int
+
+
+@dataclass
+class StatusReport:
+    by_state_channel: list[tuple[str, str, int]]
+    next_due: datetime | None
+    due_now: int
+    deferred_by_reason: list[tuple[str, int]]
+    unknown_attempts: list[dict[str, Any]]
+    failures: list[tuple[str, str, int]]  # channel, error code, count
+
+
+@dataclass
+class CaseHistory:
+    person: Person
+    case: Case
+    events: list[dict[str, Any]] = field(default_factory=list)
+    reminders: list[Reminder] = field(default_factory=list)
+    reminder_reasons: dict[int, str | None] = field(default_factory=dict)
+    decisions: list[dict[str, Any]] = field(default_factory=list)
+    attempts: list[dict[str, Any]] = field(default_factory=list)
+
+
+class UnknownCase(LookupError):
+    pass
+
+
+class Store(abc.ABC):
+    """Persistent state: people, cases, reminders, attempts, decisions, events."""
+
+    # -- lifecycle --------------------------------------------------------------------------
+    @abc.abstractmethod
+    def migrate(self) -> int:
+        """Create or upgrade the schema; return the schema version now in place."""
+
+    @abc.abstractmethod
+    def close(self) -> None: ...
+
+    # -- intake -----------------------------------------------------------------------------
+    @abc.abstractmethod
+    def upsert(self, people: Sequence[PersonIn], cases: Sequence[CaseIn], now: datetime) -> None:
+        """Insert or update people (with their contact points) and cases, in one transaction."""
+
+    @abc.abstractmethod
+    def get_person(self, person_id: str) -> Person | None: ...
+
+    @abc.abstractmethod
+    def get_case(self, case_id: str) -> Case | None: ...
+
+    # -- planning ---------------------------------------------------------------------------
+    @abc.abstractmethod
+    def cases_to_plan(self, through: datetime, limit: int) -> list[PlanningCase]:
+        """Cases still collectable whose reminders are not yet planned up to ``through``."""
+
+    @abc.abstractmethod
+    def add_reminders(
+        self, reminders: Iterable[NewReminder], planned: Iterable[tuple[str, datetime]], now: datetime
+    ) -> int:
+        """Insert reminders, ignoring ones whose (case, schedule, step) exists, and record how
+        far each case is planned. Returns how many were new."""
+
+    # -- dispatch ---------------------------------------------------------------------------
+    @abc.abstractmethod
+    def claim_due(
+        self, now: datetime, limit: int, decide: DecideFn, lookback: Any
+    ) -> ClaimBatch:
+        """Take up to ``limit`` due reminders (oldest first, one per person, none for a person
+        with a contact in flight), decide each, and in the same transaction: reserve an
+        attempt for each send, move each deferral, close each suppression."""
+
+    @abc.abstractmethod
+    def record(self, records: Sequence[SendRecord]) -> None:
+        """Record the outcomes of sends, in one transaction."""
+
+    @abc.abstractmethod
+    def release(self, claims: Sequence[Claim], now: datetime) -> None:
+        """Give back claims that were never handed to a channel."""
+
+    @abc.abstractmethod
+    def recover(self, now: datetime, resend_channels: Iterable[str]) -> RecoveryReport:
+        """After a crash: claimed reminders become ``unknown`` (or pending again on channels
+        configured ``on_unknown = "resend"``)."""
+
+    @abc.abstractmethod
+    def next_due_at(self) -> datetime | None: ...
+
+    # -- events -----------------------------------------------------------------------------
+    @abc.abstractmethod
+    def case_event(
+        self, case_id: str, kind: str, *, now: datetime, until: datetime | None = None,
+        source: str = "cli", detail: str | None = None,
+    ) -> Case:
+        """Apply paid, plan, hardship, dispute, resolve, cease, resume, close to a case."""
+
+    @abc.abstractmethod
+    def opt_out(
+        self, person_id: str, channel: str, contact: str | None, *, now: datetime, source: str,
+        clear: bool = False,
+    ) -> None:
+        """Record (or with ``clear``, lift) an opt-out of ``channel`` for one address or all."""
+
+    @abc.abstractmethod
+    def enqueue(self, reminder: NewReminder, now: datetime) -> int:
+        """Add one ad-hoc reminder; return its id."""
+
+    # -- reporting --------------------------------------------------------------------------
+    @abc.abstractmethod
+    def status(self, now: datetime) -> StatusReport: ...
+
+    @abc.abstractmethod
+    def case_history(self, case_id: str) -> CaseHistory: ...
+
+    @abc.abstractmethod
+    def case_of_reminder(self, reminder_id: int) -> str | None: ...

@@ -1,0 +1,191 @@
+"""The store's tables, in SQLAlchemy Core, for SQLite and PostgreSQL alike.
+
+Instants are stored as UTC (naive on SQLite, ``timestamptz`` on PostgreSQL) through
+``UTCDateTime``, so every value read back is an aware UTC ``datetime``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.types import TypeDecorator
+
+SCHEMA_VERSION = 1
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in, aware UTC datetimes out, on every dialect."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r} given to the store; use UTC")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+metadata = MetaData()
+
+meta = Table(
+    "meta",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+people = Table(
+    "people",
+    metadata,
+    Column("id", String(128), primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("locale", String(32), nullable=False),
+    Column("timezone", String(64)),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+contact_points = Table(
+    "contact_points",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("person_id", String(128), ForeignKey("people.id"), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("value", Text, nullable=False),
+    Column("priority", Integer, nullable=False, default=0),
+    Column("status", String(16), nullable=False, default="ok"),
+    Column("status_reason", Text),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("person_id", "kind", "value", name="uq_contact"),
+)
+
+opt_outs = Table(
+    "opt_outs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("person_id", String(128), ForeignKey("people.id"), nullable=False),
+    Column("channel", String(64), nullable=False),  # "*" = every channel
+    Column("contact", Text),  # NULL = every address on that channel
+    Column("source", String(64), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("cleared_at", UTCDateTime),
+    Index("ix_opt_outs_person", "person_id"),
+)
+
+cases = Table(
+    "cases",
+    metadata,
+    Column("id", String(128), primary_key=True),
+    Column("person_id", String(128), ForeignKey("people.id"), nullable=False),
+    Column("amount", String(32), nullable=False),
+    Column("currency", String(8), nullable=False),
+    Column("due_date", Date, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("schedule", String(64), nullable=False),
+    Column("paused_until", UTCDateTime),
+    Column("planned_through", UTCDateTime),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index("ix_cases_person", "person_id"),
+    Index("ix_cases_state", "state"),
+)
+
+case_events = Table(
+    "case_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("case_id", String(128), ForeignKey("cases.id"), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("until", UTCDateTime),
+    Column("at", UTCDateTime, nullable=False),
+    Column("source", String(64), nullable=False),
+    Column("detail", Text),
+    Index("ix_case_events_case", "case_id"),
+)
+
+reminders = Table(
+    "reminders",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("case_id", String(128), ForeignKey("cases.id"), nullable=False),
+    Column("person_id", String(128), ForeignKey("people.id"), nullable=False),
+    Column("schedule", String(64), nullable=False),
+    Column("step", String(32), nullable=False),
+    Column("channel", String(64), nullable=False),
+    Column("template", String(128), nullable=False),
+    Column("due_at", UTCDateTime, nullable=False),
+    Column("original_due_at", UTCDateTime, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("tries", Integer, nullable=False, default=0),
+    Column("last_reason", Text),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("case_id", "schedule", "step", name="uq_reminder_step"),
+    Index("ix_reminders_due", "state", "due_at"),
+    Index("ix_reminders_person", "person_id", "state"),
+    Index("ix_reminders_case", "case_id"),
+)
+
+attempts = Table(
+    "attempts",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("reminder_id", Integer, ForeignKey("reminders.id")),
+    Column("person_id", String(128), ForeignKey("people.id"), nullable=False),
+    Column("case_id", String(128), ForeignKey("cases.id"), nullable=False),
+    Column("channel", String(64), nullable=False),
+    Column("contact_kind", String(16), nullable=False),
+    Column("contact", Text, nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("finished_at", UTCDateTime),
+    Column("outcome", String(24), nullable=False),
+    Column("counted", Boolean, nullable=False, default=True),
+    Column("provider_id", String(128)),
+    Column("error_code", String(64)),
+    Column("detail", Text),
+    Index("ix_attempts_person_at", "person_id", "at"),
+    Index("ix_attempts_reminder", "reminder_id"),
+    Index("ix_attempts_provider", "provider_id"),
+    Index("ix_attempts_outcome", "outcome"),
+)
+
+decisions = Table(
+    "decisions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("reminder_id", Integer, ForeignKey("reminders.id"), nullable=False),
+    Column("case_id", String(128), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("verdict", String(16), nullable=False),
+    Column("until", UTCDateTime),
+    Column("reasons", Text, nullable=False),  # JSON list of [code, text]
+    Column("flags", Text, nullable=False, default=""),
+    Column("attempt_id", String(40)),
+    Index("ix_decisions_reminder", "reminder_id"),
+    Index("ix_decisions_case", "case_id"),
+)

@@ -1,0 +1,696 @@
+"""The store API on SQLAlchemy Core, written once for every SQL dialect.
+
+Dialect differences live in small overridable methods (how a write transaction begins, how an
+insert ignores a duplicate key, how claim candidates are locked), so a PostgreSQL store only
+overrides those.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    Connection,
+    Engine,
+    bindparam,
+    func,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.sql import Select
+
+from dispatcher.model import (
+    Attempt,
+    Case,
+    CaseState,
+    ContactKind,
+    ContactPoint,
+    Decision,
+    OptOut,
+    Outcome,
+    Person,
+    Reminder,
+    ReminderState,
+    Verdict,
+)
+from dispatcher.store import schema as t
+from dispatcher.store.api import (
+    CaseHistory,
+    CaseIn,
+    Claim,
+    ClaimBatch,
+    DecideFn,
+    NewReminder,
+    PersonIn,
+    PlanningCase,
+    RecoveryReport,
+    SendRecord,
+    StatusReport,
+    Store,
+    UnknownCase,
+)
+
+CHUNK = 500  # ids per IN (...) list; far below every dialect's bound-parameter limit
+
+CASE_EVENTS: dict[str, CaseState | None] = {
+    "paid": CaseState.PAID,
+    "close": CaseState.CLOSED,
+    "plan": CaseState.PLAN,
+    "hardship": CaseState.HARDSHIP,
+    "dispute": CaseState.DISPUTED,
+    "resolve": CaseState.OPEN,
+    "cease": CaseState.CEASED,
+    "resume": CaseState.OPEN,
+}
+# Events that end a pause bring the case's waiting reminders forward to be decided again.
+_BRING_FORWARD = {"resolve", "resume"}
+
+
+def _chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def _reasons_json(decision: Decision) -> str:
+    return json.dumps([[r.code, r.text] for r in decision.reasons], ensure_ascii=False)
+
+
+def _reason_codes(decision: Decision) -> str | None:
+    return ",".join(r.code for r in decision.reasons) or None
+
+
+def new_attempt_id() -> str:
+    return uuid.uuid4().hex
+
+
+class SqlStore(Store):
+    """Store on a SQLAlchemy engine. Subclasses adapt it to one dialect."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    # -- dialect hooks ----------------------------------------------------------------------
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        with self.engine.begin() as conn:
+            yield conn
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        with self.engine.connect() as conn:
+            yield conn
+
+    def _insert_ignore(self, table: Any) -> Any:
+        raise NotImplementedError
+
+    def _lock_candidates(self, query: Select[Any]) -> Select[Any]:
+        return query
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    def migrate(self) -> int:
+        with self._write() as conn:
+            t.metadata.create_all(conn)
+            version = conn.execute(select(t.meta.c.value).where(t.meta.c.key == "schema_version")).scalar()
+            if version is None:
+                conn.execute(insert(t.meta).values(key="schema_version", value=str(t.SCHEMA_VERSION)))
+                return t.SCHEMA_VERSION
+            if int(version) > t.SCHEMA_VERSION:
+                raise RuntimeError(
+                    f"the store has schema version {version}, newer than this program's "
+                    f"{t.SCHEMA_VERSION}; upgrade the program"
+                )
+            # Future versions upgrade step by step here, in this transaction.
+            return int(version)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- reading domain objects --------------------------------------------------------------
+
+    @staticmethod
+    def _case(row: Any) -> Case:
+        return Case(
+            id=row.id, person_id=row.person_id, amount=row.amount, currency=row.currency,
+            due_date=row.due_date, state=CaseState(row.state), schedule=row.schedule,
+            paused_until=row.paused_until,
+        )
+
+    @staticmethod
+    def _reminder(row: Any) -> Reminder:
+        return Reminder(
+            id=row.id, case_id=row.case_id, person_id=row.person_id, schedule=row.schedule,
+            step=row.step, channel=row.channel, template=row.template, due_at=row.due_at,
+            original_due_at=row.original_due_at, state=ReminderState(row.state), tries=row.tries,
+        )
+
+    def _people(self, conn: Connection, ids: Sequence[str]) -> dict[str, Person]:
+        base: dict[str, Any] = {}
+        contacts: dict[str, list[ContactPoint]] = defaultdict(list)
+        outs: dict[str, list[OptOut]] = defaultdict(list)
+        for chunk in _chunks(list(ids)):
+            for row in conn.execute(select(t.people).where(t.people.c.id.in_(chunk))):
+                base[row.id] = row
+            for row in conn.execute(
+                select(t.contact_points).where(t.contact_points.c.person_id.in_(chunk))
+            ):
+                contacts[row.person_id].append(
+                    ContactPoint(row.id, ContactKind(row.kind), row.value, row.status, row.priority)
+                )
+            for row in conn.execute(
+                select(t.opt_outs.c.person_id, t.opt_outs.c.channel, t.opt_outs.c.contact).where(
+                    t.opt_outs.c.person_id.in_(chunk), t.opt_outs.c.cleared_at.is_(None)
+                )
+            ):
+                outs[row.person_id].append(OptOut(row.channel, row.contact))
+        return {
+            pid: Person(
+                id=row.id, name=row.name, locale=row.locale, timezone=row.timezone,
+                contacts=tuple(contacts[pid]), opt_outs=tuple(outs[pid]),
+            )
+            for pid, row in base.items()
+        }
+
+    def _cases(self, conn: Connection, ids: Sequence[str]) -> dict[str, Case]:
+        out: dict[str, Case] = {}
+        for chunk in _chunks(list(ids)):
+            for row in conn.execute(select(t.cases).where(t.cases.c.id.in_(chunk))):
+                out[row.id] = self._case(row)
+        return out
+
+    def _history(
+        self, conn: Connection, person_ids: Sequence[str], since: datetime
+    ) -> dict[str, list[Attempt]]:
+        out: dict[str, list[Attempt]] = defaultdict(list)
+        a = t.attempts.c
+        for chunk in _chunks(list(person_ids)):
+            rows = conn.execute(
+                select(a.id, a.reminder_id, a.person_id, a.case_id, a.channel, a.contact, a.at,
+                       a.outcome, a.counted)
+                .where(a.person_id.in_(chunk), a.at > since, a.outcome != Outcome.RELEASED.value)
+            )
+            for row in rows:
+                out[row.person_id].append(
+                    Attempt(row.id, row.reminder_id, row.person_id, row.case_id, row.channel,
+                            row.contact, row.at, Outcome(row.outcome), bool(row.counted))
+                )
+        return out
+
+    def get_person(self, person_id: str) -> Person | None:
+        with self._read() as conn:
+            return self._people(conn, [person_id]).get(person_id)
+
+    def get_case(self, case_id: str) -> Case | None:
+        with self._read() as conn:
+            return self._cases(conn, [case_id]).get(case_id)
+
+    # -- intake -----------------------------------------------------------------------------
+
+    def upsert(self, people: Sequence[PersonIn], cases: Sequence[CaseIn], now: datetime) -> None:
+        with self._write() as conn:
+            self._upsert_people(conn, people, now)
+            self._upsert_cases(conn, cases, now)
+
+    def _upsert_people(self, conn: Connection, people: Sequence[PersonIn], now: datetime) -> None:
+        if not people:
+            return
+        ids = [p.id for p in people]
+        existing: set[str] = set()
+        for chunk in _chunks(ids):
+            existing.update(conn.execute(select(t.people.c.id).where(t.people.c.id.in_(chunk))).scalars())
+        fresh = [p for p in people if p.id not in existing]
+        known = [p for p in people if p.id in existing]
+        if fresh:
+            conn.execute(insert(t.people), [
+                {"id": p.id, "name": p.name, "locale": p.locale, "timezone": p.timezone,
+                 "created_at": now, "updated_at": now} for p in fresh
+            ])
+        if known:
+            conn.execute(
+                update(t.people).where(t.people.c.id == bindparam("pid")).values(
+                    name=bindparam("name"), locale=bindparam("locale"),
+                    timezone=bindparam("timezone"), updated_at=now,
+                ),
+                [{"pid": p.id, "name": p.name, "locale": p.locale, "timezone": p.timezone}
+                 for p in known],
+            )
+        # Contact points: add new ones, keep status of existing ones (an opt-out or a dead
+        # number must survive a re-import), update priority.
+        rows = [
+            {"person_id": p.id, "kind": kind.value, "value": value, "priority": prio,
+             "status": "ok", "updated_at": now}
+            for p in people for kind, value, prio in p.contact_values()
+        ]
+        if rows:
+            conn.execute(self._insert_ignore(t.contact_points), rows)
+            conn.execute(
+                update(t.contact_points)
+                .where(
+                    t.contact_points.c.person_id == bindparam("pid"),
+                    t.contact_points.c.kind == bindparam("k"),
+                    t.contact_points.c.value == bindparam("v"),
+                )
+                .values(priority=bindparam("p")),
+                [{"pid": r["person_id"], "k": r["kind"], "v": r["value"], "p": r["priority"]}
+                 for r in rows],
+            )
+
+    def _upsert_cases(self, conn: Connection, cases: Sequence[CaseIn], now: datetime) -> None:
+        if not cases:
+            return
+        existing: set[str] = set()
+        for chunk in _chunks([c.id for c in cases]):
+            existing.update(conn.execute(select(t.cases.c.id).where(t.cases.c.id.in_(chunk))).scalars())
+        fresh = [c for c in cases if c.id not in existing]
+        known = [c for c in cases if c.id in existing]
+        if fresh:
+            conn.execute(insert(t.cases), [
+                {"id": c.id, "person_id": c.person_id, "amount": c.amount, "currency": c.currency,
+                 "due_date": c.due_date, "state": c.state, "schedule": c.schedule,
+                 "created_at": now, "updated_at": now} for c in fresh
+            ])
+        if known:
+            # A re-import updates the debt's facts; its state changes only through events.
+            conn.execute(
+                update(t.cases).where(t.cases.c.id == bindparam("cid")).values(
+                    amount=bindparam("amount"), currency=bindparam("currency"),
+                    due_date=bindparam("due_date"), schedule=bindparam("schedule"),
+                    updated_at=now,
+                ),
+                [{"cid": c.id, "amount": c.amount, "currency": c.currency,
+                  "due_date": c.due_date, "schedule": c.schedule} for c in known],
+            )
+
+    # -- planning ---------------------------------------------------------------------------
+
+    def cases_to_plan(self, through: datetime, limit: int) -> list[PlanningCase]:
+        c = t.cases.c
+        query = (
+            select(t.cases, t.people.c.timezone)
+            .join(t.people, t.people.c.id == c.person_id)
+            .where(
+                c.state.not_in([CaseState.PAID.value, CaseState.CLOSED.value]),
+                (c.planned_through.is_(None)) | (c.planned_through < through),
+            )
+            .order_by(c.id)
+            .limit(limit)
+        )
+        with self._read() as conn:
+            return [
+                PlanningCase(self._case(row), row.timezone, row.planned_through)
+                for row in conn.execute(query)
+            ]
+
+    def add_reminders(
+        self, reminders: Iterable[NewReminder], planned: Iterable[tuple[str, datetime]], now: datetime
+    ) -> int:
+        rows = [
+            {"case_id": r.case_id, "person_id": r.person_id, "schedule": r.schedule,
+             "step": r.step, "channel": r.channel, "template": r.template, "due_at": r.due_at,
+             "original_due_at": r.due_at, "state": r.state.value, "tries": 0,
+             "last_reason": r.last_reason, "created_at": now, "updated_at": now}
+            for r in reminders
+        ]
+        marks = [{"cid": case_id, "through": through} for case_id, through in planned]
+        with self._write() as conn:
+            before = conn.execute(select(func.count()).select_from(t.reminders)).scalar_one()
+            if rows:
+                conn.execute(self._insert_ignore(t.reminders), rows)
+            if marks:
+                conn.execute(
+                    update(t.cases).where(t.cases.c.id == bindparam("cid"))
+                    .values(planned_through=bindparam("through")),
+                    marks,
+                )
+            after = conn.execute(select(func.count()).select_from(t.reminders)).scalar_one()
+        return int(after - before)
+
+    def enqueue(self, reminder: NewReminder, now: datetime) -> int:
+        with self._write() as conn:
+            result = conn.execute(insert(t.reminders).values(
+                case_id=reminder.case_id, person_id=reminder.person_id,
+                schedule=reminder.schedule, step=reminder.step, channel=reminder.channel,
+                template=reminder.template, due_at=reminder.due_at,
+                original_due_at=reminder.due_at, state=ReminderState.PENDING.value, tries=0,
+                created_at=now, updated_at=now,
+            ))
+            return int(result.inserted_primary_key[0])
+
+    # -- dispatch ---------------------------------------------------------------------------
+
+    def _candidates_query(self, now: datetime, limit: int) -> Select[Any]:
+        r = t.reminders.c
+        busy = select(t.reminders.c.person_id).where(t.reminders.c.state == ReminderState.CLAIMED.value)
+        ranked = (
+            select(
+                t.reminders,
+                func.row_number().over(partition_by=r.person_id, order_by=(r.due_at, r.id)).label("rn"),
+            )
+            .where(r.state == ReminderState.PENDING.value, r.due_at <= now)
+            .subquery()
+        )
+        return (
+            select(ranked)
+            .where(ranked.c.rn == 1, ranked.c.person_id.not_in(busy))
+            .order_by(ranked.c.due_at, ranked.c.id)
+            .limit(limit)
+        )
+
+    def claim_due(
+        self, now: datetime, limit: int, decide: DecideFn, lookback: timedelta
+    ) -> ClaimBatch:
+        with self._write() as conn:
+            rows = list(conn.execute(self._lock_candidates(self._candidates_query(now, limit))))
+            if not rows:
+                return ClaimBatch([], [])
+            due = [self._reminder(row) for row in rows]
+            person_ids = [r.person_id for r in due]
+            people = self._people(conn, person_ids)
+            cases = self._cases(conn, list({r.case_id for r in due}))
+            history = self._history(conn, person_ids, now - lookback)
+
+            claims: list[Claim] = []
+            decided: list[tuple[Reminder, Decision]] = []
+            sends: list[dict[str, Any]] = []
+            attempt_rows: list[dict[str, Any]] = []
+            moves: list[dict[str, Any]] = []
+            ends: list[dict[str, Any]] = []
+            decision_rows: list[dict[str, Any]] = []
+            for reminder in due:
+                person = people[reminder.person_id]
+                case = cases[reminder.case_id]
+                past = history.get(reminder.person_id, [])
+                decision = decide(reminder, person, case, past)
+                decided.append((reminder, decision))
+                attempt_id = None
+                if decision.verdict is Verdict.SEND:
+                    assert decision.contact is not None
+                    attempt_id = new_attempt_id()
+                    sends.append({"rid": reminder.id})
+                    attempt_rows.append({
+                        "id": attempt_id, "reminder_id": reminder.id,
+                        "person_id": reminder.person_id, "case_id": reminder.case_id,
+                        "channel": reminder.channel, "contact_kind": decision.contact.kind.value,
+                        "contact": decision.contact.value, "at": now,
+                        "outcome": Outcome.RESERVED.value, "counted": True,
+                    })
+                    claims.append(Claim(reminder, person, case, decision, attempt_id,
+                                        decision.contact, tuple(past)))
+                elif decision.verdict is Verdict.DEFER:
+                    moves.append({"rid": reminder.id, "due": decision.until,
+                                  "why": _reason_codes(decision)})
+                else:
+                    state = ReminderState.CANCELLED if decision.cancels else ReminderState.SUPPRESSED
+                    ends.append({"rid": reminder.id, "st": state.value,
+                                 "why": _reason_codes(decision)})
+                decision_rows.append({
+                    "reminder_id": reminder.id, "case_id": reminder.case_id, "at": now,
+                    "verdict": decision.verdict.value, "until": decision.until,
+                    "reasons": _reasons_json(decision), "flags": ",".join(decision.flags),
+                    "attempt_id": attempt_id,
+                })
+
+            rid = t.reminders.c.id == bindparam("rid")
+            if sends:
+                conn.execute(
+                    update(t.reminders).where(rid).values(
+                        state=ReminderState.CLAIMED.value, tries=t.reminders.c.tries + 1,
+                        last_reason=None, updated_at=now),
+                    sends,
+                )
+                conn.execute(insert(t.attempts), attempt_rows)
+            if moves:
+                conn.execute(
+                    update(t.reminders).where(rid).values(
+                        due_at=bindparam("due"), last_reason=bindparam("why"), updated_at=now),
+                    moves,
+                )
+            if ends:
+                conn.execute(
+                    update(t.reminders).where(rid).values(
+                        state=bindparam("st"), last_reason=bindparam("why"), updated_at=now),
+                    ends,
+                )
+            conn.execute(insert(t.decisions), decision_rows)
+        return ClaimBatch(claims, decided)
+
+    def record(self, records: Sequence[SendRecord]) -> None:
+        if not records:
+            return
+        with self._write() as conn:
+            conn.execute(
+                update(t.attempts).where(t.attempts.c.id == bindparam("aid")).values(
+                    outcome=bindparam("outcome"), counted=bindparam("counted"),
+                    finished_at=bindparam("fin"), provider_id=bindparam("pid"),
+                    error_code=bindparam("code"), detail=bindparam("detail"),
+                ),
+                [{"aid": r.attempt_id, "outcome": r.outcome.value, "counted": r.counted,
+                  "fin": r.finished_at, "pid": r.provider_id, "code": r.error_code,
+                  "detail": r.detail} for r in records],
+            )
+            finals = [r for r in records if r.reschedule_at is None]
+            retries = [r for r in records if r.reschedule_at is not None]
+            rid = t.reminders.c.id == bindparam("rid")
+            if finals:
+                conn.execute(
+                    update(t.reminders).where(rid).values(
+                        state=bindparam("st"), last_reason=bindparam("why"),
+                        updated_at=bindparam("fin")),
+                    [{"rid": r.reminder_id, "st": r.reminder_state.value,
+                      "why": r.error_code, "fin": r.finished_at} for r in finals],
+                )
+            if retries:
+                conn.execute(
+                    update(t.reminders).where(rid).values(
+                        state=ReminderState.PENDING.value, due_at=bindparam("due"),
+                        last_reason=bindparam("why"), updated_at=bindparam("fin")),
+                    [{"rid": r.reminder_id, "due": r.reschedule_at,
+                      "why": f"retry:{r.error_code or 'transient'}", "fin": r.finished_at}
+                     for r in retries],
+                )
+            for r in records:
+                if r.mark_contact:
+                    person_id, kind, value, status = r.mark_contact
+                    conn.execute(
+                        update(t.contact_points).where(
+                            t.contact_points.c.person_id == person_id,
+                            t.contact_points.c.kind == kind, t.contact_points.c.value == value,
+                        ).values(status=status, status_reason=r.error_code, updated_at=r.finished_at)
+                    )
+                if r.opt_out:
+                    person_id, channel, value = r.opt_out
+                    self._add_opt_out(conn, person_id, channel, value, r.finished_at, "provider")
+
+    def release(self, claims: Sequence[Claim], now: datetime) -> None:
+        if not claims:
+            return
+        with self._write() as conn:
+            conn.execute(
+                update(t.reminders).where(
+                    t.reminders.c.id == bindparam("rid"),
+                    t.reminders.c.state == ReminderState.CLAIMED.value,
+                ).values(state=ReminderState.PENDING.value, tries=t.reminders.c.tries - 1,
+                         last_reason="released", updated_at=now),
+                [{"rid": c.reminder.id} for c in claims],
+            )
+            conn.execute(
+                update(t.attempts).where(t.attempts.c.id == bindparam("aid")).values(
+                    outcome=Outcome.RELEASED.value, counted=False, finished_at=now),
+                [{"aid": c.attempt_id} for c in claims],
+            )
+
+    def recover(self, now: datetime, resend_channels: Iterable[str]) -> RecoveryReport:
+        resend = list(resend_channels)
+        r = t.reminders.c
+        with self._write() as conn:
+            claimed = select(r.id).where(r.state == ReminderState.CLAIMED.value)
+            conn.execute(
+                update(t.attempts).where(
+                    t.attempts.c.outcome == Outcome.RESERVED.value,
+                    t.attempts.c.reminder_id.in_(claimed),
+                ).values(outcome=Outcome.UNKNOWN.value, detail="daemon stopped before recording the outcome")
+            )
+            requeued = conn.execute(
+                update(t.reminders).where(
+                    r.state == ReminderState.CLAIMED.value, r.channel.in_(resend)
+                ).values(state=ReminderState.PENDING.value, due_at=now,
+                         last_reason="unknown_resend", updated_at=now)
+            ).rowcount
+            unknown = conn.execute(
+                update(t.reminders).where(r.state == ReminderState.CLAIMED.value)
+                .values(state=ReminderState.UNKNOWN.value, last_reason="unknown", updated_at=now)
+            ).rowcount
+        return RecoveryReport(unknown=unknown or 0, requeued=requeued or 0)
+
+    def next_due_at(self) -> datetime | None:
+        r = t.reminders.c
+        with self._read() as conn:
+            value = conn.execute(
+                select(func.min(r.due_at)).where(r.state == ReminderState.PENDING.value)
+            ).scalar()
+        return value  # type: ignore[no-any-return]
+
+    # -- events -----------------------------------------------------------------------------
+
+    def case_event(
+        self, case_id: str, kind: str, *, now: datetime, until: datetime | None = None,
+        source: str = "cli", detail: str | None = None,
+    ) -> Case:
+        if kind not in CASE_EVENTS:
+            raise ValueError(f"unknown case event {kind!r} (known: {', '.join(CASE_EVENTS)})")
+        if kind in ("plan", "hardship") and (until is None or until <= now):
+            raise ValueError(f"{kind} needs --until with a date in the future")
+        state = CASE_EVENTS[kind]
+        c = t.cases.c
+        with self._write() as conn:
+            row = conn.execute(select(t.cases).where(c.id == case_id)).first()
+            if row is None:
+                raise UnknownCase(case_id)
+            values: dict[str, Any] = {"updated_at": now}
+            if state is not None:
+                values["state"] = state.value
+            values["paused_until"] = until if kind in ("plan", "hardship") else None
+            conn.execute(update(t.cases).where(c.id == case_id).values(**values))
+            conn.execute(insert(t.case_events).values(
+                case_id=case_id, kind=kind, until=until, at=now, source=source, detail=detail))
+            r = t.reminders.c
+            if state in (CaseState.PAID, CaseState.CLOSED):
+                self._cancel_pending(conn, case_id, state, now)
+            elif kind in _BRING_FORWARD:
+                conn.execute(
+                    update(t.reminders).where(
+                        r.case_id == case_id, r.state == ReminderState.PENDING.value,
+                        r.due_at > now, r.original_due_at <= now,
+                    ).values(due_at=now, updated_at=now)
+                )
+            row = conn.execute(select(t.cases).where(c.id == case_id)).one()
+        return self._case(row)
+
+    def _cancel_pending(self, conn: Connection, case_id: str, state: CaseState, now: datetime) -> None:
+        r = t.reminders.c
+        pending = list(conn.execute(
+            select(r.id).where(r.case_id == case_id, r.state == ReminderState.PENDING.value)
+        ).scalars())
+        if not pending:
+            return
+        code = f"case_{state.value}"
+        text = f"case {case_id} is {state.value}"
+        conn.execute(
+            update(t.reminders).where(r.id.in_(pending)).values(
+                state=ReminderState.CANCELLED.value, last_reason=code, updated_at=now)
+        )
+        conn.execute(insert(t.decisions), [
+            {"reminder_id": rid, "case_id": case_id, "at": now, "verdict": Verdict.SUPPRESS.value,
+             "until": None, "reasons": json.dumps([[code, text]]), "flags": "event",
+             "attempt_id": None} for rid in pending
+        ])
+
+    def _add_opt_out(
+        self, conn: Connection, person_id: str, channel: str, contact: str | None,
+        now: datetime, source: str,
+    ) -> None:
+        o = t.opt_outs.c
+        contact_match = o.contact.is_(None) if contact is None else o.contact == contact
+        active = conn.execute(select(o.id).where(
+            o.person_id == person_id, o.channel == channel, contact_match, o.cleared_at.is_(None)
+        )).first()
+        if active is None:
+            conn.execute(insert(t.opt_outs).values(
+                person_id=person_id, channel=channel, contact=contact, source=source, created_at=now))
+
+    def opt_out(
+        self, person_id: str, channel: str, contact: str | None, *, now: datetime, source: str,
+        clear: bool = False,
+    ) -> None:
+        with self._write() as conn:
+            if conn.execute(select(t.people.c.id).where(t.people.c.id == person_id)).first() is None:
+                raise LookupError(f"no person {person_id!r}")
+            if clear:
+                o = t.opt_outs.c
+                contact_match = o.contact.is_(None) if contact is None else o.contact == contact
+                conn.execute(update(t.opt_outs).where(
+                    o.person_id == person_id, o.channel == channel, contact_match,
+                    o.cleared_at.is_(None)).values(cleared_at=now))
+            else:
+                self._add_opt_out(conn, person_id, channel, contact, now, source)
+
+    # -- reporting --------------------------------------------------------------------------
+
+    def status(self, now: datetime) -> StatusReport:
+        r = t.reminders.c
+        a = t.attempts.c
+        with self._read() as conn:
+            by_state = [
+                (row.state, row.channel, row.n) for row in conn.execute(
+                    select(r.state, r.channel, func.count().label("n"))
+                    .group_by(r.state, r.channel).order_by(r.state, r.channel))
+            ]
+            pending = r.state == ReminderState.PENDING.value
+            next_due = conn.execute(select(func.min(r.due_at)).where(pending)).scalar()
+            due_now = conn.execute(select(func.count()).where(pending, r.due_at <= now)).scalar_one()
+            deferred: dict[str, int] = defaultdict(int)
+            for row in conn.execute(
+                select(r.last_reason, func.count().label("n"))
+                .where(pending, r.last_reason.is_not(None)).group_by(r.last_reason)
+            ):
+                for code in str(row.last_reason).split(","):
+                    deferred[code] += row.n
+            unknown = [
+                dict(row._mapping) for row in conn.execute(
+                    select(a.id, a.reminder_id, a.case_id, a.channel, a.contact, a.at)
+                    .where(a.outcome == Outcome.UNKNOWN.value).order_by(a.at).limit(50))
+            ]
+            failures = [
+                (row.channel, row.error_code or "-", row.n) for row in conn.execute(
+                    select(a.channel, a.error_code, func.count().label("n"))
+                    .where(a.outcome.in_([Outcome.FAILED_PERMANENT.value, Outcome.FAILED_TRANSIENT.value]))
+                    .group_by(a.channel, a.error_code))
+            ]
+        return StatusReport(
+            by_state_channel=by_state, next_due=next_due, due_now=due_now,
+            deferred_by_reason=sorted(deferred.items(), key=lambda kv: -kv[1]),
+            unknown_attempts=unknown, failures=failures,
+        )
+
+    def case_of_reminder(self, reminder_id: int) -> str | None:
+        with self._read() as conn:
+            return conn.execute(
+                select(t.reminders.c.case_id).where(t.reminders.c.id == reminder_id)
+            ).scalar()
+
+    def case_history(self, case_id: str) -> CaseHistory:
+        with self._read() as conn:
+            case = self._cases(conn, [case_id]).get(case_id)
+            if case is None:
+                raise UnknownCase(case_id)
+            person = self._people(conn, [case.person_id])[case.person_id]
+            history = CaseHistory(person=person, case=case)
+            e = t.case_events.c
+            history.events = [dict(row._mapping) for row in conn.execute(
+                select(t.case_events).where(e.case_id == case_id).order_by(e.at, e.id))]
+            r = t.reminders.c
+            for row in conn.execute(
+                select(t.reminders).where(r.case_id == case_id).order_by(r.original_due_at, r.id)
+            ):
+                history.reminders.append(self._reminder(row))
+                history.reminder_reasons[row.id] = row.last_reason
+            d = t.decisions.c
+            for row in conn.execute(
+                select(t.decisions).where(d.case_id == case_id).order_by(d.at, d.id)
+            ):
+                item = dict(row._mapping)
+                item["reasons"] = json.loads(item["reasons"])
+                history.decisions.append(item)
+            a = t.attempts.c
+            history.attempts = [dict(row._mapping) for row in conn.execute(
+                select(t.attempts).where(a.case_id == case_id).order_by(a.at))]
+        return history
+

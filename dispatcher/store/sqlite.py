@@ -1,0 +1,59 @@
+"""The SQLite store: one file, WAL mode, one writer at a time.
+
+Write transactions start with ``BEGIN IMMEDIATE`` so the write lock is taken before the claim
+query reads candidates: a second process (a CLI event, another daemon by mistake) waits for
+the lock instead of reading reminders that are about to be claimed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, create_engine, event
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import make_url
+
+from dispatcher.store.sql import SqlStore
+
+BUSY_TIMEOUT_MS = 30_000
+
+
+class SqliteStore(SqlStore):
+    def __init__(self, url: str) -> None:
+        parsed = make_url(url)
+        database = parsed.database
+        if database and database != ":memory:":
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(parsed, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
+
+        @event.listens_for(engine, "connect")
+        def _connect(dbapi_connection: Any, _record: Any) -> None:
+            # Let SQLAlchemy's begin events, not the driver, decide how transactions start.
+            dbapi_connection.isolation_level = None
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _begin(conn: Connection) -> None:
+            immediate = conn.get_execution_options().get("dispatcher_write", False)
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+        super().__init__(engine)
+        self.path = database
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        with self.engine.connect() as conn:
+            conn.execution_options(dispatcher_write=True)
+            with conn.begin():
+                yield conn
+
+    def _insert_ignore(self, table: Any) -> Any:
+        return sqlite_insert(table).on_conflict_do_nothing()

@@ -1,0 +1,227 @@
+"""Message templates: Jinja2, sandboxed, StrictUndefined, one file per channel, name and locale.
+
+Layout: ``templates/<channel>/<name>.<locale>.j2``. A person's locale ``zh-CN`` looks for
+``zh-CN``, then ``zh``, then the configured fallback locale. A template may start with a
+``{# meta … #}`` comment holding TOML (``subject``, ``approved_by``, ``allowed_after_cease``);
+string values in it are templates too.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+import traceback
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+_META = re.compile(r"^\s*\{#-?\s*meta\s*\n(.*?)-?#\}\s*?\n?", re.DOTALL)
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A rendered message, ready for a channel."""
+
+    body: str
+    subject: str | None
+    locale: str
+    template_file: str
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TemplateProblem:
+    """A template problem. ``file`` is None when the template does not exist (the error then
+    belongs to the schedule step that names it)."""
+
+    file: str | None
+    line: int
+    key: str
+    message: str
+
+
+class TemplateNotFound(LookupError):
+    pass
+
+
+def money(amount: Any, currency: str = "") -> str:
+    """``1234.5, "USD"`` → ``1,234.50 USD``."""
+    try:
+        value = Decimal(str(amount))
+    except InvalidOperation:
+        return f"{amount} {currency}".strip()
+    return f"{value:,.2f} {currency}".strip()
+
+
+def split_meta(source: str) -> tuple[dict[str, Any], str, int]:
+    """Split a template into its meta table, its body and how many lines the meta took."""
+    match = _META.match(source)
+    if not match:
+        return {}, source, 0
+    meta = tomllib.loads(match.group(1))
+    return meta, source[match.end():], source[: match.end()].count("\n")
+
+
+def sample_context() -> dict[str, Any]:
+    """Data shaped like a real render context, for `check` and previews."""
+    return {
+        "person": {"id": "P-SAMPLE", "name": "Sample Person", "first_name": "Sample",
+                   "locale": "en"},
+        "case": {"id": "C-SAMPLE", "amount": "1234.50", "currency": "USD",
+                 "due_date": date(2026, 1, 1), "days_overdue": 7},
+        "reminder": {"id": 0, "step": "1", "channel": "sample", "schedule": "sample"},
+    }
+
+
+class TemplateSet:
+    """All templates under one directory."""
+
+    def __init__(
+        self,
+        root: Path,
+        *,
+        locales: tuple[str, ...] = ("en",),
+        fallback_locale: str = "en",
+        variables: dict[str, Any] | None = None,
+    ) -> None:
+        self.root = Path(root)
+        self.locales = locales
+        self.fallback_locale = fallback_locale
+        self.variables = dict(variables or {})
+        self.env = ImmutableSandboxedEnvironment(
+            loader=_MetaStrippingLoader(self.root),
+            undefined=jinja2.StrictUndefined,
+            autoescape=jinja2.select_autoescape(["html.j2", "html"]),
+            keep_trailing_newline=False,
+            auto_reload=False,
+        )
+        self.env.filters["money"] = money
+        self._resolved: dict[tuple[str, str, str], str] = {}
+
+    # -- lookup ---------------------------------------------------------------------------
+
+    def candidates(self, channel: str, name: str, locale: str) -> list[str]:
+        chain = [locale]
+        if "-" in locale:
+            chain.append(locale.split("-", 1)[0])
+        chain.append(self.fallback_locale)
+        seen: list[str] = []
+        for item in chain:
+            path = f"{channel}/{name}.{item}.j2"
+            if path not in seen:
+                seen.append(path)
+        return seen
+
+    def resolve(self, channel: str, name: str, locale: str) -> str:
+        key = (channel, name, locale)
+        cached = self._resolved.get(key)
+        if cached is not None:
+            return cached
+        for path in self.candidates(channel, name, locale):
+            if (self.root / path).is_file():
+                self._resolved[key] = path
+                return path
+        looked = ", ".join(f"templates/{p}" for p in self.candidates(channel, name, locale))
+        raise TemplateNotFound(
+            f"template {name!r} for channel {channel} locale {locale} not found (looked for {looked})"
+        )
+
+    def meta(self, channel: str, name: str, locale: str) -> dict[str, Any]:
+        path = self.resolve(channel, name, locale)
+        template = self.env.get_template(path)
+        return dict(getattr(template, "dispatcher_meta", {}))
+
+    # -- rendering ------------------------------------------------------------------------
+
+    def render(self, channel: str, name: str, locale: str, context: dict[str, Any]) -> Rendered:
+        path = self.resolve(channel, name, locale)
+        template = self.env.get_template(path)
+        data = {**self.variables, **context}
+        body = template.render(data).strip()
+        meta: dict[str, Any] = getattr(template, "dispatcher_meta", {})
+        subject = None
+        if isinstance(meta.get("subject"), str):
+            subject = self.env.from_string(meta["subject"]).render(data).strip()
+        return Rendered(body=body, subject=subject, locale=locale, template_file=path, meta=meta)
+
+    # -- checking -------------------------------------------------------------------------
+
+    def check(self, channel: str, name: str) -> list[TemplateProblem]:
+        """Prove that ``name`` exists for every configured locale and renders with sample
+        data. Returns every problem found (empty when fine)."""
+        problems: list[TemplateProblem] = []
+        checked: set[str] = set()
+        for locale in self.locales:
+            try:
+                path = self.resolve(channel, name, locale)
+            except TemplateNotFound as exc:
+                problems.append(TemplateProblem(None, 0, f"{channel}/{name}", str(exc)))
+                continue
+            if path in checked:
+                continue
+            checked.add(path)
+            problem = self._render_problem(path, locale)
+            if problem:
+                problems.append(problem)
+        return problems
+
+    def _render_problem(self, path: str, locale: str) -> TemplateProblem | None:
+        shown = f"templates/{path}"
+        key = path.removesuffix(".j2")
+        try:
+            template = self.env.get_template(path)
+        except jinja2.TemplateSyntaxError as exc:
+            return TemplateProblem(shown, exc.lineno or 1, key, f"syntax error: {exc.message}")
+        except tomllib.TOMLDecodeError as exc:
+            return TemplateProblem(shown, 1, key, f"meta block is not valid TOML: {exc}")
+        context = sample_context()
+        context["person"]["locale"] = locale
+        try:
+            self.render(*_split_path(path), locale, context)
+        except jinja2.UndefinedError as exc:
+            line = _template_line(exc, template.filename)
+            return TemplateProblem(shown, line, key, f"undefined variable: {exc.message}")
+        except jinja2.TemplateError as exc:
+            line = _template_line(exc, template.filename)
+            return TemplateProblem(shown, line, key, f"does not render: {exc}")
+        return None
+
+
+def _split_path(path: str) -> tuple[str, str]:
+    channel, filename = path.split("/", 1)
+    name = filename.removesuffix(".j2").rsplit(".", 1)[0]
+    return channel, name
+
+
+def _template_line(exc: BaseException, filename: str | None) -> int:
+    # Jinja rewrites tracebacks so template frames carry the template's file and line.
+    for frame in reversed(traceback.extract_tb(exc.__traceback__)):
+        if filename and frame.filename == filename and frame.lineno:
+            return frame.lineno
+    return 1
+
+
+class _MetaStrippingLoader(jinja2.FileSystemLoader):
+    """Loads a template without its meta comment, keeping line numbers true by replacing the
+    meta block with as many blank lines; the meta is attached to the compiled template."""
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(root)
+        self._meta: dict[str, dict[str, Any]] = {}
+
+    def get_source(self, environment: jinja2.Environment, template: str) -> tuple[str, str | None, Any]:
+        source, filename, uptodate = super().get_source(environment, template)
+        meta, body, meta_lines = split_meta(source)
+        self._meta[filename or template] = meta
+        return "\n" * meta_lines + body, filename, uptodate
+
+    def load(self, environment: jinja2.Environment, name: str, globals: Any = None) -> jinja2.Template:
+        template = super().load(environment, name, globals)
+        template.dispatcher_meta = self._meta.pop(template.filename or name, {})  # type: ignore[attr-defined]
+        return template
+

@@ -38,7 +38,8 @@ bench: $(VENV)/.installed-dev  ## print throughput and latency figures (asserts 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check dispatcher plugins tests benchmarks
 	$(BIN)/ruff format --check dispatcher plugins tests benchmarks
-	$(BIN)/mypy dispatcher plugins
+	$(BIN)/mypy -p dispatcher
+	$(BIN)/mypy plugins
 
 check: $(VENV)/.installed  ## validate the config directory
 	$(BIN)/dispatcher --config $(CONFIG) check

@@ -15,8 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from dispatcher.config import Config, ConfigError, load_config
-from dispatcher.model import ContactKind
-from dispatcher.privacy import mask
+from dispatcher.privacy import mask_contact
 from dispatcher.store import Store, open_store
 from dispatcher.store.api import NewReminder, UnknownCase
 
@@ -54,9 +53,15 @@ def _now() -> datetime:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--config", "config_dir", envvar="DISPATCHER_CONFIG", default=DEFAULT_CONFIG,
-              show_default=True, type=click.Path(path_type=Path),
-              help="Config directory (env DISPATCHER_CONFIG).")
+@click.option(
+    "--config",
+    "config_dir",
+    envvar="DISPATCHER_CONFIG",
+    default=DEFAULT_CONFIG,
+    show_default=True,
+    type=click.Path(path_type=Path),
+    help="Config directory (env DISPATCHER_CONFIG).",
+)
 @click.pass_context
 def main(ctx: click.Context, config_dir: Path) -> None:
     """Payment and overdue-debt reminders, sent within the contact policy."""
@@ -65,8 +70,13 @@ def main(ctx: click.Context, config_dir: Path) -> None:
 
 
 @main.command()
-@click.option("--config", "config_dir", type=click.Path(path_type=Path), default=None,
-              help="Config directory (overrides the global option).")
+@click.option(
+    "--config",
+    "config_dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Config directory (overrides the global option).",
+)
 @click.pass_context
 def run(ctx: click.Context, config_dir: Path | None) -> None:
     """Run the daemon in the foreground (systemd Type=notify)."""
@@ -117,8 +127,13 @@ def check(ctx: click.Context, directory: Path | None) -> None:
 @click.option("--region", "default_region", help="Region for phone numbers without +, e.g. US.")
 @click.option("--chunk", default=1000, show_default=True, help="Rows per transaction.")
 @click.pass_context
-def import_(ctx: click.Context, file: Path, default_schedule: str | None,
-            default_region: str | None, chunk: int) -> None:
+def import_(
+    ctx: click.Context,
+    file: Path,
+    default_schedule: str | None,
+    default_region: str | None,
+    chunk: int,
+) -> None:
     """Load people and cases from CSV or JSON Lines. Bad rows are reported and skipped."""
     from dispatcher.intake import RowError, count_rows, parse_row, read_rows
     from dispatcher.store.api import CaseIn, PersonIn
@@ -147,15 +162,22 @@ def import_(ctx: click.Context, file: Path, default_schedule: str | None,
                 errors.append(row)
                 continue
             parsed = parse_row(
-                number, row, schedules=schedules, default_schedule=default_schedule,
-                default_locale=config.dispatcher.fallback_locale, default_region=default_region,
+                number,
+                row,
+                schedules=schedules,
+                default_schedule=default_schedule,
+                default_locale=config.dispatcher.fallback_locale,
+                default_region=default_region,
             )
             if isinstance(parsed, list):
                 errors.extend(parsed)
                 continue
             if parsed.case.id in seen_cases:
-                errors.append(RowError(number, "case_id",
-                                       f"case already given in row {seen_cases[parsed.case.id]}"))
+                errors.append(
+                    RowError(
+                        number, "case_id", f"case already given in row {seen_cases[parsed.case.id]}"
+                    )
+                )
                 continue
             seen_cases[parsed.case.id] = number
             people[parsed.person.id] = parsed.person
@@ -177,7 +199,9 @@ def _parse_instant(text: str, zone: str) -> datetime:
     """An ISO date (midnight in ``zone``) or date-time (with offset, or in ``zone``) → UTC."""
     try:
         if len(text) == 10:
-            return datetime.combine(date.fromisoformat(text), time(0), tzinfo=ZoneInfo(zone)).astimezone(UTC)
+            return datetime.combine(
+                date.fromisoformat(text), time(0), tzinfo=ZoneInfo(zone)
+            ).astimezone(UTC)
         value = datetime.fromisoformat(text)
     except ValueError:
         raise click.BadParameter(f"{text!r} is not a date (YYYY-MM-DD) or date-time") from None
@@ -192,7 +216,9 @@ def _parse_instant(text: str, zone: str) -> datetime:
 @click.option("--template", required=True, help="Template name.")
 @click.option("--at", "at_text", help="When (ISO date-time; default now). Policy still applies.")
 @click.pass_context
-def enqueue(ctx: click.Context, case_id: str, channel: str, template: str, at_text: str | None) -> None:
+def enqueue(
+    ctx: click.Context, case_id: str, channel: str, template: str, at_text: str | None
+) -> None:
     """Add one ad-hoc reminder for a case."""
     config, store = _store(ctx)
     if channel not in config.dispatcher.channels:
@@ -203,17 +229,34 @@ def enqueue(ctx: click.Context, case_id: str, channel: str, template: str, at_te
     person = store.get_person(case.person_id)
     zone = (person.timezone if person else None) or config.dispatcher.fallback_timezone
     due = _parse_instant(at_text, zone) if at_text else _now()
-    reminder_id = store.enqueue(NewReminder(
-        case_id=case.id, person_id=case.person_id, schedule="adhoc",
-        step=f"adhoc-{int(_now().timestamp() * 1000)}", channel=channel, template=template,
-        due_at=due,
-    ), _now())
+    reminder_id = store.enqueue(
+        NewReminder(
+            case_id=case.id,
+            person_id=case.person_id,
+            schedule="adhoc",
+            step=f"adhoc-{int(_now().timestamp() * 1000)}",
+            channel=channel,
+            template=template,
+            due_at=due,
+        ),
+        _now(),
+    )
     store.close()
     out.print(f"reminder {reminder_id} queued for {due:%Y-%m-%d %H:%M} UTC", markup=False)
 
 
-EVENTS = ("paid", "plan", "hardship", "dispute", "resolve", "cease", "resume", "close",
-          "opt-out", "opt-in")
+EVENTS = (
+    "paid",
+    "plan",
+    "hardship",
+    "dispute",
+    "resolve",
+    "cease",
+    "resume",
+    "close",
+    "opt-out",
+    "opt-in",
+)
 
 
 @main.command()
@@ -224,8 +267,15 @@ EVENTS = ("paid", "plan", "hardship", "dispute", "resolve", "cease", "resume", "
 @click.option("--contact", help="For opt-out/opt-in: one address or number (default all).")
 @click.option("--note", help="Free text kept with the event.")
 @click.pass_context
-def event(ctx: click.Context, case_id: str, kind: str, until_text: str | None,
-          channel: str | None, contact: str | None, note: str | None) -> None:
+def event(
+    ctx: click.Context,
+    case_id: str,
+    kind: str,
+    until_text: str | None,
+    channel: str | None,
+    contact: str | None,
+    note: str | None,
+) -> None:
     """Record what happened to a case: paid, plan --until, hardship --until, dispute,
     resolve, cease, resume, close, opt-out, opt-in."""
     config, store = _store(ctx)
@@ -234,8 +284,9 @@ def event(ctx: click.Context, case_id: str, kind: str, until_text: str | None,
         _fail(f"no case {case_id!r}")
     now = _now()
     if kind in ("opt-out", "opt-in"):
-        store.opt_out(case.person_id, channel or "*", contact, now=now, source="cli",
-                      clear=kind == "opt-in")
+        store.opt_out(
+            case.person_id, channel or "*", contact, now=now, source="cli", clear=kind == "opt-in"
+        )
         store.close()
         out.print(f"{kind} recorded for the person of case {case_id}", markup=False)
         return
@@ -250,7 +301,9 @@ def event(ctx: click.Context, case_id: str, kind: str, until_text: str | None,
         _fail(str(exc))
     finally:
         store.close()
-    paused = f", paused until {updated.paused_until:%Y-%m-%d %H:%M} UTC" if updated.paused_until else ""
+    paused = (
+        f", paused until {updated.paused_until:%Y-%m-%d %H:%M} UTC" if updated.paused_until else ""
+    )
     out.print(f"case {case_id}: {updated.state.value}{paused}", markup=False)
 
 
@@ -294,9 +347,14 @@ def status(ctx: click.Context) -> None:
     for column in ("attempt", "reminder", "case", "channel", "to", "at"):
         unknown.add_column(column)
     for item in report.unknown_attempts:
-        kind = ContactKind.EMAIL if "@" in item["contact"] else ContactKind.PHONE
-        unknown.add_row(item["id"][:12], str(item["reminder_id"]), item["case_id"],
-                        item["channel"], mask(kind, item["contact"]), f"{item['at']:%Y-%m-%d %H:%M}")
+        unknown.add_row(
+            item["id"][:12],
+            str(item["reminder_id"]),
+            item["case_id"],
+            item["channel"],
+            mask_contact(item["contact"]),
+            f"{item['at']:%Y-%m-%d %H:%M}",
+        )
     if report.unknown_attempts:
         out.print(unknown)
     else:
@@ -333,11 +391,11 @@ def plugins() -> None:
     for column in ("name", "channel types", "distribution", "version", "module"):
         table.add_column(column)
     for info in loaded.info:
-        table.add_row(info.name, ", ".join(info.channels) or "-", info.distribution,
-                      info.version, info.module)
+        table.add_row(
+            info.name, ", ".join(info.channels) or "-", info.distribution, info.version, info.module
+        )
     out.print(table)
     for problem in loaded.problems:
         err.print(problem, markup=False)
     if loaded.problems:
         sys.exit(1)
-

@@ -151,7 +151,9 @@ def resolve_secret(value: str, environ: Mapping[str, str] | None = None) -> str:
         try:
             return path.read_text().strip()
         except OSError as exc:
-            raise ValueError(f"credential {match.group(1)} cannot be read: {exc.strerror}") from None
+            raise ValueError(
+                f"credential {match.group(1)} cannot be read: {exc.strerror}"
+            ) from None
     return value
 
 
@@ -205,8 +207,8 @@ class DispatcherFile(_Model):
     fallback_timezone: TimeZoneName = "UTC"
     locales: tuple[str, ...] = ("en",)
     fallback_locale: str = "en"
-    dispatch: DispatchSettings = DispatchSettings()
-    log: LogSettings = LogSettings()
+    dispatch: DispatchSettings = Field(default_factory=DispatchSettings)
+    log: LogSettings = Field(default_factory=LogSettings)
     template_vars: dict[str, Any] = Field(default_factory=dict)
     channels: dict[str, ChannelSettings] = Field(default_factory=dict)
 
@@ -276,7 +278,7 @@ class PolicyFile(_Model):
     window_exempt: tuple[str, ...] = ()
     windows: tuple[WindowRule, ...] = ()
     limits: tuple[LimitRule, ...] = ()
-    min_gap: GapRule = GapRule()
+    min_gap: GapRule = Field(default_factory=GapRule)
     cooldown: CooldownRule | None = None
 
 
@@ -397,13 +399,15 @@ def _message(error: Mapping[str, Any]) -> str:
     message = str(error["msg"])
     for prefix in ("Value error, ", "Assertion failed, "):
         if message.startswith(prefix):
-            message = message[len(prefix):]
+            message = message[len(prefix) :]
     if error["type"] in ("extra_forbidden",):
         return "unknown key"
     if error["type"] == "missing":
         return "required key is missing"
-    if "input" in error and error["type"] not in ("value_error",) and not isinstance(
-        error["input"], dict | list
+    if (
+        "input" in error
+        and error["type"] not in ("value_error",)
+        and not isinstance(error["input"], dict | list)
     ):
         message += f" (got {error['input']!r})"
     return message
@@ -420,13 +424,17 @@ class _Collector:
         self.problems: list[Problem] = []
         self.positions: dict[str, KeyLines] = {}
 
-    def add(self, file: str, loc: Sequence[str | int], message: str, line: int | None = None) -> None:
+    def add(
+        self, file: str, loc: Sequence[str | int], message: str, line: int | None = None
+    ) -> None:
         if line is None:
             lines = self.positions.get(file)
             line = lines.line_of(loc) if lines else 1
         self.problems.append(Problem(file, line, _key_path(loc), message))
 
-    def add_validation(self, file: str, error: ValidationError, prefix: Sequence[str | int] = ()) -> None:
+    def add_validation(
+        self, file: str, error: ValidationError, prefix: Sequence[str | int] = ()
+    ) -> None:
         for item in error.errors():
             self.add(file, (*prefix, *_clean_loc(item["loc"])), _message(item))
 

@@ -46,7 +46,11 @@ def sd_notify(message: str) -> None:
 
 class Daemon:
     def __init__(
-        self, config_dir: str | Path, *, clock: Clock = utcnow, extra_plugins: list[Any] | None = None
+        self,
+        config_dir: str | Path,
+        *,
+        clock: Clock = utcnow,
+        extra_plugins: list[Any] | None = None,
     ) -> None:
         self.config_dir = Path(config_dir)
         self.clock = clock
@@ -64,8 +68,10 @@ class Daemon:
             self.store.recover, self.clock(), runtime.resend_on_unknown
         )
         if report.unknown or report.requeued:
-            log.warning("attempts left in flight by the last run", extra={"fields": {
-                "unknown": report.unknown, "requeued": report.requeued}})
+            log.warning(
+                "attempts left in flight by the last run",
+                extra={"fields": {"unknown": report.unknown, "requeued": report.requeued}},
+            )
         for channel in runtime.channels.values():
             await channel.open()
         self.dispatcher = Dispatcher(self.store_thread, runtime, clock=self.clock)
@@ -78,9 +84,16 @@ class Daemon:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stop)
         loop.add_signal_handler(signal.SIGHUP, lambda: asyncio.ensure_future(self.reload()))
-        log.info("dispatcher started", extra={"fields": {
-            "config": str(self.config_dir), "channels": ",".join(runtime.channels),
-            "pid": os.getpid()}})
+        log.info(
+            "dispatcher started",
+            extra={
+                "fields": {
+                    "config": str(self.config_dir),
+                    "channels": ",".join(runtime.channels),
+                    "pid": os.getpid(),
+                }
+            },
+        )
         sd_notify("READY=1\nSTATUS=dispatching")
         try:
             await self.dispatcher.run()
@@ -95,10 +108,16 @@ class Daemon:
                 await channel.close()
             self.store_thread.shutdown()
             self.store.close()
-            log.info("dispatcher stopped", extra={"fields": {
-                "sent": self.dispatcher.counters.sent,
-                "deferred": self.dispatcher.counters.deferred,
-                "suppressed": self.dispatcher.counters.suppressed}})
+            log.info(
+                "dispatcher stopped",
+                extra={
+                    "fields": {
+                        "sent": self.dispatcher.counters.sent,
+                        "deferred": self.dispatcher.counters.deferred,
+                        "suppressed": self.dispatcher.counters.suppressed,
+                    }
+                },
+            )
         return 0
 
     def stop(self) -> None:
@@ -109,8 +128,11 @@ class Daemon:
     async def plan(self) -> None:
         runtime = self.runtime
         created = await self.store_thread.call(
-            run_planner, self.store, runtime.config.schedules,
-            runtime.config.dispatcher.fallback_timezone, self.clock(),
+            run_planner,
+            self.store,
+            runtime.config.schedules,
+            runtime.config.dispatcher.fallback_timezone,
+            self.clock(),
         )
         if created:
             log.info("planned reminders", extra={"fields": {"created": created}})
@@ -125,8 +147,14 @@ class Daemon:
                 continue
             trigger = CronTrigger.from_crontab(job.cron, timezone=zone)
             if name == "plan":
-                self.scheduler.add_job(self.plan, trigger, id=name, replace_existing=True,
-                                       max_instances=1, coalesce=True)
+                self.scheduler.add_job(
+                    self.plan,
+                    trigger,
+                    id=name,
+                    replace_existing=True,
+                    max_instances=1,
+                    coalesce=True,
+                )
 
     async def _close_when_idle(self, old: Runtime) -> None:
         # Sends already under way hold the old channel objects; close those once they finish.

@@ -10,6 +10,7 @@ compliance incident, a missing one is not).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time as monotonic_time
 from collections.abc import Callable
@@ -82,12 +83,25 @@ def render_context(claim: Claim) -> dict[str, Any]:
     first_name = person.name.split()[0] if person.name.split() else person.name
     days_overdue = (reminder.due_at.date() - case.due_date).days
     return {
-        "person": {"id": person.id, "name": person.name, "first_name": first_name,
-                   "locale": person.locale},
-        "case": {"id": case.id, "amount": case.amount, "currency": case.currency,
-                 "due_date": case.due_date, "days_overdue": max(days_overdue, 0)},
-        "reminder": {"id": reminder.id, "step": reminder.step, "channel": reminder.channel,
-                     "schedule": reminder.schedule},
+        "person": {
+            "id": person.id,
+            "name": person.name,
+            "first_name": first_name,
+            "locale": person.locale,
+        },
+        "case": {
+            "id": case.id,
+            "amount": case.amount,
+            "currency": case.currency,
+            "due_date": case.due_date,
+            "days_overdue": max(days_overdue, 0),
+        },
+        "reminder": {
+            "id": reminder.id,
+            "step": reminder.step,
+            "channel": reminder.channel,
+            "schedule": reminder.schedule,
+        },
     }
 
 
@@ -154,10 +168,8 @@ class Dispatcher:
             if next_due is not None:
                 timeout = min(poll, max(0.0, (next_due - self.clock()).total_seconds()))
         self._wake.clear()
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), timeout=max(timeout, 0.001))
-        except TimeoutError:
-            pass
 
     async def _claim(self, limit: int) -> int:
         runtime = self.runtime
@@ -178,18 +190,33 @@ class Dispatcher:
         self.counters.claimed += sends
         self.counters.deferred += defers
         self.counters.suppressed += suppressed
-        log.info("claimed batch", extra={"fields": {
-            "decided": len(batch.decided), "send": sends, "defer": defers,
-            "suppress": suppressed}})
+        log.info(
+            "claimed batch",
+            extra={
+                "fields": {
+                    "decided": len(batch.decided),
+                    "send": sends,
+                    "defer": defers,
+                    "suppress": suppressed,
+                }
+            },
+        )
         hook = runtime.plugins.manager.hook.on_decision
         has_observers = bool(hook.get_hookimpls())
         for reminder, decision in batch.decided:
             if log.isEnabledFor(logging.DEBUG):
-                log.debug("decision", extra={"fields": {
-                    "reminder": reminder.id, "case": reminder.case_id,
-                    "verdict": decision.verdict.value,
-                    "until": decision.until.isoformat() if decision.until else None,
-                    "reasons": ",".join(r.code for r in decision.reasons)}})
+                log.debug(
+                    "decision",
+                    extra={
+                        "fields": {
+                            "reminder": reminder.id,
+                            "case": reminder.case_id,
+                            "verdict": decision.verdict.value,
+                            "until": decision.until.isoformat() if decision.until else None,
+                            "reasons": ",".join(r.code for r in decision.reasons),
+                        }
+                    },
+                )
             if has_observers:
                 hook(reminder=reminder, decision=decision)
         for claim in batch.claims:
@@ -216,20 +243,37 @@ class Dispatcher:
         reminder = claim.reminder
         channel = runtime.channels.get(reminder.channel)
         if channel is None:
-            return self._failed(claim, "channel_gone", f"channel {reminder.channel} is not configured")
+            return self._failed(
+                claim, "channel_gone", f"channel {reminder.channel} is not configured"
+            )
         try:
             rendered = runtime.config.templates.render(
                 reminder.channel, reminder.template, claim.person.locale, render_context(claim)
             )
         except (TemplateNotFound, jinja2.TemplateError) as exc:
-            log.error("template failed", extra={"fields": {
-                "reminder": reminder.id, "template": reminder.template, "error": str(exc)}})
+            log.error(
+                "template failed",
+                extra={
+                    "fields": {
+                        "reminder": reminder.id,
+                        "template": reminder.template,
+                        "error": str(exc),
+                    }
+                },
+            )
             return self._failed(claim, "template_error", str(exc))
         message = Message(
-            attempt_id=claim.attempt_id, reminder_id=reminder.id, case_id=reminder.case_id,
-            person_id=reminder.person_id, channel=reminder.channel,
-            contact_kind=claim.contact.kind, contact=claim.contact.value, locale=rendered.locale,
-            template=reminder.template, body=rendered.body, subject=rendered.subject,
+            attempt_id=claim.attempt_id,
+            reminder_id=reminder.id,
+            case_id=reminder.case_id,
+            person_id=reminder.person_id,
+            channel=reminder.channel,
+            contact_kind=claim.contact.kind,
+            contact=claim.contact.value,
+            locale=rendered.locale,
+            template=reminder.template,
+            body=rendered.body,
+            subject=rendered.subject,
             meta=rendered.meta,
         )
         started = monotonic_time.monotonic()
@@ -242,32 +286,61 @@ class Dispatcher:
         except PermanentError as exc:
             return self._permanent(claim, exc)
         except Exception as exc:  # a plugin bug: we cannot know whether anyone was contacted
-            log.exception("channel raised an unexpected error", extra={"fields": {
-                "reminder": reminder.id, "channel": reminder.channel, "error": scrub(str(exc))}})
+            log.exception(
+                "channel raised an unexpected error",
+                extra={
+                    "fields": {
+                        "reminder": reminder.id,
+                        "channel": reminder.channel,
+                        "error": scrub(str(exc)),
+                    }
+                },
+            )
             self.counters.unknown += 1
             return SendRecord(
                 channel=claim.reminder.channel,
-                attempt_id=claim.attempt_id, reminder_id=reminder.id, outcome=Outcome.UNKNOWN,
-                counted=True, finished_at=self.clock(), reminder_state=ReminderState.UNKNOWN,
-                error_code="channel_crash", detail=scrub(repr(exc))[:500],
+                attempt_id=claim.attempt_id,
+                reminder_id=reminder.id,
+                outcome=Outcome.UNKNOWN,
+                counted=True,
+                finished_at=self.clock(),
+                reminder_state=ReminderState.UNKNOWN,
+                error_code="channel_crash",
+                detail=scrub(repr(exc))[:500],
             )
         elapsed = monotonic_time.monotonic() - started
         self.counters.sent += 1
         self.counters.last_send = self.clock()
         if log.isEnabledFor(logging.DEBUG):
-            log.debug("sent", extra={"fields": {
-                "reminder": reminder.id, "channel": reminder.channel,
-                "to": mask(claim.contact.kind, claim.contact.value),
-                "ms": round(elapsed * 1000, 1)}})
-        state = ReminderState.DELIVERED if result.outcome is Outcome.DELIVERED else ReminderState.SENT
+            log.debug(
+                "sent",
+                extra={
+                    "fields": {
+                        "reminder": reminder.id,
+                        "channel": reminder.channel,
+                        "to": mask(claim.contact.kind, claim.contact.value),
+                        "ms": round(elapsed * 1000, 1),
+                    }
+                },
+            )
+        state = (
+            ReminderState.DELIVERED if result.outcome is Outcome.DELIVERED else ReminderState.SENT
+        )
         return SendRecord(
-                channel=claim.reminder.channel,
-            attempt_id=claim.attempt_id, reminder_id=reminder.id, outcome=result.outcome,
-            counted=True, finished_at=self.clock(), reminder_state=state,
-            provider_id=result.provider_id, detail=result.detail or None,
+            channel=claim.reminder.channel,
+            attempt_id=claim.attempt_id,
+            reminder_id=reminder.id,
+            outcome=result.outcome,
+            counted=True,
+            finished_at=self.clock(),
+            reminder_state=state,
+            provider_id=result.provider_id,
+            detail=result.detail or None,
         )
 
-    async def _send_with_retry(self, channel: Channel, message: Message, claim: Claim) -> SendResult:
+    async def _send_with_retry(
+        self, channel: Channel, message: Message, claim: Claim
+    ) -> SendResult:
         settings = self.runtime.config.dispatcher.dispatch
         max_wait = settings.retry_max_wait.total_seconds()
 
@@ -298,7 +371,12 @@ class Dispatcher:
 
     def _recheck(self, claim: Claim) -> None:
         decision = decide(
-            self.runtime.policy, claim.reminder, claim.person, claim.case, claim.history, self.clock()
+            self.runtime.policy,
+            claim.reminder,
+            claim.person,
+            claim.case,
+            claim.history,
+            self.clock(),
         )
         if decision.verdict is not Verdict.SEND:
             raise PolicyNoLongerAllows()
@@ -308,18 +386,32 @@ class Dispatcher:
     def _failed(self, claim: Claim, code: str, detail: str) -> SendRecord:
         self.counters.failed += 1
         return SendRecord(
-                channel=claim.reminder.channel,
-            attempt_id=claim.attempt_id, reminder_id=claim.reminder.id,
-            outcome=Outcome.FAILED_PERMANENT, counted=False, finished_at=self.clock(),
-            reminder_state=ReminderState.FAILED, error_code=code, detail=scrub(detail)[:500],
+            channel=claim.reminder.channel,
+            attempt_id=claim.attempt_id,
+            reminder_id=claim.reminder.id,
+            outcome=Outcome.FAILED_PERMANENT,
+            counted=False,
+            finished_at=self.clock(),
+            reminder_state=ReminderState.FAILED,
+            error_code=code,
+            detail=scrub(detail)[:500],
         )
 
     def _permanent(self, claim: Claim, exc: PermanentError) -> SendRecord:
         self.counters.failed += 1
         reminder = claim.reminder
-        log.warning("permanent failure", extra={"fields": {
-            "reminder": reminder.id, "channel": reminder.channel, "code": exc.code,
-            "to": mask(claim.contact.kind, claim.contact.value), "error": scrub(str(exc))}})
+        log.warning(
+            "permanent failure",
+            extra={
+                "fields": {
+                    "reminder": reminder.id,
+                    "channel": reminder.channel,
+                    "code": exc.code,
+                    "to": mask(claim.contact.kind, claim.contact.value),
+                    "error": scrub(str(exc)),
+                }
+            },
+        )
         mark = None
         opt_out = None
         if exc.mark_contact == "invalid":
@@ -327,11 +419,17 @@ class Dispatcher:
         elif exc.mark_contact == "opted_out":
             opt_out = (reminder.person_id, reminder.channel, claim.contact.value)
         return SendRecord(
-                channel=claim.reminder.channel,
-            attempt_id=claim.attempt_id, reminder_id=reminder.id,
-            outcome=Outcome.FAILED_PERMANENT, counted=exc.attempted, finished_at=self.clock(),
-            reminder_state=ReminderState.FAILED, error_code=exc.code or "permanent",
-            detail=scrub(str(exc))[:500], mark_contact=mark, opt_out=opt_out,
+            channel=claim.reminder.channel,
+            attempt_id=claim.attempt_id,
+            reminder_id=reminder.id,
+            outcome=Outcome.FAILED_PERMANENT,
+            counted=exc.attempted,
+            finished_at=self.clock(),
+            reminder_state=ReminderState.FAILED,
+            error_code=exc.code or "permanent",
+            detail=scrub(str(exc))[:500],
+            mark_contact=mark,
+            opt_out=opt_out,
         )
 
     def _transient(self, claim: Claim, exc: TransientError) -> SendRecord:
@@ -339,11 +437,25 @@ class Dispatcher:
         backoff = self._backoff(claim)
         if exc.retry_after:
             backoff = max(backoff, timedelta(seconds=exc.retry_after))
-        log.info("transient failure, rescheduled", extra={"fields": {
-            "reminder": claim.reminder.id, "channel": claim.reminder.channel, "code": exc.code,
-            "retry_in_s": int(backoff.total_seconds()), "error": scrub(str(exc))}})
-        return self._retry_later(claim, now + backoff, exc.code or "transient",
-                                 counted=exc.attempted, detail=scrub(str(exc))[:500])
+        log.info(
+            "transient failure, rescheduled",
+            extra={
+                "fields": {
+                    "reminder": claim.reminder.id,
+                    "channel": claim.reminder.channel,
+                    "code": exc.code,
+                    "retry_in_s": int(backoff.total_seconds()),
+                    "error": scrub(str(exc)),
+                }
+            },
+        )
+        return self._retry_later(
+            claim,
+            now + backoff,
+            exc.code or "transient",
+            counted=exc.attempted,
+            detail=scrub(str(exc))[:500],
+        )
 
     def _backoff(self, claim: Claim) -> timedelta:
         settings = self.runtime.config.dispatcher.dispatch
@@ -358,15 +470,25 @@ class Dispatcher:
             self.counters.failed += 1
             return SendRecord(
                 channel=claim.reminder.channel,
-                attempt_id=claim.attempt_id, reminder_id=claim.reminder.id,
-                outcome=Outcome.FAILED_TRANSIENT, counted=counted, finished_at=self.clock(),
-                reminder_state=ReminderState.FAILED, error_code=f"gave_up:{code}", detail=detail,
+                attempt_id=claim.attempt_id,
+                reminder_id=claim.reminder.id,
+                outcome=Outcome.FAILED_TRANSIENT,
+                counted=counted,
+                finished_at=self.clock(),
+                reminder_state=ReminderState.FAILED,
+                error_code=f"gave_up:{code}",
+                detail=detail,
             )
         return SendRecord(
-                channel=claim.reminder.channel,
-            attempt_id=claim.attempt_id, reminder_id=claim.reminder.id,
-            outcome=Outcome.FAILED_TRANSIENT, counted=counted, finished_at=self.clock(),
-            reminder_state=ReminderState.PENDING, error_code=code, detail=detail,
+            channel=claim.reminder.channel,
+            attempt_id=claim.attempt_id,
+            reminder_id=claim.reminder.id,
+            outcome=Outcome.FAILED_TRANSIENT,
+            counted=counted,
+            finished_at=self.clock(),
+            reminder_state=ReminderState.PENDING,
+            error_code=code,
+            detail=detail,
             reschedule_at=at,
         )
 
@@ -381,8 +503,12 @@ class Dispatcher:
         hook = self.runtime.plugins.manager.hook.on_attempt
         if hook.get_hookimpls():
             for r in records:
-                hook(attempt_id=r.attempt_id, channel=r.channel, outcome=r.outcome.value,
-                     error_code=r.error_code)
+                hook(
+                    attempt_id=r.attempt_id,
+                    channel=r.channel,
+                    outcome=r.outcome.value,
+                    error_code=r.error_code,
+                )
         # Recorded sends free their people for the next claim.
         self.wake()
 
@@ -401,11 +527,12 @@ class Dispatcher:
                 task.cancel()
             if pending:
                 await asyncio.wait(pending)
-                log.warning("sends still running at stop; their outcome is unknown",
-                            extra={"fields": {"count": len(pending)}})
+                log.warning(
+                    "sends still running at stop; their outcome is unknown",
+                    extra={"fields": {"count": len(pending)}},
+                )
         waiting = list(self._waiting.values())
         self._waiting.clear()
         if waiting:
             await self.store.call(self.store.store.release, waiting, self.clock())
             log.info("released unstarted claims", extra={"fields": {"count": len(waiting)}})
-

@@ -8,7 +8,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from dispatcher.privacy import mask, mask_name
+from dispatcher.privacy import mask, mask_contact, mask_name
 from dispatcher.store.api import CaseHistory
 
 
@@ -38,8 +38,14 @@ def timeline(history: CaseHistory) -> list[tuple[datetime, int | None, str, str]
             parts.append(f"code {attempt['error_code']}")
         if attempt["detail"]:
             parts.append(str(attempt["detail"]))
-        rows.append((attempt["finished_at"] or attempt["at"], attempt["reminder_id"],
-                     f"attempt {attempt['outcome']}", ", ".join(parts)))
+        rows.append(
+            (
+                attempt["finished_at"] or attempt["at"],
+                attempt["reminder_id"],
+                f"attempt {attempt['outcome']}",
+                ", ".join(parts),
+            )
+        )
     rows.sort(key=lambda r: (r[0], 0 if r[2].startswith("event") else 1))
     return rows
 
@@ -52,24 +58,46 @@ def render_history(console: Console, history: CaseHistory, *, focus: int | None 
         + (f", paused until {_when(case.paused_until)} UTC" if case.paused_until else ""),
         markup=False,
     )
-    contacts = ", ".join(f"{c.kind.value} {mask(c.kind, c.value)} ({c.status})" for c in person.contacts)
-    outs = ", ".join(f"{o.channel}{' ' + mask('email' if '@' in o.contact else 'phone', o.contact) if o.contact else ''}"
-                     for o in person.opt_outs) or "none"
+    contacts = ", ".join(
+        f"{c.kind.value} {mask(c.kind, c.value)} ({c.status})" for c in person.contacts
+    )
+    outs = (
+        ", ".join(
+            o.channel + (f" {mask_contact(o.contact)}" if o.contact else "")
+            for o in person.opt_outs
+        )
+        or "none"
+    )
     console.print(
         f"person {person.id}: {mask_name(person.name)}, locale {person.locale}, "
-        f"time zone {person.timezone or '(unknown: fallback zone used)'}", markup=False)
+        f"time zone {person.timezone or '(unknown: fallback zone used)'}",
+        markup=False,
+    )
     console.print(f"contacts: {contacts or 'none'}; opt-outs: {outs}", markup=False)
 
     reminders = Table(title="reminders")
-    for column in ("id", "step", "channel", "template", "planned for (UTC)", "due (UTC)",
-                   "state", "last reason"):
+    for column in (
+        "id",
+        "step",
+        "channel",
+        "template",
+        "planned for (UTC)",
+        "due (UTC)",
+        "state",
+        "last reason",
+    ):
         reminders.add_column(column)
     for reminder in history.reminders:
         if focus is not None and reminder.id != focus:
             continue
         reminders.add_row(
-            str(reminder.id), reminder.step, reminder.channel, reminder.template,
-            _when(reminder.original_due_at), _when(reminder.due_at), reminder.state.value,
+            str(reminder.id),
+            reminder.step,
+            reminder.channel,
+            reminder.template,
+            _when(reminder.original_due_at),
+            _when(reminder.due_at),
+            reminder.state.value,
             history.reminder_reasons.get(reminder.id) or "",
         )
     console.print(reminders)

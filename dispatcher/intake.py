@@ -24,8 +24,20 @@ import phonenumbers
 from dispatcher.privacy import mask_email, mask_phone
 from dispatcher.store.api import CaseIn, PersonIn
 
-FIELDS = ("person_id", "name", "locale", "timezone", "phone", "email", "address",
-          "case_id", "amount", "currency", "due_date", "schedule")
+FIELDS = (
+    "person_id",
+    "name",
+    "locale",
+    "timezone",
+    "phone",
+    "email",
+    "address",
+    "case_id",
+    "amount",
+    "currency",
+    "due_date",
+    "schedule",
+)
 REQUIRED = ("person_id", "name", "case_id", "amount", "currency", "due_date")
 _LOCALE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -120,8 +132,12 @@ def parse_row(
     for raw in emails:
         if not _EMAIL.match(raw):
             bad("email", "not an email address", raw)
-    addresses = [a.replace("\\n", "\n") for a in _many(row.get("address"))] if row.get("address") else []
-    if not (phones or emails or addresses) and not any(e.field in ("phone", "email") for e in errors):
+    addresses = (
+        [a.replace("\\n", "\n") for a in _many(row.get("address"))] if row.get("address") else []
+    )
+    if not (phones or emails or addresses) and not any(
+        e.field in ("phone", "email") for e in errors
+    ):
         bad("phone", "no contact point: give a phone, an email or an address")
 
     amount = _text(row, "amount")
@@ -156,12 +172,22 @@ def parse_row(
         return errors
     assert due is not None
     person = PersonIn(
-        id=_text(row, "person_id"), name=_text(row, "name"), locale=locale, timezone=timezone,
-        phones=tuple(phones), emails=tuple(emails), addresses=tuple(addresses),
+        id=_text(row, "person_id"),
+        name=_text(row, "name"),
+        locale=locale,
+        timezone=timezone,
+        phones=tuple(phones),
+        emails=tuple(emails),
+        addresses=tuple(addresses),
     )
     case = CaseIn(
-        id=_text(row, "case_id"), person_id=person.id, amount=str(Decimal(amount)),
-        currency=currency, due_date=due, schedule=schedule, state=state,
+        id=_text(row, "case_id"),
+        person_id=person.id,
+        amount=str(Decimal(amount)),
+        currency=currency,
+        due_date=due,
+        schedule=schedule,
+        state=state,
     )
     return GoodRow(number, person, case)
 

@@ -43,7 +43,9 @@ def schedule_steps(schedule: Schedule, case: Case, zone: str) -> Iterator[Planne
     """Every step of ``schedule`` for ``case``, repeats included, in due order."""
     for index, step in enumerate(schedule.steps, start=1):
         yield PlannedStep(
-            key=str(index), channel=step.channel, template=step.template,
+            key=str(index),
+            channel=step.channel,
+            template=step.template,
             due_at=local_instant(case.due_date + timedelta(days=step.day), step.at, zone),
             day=step.day,
         )
@@ -61,7 +63,9 @@ def schedule_steps(schedule: Schedule, case: Case, zone: str) -> Iterator[Planne
         first = datetime.combine(case.due_date + timedelta(days=base.day), base.at)
         local = first + offset
         yield PlannedStep(
-            key=f"{base_index}+{n}", channel=base.channel, template=base.template,
+            key=f"{base_index}+{n}",
+            channel=base.channel,
+            template=base.template,
             due_at=local_instant(local.date(), local.time(), zone),
             day=int(day),
         )
@@ -79,7 +83,8 @@ def plan_case(
     zone = item.timezone or fallback_zone
     window_start = item.planned_through
     steps = [
-        s for s in schedule_steps(schedule, case, zone)
+        s
+        for s in schedule_steps(schedule, case, zone)
         if s.due_at <= through and (window_start is None or s.due_at > window_start)
     ]
     past = [s for s in steps if s.due_at <= now]
@@ -95,11 +100,19 @@ def plan_case(
         if step.key in superseded:
             state = ReminderState.SUPPRESSED
             reason = f"superseded: overtaken by {latest_label} before it was planned"
-        reminders.append(NewReminder(
-            case_id=case.id, person_id=case.person_id, schedule=case.schedule, step=step.key,
-            channel=step.channel, template=step.template, due_at=step.due_at,
-            state=state, last_reason=reason,
-        ))
+        reminders.append(
+            NewReminder(
+                case_id=case.id,
+                person_id=case.person_id,
+                schedule=case.schedule,
+                step=step.key,
+                channel=step.channel,
+                template=step.template,
+                due_at=step.due_at,
+                state=state,
+                last_reason=reason,
+            )
+        )
     return reminders, through
 
 

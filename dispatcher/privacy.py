@@ -53,6 +53,15 @@ def mask(kind: ContactKind | str, value: str) -> str:
     return mask_address(value)
 
 
+def mask_contact(value: str) -> str:
+    """Mask an address whose kind is not known: an email, a phone number or a postal address."""
+    if "@" in value:
+        return mask_email(value)
+    if re.fullmatch(r"[+\d\s().\-]+", value):
+        return mask_phone(value)
+    return mask_address(value)
+
+
 def scrub(text: str) -> str:
     """Mask phone numbers and email addresses found in free text (error messages, provider
     replies) before it reaches a log."""

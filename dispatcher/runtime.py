@@ -27,7 +27,9 @@ class Runtime:
         ]
 
 
-def load_runtime(root: str | Path, *, plugins: Plugins | None = None, extra_plugins: list[Any] | None = None) -> Runtime:
+def load_runtime(
+    root: str | Path, *, plugins: Plugins | None = None, extra_plugins: list[Any] | None = None
+) -> Runtime:
     """Load and check the config directory with the installed plugins; raise ConfigError
     listing every problem."""
     plugins = plugins or load_plugins(extra_plugins)
@@ -67,8 +69,10 @@ def _after_cease_templates(config: Config) -> set[tuple[str, str]]:
     allowed: set[tuple[str, str]] = set()
     for schedule in config.schedules.schedules.values():
         for step in schedule.steps:
-            metas = [config.templates.meta(step.channel, step.template, loc)
-                     for loc in config.dispatcher.locales]
+            metas = [
+                config.templates.meta(step.channel, step.template, loc)
+                for loc in config.dispatcher.locales
+            ]
             if metas and all(m.get("allowed_after_cease") is True for m in metas):
                 allowed.add((step.channel, step.template))
     return allowed

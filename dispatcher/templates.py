@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import jinja2
@@ -64,16 +65,25 @@ def split_meta(source: str) -> tuple[dict[str, Any], str, int]:
     if not match:
         return {}, source, 0
     meta = tomllib.loads(match.group(1))
-    return meta, source[match.end():], source[: match.end()].count("\n")
+    return meta, source[match.end() :], source[: match.end()].count("\n")
 
 
 def sample_context() -> dict[str, Any]:
     """Data shaped like a real render context, for `check` and previews."""
     return {
-        "person": {"id": "P-SAMPLE", "name": "Sample Person", "first_name": "Sample",
-                   "locale": "en"},
-        "case": {"id": "C-SAMPLE", "amount": "1234.50", "currency": "USD",
-                 "due_date": date(2026, 1, 1), "days_overdue": 7},
+        "person": {
+            "id": "P-SAMPLE",
+            "name": "Sample Person",
+            "first_name": "Sample",
+            "locale": "en",
+        },
+        "case": {
+            "id": "C-SAMPLE",
+            "amount": "1234.50",
+            "currency": "USD",
+            "due_date": date(2026, 1, 1),
+            "days_overdue": 7,
+        },
         "reminder": {"id": 0, "step": "1", "channel": "sample", "schedule": "sample"},
     }
 
@@ -128,7 +138,8 @@ class TemplateSet:
                 return path
         looked = ", ".join(f"templates/{p}" for p in self.candidates(channel, name, locale))
         raise TemplateNotFound(
-            f"template {name!r} for channel {channel} locale {locale} not found (looked for {looked})"
+            f"template {name!r} for channel {channel} locale {locale} not found "
+            f"(looked for {looked})"
         )
 
     def meta(self, channel: str, name: str, locale: str) -> dict[str, Any]:
@@ -214,14 +225,17 @@ class _MetaStrippingLoader(jinja2.FileSystemLoader):
         super().__init__(root)
         self._meta: dict[str, dict[str, Any]] = {}
 
-    def get_source(self, environment: jinja2.Environment, template: str) -> tuple[str, str | None, Any]:
+    def get_source(
+        self, environment: jinja2.Environment, template: str
+    ) -> tuple[str, str, Callable[[], bool]]:
         source, filename, uptodate = super().get_source(environment, template)
         meta, body, meta_lines = split_meta(source)
         self._meta[filename or template] = meta
         return "\n" * meta_lines + body, filename, uptodate
 
-    def load(self, environment: jinja2.Environment, name: str, globals: Any = None) -> jinja2.Template:
+    def load(
+        self, environment: jinja2.Environment, name: str, globals: Any = None
+    ) -> jinja2.Template:
         template = super().load(environment, name, globals)
         template.dispatcher_meta = self._meta.pop(template.filename or name, {})  # type: ignore[attr-defined]
         return template
-

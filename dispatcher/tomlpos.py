@@ -15,7 +15,9 @@ from collections.abc import Sequence
 Path = tuple[str | int, ...]
 
 _HEADER = re.compile(r"^\s*(\[\[?)\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
-_KEY = re.compile(r"""^\s*((?:"[^"]*"|'[^']*'|[A-Za-z0-9_\-]+)(?:\s*\.\s*(?:"[^"]*"|'[^']*'|[A-Za-z0-9_\-]+))*)\s*=""")
+_KEY = re.compile(
+    r"""^\s*((?:"[^"]*"|'[^']*'|[A-Za-z0-9_\-]+)(?:\s*\.\s*(?:"[^"]*"|'[^']*'|[A-Za-z0-9_\-]+))*)\s*="""
+)
 _INLINE_KEY = re.compile(r"""(?:^|[{,])\s*("[^"]*"|'[^']*'|[A-Za-z0-9_\-]+)\s*=""")
 
 
@@ -65,20 +67,20 @@ class KeyLines:
             key = _KEY.match(line)
             if not key:
                 continue
-            path = (*table, *_split_key(key.group(1)))
-            self._record(path, lineno)
-            value = line[key.end():].strip()
+            keyed: Path = (*table, *_split_key(key.group(1)))
+            self._record(keyed, lineno)
+            value = line[key.end() :].strip()
             if value.startswith("{"):
                 for inner in _INLINE_KEY.findall(value[1:]):
-                    self._record((*path, *_split_key(inner)), lineno)
+                    self._record((*keyed, *_split_key(inner)), lineno)
             if value.startswith("["):
                 depth = value.count("[") - value.count("]")
                 element = -1
                 if value.startswith("[{") or value.startswith("[ {"):
                     element = 0
-                    self._record((*path, 0), lineno)
+                    self._record((*keyed, 0), lineno)
                 if depth > 0:
-                    open_array = path
+                    open_array = keyed
 
     def _record(self, path: Path, lineno: int) -> None:
         self.lines.setdefault(path, lineno)

@@ -48,9 +48,7 @@ def compile_policy(
     return Policy(
         channels=traits,
         windows={k: tuple(v) for k, v in windows.items()},
-        limits=tuple(
-            Limit(frozenset(r.channels), r.max, r.per, r.scope) for r in source.limits
-        ),
+        limits=tuple(Limit(frozenset(r.channels), r.max, r.per, r.scope) for r in source.limits),
         gap=gap,
         cooldown=cooldown,
         jitter=source.jitter,

@@ -39,8 +39,11 @@ def case_gate(
         return Gate(
             True,
             None,
-            Reason("case_ceased", "the person asked us to cease communication; "
-                   "only a template marked allowed_after_cease may go"),
+            Reason(
+                "case_ceased",
+                "the person asked us to cease communication; "
+                "only a template marked allowed_after_cease may go",
+            ),
         )
     if state in (CaseState.PLAN, CaseState.HARDSHIP):
         if case.paused_until is not None and case.paused_until > now:
@@ -48,8 +51,10 @@ def case_gate(
             return Gate(
                 False,
                 case.paused_until,
-                Reason(f"case_{state.value}",
-                       f"paused for {label} until {case.paused_until:%Y-%m-%d %H:%M} UTC"),
+                Reason(
+                    f"case_{state.value}",
+                    f"paused for {label} until {case.paused_until:%Y-%m-%d %H:%M} UTC",
+                ),
             )
         return OPEN
     if state is CaseState.DISPUTED:

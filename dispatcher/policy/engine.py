@@ -108,7 +108,8 @@ def decide(
     traits = policy.channels.get(channel)
     if traits is None:
         return Decision(
-            Verdict.SUPPRESS, now,
+            Verdict.SUPPRESS,
+            now,
             reasons=(Reason("unknown_channel", f"channel {channel!r} is not configured"),),
         )
 
@@ -142,7 +143,9 @@ def decide(
                 continue
             if limit.max == 0:
                 return Decision(
-                    Verdict.SUPPRESS, now, contact=contact,
+                    Verdict.SUPPRESS,
+                    now,
+                    contact=contact,
                     reasons=(Reason("rate_limit", f"{channel} is limited to 0 contacts"),),
                 )
             clears = limit_clears_at(
@@ -163,11 +166,17 @@ def decide(
                 candidate, moved, opened_by_window = clears, True, None
         if windows is not None and open_interval(windows, zone, candidate) is None:
             opening = next_opening(windows, zone, candidate)
-            reasons.append(Reason("quiet_hours", describe_closed(windows, zone, candidate, opening)))
+            reasons.append(
+                Reason("quiet_hours", describe_closed(windows, zone, candidate, opening))
+            )
             if opening is None:
                 return Decision(
-                    Verdict.DEFER, now, until=now + policy.hold_recheck, contact=contact,
-                    reasons=_unique(reasons), flags=flags,
+                    Verdict.DEFER,
+                    now,
+                    until=now + policy.hold_recheck,
+                    contact=contact,
+                    reasons=_unique(reasons),
+                    flags=flags,
                 )
             candidate, moved, opened_by_window = opening[0], True, opening
         if not moved:

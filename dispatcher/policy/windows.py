@@ -61,7 +61,11 @@ def day_intervals(windows: tuple[Window, ...], zone_name: str, day: date) -> tup
         if weekday not in window.days:
             continue
         start = _local_to_utc(day, window.start, zone)
-        end_day = day if (window.end > window.start or window.end == time.max) else day + timedelta(days=1)
+        end_day = (
+            day
+            if (window.end > window.start or window.end == time.max)
+            else day + timedelta(days=1)
+        )
         if window.end == time.max:
             end = _local_to_utc(day, time.max, zone)
         else:
@@ -91,7 +95,9 @@ def next_opening(windows: tuple[Window, ...], zone_name: str, after: datetime) -
     return None
 
 
-def describe_closed(windows: Sequence[Window], zone_name: str, at: datetime, opening: Interval | None) -> str:
+def describe_closed(
+    windows: Sequence[Window], zone_name: str, at: datetime, opening: Interval | None
+) -> str:
     """``22:40 Asia/Shanghai is outside 08:00–21:00; next window 08:00`` for a reason text."""
     zone = _zone(zone_name)
     local = at.astimezone(zone)

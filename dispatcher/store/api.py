@@ -182,16 +182,17 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def add_reminders(
-        self, reminders: Iterable[NewReminder], planned: Iterable[tuple[str, datetime]], now: datetime
+        self,
+        reminders: Iterable[NewReminder],
+        planned: Iterable[tuple[str, datetime]],
+        now: datetime,
     ) -> int:
         """Insert reminders, ignoring ones whose (case, schedule, step) exists, and record how
         far each case is planned. Returns how many were new."""
 
     # -- dispatch ---------------------------------------------------------------------------
     @abc.abstractmethod
-    def claim_due(
-        self, now: datetime, limit: int, decide: DecideFn, lookback: Any
-    ) -> ClaimBatch:
+    def claim_due(self, now: datetime, limit: int, decide: DecideFn, lookback: Any) -> ClaimBatch:
         """Take up to ``limit`` due reminders (oldest first, one per person, none for a person
         with a contact in flight), decide each, and in the same transaction: reserve an
         attempt for each send, move each deferral, close each suppression."""
@@ -215,14 +216,26 @@ class Store(abc.ABC):
     # -- events -----------------------------------------------------------------------------
     @abc.abstractmethod
     def case_event(
-        self, case_id: str, kind: str, *, now: datetime, until: datetime | None = None,
-        source: str = "cli", detail: str | None = None,
+        self,
+        case_id: str,
+        kind: str,
+        *,
+        now: datetime,
+        until: datetime | None = None,
+        source: str = "cli",
+        detail: str | None = None,
     ) -> Case:
         """Apply paid, plan, hardship, dispute, resolve, cease, resume, close to a case."""
 
     @abc.abstractmethod
     def opt_out(
-        self, person_id: str, channel: str, contact: str | None, *, now: datetime, source: str,
+        self,
+        person_id: str,
+        channel: str,
+        contact: str | None,
+        *,
+        now: datetime,
+        source: str,
         clear: bool = False,
     ) -> None:
         """Record (or with ``clear``, lift) an opt-out of ``channel`` for one address or all."""

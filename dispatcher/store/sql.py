@@ -75,7 +75,7 @@ _BRING_FORWARD = {"resolve", "resume"}
 
 def _chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
     for start in range(0, len(items), size):
-        yield items[start:start + size]
+        yield items[start : start + size]
 
 
 def _reasons_json(decision: Decision) -> str:
@@ -119,9 +119,13 @@ class SqlStore(Store):
     def migrate(self) -> int:
         with self._write() as conn:
             t.metadata.create_all(conn)
-            version = conn.execute(select(t.meta.c.value).where(t.meta.c.key == "schema_version")).scalar()
+            version = conn.execute(
+                select(t.meta.c.value).where(t.meta.c.key == "schema_version")
+            ).scalar()
             if version is None:
-                conn.execute(insert(t.meta).values(key="schema_version", value=str(t.SCHEMA_VERSION)))
+                conn.execute(
+                    insert(t.meta).values(key="schema_version", value=str(t.SCHEMA_VERSION))
+                )
                 return t.SCHEMA_VERSION
             if int(version) > t.SCHEMA_VERSION:
                 raise RuntimeError(
@@ -139,17 +143,30 @@ class SqlStore(Store):
     @staticmethod
     def _case(row: Any) -> Case:
         return Case(
-            id=row.id, person_id=row.person_id, amount=row.amount, currency=row.currency,
-            due_date=row.due_date, state=CaseState(row.state), schedule=row.schedule,
+            id=row.id,
+            person_id=row.person_id,
+            amount=row.amount,
+            currency=row.currency,
+            due_date=row.due_date,
+            state=CaseState(row.state),
+            schedule=row.schedule,
             paused_until=row.paused_until,
         )
 
     @staticmethod
     def _reminder(row: Any) -> Reminder:
         return Reminder(
-            id=row.id, case_id=row.case_id, person_id=row.person_id, schedule=row.schedule,
-            step=row.step, channel=row.channel, template=row.template, due_at=row.due_at,
-            original_due_at=row.original_due_at, state=ReminderState(row.state), tries=row.tries,
+            id=row.id,
+            case_id=row.case_id,
+            person_id=row.person_id,
+            schedule=row.schedule,
+            step=row.step,
+            channel=row.channel,
+            template=row.template,
+            due_at=row.due_at,
+            original_due_at=row.original_due_at,
+            state=ReminderState(row.state),
+            tries=row.tries,
         )
 
     def _people(self, conn: Connection, ids: Sequence[str]) -> dict[str, Person]:
@@ -173,8 +190,12 @@ class SqlStore(Store):
                 outs[row.person_id].append(OptOut(row.channel, row.contact))
         return {
             pid: Person(
-                id=row.id, name=row.name, locale=row.locale, timezone=row.timezone,
-                contacts=tuple(contacts[pid]), opt_outs=tuple(outs[pid]),
+                id=row.id,
+                name=row.name,
+                locale=row.locale,
+                timezone=row.timezone,
+                contacts=tuple(contacts[pid]),
+                opt_outs=tuple(outs[pid]),
             )
             for pid, row in base.items()
         }
@@ -193,14 +214,31 @@ class SqlStore(Store):
         a = t.attempts.c
         for chunk in _chunks(list(person_ids)):
             rows = conn.execute(
-                select(a.id, a.reminder_id, a.person_id, a.case_id, a.channel, a.contact, a.at,
-                       a.outcome, a.counted)
-                .where(a.person_id.in_(chunk), a.at > since, a.outcome != Outcome.RELEASED.value)
+                select(
+                    a.id,
+                    a.reminder_id,
+                    a.person_id,
+                    a.case_id,
+                    a.channel,
+                    a.contact,
+                    a.at,
+                    a.outcome,
+                    a.counted,
+                ).where(a.person_id.in_(chunk), a.at > since, a.outcome != Outcome.RELEASED.value)
             )
             for row in rows:
                 out[row.person_id].append(
-                    Attempt(row.id, row.reminder_id, row.person_id, row.case_id, row.channel,
-                            row.contact, row.at, Outcome(row.outcome), bool(row.counted))
+                    Attempt(
+                        row.id,
+                        row.reminder_id,
+                        row.person_id,
+                        row.case_id,
+                        row.channel,
+                        row.contact,
+                        row.at,
+                        Outcome(row.outcome),
+                        bool(row.counted),
+                    )
                 )
         return out
 
@@ -225,29 +263,54 @@ class SqlStore(Store):
         ids = [p.id for p in people]
         existing: set[str] = set()
         for chunk in _chunks(ids):
-            existing.update(conn.execute(select(t.people.c.id).where(t.people.c.id.in_(chunk))).scalars())
+            existing.update(
+                conn.execute(select(t.people.c.id).where(t.people.c.id.in_(chunk))).scalars()
+            )
         fresh = [p for p in people if p.id not in existing]
         known = [p for p in people if p.id in existing]
         if fresh:
-            conn.execute(insert(t.people), [
-                {"id": p.id, "name": p.name, "locale": p.locale, "timezone": p.timezone,
-                 "created_at": now, "updated_at": now} for p in fresh
-            ])
+            conn.execute(
+                insert(t.people),
+                [
+                    {
+                        "id": p.id,
+                        "name": p.name,
+                        "locale": p.locale,
+                        "timezone": p.timezone,
+                        "created_at": now,
+                        "updated_at": now,
+                    }
+                    for p in fresh
+                ],
+            )
         if known:
             conn.execute(
-                update(t.people).where(t.people.c.id == bindparam("pid")).values(
-                    name=bindparam("name"), locale=bindparam("locale"),
-                    timezone=bindparam("timezone"), updated_at=now,
+                update(t.people)
+                .where(t.people.c.id == bindparam("pid"))
+                .values(
+                    name=bindparam("name"),
+                    locale=bindparam("locale"),
+                    timezone=bindparam("timezone"),
+                    updated_at=now,
                 ),
-                [{"pid": p.id, "name": p.name, "locale": p.locale, "timezone": p.timezone}
-                 for p in known],
+                [
+                    {"pid": p.id, "name": p.name, "locale": p.locale, "timezone": p.timezone}
+                    for p in known
+                ],
             )
         # Contact points: add new ones, keep status of existing ones (an opt-out or a dead
         # number must survive a re-import), update priority.
         rows = [
-            {"person_id": p.id, "kind": kind.value, "value": value, "priority": prio,
-             "status": "ok", "updated_at": now}
-            for p in people for kind, value, prio in p.contact_values()
+            {
+                "person_id": p.id,
+                "kind": kind.value,
+                "value": value,
+                "priority": prio,
+                "status": "ok",
+                "updated_at": now,
+            }
+            for p in people
+            for kind, value, prio in p.contact_values()
         ]
         if rows:
             conn.execute(self._insert_ignore(t.contact_points), rows)
@@ -259,8 +322,10 @@ class SqlStore(Store):
                     t.contact_points.c.value == bindparam("v"),
                 )
                 .values(priority=bindparam("p")),
-                [{"pid": r["person_id"], "k": r["kind"], "v": r["value"], "p": r["priority"]}
-                 for r in rows],
+                [
+                    {"pid": r["person_id"], "k": r["kind"], "v": r["value"], "p": r["priority"]}
+                    for r in rows
+                ],
             )
 
     def _upsert_cases(self, conn: Connection, cases: Sequence[CaseIn], now: datetime) -> None:
@@ -268,25 +333,51 @@ class SqlStore(Store):
             return
         existing: set[str] = set()
         for chunk in _chunks([c.id for c in cases]):
-            existing.update(conn.execute(select(t.cases.c.id).where(t.cases.c.id.in_(chunk))).scalars())
+            existing.update(
+                conn.execute(select(t.cases.c.id).where(t.cases.c.id.in_(chunk))).scalars()
+            )
         fresh = [c for c in cases if c.id not in existing]
         known = [c for c in cases if c.id in existing]
         if fresh:
-            conn.execute(insert(t.cases), [
-                {"id": c.id, "person_id": c.person_id, "amount": c.amount, "currency": c.currency,
-                 "due_date": c.due_date, "state": c.state, "schedule": c.schedule,
-                 "created_at": now, "updated_at": now} for c in fresh
-            ])
+            conn.execute(
+                insert(t.cases),
+                [
+                    {
+                        "id": c.id,
+                        "person_id": c.person_id,
+                        "amount": c.amount,
+                        "currency": c.currency,
+                        "due_date": c.due_date,
+                        "state": c.state,
+                        "schedule": c.schedule,
+                        "created_at": now,
+                        "updated_at": now,
+                    }
+                    for c in fresh
+                ],
+            )
         if known:
             # A re-import updates the debt's facts; its state changes only through events.
             conn.execute(
-                update(t.cases).where(t.cases.c.id == bindparam("cid")).values(
-                    amount=bindparam("amount"), currency=bindparam("currency"),
-                    due_date=bindparam("due_date"), schedule=bindparam("schedule"),
+                update(t.cases)
+                .where(t.cases.c.id == bindparam("cid"))
+                .values(
+                    amount=bindparam("amount"),
+                    currency=bindparam("currency"),
+                    due_date=bindparam("due_date"),
+                    schedule=bindparam("schedule"),
                     updated_at=now,
                 ),
-                [{"cid": c.id, "amount": c.amount, "currency": c.currency,
-                  "due_date": c.due_date, "schedule": c.schedule} for c in known],
+                [
+                    {
+                        "cid": c.id,
+                        "amount": c.amount,
+                        "currency": c.currency,
+                        "due_date": c.due_date,
+                        "schedule": c.schedule,
+                    }
+                    for c in known
+                ],
             )
 
     # -- planning ---------------------------------------------------------------------------
@@ -310,13 +401,27 @@ class SqlStore(Store):
             ]
 
     def add_reminders(
-        self, reminders: Iterable[NewReminder], planned: Iterable[tuple[str, datetime]], now: datetime
+        self,
+        reminders: Iterable[NewReminder],
+        planned: Iterable[tuple[str, datetime]],
+        now: datetime,
     ) -> int:
         rows = [
-            {"case_id": r.case_id, "person_id": r.person_id, "schedule": r.schedule,
-             "step": r.step, "channel": r.channel, "template": r.template, "due_at": r.due_at,
-             "original_due_at": r.due_at, "state": r.state.value, "tries": 0,
-             "last_reason": r.last_reason, "created_at": now, "updated_at": now}
+            {
+                "case_id": r.case_id,
+                "person_id": r.person_id,
+                "schedule": r.schedule,
+                "step": r.step,
+                "channel": r.channel,
+                "template": r.template,
+                "due_at": r.due_at,
+                "original_due_at": r.due_at,
+                "state": r.state.value,
+                "tries": 0,
+                "last_reason": r.last_reason,
+                "created_at": now,
+                "updated_at": now,
+            }
             for r in reminders
         ]
         marks = [{"cid": case_id, "through": through} for case_id, through in planned]
@@ -326,7 +431,8 @@ class SqlStore(Store):
                 conn.execute(self._insert_ignore(t.reminders), rows)
             if marks:
                 conn.execute(
-                    update(t.cases).where(t.cases.c.id == bindparam("cid"))
+                    update(t.cases)
+                    .where(t.cases.c.id == bindparam("cid"))
                     .values(planned_through=bindparam("through")),
                     marks,
                 )
@@ -335,24 +441,39 @@ class SqlStore(Store):
 
     def enqueue(self, reminder: NewReminder, now: datetime) -> int:
         with self._write() as conn:
-            result = conn.execute(insert(t.reminders).values(
-                case_id=reminder.case_id, person_id=reminder.person_id,
-                schedule=reminder.schedule, step=reminder.step, channel=reminder.channel,
-                template=reminder.template, due_at=reminder.due_at,
-                original_due_at=reminder.due_at, state=ReminderState.PENDING.value, tries=0,
-                created_at=now, updated_at=now,
-            ))
-            return int(result.inserted_primary_key[0])
+            result = conn.execute(
+                insert(t.reminders).values(
+                    case_id=reminder.case_id,
+                    person_id=reminder.person_id,
+                    schedule=reminder.schedule,
+                    step=reminder.step,
+                    channel=reminder.channel,
+                    template=reminder.template,
+                    due_at=reminder.due_at,
+                    original_due_at=reminder.due_at,
+                    state=ReminderState.PENDING.value,
+                    tries=0,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+            key = result.inserted_primary_key
+            assert key is not None
+            return int(key[0])
 
     # -- dispatch ---------------------------------------------------------------------------
 
     def _candidates_query(self, now: datetime, limit: int) -> Select[Any]:
         r = t.reminders.c
-        busy = select(t.reminders.c.person_id).where(t.reminders.c.state == ReminderState.CLAIMED.value)
+        busy = select(t.reminders.c.person_id).where(
+            t.reminders.c.state == ReminderState.CLAIMED.value
+        )
         ranked = (
             select(
                 t.reminders,
-                func.row_number().over(partition_by=r.person_id, order_by=(r.due_at, r.id)).label("rn"),
+                func.row_number()
+                .over(partition_by=r.person_id, order_by=(r.due_at, r.id))
+                .label("rn"),
             )
             .where(r.state == ReminderState.PENDING.value, r.due_at <= now)
             .subquery()
@@ -395,48 +516,81 @@ class SqlStore(Store):
                     assert decision.contact is not None
                     attempt_id = new_attempt_id()
                     sends.append({"rid": reminder.id})
-                    attempt_rows.append({
-                        "id": attempt_id, "reminder_id": reminder.id,
-                        "person_id": reminder.person_id, "case_id": reminder.case_id,
-                        "channel": reminder.channel, "contact_kind": decision.contact.kind.value,
-                        "contact": decision.contact.value, "at": now,
-                        "outcome": Outcome.RESERVED.value, "counted": True,
-                    })
-                    claims.append(Claim(reminder, person, case, decision, attempt_id,
-                                        decision.contact, tuple(past)))
+                    attempt_rows.append(
+                        {
+                            "id": attempt_id,
+                            "reminder_id": reminder.id,
+                            "person_id": reminder.person_id,
+                            "case_id": reminder.case_id,
+                            "channel": reminder.channel,
+                            "contact_kind": decision.contact.kind.value,
+                            "contact": decision.contact.value,
+                            "at": now,
+                            "outcome": Outcome.RESERVED.value,
+                            "counted": True,
+                        }
+                    )
+                    claims.append(
+                        Claim(
+                            reminder,
+                            person,
+                            case,
+                            decision,
+                            attempt_id,
+                            decision.contact,
+                            tuple(past),
+                        )
+                    )
                 elif decision.verdict is Verdict.DEFER:
-                    moves.append({"rid": reminder.id, "due": decision.until,
-                                  "why": _reason_codes(decision)})
+                    moves.append(
+                        {"rid": reminder.id, "due": decision.until, "why": _reason_codes(decision)}
+                    )
                 else:
-                    state = ReminderState.CANCELLED if decision.cancels else ReminderState.SUPPRESSED
-                    ends.append({"rid": reminder.id, "st": state.value,
-                                 "why": _reason_codes(decision)})
-                decision_rows.append({
-                    "reminder_id": reminder.id, "case_id": reminder.case_id, "at": now,
-                    "verdict": decision.verdict.value, "until": decision.until,
-                    "reasons": _reasons_json(decision), "flags": ",".join(decision.flags),
-                    "attempt_id": attempt_id,
-                })
+                    state = (
+                        ReminderState.CANCELLED if decision.cancels else ReminderState.SUPPRESSED
+                    )
+                    ends.append(
+                        {"rid": reminder.id, "st": state.value, "why": _reason_codes(decision)}
+                    )
+                decision_rows.append(
+                    {
+                        "reminder_id": reminder.id,
+                        "case_id": reminder.case_id,
+                        "at": now,
+                        "verdict": decision.verdict.value,
+                        "until": decision.until,
+                        "reasons": _reasons_json(decision),
+                        "flags": ",".join(decision.flags),
+                        "attempt_id": attempt_id,
+                    }
+                )
 
             rid = t.reminders.c.id == bindparam("rid")
             if sends:
                 conn.execute(
-                    update(t.reminders).where(rid).values(
-                        state=ReminderState.CLAIMED.value, tries=t.reminders.c.tries + 1,
-                        last_reason=None, updated_at=now),
+                    update(t.reminders)
+                    .where(rid)
+                    .values(
+                        state=ReminderState.CLAIMED.value,
+                        tries=t.reminders.c.tries + 1,
+                        last_reason=None,
+                        updated_at=now,
+                    ),
                     sends,
                 )
                 conn.execute(insert(t.attempts), attempt_rows)
             if moves:
                 conn.execute(
-                    update(t.reminders).where(rid).values(
-                        due_at=bindparam("due"), last_reason=bindparam("why"), updated_at=now),
+                    update(t.reminders)
+                    .where(rid)
+                    .values(due_at=bindparam("due"), last_reason=bindparam("why"), updated_at=now),
                     moves,
                 )
             if ends:
                 conn.execute(
-                    update(t.reminders).where(rid).values(
-                        state=bindparam("st"), last_reason=bindparam("why"), updated_at=now),
+                    update(t.reminders)
+                    .where(rid)
+                    .values(state=bindparam("st"), last_reason=bindparam("why"), updated_at=now),
                     ends,
                 )
             conn.execute(insert(t.decisions), decision_rows)
@@ -447,43 +601,82 @@ class SqlStore(Store):
             return
         with self._write() as conn:
             conn.execute(
-                update(t.attempts).where(t.attempts.c.id == bindparam("aid")).values(
-                    outcome=bindparam("outcome"), counted=bindparam("counted"),
-                    finished_at=bindparam("fin"), provider_id=bindparam("pid"),
-                    error_code=bindparam("code"), detail=bindparam("detail"),
+                update(t.attempts)
+                .where(t.attempts.c.id == bindparam("aid"))
+                .values(
+                    outcome=bindparam("outcome"),
+                    counted=bindparam("counted"),
+                    finished_at=bindparam("fin"),
+                    provider_id=bindparam("pid"),
+                    error_code=bindparam("code"),
+                    detail=bindparam("detail"),
                 ),
-                [{"aid": r.attempt_id, "outcome": r.outcome.value, "counted": r.counted,
-                  "fin": r.finished_at, "pid": r.provider_id, "code": r.error_code,
-                  "detail": r.detail} for r in records],
+                [
+                    {
+                        "aid": r.attempt_id,
+                        "outcome": r.outcome.value,
+                        "counted": r.counted,
+                        "fin": r.finished_at,
+                        "pid": r.provider_id,
+                        "code": r.error_code,
+                        "detail": r.detail,
+                    }
+                    for r in records
+                ],
             )
             finals = [r for r in records if r.reschedule_at is None]
             retries = [r for r in records if r.reschedule_at is not None]
             rid = t.reminders.c.id == bindparam("rid")
             if finals:
                 conn.execute(
-                    update(t.reminders).where(rid).values(
-                        state=bindparam("st"), last_reason=bindparam("why"),
-                        updated_at=bindparam("fin")),
-                    [{"rid": r.reminder_id, "st": r.reminder_state.value,
-                      "why": r.error_code, "fin": r.finished_at} for r in finals],
+                    update(t.reminders)
+                    .where(rid)
+                    .values(
+                        state=bindparam("st"),
+                        last_reason=bindparam("why"),
+                        updated_at=bindparam("fin"),
+                    ),
+                    [
+                        {
+                            "rid": r.reminder_id,
+                            "st": r.reminder_state.value,
+                            "why": r.error_code,
+                            "fin": r.finished_at,
+                        }
+                        for r in finals
+                    ],
                 )
             if retries:
                 conn.execute(
-                    update(t.reminders).where(rid).values(
-                        state=ReminderState.PENDING.value, due_at=bindparam("due"),
-                        last_reason=bindparam("why"), updated_at=bindparam("fin")),
-                    [{"rid": r.reminder_id, "due": r.reschedule_at,
-                      "why": f"retry:{r.error_code or 'transient'}", "fin": r.finished_at}
-                     for r in retries],
+                    update(t.reminders)
+                    .where(rid)
+                    .values(
+                        state=ReminderState.PENDING.value,
+                        due_at=bindparam("due"),
+                        last_reason=bindparam("why"),
+                        updated_at=bindparam("fin"),
+                    ),
+                    [
+                        {
+                            "rid": r.reminder_id,
+                            "due": r.reschedule_at,
+                            "why": f"retry:{r.error_code or 'transient'}",
+                            "fin": r.finished_at,
+                        }
+                        for r in retries
+                    ],
                 )
             for r in records:
                 if r.mark_contact:
                     person_id, kind, value, status = r.mark_contact
                     conn.execute(
-                        update(t.contact_points).where(
+                        update(t.contact_points)
+                        .where(
                             t.contact_points.c.person_id == person_id,
-                            t.contact_points.c.kind == kind, t.contact_points.c.value == value,
-                        ).values(status=status, status_reason=r.error_code, updated_at=r.finished_at)
+                            t.contact_points.c.kind == kind,
+                            t.contact_points.c.value == value,
+                        )
+                        .values(status=status, status_reason=r.error_code, updated_at=r.finished_at)
                     )
                 if r.opt_out:
                     person_id, channel, value = r.opt_out
@@ -494,16 +687,23 @@ class SqlStore(Store):
             return
         with self._write() as conn:
             conn.execute(
-                update(t.reminders).where(
+                update(t.reminders)
+                .where(
                     t.reminders.c.id == bindparam("rid"),
                     t.reminders.c.state == ReminderState.CLAIMED.value,
-                ).values(state=ReminderState.PENDING.value, tries=t.reminders.c.tries - 1,
-                         last_reason="released", updated_at=now),
+                )
+                .values(
+                    state=ReminderState.PENDING.value,
+                    tries=t.reminders.c.tries - 1,
+                    last_reason="released",
+                    updated_at=now,
+                ),
                 [{"rid": c.reminder.id} for c in claims],
             )
             conn.execute(
-                update(t.attempts).where(t.attempts.c.id == bindparam("aid")).values(
-                    outcome=Outcome.RELEASED.value, counted=False, finished_at=now),
+                update(t.attempts)
+                .where(t.attempts.c.id == bindparam("aid"))
+                .values(outcome=Outcome.RELEASED.value, counted=False, finished_at=now),
                 [{"aid": c.attempt_id} for c in claims],
             )
 
@@ -513,19 +713,29 @@ class SqlStore(Store):
         with self._write() as conn:
             claimed = select(r.id).where(r.state == ReminderState.CLAIMED.value)
             conn.execute(
-                update(t.attempts).where(
+                update(t.attempts)
+                .where(
                     t.attempts.c.outcome == Outcome.RESERVED.value,
                     t.attempts.c.reminder_id.in_(claimed),
-                ).values(outcome=Outcome.UNKNOWN.value, detail="daemon stopped before recording the outcome")
+                )
+                .values(
+                    outcome=Outcome.UNKNOWN.value,
+                    detail="daemon stopped before recording the outcome",
+                )
             )
             requeued = conn.execute(
-                update(t.reminders).where(
-                    r.state == ReminderState.CLAIMED.value, r.channel.in_(resend)
-                ).values(state=ReminderState.PENDING.value, due_at=now,
-                         last_reason="unknown_resend", updated_at=now)
+                update(t.reminders)
+                .where(r.state == ReminderState.CLAIMED.value, r.channel.in_(resend))
+                .values(
+                    state=ReminderState.PENDING.value,
+                    due_at=now,
+                    last_reason="unknown_resend",
+                    updated_at=now,
+                )
             ).rowcount
             unknown = conn.execute(
-                update(t.reminders).where(r.state == ReminderState.CLAIMED.value)
+                update(t.reminders)
+                .where(r.state == ReminderState.CLAIMED.value)
                 .values(state=ReminderState.UNKNOWN.value, last_reason="unknown", updated_at=now)
             ).rowcount
         return RecoveryReport(unknown=unknown or 0, requeued=requeued or 0)
@@ -536,13 +746,19 @@ class SqlStore(Store):
             value = conn.execute(
                 select(func.min(r.due_at)).where(r.state == ReminderState.PENDING.value)
             ).scalar()
-        return value  # type: ignore[no-any-return]
+        return value
 
     # -- events -----------------------------------------------------------------------------
 
     def case_event(
-        self, case_id: str, kind: str, *, now: datetime, until: datetime | None = None,
-        source: str = "cli", detail: str | None = None,
+        self,
+        case_id: str,
+        kind: str,
+        *,
+        now: datetime,
+        until: datetime | None = None,
+        source: str = "cli",
+        detail: str | None = None,
     ) -> Case:
         if kind not in CASE_EVENTS:
             raise ValueError(f"unknown case event {kind!r} (known: {', '.join(CASE_EVENTS)})")
@@ -559,66 +775,122 @@ class SqlStore(Store):
                 values["state"] = state.value
             values["paused_until"] = until if kind in ("plan", "hardship") else None
             conn.execute(update(t.cases).where(c.id == case_id).values(**values))
-            conn.execute(insert(t.case_events).values(
-                case_id=case_id, kind=kind, until=until, at=now, source=source, detail=detail))
+            conn.execute(
+                insert(t.case_events).values(
+                    case_id=case_id, kind=kind, until=until, at=now, source=source, detail=detail
+                )
+            )
             r = t.reminders.c
             if state in (CaseState.PAID, CaseState.CLOSED):
                 self._cancel_pending(conn, case_id, state, now)
             elif kind in _BRING_FORWARD:
                 conn.execute(
-                    update(t.reminders).where(
-                        r.case_id == case_id, r.state == ReminderState.PENDING.value,
-                        r.due_at > now, r.original_due_at <= now,
-                    ).values(due_at=now, updated_at=now)
+                    update(t.reminders)
+                    .where(
+                        r.case_id == case_id,
+                        r.state == ReminderState.PENDING.value,
+                        r.due_at > now,
+                        r.original_due_at <= now,
+                    )
+                    .values(due_at=now, updated_at=now)
                 )
             row = conn.execute(select(t.cases).where(c.id == case_id)).one()
         return self._case(row)
 
-    def _cancel_pending(self, conn: Connection, case_id: str, state: CaseState, now: datetime) -> None:
+    def _cancel_pending(
+        self, conn: Connection, case_id: str, state: CaseState, now: datetime
+    ) -> None:
         r = t.reminders.c
-        pending = list(conn.execute(
-            select(r.id).where(r.case_id == case_id, r.state == ReminderState.PENDING.value)
-        ).scalars())
+        pending = list(
+            conn.execute(
+                select(r.id).where(r.case_id == case_id, r.state == ReminderState.PENDING.value)
+            ).scalars()
+        )
         if not pending:
             return
         code = f"case_{state.value}"
         text = f"case {case_id} is {state.value}"
         conn.execute(
-            update(t.reminders).where(r.id.in_(pending)).values(
-                state=ReminderState.CANCELLED.value, last_reason=code, updated_at=now)
+            update(t.reminders)
+            .where(r.id.in_(pending))
+            .values(state=ReminderState.CANCELLED.value, last_reason=code, updated_at=now)
         )
-        conn.execute(insert(t.decisions), [
-            {"reminder_id": rid, "case_id": case_id, "at": now, "verdict": Verdict.SUPPRESS.value,
-             "until": None, "reasons": json.dumps([[code, text]]), "flags": "event",
-             "attempt_id": None} for rid in pending
-        ])
+        conn.execute(
+            insert(t.decisions),
+            [
+                {
+                    "reminder_id": rid,
+                    "case_id": case_id,
+                    "at": now,
+                    "verdict": Verdict.SUPPRESS.value,
+                    "until": None,
+                    "reasons": json.dumps([[code, text]]),
+                    "flags": "event",
+                    "attempt_id": None,
+                }
+                for rid in pending
+            ],
+        )
 
     def _add_opt_out(
-        self, conn: Connection, person_id: str, channel: str, contact: str | None,
-        now: datetime, source: str,
+        self,
+        conn: Connection,
+        person_id: str,
+        channel: str,
+        contact: str | None,
+        now: datetime,
+        source: str,
     ) -> None:
         o = t.opt_outs.c
         contact_match = o.contact.is_(None) if contact is None else o.contact == contact
-        active = conn.execute(select(o.id).where(
-            o.person_id == person_id, o.channel == channel, contact_match, o.cleared_at.is_(None)
-        )).first()
+        active = conn.execute(
+            select(o.id).where(
+                o.person_id == person_id,
+                o.channel == channel,
+                contact_match,
+                o.cleared_at.is_(None),
+            )
+        ).first()
         if active is None:
-            conn.execute(insert(t.opt_outs).values(
-                person_id=person_id, channel=channel, contact=contact, source=source, created_at=now))
+            conn.execute(
+                insert(t.opt_outs).values(
+                    person_id=person_id,
+                    channel=channel,
+                    contact=contact,
+                    source=source,
+                    created_at=now,
+                )
+            )
 
     def opt_out(
-        self, person_id: str, channel: str, contact: str | None, *, now: datetime, source: str,
+        self,
+        person_id: str,
+        channel: str,
+        contact: str | None,
+        *,
+        now: datetime,
+        source: str,
         clear: bool = False,
     ) -> None:
         with self._write() as conn:
-            if conn.execute(select(t.people.c.id).where(t.people.c.id == person_id)).first() is None:
+            if (
+                conn.execute(select(t.people.c.id).where(t.people.c.id == person_id)).first()
+                is None
+            ):
                 raise LookupError(f"no person {person_id!r}")
             if clear:
                 o = t.opt_outs.c
                 contact_match = o.contact.is_(None) if contact is None else o.contact == contact
-                conn.execute(update(t.opt_outs).where(
-                    o.person_id == person_id, o.channel == channel, contact_match,
-                    o.cleared_at.is_(None)).values(cleared_at=now))
+                conn.execute(
+                    update(t.opt_outs)
+                    .where(
+                        o.person_id == person_id,
+                        o.channel == channel,
+                        contact_match,
+                        o.cleared_at.is_(None),
+                    )
+                    .values(cleared_at=now)
+                )
             else:
                 self._add_opt_out(conn, person_id, channel, contact, now, source)
 
@@ -629,35 +901,54 @@ class SqlStore(Store):
         a = t.attempts.c
         with self._read() as conn:
             by_state = [
-                (row.state, row.channel, row.n) for row in conn.execute(
+                (row.state, row.channel, row.n)
+                for row in conn.execute(
                     select(r.state, r.channel, func.count().label("n"))
-                    .group_by(r.state, r.channel).order_by(r.state, r.channel))
+                    .group_by(r.state, r.channel)
+                    .order_by(r.state, r.channel)
+                )
             ]
             pending = r.state == ReminderState.PENDING.value
             next_due = conn.execute(select(func.min(r.due_at)).where(pending)).scalar()
-            due_now = conn.execute(select(func.count()).where(pending, r.due_at <= now)).scalar_one()
+            due_now = conn.execute(
+                select(func.count()).where(pending, r.due_at <= now)
+            ).scalar_one()
             deferred: dict[str, int] = defaultdict(int)
             for row in conn.execute(
                 select(r.last_reason, func.count().label("n"))
-                .where(pending, r.last_reason.is_not(None)).group_by(r.last_reason)
+                .where(pending, r.last_reason.is_not(None))
+                .group_by(r.last_reason)
             ):
                 for code in str(row.last_reason).split(","):
                     deferred[code] += row.n
             unknown = [
-                dict(row._mapping) for row in conn.execute(
+                dict(row._mapping)
+                for row in conn.execute(
                     select(a.id, a.reminder_id, a.case_id, a.channel, a.contact, a.at)
-                    .where(a.outcome == Outcome.UNKNOWN.value).order_by(a.at).limit(50))
+                    .where(a.outcome == Outcome.UNKNOWN.value)
+                    .order_by(a.at)
+                    .limit(50)
+                )
             ]
             failures = [
-                (row.channel, row.error_code or "-", row.n) for row in conn.execute(
+                (row.channel, row.error_code or "-", row.n)
+                for row in conn.execute(
                     select(a.channel, a.error_code, func.count().label("n"))
-                    .where(a.outcome.in_([Outcome.FAILED_PERMANENT.value, Outcome.FAILED_TRANSIENT.value]))
-                    .group_by(a.channel, a.error_code))
+                    .where(
+                        a.outcome.in_(
+                            [Outcome.FAILED_PERMANENT.value, Outcome.FAILED_TRANSIENT.value]
+                        )
+                    )
+                    .group_by(a.channel, a.error_code)
+                )
             ]
         return StatusReport(
-            by_state_channel=by_state, next_due=next_due, due_now=due_now,
+            by_state_channel=by_state,
+            next_due=next_due,
+            due_now=due_now,
             deferred_by_reason=sorted(deferred.items(), key=lambda kv: -kv[1]),
-            unknown_attempts=unknown, failures=failures,
+            unknown_attempts=unknown,
+            failures=failures,
         )
 
     def case_of_reminder(self, reminder_id: int) -> str | None:
@@ -674,8 +965,12 @@ class SqlStore(Store):
             person = self._people(conn, [case.person_id])[case.person_id]
             history = CaseHistory(person=person, case=case)
             e = t.case_events.c
-            history.events = [dict(row._mapping) for row in conn.execute(
-                select(t.case_events).where(e.case_id == case_id).order_by(e.at, e.id))]
+            history.events = [
+                dict(row._mapping)
+                for row in conn.execute(
+                    select(t.case_events).where(e.case_id == case_id).order_by(e.at, e.id)
+                )
+            ]
             r = t.reminders.c
             for row in conn.execute(
                 select(t.reminders).where(r.case_id == case_id).order_by(r.original_due_at, r.id)
@@ -690,7 +985,10 @@ class SqlStore(Store):
                 item["reasons"] = json.loads(item["reasons"])
                 history.decisions.append(item)
             a = t.attempts.c
-            history.attempts = [dict(row._mapping) for row in conn.execute(
-                select(t.attempts).where(a.case_id == case_id).order_by(a.at))]
+            history.attempts = [
+                dict(row._mapping)
+                for row in conn.execute(
+                    select(t.attempts).where(a.case_id == case_id).order_by(a.at)
+                )
+            ]
         return history
-

@@ -33,7 +33,7 @@ class OutboxChannel(Channel):
     type_name = "outbox"
     Settings = OutboxSettings
 
-    def __init__(self, name: str, settings: OutboxSettings) -> None:  # type: ignore[override]
+    def __init__(self, name: str, settings: OutboxSettings) -> None:
         super().__init__(name, settings)
         self.settings: OutboxSettings = settings
         self.contact_kind = settings.contact

@@ -1,0 +1,188 @@
+"""Shared fixtures: a config directory of the example deployment on a real SQLite file, and
+helpers to run the real daemon in a subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from dispatcher.store import open_store
+from dispatcher.store.api import CaseIn, NewReminder, PersonIn
+
+REPO = Path(__file__).resolve().parents[1]
+EXAMPLE_CONFIG = REPO / "config"
+DISPATCHER = Path(sys.executable).parent / "dispatcher"
+
+# Test runs see only the built-in plugins, whatever else is installed.
+os.environ.setdefault("DISPATCHER_PLUGINS", "outbox")
+
+OPEN_ALL_DAY = """
+preset = "none"
+jitter = "0s"
+window_exempt = ["letter"]
+
+[[windows]]
+channels = ["*"]
+from = "00:00"
+to = "24:00"
+"""
+
+
+class Deployment:
+    """A config directory in a temp dir, its store and its outbox."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.config = root / "config"
+        self.db = root / "var" / "dispatcher.db"
+        self.outbox = root / "var" / "outbox"
+        self.url = f"sqlite:///{self.db}"
+
+    def set(self, file: str, pattern: str, replacement: str) -> None:
+        path = self.config / file
+        text = path.read_text()
+        new, count = re.subn(pattern, replacement, text, flags=re.MULTILINE)
+        assert count, f"{pattern!r} not found in {file}"
+        path.write_text(new)
+
+    def write(self, file: str, text: str) -> None:
+        (self.config / file).write_text(text)
+
+    def store(self):  # type: ignore[no-untyped-def]
+        return open_store(self.url)
+
+    def outbox_lines(self) -> list[dict]:
+        lines: list[dict] = []
+        if not self.outbox.exists():
+            return lines
+        for path in sorted(self.outbox.glob("*.jsonl")):
+            with path.open(encoding="utf-8") as handle:
+                lines.extend(json.loads(line) for line in handle if line.strip())
+        return lines
+
+    def cli(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(DISPATCHER), "--config", str(self.config), *args],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            cwd=self.root,
+        )
+
+    def start(self, *extra: str) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            [str(DISPATCHER), "--config", str(self.config), "run", *extra],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            cwd=self.root,
+        )
+
+
+@pytest.fixture
+def deployment(tmp_path: Path) -> Deployment:
+    """A copy of the example deployment whose store and outbox live in a temp dir."""
+    shutil.copytree(EXAMPLE_CONFIG, tmp_path / "config", ignore=shutil.ignore_patterns("data"))
+    dep = Deployment(tmp_path)
+    dep.set("dispatcher.toml", r'^store = ".*"$', f'store = "{dep.url}"')
+    dep.set("dispatcher.toml", r'^directory = ".*"$', f'directory = "{dep.outbox}"')
+    return dep
+
+
+@pytest.fixture
+def open_deployment(deployment: Deployment) -> Deployment:
+    """The example deployment with a policy that allows every hour, no limits, no jitter."""
+    deployment.write("policy.toml", OPEN_ALL_DAY)
+    return deployment
+
+
+def seed(
+    dep: Deployment,
+    count: int,
+    *,
+    due: datetime | None = None,
+    start: int = 0,
+    channel: str = "sms",
+    zone: str = "Asia/Shanghai",
+) -> None:
+    """``count`` people with one case and one due reminder each."""
+    now = datetime.now(UTC)
+    due = due or now - timedelta(minutes=1)
+    store = dep.store()
+    people = [
+        PersonIn(
+            id=f"P{i}",
+            name=f"Person {i}",
+            locale="en",
+            timezone=zone,
+            phones=(f"+86138{i:08d}",),
+            emails=(f"p{i}@example.com",),
+            addresses=(f"{i} Example Road",),
+        )
+        for i in range(start, start + count)
+    ]
+    cases = [
+        CaseIn(
+            id=f"C{i}",
+            person_id=f"P{i}",
+            amount="100.00",
+            currency="CNY",
+            due_date=date.today() - timedelta(days=30),
+            schedule="adhoc-only",
+        )
+        for i in range(start, start + count)
+    ]
+    store.upsert(people, cases, now)
+    # Mark the cases planned far ahead so the planner adds nothing of its own.
+    store.add_reminders(
+        [
+            NewReminder(
+                case_id=f"C{i}",
+                person_id=f"P{i}",
+                schedule="test",
+                step="1",
+                channel=channel,
+                template="first_notice",
+                due_at=due,
+            )
+            for i in range(start, start + count)
+        ],
+        [(f"C{i}", now + timedelta(days=3650)) for i in range(start, start + count)],
+        now,
+    )
+    store.close()
+
+
+def stop(process: subprocess.Popen[str], sig: int = signal.SIGTERM, timeout: float = 30) -> str:
+    """Signal the daemon, wait for it, return its output."""
+    if process.poll() is None:
+        process.send_signal(sig)
+    try:
+        output, _ = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        output, _ = process.communicate()
+        raise AssertionError(f"daemon did not stop within {timeout}s:\n{output}") from None
+    return output or ""
+
+
+def wait_for(predicate, timeout: float = 30, interval: float = 0.1):  # type: ignore[no-untyped-def]
+    """Poll until ``predicate()`` is truthy; return its value or fail after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s")
+        time.sleep(interval)

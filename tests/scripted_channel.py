@@ -1,0 +1,73 @@
+"""A channel for tests whose behaviour per person is scripted: succeed, fail transiently or
+permanently, crash, or take its time. Registered as an in-process plugin."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+from dispatcher.channel import Channel, ChannelSettings, Message, SendResult
+from dispatcher.hookspecs import hookimpl
+from dispatcher.model import ContactKind
+
+
+class ScriptedSettings(ChannelSettings):
+    delay: float = 0.0
+
+
+class ScriptedChannel(Channel):
+    """``script[person_id]`` is a list consumed one entry per send: an exception instance to
+    raise, or None to succeed. Sends are logged in ``sent``."""
+
+    type_name = "scripted"
+    contact_kind = ContactKind.PHONE
+    Settings = ScriptedSettings
+    script: ClassVar[dict[str, list[BaseException | None]]] = defaultdict(list)
+    sent: ClassVar[list[Message]] = []
+    calls: ClassVar[list[str]] = []
+    in_flight: ClassVar[dict[str, int]] = defaultdict(int)
+    max_in_flight_per_person: ClassVar[int] = 0
+    opened: ClassVar[int] = 0
+
+    @classmethod
+    def reset(cls) -> None:
+        cls.script = defaultdict(list)
+        cls.sent = []
+        cls.calls = []
+        cls.in_flight = defaultdict(int)
+        cls.max_in_flight_per_person = 0
+        cls.opened = 0
+
+    async def open(self) -> None:
+        type(self).opened += 1
+
+    async def send(self, message: Message) -> SendResult:
+        cls = type(self)
+        cls.calls.append(message.person_id)
+        cls.in_flight[message.person_id] += 1
+        cls.max_in_flight_per_person = max(
+            cls.max_in_flight_per_person, cls.in_flight[message.person_id]
+        )
+        try:
+            if self.settings.delay:  # type: ignore[attr-defined]
+                await asyncio.sleep(self.settings.delay)  # type: ignore[attr-defined]
+            steps = cls.script.get(message.person_id)
+            if steps:
+                outcome = steps.pop(0)
+                if outcome is not None:
+                    raise outcome
+            cls.sent.append(message)
+            return SendResult(provider_id=f"scripted-{len(cls.sent)}")
+        finally:
+            cls.in_flight[message.person_id] -= 1
+
+
+class Plugin:
+    @hookimpl
+    def register_channels(self, register: Callable[[type[Any]], None]) -> None:
+        register(ScriptedChannel)
+
+
+plugin = Plugin()

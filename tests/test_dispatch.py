@@ -1,0 +1,270 @@
+"""The dispatch loop in process, on a real SQLite file, with a scripted channel: retries,
+rescheduling, permanent failures, crashes of a plugin, one contact in flight per person, and
+a graceful stop that gives back what it had not started."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from dispatcher.channel import PermanentError, TransientError
+from dispatcher.dispatch import Dispatcher, StoreThread
+from dispatcher.runtime import load_runtime
+from dispatcher.store import schema
+from tests import scripted_channel
+from tests.conftest import Deployment, seed
+from tests.scripted_channel import ScriptedChannel
+
+DISPATCH = """
+[dispatch]
+batch_size = 100
+concurrency = 8
+poll_interval = "50ms"
+retry_attempts = 3
+retry_max_wait = "50ms"
+reschedule_after = "15m"
+max_tries = 3
+drain_timeout = "5s"
+record_interval = "10ms"
+"""
+
+
+@pytest.fixture
+def dep(open_deployment: Deployment) -> Deployment:
+    ScriptedChannel.reset()
+    text = (open_deployment.config / "dispatcher.toml").read_text()
+    head = text.split("[dispatch]")[0]
+    tail = text.split("[template_vars]")[1].split("[channels.sms]")[0]
+    open_deployment.write(
+        "dispatcher.toml",
+        head
+        + DISPATCH
+        + "\n[template_vars]"
+        + tail
+        + '[channels.sms]\nplugin = "scripted"\n\n'
+        + "".join(
+            f'[channels.{c}]\nplugin = "outbox"\ndirectory = "{open_deployment.outbox}"\n'
+            f'contact = "{k}"\n\n'
+            for c, k in (("voice", "phone"), ("email", "email"), ("letter", "postal"))
+        ),
+    )
+    return open_deployment
+
+
+def _dispatcher(dep: Deployment, delay: float = 0.0) -> tuple[Dispatcher, StoreThread]:
+    if delay:
+        dep.set(
+            "dispatcher.toml", r'^plugin = "scripted"$', f'plugin = "scripted"\ndelay = {delay}'
+        )
+    runtime = load_runtime(dep.config, extra_plugins=[scripted_channel.plugin])
+    store = StoreThread(dep.store())
+    return Dispatcher(store, runtime), store
+
+
+async def _run_until(dispatcher: Dispatcher, done: Callable[[], bool], timeout: float = 15) -> None:
+    task = asyncio.create_task(dispatcher.run())
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    try:
+        while not done():
+            if loop.time() > deadline:
+                raise AssertionError("condition not reached")
+            if task.done():
+                task.result()
+            await asyncio.sleep(0.02)
+    finally:
+        dispatcher.stop()
+        await task
+
+
+def _rows(dep: Deployment, table: schema.Table) -> list:  # type: ignore[name-defined]
+    store = dep.store()
+    with store.engine.connect() as conn:  # type: ignore[attr-defined]
+        rows = conn.execute(select(table)).all()
+    store.close()
+    return rows
+
+
+def _reminder(dep: Deployment, person: str):  # type: ignore[no-untyped-def]
+    return next(r for r in _rows(dep, schema.reminders) if r.person_id == person)
+
+
+def _attempts(dep: Deployment, person: str) -> list:
+    return [a for a in _rows(dep, schema.attempts) if a.person_id == person]
+
+
+async def test_transient_refusals_are_retried_in_process(dep: Deployment) -> None:
+    seed(dep, 1)
+    ScriptedChannel.script["P0"] = [
+        TransientError("busy", code="20429"),
+        TransientError("busy", code="20429"),
+        None,
+    ]
+    dispatcher, store = _dispatcher(dep)
+    await _run_until(dispatcher, lambda: _reminder(dep, "P0").state == "sent")
+    store.shutdown()
+    assert len(ScriptedChannel.sent) == 1
+    assert ScriptedChannel.calls == ["P0", "P0", "P0"]
+    assert dispatcher.counters.retried == 2
+    [attempt] = _attempts(dep, "P0")
+    assert attempt.outcome == "placed" and attempt.counted
+
+
+async def test_long_transient_is_rescheduled_not_slept_on(dep: Deployment) -> None:
+    seed(dep, 1)
+    ScriptedChannel.script["P0"] = [TransientError("provider down", retry_after=3600, code="503")]
+    dispatcher, store = _dispatcher(dep)
+    before = datetime.now(UTC)
+    await _run_until(
+        dispatcher,
+        lambda: (
+            _reminder(dep, "P0").last_reason is not None
+            and _reminder(dep, "P0").last_reason.startswith("retry")
+        ),
+    )
+    store.shutdown()
+    reminder = _reminder(dep, "P0")
+    assert reminder.state == "pending"
+    due = reminder.due_at.replace(tzinfo=UTC)
+    # The later of the provider's hint (1h) and the configured backoff (15m doubled per try).
+    assert due >= before + timedelta(minutes=59)
+    assert reminder.last_reason == "retry:503"
+    [attempt] = _attempts(dep, "P0")
+    assert attempt.outcome == "failed-transient"
+    assert not attempt.counted, "a refusal before contact does not count toward limits"
+    assert ScriptedChannel.calls == ["P0"], "no in-process retry beyond the short wait"
+
+
+async def test_permanent_invalid_number_suppresses_later_reminders(dep: Deployment) -> None:
+    seed(dep, 1)
+    ScriptedChannel.script["P0"] = [
+        PermanentError("unroutable", code="21612", mark_contact="invalid")
+    ]
+    dispatcher, store = _dispatcher(dep)
+    await _run_until(dispatcher, lambda: _reminder(dep, "P0").state == "failed")
+    # A second reminder to the same number.
+    s = dep.store()
+    from dispatcher.store.api import NewReminder
+
+    s.enqueue(
+        NewReminder(
+            case_id="C0",
+            person_id="P0",
+            schedule="adhoc",
+            step="2",
+            channel="sms",
+            template="first_notice",
+            due_at=datetime.now(UTC) - timedelta(seconds=1),
+        ),
+        datetime.now(UTC),
+    )
+    s.close()
+    store.shutdown()
+    dispatcher, store = _dispatcher(dep)
+    await _run_until(
+        dispatcher, lambda: any(r.state == "suppressed" for r in _rows(dep, schema.reminders))
+    )
+    store.shutdown()
+    contact = next(
+        c for c in _rows(dep, schema.contact_points) if c.person_id == "P0" and c.kind == "phone"
+    )
+    assert contact.status == "invalid"
+    second = [r for r in _rows(dep, schema.reminders) if r.step == "2"][0]
+    assert second.state == "suppressed" and second.last_reason == "contact_invalid"
+    assert len(ScriptedChannel.calls) == 1
+
+
+async def test_provider_opt_out_is_recorded_and_honoured(dep: Deployment) -> None:
+    seed(dep, 1)
+    ScriptedChannel.script["P0"] = [
+        PermanentError("unsubscribed", code="21610", mark_contact="opted_out")
+    ]
+    dispatcher, store = _dispatcher(dep)
+    await _run_until(dispatcher, lambda: _reminder(dep, "P0").state == "failed")
+    store.shutdown()
+    [opt_out] = _rows(dep, schema.opt_outs)
+    assert (opt_out.person_id, opt_out.channel, opt_out.source) == ("P0", "sms", "provider")
+    person = dep.store().get_person("P0")
+    assert person is not None and person.opt_outs
+
+
+async def test_plugin_crash_leaves_unknown_and_never_resends(dep: Deployment) -> None:
+    seed(dep, 1)
+    ScriptedChannel.script["P0"] = [RuntimeError("bug in plugin")]
+    dispatcher, store = _dispatcher(dep)
+    await _run_until(dispatcher, lambda: _reminder(dep, "P0").state == "unknown")
+    await asyncio.sleep(0.2)
+    store.shutdown()
+    assert ScriptedChannel.calls == ["P0"]
+    [attempt] = _attempts(dep, "P0")
+    assert attempt.outcome == "unknown" and attempt.counted
+
+
+async def test_transient_failures_give_up_after_max_tries(dep: Deployment) -> None:
+    seed(dep, 1)
+    dep.set("dispatcher.toml", r'^reschedule_after = ".*"$', 'reschedule_after = "10ms"')
+    ScriptedChannel.script["P0"] = [TransientError("down", code="500", retry_after=0.2)] * 10
+    dispatcher, store = _dispatcher(dep)
+    await _run_until(dispatcher, lambda: _reminder(dep, "P0").state == "failed", timeout=20)
+    store.shutdown()
+    reminder = _reminder(dep, "P0")
+    assert reminder.tries == 3
+    assert reminder.last_reason == "gave_up:500"
+
+
+async def test_one_contact_in_flight_per_person(dep: Deployment) -> None:
+    seed(dep, 3)
+    # Three more reminders for the same three people, all due now.
+    s = dep.store()
+    from dispatcher.store.api import NewReminder
+
+    s.add_reminders(
+        [
+            NewReminder(
+                case_id=f"C{i}",
+                person_id=f"P{i}",
+                schedule="adhoc",
+                step=f"x{n}",
+                channel="sms",
+                template="first_notice",
+                due_at=datetime.now(UTC) - timedelta(seconds=1),
+            )
+            for i in range(3)
+            for n in range(3)
+        ],
+        [],
+        datetime.now(UTC),
+    )
+    s.close()
+    dispatcher, store = _dispatcher(dep, delay=0.05)
+    await _run_until(dispatcher, lambda: len(ScriptedChannel.sent) == 12)
+    store.shutdown()
+    assert ScriptedChannel.max_in_flight_per_person == 1
+
+
+async def test_graceful_stop_releases_unstarted_claims(dep: Deployment) -> None:
+    seed(dep, 20)
+    dep.set("dispatcher.toml", r"^concurrency = \d+", "concurrency = 2")
+    dispatcher, store = _dispatcher(dep, delay=0.3)
+    await _run_until(dispatcher, lambda: len(ScriptedChannel.calls) >= 2, timeout=10)
+    store.shutdown()
+    states = [r.state for r in _rows(dep, schema.reminders)]
+    assert "claimed" not in states
+    sent = states.count("sent")
+    assert sent == len(ScriptedChannel.sent) and sent >= 2
+    assert states.count("pending") == 20 - sent
+    released = [a for a in _rows(dep, schema.attempts) if a.outcome == "released"]
+    assert len(released) == 20 - sent and not any(a.counted for a in released)
+
+
+async def test_provider_id_is_recorded_with_the_attempt(dep: Deployment) -> None:
+    seed(dep, 2)
+    dispatcher, store = _dispatcher(dep)
+    await _run_until(dispatcher, lambda: len(ScriptedChannel.sent) == 2)
+    store.shutdown()
+    assert re.fullmatch(r"scripted-\d+", _attempts(dep, "P1")[0].provider_id)

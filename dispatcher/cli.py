@@ -20,8 +20,9 @@ from dispatcher.store import Store, open_store
 from dispatcher.store.api import NewReminder, UnknownCase
 
 DEFAULT_CONFIG = "/etc/dispatcher"
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+# soft_wrap: one error per line even when the output is a pipe or the journal.
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def _fail(message: str, code: int = 1) -> NoReturn:

@@ -19,6 +19,7 @@ from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -341,18 +342,19 @@ class Job(_Model):
 KNOWN_JOBS = ("plan",)
 
 
+def _job_name(value: str) -> str:
+    if value not in KNOWN_JOBS:
+        raise ValueError(f"unknown job {value!r} (known: {', '.join(KNOWN_JOBS)})")
+    return value
+
+
+JobName = Annotated[str, AfterValidator(_job_name)]
+
+
 class SchedulesFile(_Model):
     plan_ahead: Duration = timedelta(days=1)
-    jobs: dict[str, Job] = Field(default_factory=lambda: {"plan": Job(cron="*/5 * * * *")})
+    jobs: dict[JobName, Job] = Field(default_factory=lambda: {"plan": Job(cron="*/5 * * * *")})
     schedules: dict[str, Schedule] = Field(default_factory=dict)
-
-    @field_validator("jobs")
-    @classmethod
-    def _known_jobs(cls, value: dict[str, Job]) -> dict[str, Job]:
-        unknown = sorted(set(value) - set(KNOWN_JOBS))
-        if unknown:
-            raise ValueError(f"unknown job {unknown[0]!r} (known: {', '.join(KNOWN_JOBS)})")
-        return value
 
 
 # ---------------------------------------------------------------------------------------------
@@ -565,8 +567,8 @@ def _check_templates(
     for schedule_name, schedule in schedules.schedules.items():
         for index, step in enumerate(schedule.steps):
             key = (step.channel, step.template)
-            if key in seen:
-                continue
+            if key in seen or step.channel not in config.channels:
+                continue  # an unknown channel is reported once, by _check_steps
             seen.add(key)
             for problem in templates.check(step.channel, step.template):
                 if problem.file is None:

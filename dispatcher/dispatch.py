@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 import time as monotonic_time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -354,18 +355,23 @@ class Dispatcher:
                 and (exc.retry_after is None or exc.retry_after <= max_wait)
             )
 
-        first = True
+        try:
+            # The common case, without the retry machinery's per-call cost.
+            return await channel.send(message)
+        except TransientError as exc:
+            if settings.retry_attempts <= 1 or not retryable(exc):
+                raise
+        # Space the first retry like the later ones (tenacity waits only between its tries).
+        await asyncio.sleep(random.uniform(0, min(0.2, max_wait)))
         async for attempt in AsyncRetrying(
-            stop=stop_after_attempt(settings.retry_attempts),
+            stop=stop_after_attempt(settings.retry_attempts - 1),
             wait=wait_random_exponential(multiplier=0.2, max=max_wait),
             retry=retry_if_exception(retryable),
             reraise=True,
         ):
             with attempt:
-                if not first:
-                    self.counters.retried += 1
-                    self._recheck(claim)
-                first = False
+                self.counters.retried += 1
+                self._recheck(claim)
                 return await channel.send(message)
         raise AssertionError("unreachable")  # pragma: no cover
 

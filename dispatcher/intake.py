@@ -211,13 +211,17 @@ def read_rows(path: Path) -> Iterator[tuple[int, dict[str, Any] | RowError]]:
                     continue
                 yield number, value
         else:
-            reader = csv.DictReader(handle)
-            for row in reader:
-                number = reader.line_num
-                if None in row:
+            reader = csv.reader(handle)
+            header = next(reader, None) or []
+            # Numbered by record, not by physical line: a quoted cell may span lines and a
+            # spreadsheet still shows the record as one row.
+            for number, values in enumerate(reader, start=2):
+                if not values:
+                    continue
+                if len(values) > len(header):
                     yield number, RowError(number, "(line)", "more values than header columns")
                     continue
-                yield number, {k: v for k, v in row.items() if k is not None}
+                yield number, dict(zip(header, values, strict=False))
 
 
 def count_rows(path: Path) -> int:

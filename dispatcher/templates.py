@@ -11,11 +11,11 @@ from __future__ import annotations
 import re
 import tomllib
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from collections.abc import Callable
 from typing import Any
 
 import jinja2

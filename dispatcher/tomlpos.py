@@ -19,6 +19,7 @@ _KEY = re.compile(
     r"""^\s*((?:"[^"]*"|'[^']*'|[A-Za-z0-9_\-]+)(?:\s*\.\s*(?:"[^"]*"|'[^']*'|[A-Za-z0-9_\-]+))*)\s*="""
 )
 _INLINE_KEY = re.compile(r"""(?:^|[{,])\s*("[^"]*"|'[^']*'|[A-Za-z0-9_\-]+)\s*=""")
+_INLINE_TABLES = re.compile(r"\}\s*,\s*(?=\{)")  # where one inline table ends and the next begins
 
 
 def _split_key(text: str) -> list[str]:
@@ -44,10 +45,11 @@ class KeyLines:
             if open_array is not None:
                 stripped = line.strip()
                 if depth == 1 and stripped.startswith("{"):
-                    element += 1
-                    self._record((*open_array, element), lineno)
-                    for key in _INLINE_KEY.findall(stripped):
-                        self._record((*open_array, element, *_split_key(key)), lineno)
+                    for piece in _INLINE_TABLES.split(stripped):
+                        element += 1
+                        self._record((*open_array, element), lineno)
+                        for key in _INLINE_KEY.findall(piece):
+                            self._record((*open_array, element, *_split_key(key)), lineno)
                 depth += line.count("[") - line.count("]")
                 if depth <= 0:
                     open_array = None

@@ -46,8 +46,15 @@ def case_gate(
             ),
         )
     if state in (CaseState.PLAN, CaseState.HARDSHIP):
-        if case.paused_until is not None and case.paused_until > now:
-            label = "a payment plan" if state is CaseState.PLAN else "hardship"
+        label = "a payment plan" if state is CaseState.PLAN else "hardship"
+        if case.paused_until is None:
+            # A pause with no end date given holds until an event ends it, like a dispute.
+            return Gate(
+                False,
+                now + hold_recheck,
+                Reason(f"case_{state.value}", f"paused for {label} with no end date"),
+            )
+        if case.paused_until > now:
             return Gate(
                 False,
                 case.paused_until,

@@ -58,6 +58,7 @@ from dispatcher.store.api import (
 )
 
 CHUNK = 500  # ids per IN (...) list; far below every dialect's bound-parameter limit
+SCAN_FACTOR = 4  # candidate rows read per claimed reminder, for people with several due
 
 CASE_EVENTS: dict[str, CaseState | None] = {
     "paid": CaseState.PAID,
@@ -464,35 +465,41 @@ class SqlStore(Store):
     # -- dispatch ---------------------------------------------------------------------------
 
     def _candidates_query(self, now: datetime, limit: int) -> Select[Any]:
+        """Due pending reminders, oldest first, of people with nothing in flight. It reads a
+        few times ``limit`` rows along the (state, due_at) index rather than ranking every
+        due reminder; ``claim_due`` keeps the first per person."""
         r = t.reminders.c
-        busy = select(t.reminders.c.person_id).where(
-            t.reminders.c.state == ReminderState.CLAIMED.value
-        )
-        ranked = (
-            select(
-                t.reminders,
-                func.row_number()
-                .over(partition_by=r.person_id, order_by=(r.due_at, r.id))
-                .label("rn"),
-            )
-            .where(r.state == ReminderState.PENDING.value, r.due_at <= now)
-            .subquery()
+        other = t.reminders.alias("in_flight")
+        busy = select(other.c.id).where(
+            other.c.person_id == r.person_id,
+            other.c.state == ReminderState.CLAIMED.value,
         )
         return (
-            select(ranked)
-            .where(ranked.c.rn == 1, ranked.c.person_id.not_in(busy))
-            .order_by(ranked.c.due_at, ranked.c.id)
-            .limit(limit)
+            select(t.reminders)
+            .where(r.state == ReminderState.PENDING.value, r.due_at <= now, ~busy.exists())
+            .order_by(r.due_at, r.id)
+            .limit(limit * SCAN_FACTOR)
         )
+
+    def _first_per_person(self, rows: Iterable[Any], limit: int) -> list[Reminder]:
+        # At most one contact in flight per person: the rest of a person's due reminders wait
+        # for a later batch, after this one is recorded.
+        due: dict[str, Reminder] = {}
+        for row in rows:
+            if row.person_id not in due:
+                due[row.person_id] = self._reminder(row)
+                if len(due) == limit:
+                    break
+        return list(due.values())
 
     def claim_due(
         self, now: datetime, limit: int, decide: DecideFn, lookback: timedelta
     ) -> ClaimBatch:
         with self._write() as conn:
-            rows = list(conn.execute(self._lock_candidates(self._candidates_query(now, limit))))
-            if not rows:
+            rows = conn.execute(self._lock_candidates(self._candidates_query(now, limit)))
+            due = self._first_per_person(rows, limit)
+            if not due:
                 return ClaimBatch([], [])
-            due = [self._reminder(row) for row in rows]
             person_ids = [r.person_id for r in due]
             people = self._people(conn, person_ids)
             cases = self._cases(conn, list({r.case_id for r in due}))

@@ -282,6 +282,13 @@ class PolicyFile(_Model):
     min_gap: GapRule = Field(default_factory=GapRule)
     cooldown: CooldownRule | None = None
 
+    @field_validator("hold_recheck")
+    @classmethod
+    def _recheck_positive(cls, value: timedelta) -> timedelta:
+        if value < timedelta(minutes=1):
+            raise ValueError("hold_recheck must be at least 1m")
+        return value
+
 
 # ---------------------------------------------------------------------------------------------
 # schedules.toml

@@ -41,6 +41,7 @@ log = logging.getLogger("dispatcher.dispatch")
 T = TypeVar("T")
 
 Clock = Callable[[], datetime]
+FLUSH_AT = 500  # outcomes waiting before the flusher writes without waiting for its interval
 
 
 def utcnow() -> datetime:
@@ -119,6 +120,8 @@ class Dispatcher:
     def __post_init__(self) -> None:
         self._stopping = asyncio.Event()
         self._wake = asyncio.Event()
+        self._drained = asyncio.Event()
+        self._kick = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
         self._waiting: dict[str, Claim] = {}  # claimed, not yet handed to a channel
         self._records: list[SendRecord] = []
@@ -159,7 +162,10 @@ class Dispatcher:
                 await self._idle(settings.poll_interval.total_seconds(), busy=claimed > 0)
         finally:
             await self._drain(settings.drain_timeout.total_seconds())
-            flusher.cancel()
+            # Never cancel the flusher: a batch of outcomes it holds would be lost mid-write.
+            self._drained.set()
+            self._kick.set()
+            await flusher
             await self._flush()
 
     async def _idle(self, poll: float, *, busy: bool) -> None:
@@ -236,8 +242,8 @@ class Dispatcher:
             self._waiting.pop(claim.attempt_id, None)
             record = await self._attempt(claim)
         self._records.append(record)
-        if len(self._records) >= 500:
-            await self._flush()
+        if len(self._records) >= FLUSH_AT:
+            self._kick.set()  # the flusher writes; a send task is never the one cut off mid-write
 
     async def _attempt(self, claim: Claim) -> SendRecord:
         runtime = self.runtime
@@ -520,8 +526,10 @@ class Dispatcher:
 
     async def _flush_periodically(self) -> None:
         interval = self.runtime.config.dispatcher.dispatch.record_interval.total_seconds()
-        while True:
-            await asyncio.sleep(interval)
+        while not self._drained.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._kick.wait(), timeout=interval)
+            self._kick.clear()
             if self._records:
                 await self._flush()
 

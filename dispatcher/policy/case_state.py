@@ -23,6 +23,8 @@ class Gate:
 
 
 OPEN = Gate(False, None, None)
+# An open-ended hold must defer, never send, and must not make the loop spin on it.
+MIN_RECHECK = timedelta(minutes=1)
 
 
 def case_gate(
@@ -51,7 +53,7 @@ def case_gate(
             # A pause with no end date given holds until an event ends it, like a dispute.
             return Gate(
                 False,
-                now + hold_recheck,
+                now + max(hold_recheck, MIN_RECHECK),
                 Reason(f"case_{state.value}", f"paused for {label} with no end date"),
             )
         if case.paused_until > now:
@@ -69,7 +71,7 @@ def case_gate(
         # brings the case's reminders forward at once).
         return Gate(
             False,
-            now + hold_recheck,
+            now + max(hold_recheck, MIN_RECHECK),
             Reason("case_disputed", "the debt is disputed; paused until the dispute is resolved"),
         )
     return OPEN

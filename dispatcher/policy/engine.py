@@ -159,7 +159,7 @@ def decide(
             if clears > candidate:
                 reasons.append(gap_reason(policy.gap, clears))
                 candidate, moved, opened_by_window = clears, True, None
-        if policy.cooldown and channel in policy.cooldown.channels:
+        if policy.cooldown and policy.cooldown.applies_to(channel):
             clears = cooldown_clears_at(policy.cooldown, history, at=candidate, case_id=case.id)
             if clears > candidate:
                 reasons.append(cooldown_reason(policy.cooldown, clears))

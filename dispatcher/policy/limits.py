@@ -44,6 +44,9 @@ class Cooldown:
     per: timedelta
     scope: str
 
+    def applies_to(self, channel: str) -> bool:
+        return "*" in self.channels or channel in self.channels
+
 
 def _in_scope(attempt: Attempt, scope: str, case_id: str, contact: str | None) -> bool:
     if scope == "case":

@@ -44,11 +44,21 @@ def _local_to_utc(day: date, clock: time, zone: ZoneInfo) -> datetime:
         return datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone).astimezone(UTC)
     local = datetime.combine(day, clock, tzinfo=zone)
     instant = local.astimezone(UTC)
-    # In a spring-forward gap, zoneinfo reads the wall time with the old offset, which lands
-    # after the gap already; checking the round trip catches zones whose gap goes the other way.
-    if instant.astimezone(zone).replace(tzinfo=None) < local.replace(tzinfo=None):
-        instant = local.replace(fold=1).astimezone(UTC)
-    return instant
+    wall = local.replace(tzinfo=None)
+    if instant.astimezone(zone).replace(tzinfo=None) == wall:
+        return instant  # exists; an ambiguous autumn time reads as its first occurrence
+    # A spring-forward gap: fold=0 and fold=1 read the wall time with the offsets on either
+    # side of the jump, so the jump lies between them. The window opens at the first second
+    # whose wall time is at or after ``clock``: the end of the gap (half-hour gaps included).
+    low, high = sorted((local.replace(fold=1).astimezone(UTC), instant))
+    lo, hi = int(low.timestamp()), int(high.timestamp())
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if datetime.fromtimestamp(mid, zone).replace(tzinfo=None) >= wall:
+            hi = mid
+        else:
+            lo = mid
+    return datetime.fromtimestamp(hi, UTC)
 
 
 @lru_cache(maxsize=65536)

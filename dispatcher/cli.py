@@ -320,7 +320,7 @@ def status(ctx: click.Context) -> None:
     channels = sorted({c for _, c, _ in report.by_state_channel})
     counts = {(s, c): n for s, c, n in report.by_state_channel}
     table = Table(title="reminders by state and channel")
-    table.add_column("state")
+    table.add_column("state", overflow="fold")
     for channel in channels:
         table.add_column(channel, justify="right")
     table.add_column("total", justify="right")
@@ -332,7 +332,7 @@ def status(ctx: click.Context) -> None:
     out.print(f"due now: {report.due_now}    next due: {next_due}", markup=False)
     if report.deferred_by_reason:
         reasons = Table(title="pending reminders by last reason")
-        reasons.add_column("reason")
+        reasons.add_column("reason", overflow="fold")
         reasons.add_column("reminders", justify="right")
         for code, n in report.deferred_by_reason:
             reasons.add_row(code, str(n))
@@ -340,13 +340,13 @@ def status(ctx: click.Context) -> None:
     if report.failures:
         failures = Table(title="failed attempts")
         for column in ("channel", "code", "attempts"):
-            failures.add_column(column)
+            failures.add_column(column, overflow="fold")
         for channel, code, n in report.failures:
             failures.add_row(channel, code, str(n))
         out.print(failures)
     unknown = Table(title=f"attempts with unknown outcome ({len(report.unknown_attempts)})")
     for column in ("attempt", "reminder", "case", "channel", "to", "at"):
-        unknown.add_column(column)
+        unknown.add_column(column, overflow="fold")
     for item in report.unknown_attempts:
         unknown.add_row(
             item["id"][:12],
@@ -390,7 +390,7 @@ def plugins() -> None:
     loaded = load_plugins()
     table = Table(title="plugins (entry-point group 'dispatcher')")
     for column in ("name", "channel types", "distribution", "version", "module"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")
     for info in loaded.info:
         table.add_row(
             info.name, ", ".join(info.channels) or "-", info.distribution, info.version, info.module

@@ -86,7 +86,7 @@ def render_history(console: Console, history: CaseHistory, *, focus: int | None 
         "state",
         "last reason",
     ):
-        reminders.add_column(column)
+        reminders.add_column(column, overflow="fold")
     for reminder in history.reminders:
         if focus is not None and reminder.id != focus:
             continue
@@ -104,7 +104,7 @@ def render_history(console: Console, history: CaseHistory, *, focus: int | None 
 
     table = Table(title="history (UTC)")
     for column in ("when", "reminder", "what", "detail"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")
     for when, reminder_id, what, detail in timeline(history):
         if focus is not None and reminder_id not in (focus, None):
             continue

@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from dispatcher.channel import PermanentError, TransientError
 from dispatcher.dispatch import Dispatcher, StoreThread
+from dispatcher.hookspecs import hookimpl
 from dispatcher.runtime import load_runtime
 from dispatcher.store import schema
 from tests import scripted_channel
@@ -268,3 +269,29 @@ async def test_provider_id_is_recorded_with_the_attempt(dep: Deployment) -> None
     await _run_until(dispatcher, lambda: len(ScriptedChannel.sent) == 2)
     store.shutdown()
     assert re.fullmatch(r"scripted-\d+", _attempts(dep, "P1")[0].provider_id)
+
+
+class Observer:
+    def __init__(self) -> None:
+        self.decisions: list[tuple[int, str]] = []
+        self.attempts: list[tuple[str, str]] = []
+
+    @hookimpl
+    def on_decision(self, reminder, decision) -> None:  # type: ignore[no-untyped-def]
+        self.decisions.append((reminder.id, decision.verdict.value))
+
+    @hookimpl
+    def on_attempt(self, attempt_id, channel, outcome, error_code) -> None:  # type: ignore[no-untyped-def]
+        self.attempts.append((channel, outcome))
+
+
+async def test_observer_hooks_see_every_decision_and_outcome(dep: Deployment) -> None:
+    seed(dep, 3)
+    observer = Observer()
+    runtime = load_runtime(dep.config, extra_plugins=[scripted_channel.plugin, observer])
+    store = StoreThread(dep.store())
+    dispatcher = Dispatcher(store, runtime)
+    await _run_until(dispatcher, lambda: len(observer.attempts) == 3)
+    store.shutdown()
+    assert sorted(v for _, v in observer.decisions) == ["send"] * 3
+    assert observer.attempts == [("sms", "placed")] * 3

@@ -1,0 +1,94 @@
+"""The operator's commands against a real store: event, enqueue, status, explain, plugins."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+
+from dispatcher.store import schema
+from tests.conftest import Deployment, seed
+
+
+def _reminders(dep: Deployment) -> list:
+    store = dep.store()
+    with store.engine.connect() as conn:  # type: ignore[attr-defined]
+        rows = conn.execute(select(schema.reminders).order_by(schema.reminders.c.id)).all()
+    store.close()
+    return rows
+
+
+def test_event_paid_cancels_pending_reminders(open_deployment: Deployment) -> None:
+    seed(open_deployment, 2)
+    result = open_deployment.cli("event", "C0", "paid", "--note", "bank transfer")
+    assert result.returncode == 0, result.stderr
+    assert "case C0: paid" in result.stdout
+    states = {r.case_id: (r.state, r.last_reason) for r in _reminders(open_deployment)}
+    assert states["C0"] == ("cancelled", "case_paid")
+    assert states["C1"][0] == "pending"
+    explained = open_deployment.cli("explain", "C0")
+    assert "event paid" in explained.stdout and "case_paid" in explained.stdout
+
+
+def test_event_plan_needs_until_and_pauses(open_deployment: Deployment) -> None:
+    seed(open_deployment, 1)
+    result = open_deployment.cli("event", "C0", "plan")
+    assert result.returncode == 1 and "--until" in result.stderr
+    until = (datetime.now(UTC) + timedelta(days=30)).date().isoformat()
+    result = open_deployment.cli("event", "C0", "plan", "--until", until)
+    assert result.returncode == 0, result.stderr
+    assert "paused until" in result.stdout
+    result = open_deployment.cli("event", "C0", "plan", "--until", "next week")
+    assert result.returncode != 0 and "not a date" in result.stderr
+
+
+def test_event_on_unknown_case_fails_clearly(open_deployment: Deployment) -> None:
+    result = open_deployment.cli("event", "NOPE", "paid")
+    assert result.returncode == 1 and "no case 'NOPE'" in result.stderr
+
+
+def test_opt_out_then_opt_in(open_deployment: Deployment) -> None:
+    seed(open_deployment, 1)
+    result = open_deployment.cli("event", "C0", "opt-out", "--channel", "sms")
+    assert result.returncode == 0, result.stderr
+    person = open_deployment.store().get_person("P0")
+    assert person is not None and [o.channel for o in person.opt_outs] == ["sms"]
+    open_deployment.cli("event", "C0", "opt-in", "--channel", "sms")
+    person = open_deployment.store().get_person("P0")
+    assert person is not None and person.opt_outs == ()
+
+
+def test_enqueue_adds_an_adhoc_reminder(open_deployment: Deployment) -> None:
+    seed(open_deployment, 1)
+    result = open_deployment.cli(
+        "enqueue",
+        "--case",
+        "C0",
+        "--channel",
+        "email",
+        "--template",
+        "overdue_email",
+        "--at",
+        "2030-01-02T09:00",
+    )
+    assert result.returncode == 0, result.stderr
+    added = _reminders(open_deployment)[-1]
+    assert (added.channel, added.template, added.schedule) == ("email", "overdue_email", "adhoc")
+    # 09:00 in the person's zone (Asia/Shanghai, UTC+8).
+    assert added.due_at.replace(tzinfo=UTC) == datetime(2030, 1, 2, 1, 0, tzinfo=UTC)
+    bad = open_deployment.cli("enqueue", "--case", "C0", "--channel", "fax", "--template", "x")
+    assert bad.returncode == 1 and "unknown channel 'fax'" in bad.stderr
+
+
+def test_status_on_an_empty_store_and_plugins(open_deployment: Deployment) -> None:
+    status = open_deployment.cli("status")
+    assert status.returncode == 0, status.stderr
+    assert "next due: none" in status.stdout
+    plugins = open_deployment.cli("plugins")
+    assert plugins.returncode == 0
+    assert "outbox" in plugins.stdout and "dispatcher_plugins.outbox" in plugins.stdout
+
+
+def test_explain_unknown_target(open_deployment: Deployment) -> None:
+    result = open_deployment.cli("explain", "999")
+    assert result.returncode == 1 and "no case or reminder '999'" in result.stderr

@@ -19,12 +19,13 @@ class ScriptedSettings(ChannelSettings):
 
 class ScriptedChannel(Channel):
     """``script[person_id]`` is a list consumed one entry per send: an exception instance to
-    raise, or None to succeed. Sends are logged in ``sent``."""
+    raise, None to succeed, or a callable run first whose result is used (a test's way to act
+    at the moment of a send). Sends are logged in ``sent``."""
 
     type_name = "scripted"
     contact_kind = ContactKind.PHONE
     Settings = ScriptedSettings
-    script: ClassVar[dict[str, list[BaseException | None]]] = defaultdict(list)
+    script: ClassVar[dict[str, list[Any]]] = defaultdict(list)
     sent: ClassVar[list[Message]] = []
     calls: ClassVar[list[str]] = []
     in_flight: ClassVar[dict[str, int]] = defaultdict(int)
@@ -56,6 +57,8 @@ class ScriptedChannel(Channel):
             steps = cls.script.get(message.person_id)
             if steps:
                 outcome = steps.pop(0)
+                if callable(outcome):
+                    outcome = outcome()
                 if outcome is not None:
                     raise outcome
             cls.sent.append(message)

@@ -295,3 +295,33 @@ async def test_observer_hooks_see_every_decision_and_outcome(dep: Deployment) ->
     store.shutdown()
     assert sorted(v for _, v in observer.decisions) == ["send"] * 3
     assert observer.attempts == [("sms", "placed")] * 3
+
+
+async def test_in_process_retry_rechecks_policy_at_the_retry_instant(dep: Deployment) -> None:
+    # Shanghai's window closes at 21:00; the first try fails at 20:59:59 and by the retry the
+    # window is closed: the retry must not go out in quiet hours.
+    dep.write(
+        "policy.toml",
+        'jitter = "0s"\n[[windows]]\nchannels = ["*"]\nfrom = "08:00"\nto = "21:00"\n',
+    )
+    seed(dep, 1, due=datetime(2026, 11, 30, 12, 0, tzinfo=UTC))
+    clock = {"now": datetime(2026, 11, 30, 12, 59, 59, tzinfo=UTC)}  # 20:59:59 in Shanghai
+
+    def fail_then_close_window() -> TransientError:
+        clock["now"] = datetime(2026, 11, 30, 13, 0, 1, tzinfo=UTC)
+        return TransientError("busy", code="20429")
+
+    ScriptedChannel.script["P0"] = [fail_then_close_window, None]
+    runtime = load_runtime(dep.config, extra_plugins=[scripted_channel.plugin])
+    store = StoreThread(dep.store())
+    dispatcher = Dispatcher(store, runtime, clock=lambda: clock["now"])
+    await _run_until(dispatcher, lambda: _reminder(dep, "P0").last_reason == "quiet_hours")
+    store.shutdown()
+    assert ScriptedChannel.sent == [], "nothing is sent after the window closed"
+    assert ScriptedChannel.calls == ["P0"], "the retry was not even tried"
+    [attempt] = _attempts(dep, "P0")
+    assert (attempt.outcome, attempt.error_code) == ("failed-transient", "policy_recheck")
+    # Back in the queue, the reminder was decided again and deferred to the morning.
+    reminder = _reminder(dep, "P0")
+    assert reminder.state == "pending"
+    assert reminder.due_at.replace(tzinfo=UTC) == datetime(2026, 12, 1, 0, 0, tzinfo=UTC)

@@ -155,9 +155,8 @@ class TemplateSet:
         data = {**self.variables, **context}
         body = template.render(data).strip()
         meta: dict[str, Any] = getattr(template, "dispatcher_meta", {})
-        subject = None
-        if isinstance(meta.get("subject"), str):
-            subject = self.env.from_string(meta["subject"]).render(data).strip()
+        subject_template: jinja2.Template | None = getattr(template, "dispatcher_subject", None)
+        subject = subject_template.render(data).strip() if subject_template else None
         return Rendered(body=body, subject=subject, locale=locale, template_file=path, meta=meta)
 
     # -- checking -------------------------------------------------------------------------
@@ -237,5 +236,10 @@ class _MetaStrippingLoader(jinja2.FileSystemLoader):
         self, environment: jinja2.Environment, name: str, globals: Any = None
     ) -> jinja2.Template:
         template = super().load(environment, name, globals)
-        template.dispatcher_meta = self._meta.pop(template.filename or name, {})  # type: ignore[attr-defined]
+        meta = self._meta.pop(template.filename or name, {})
+        template.dispatcher_meta = meta  # type: ignore[attr-defined]
+        # Compiled once with the template, not per message: compiling costs more than rendering.
+        subject = meta.get("subject")
+        compiled = environment.from_string(subject) if isinstance(subject, str) else None
+        template.dispatcher_subject = compiled  # type: ignore[attr-defined]
         return template

@@ -19,6 +19,11 @@ class ContactChoice:
 
 def choose_contact(person: Person, channel: str, kind: ContactKind) -> ContactChoice:
     """The highest-priority usable contact point of ``kind``, or why there is none."""
+    if not person.opt_outs:
+        # The common case: no refusals on file, so the first usable address of the kind wins.
+        usable = [c for c in person.contacts if c.kind == kind and c.status == "ok"]
+        if usable:
+            return ContactChoice(min(usable, key=lambda c: (c.priority, c.id)), None)
     if any(o.channel in (channel, "*") and o.contact is None for o in person.opt_outs):
         return ContactChoice(None, Reason("opt_out", f"the person opted out of {channel}"))
     opted = {o.contact for o in person.opt_outs if o.channel in (channel, "*") and o.contact}

@@ -7,7 +7,6 @@ state, so the daemon, ``simulate`` and the tests all run the same code.
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -50,6 +49,14 @@ class ChannelTraits:
     window_exempt: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class ChannelRules:
+    limits: tuple[Limit, ...]
+    gap: Gap | None
+    cooldown: Cooldown | None
+    windows: tuple[Window, ...] | None
+
+
 @dataclass(frozen=True)
 class Policy:
     """A compiled policy: the rules of ``policy.toml`` in the shape ``decide`` uses."""
@@ -63,6 +70,7 @@ class Policy:
     hold_recheck: timedelta = timedelta(days=1)
     fallback_timezone: str = "UTC"
     after_cease: frozenset[tuple[str, str]] = frozenset()
+    _rules: dict[str, ChannelRules] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def lookback(self) -> timedelta:
@@ -73,6 +81,24 @@ class Policy:
         if self.cooldown:
             spans.append(self.cooldown.per)
         return max(spans, default=timedelta(0))
+
+    def rules_for(self, channel: str) -> ChannelRules:
+        """The rules that bind ``channel``, worked out once per channel rather than per
+        decision."""
+        rules = self._rules.get(channel)
+        if rules is None:
+            gap = self.gap if self.gap and self.gap.every and self.gap.applies_to(channel) else None
+            cooldown = (
+                self.cooldown if self.cooldown and self.cooldown.applies_to(channel) else None
+            )
+            rules = ChannelRules(
+                limits=tuple(limit for limit in self.limits if limit.applies_to(channel)),
+                gap=gap,
+                cooldown=cooldown,
+                windows=self.windows_for(channel),
+            )
+            self._rules[channel] = rules
+        return rules
 
     def windows_for(self, channel: str) -> tuple[Window, ...] | None:
         """The channel's windows; None when no window rule names it (always open)."""
@@ -91,7 +117,8 @@ def _jitter(reminder: Reminder, start: datetime, end: datetime, spread: timedelt
     seconds = int(span.total_seconds())
     if seconds <= 0:
         return start
-    offset = zlib.crc32(f"{reminder.id}:{start.isoformat()}".encode()) % seconds
+    # Hashes of int tuples are not salted per process, so this is stable across restarts.
+    offset = hash((reminder.id, int(start.timestamp()))) % seconds
     return start + timedelta(seconds=offset)
 
 
@@ -133,37 +160,37 @@ def decide(
     if gate.reason is not None and gate.not_before is not None:
         reasons.append(gate.reason)
     candidate = gate.not_before or now
-    windows = policy.windows_for(channel)
+    rules = policy.rules_for(channel)
+    windows = rules.windows
     opened_by_window: tuple[datetime, datetime] | None = None
+    if any(limit.max == 0 for limit in rules.limits):
+        return Decision(
+            Verdict.SUPPRESS,
+            now,
+            contact=contact,
+            reasons=(Reason("rate_limit", f"{channel} is limited to 0 contacts"),),
+        )
 
     for _ in range(MAX_ROUNDS):
         moved = False
-        for limit in policy.limits:
-            if not limit.applies_to(channel):
-                continue
-            if limit.max == 0:
-                return Decision(
-                    Verdict.SUPPRESS,
-                    now,
-                    contact=contact,
-                    reasons=(Reason("rate_limit", f"{channel} is limited to 0 contacts"),),
+        if history:  # rules over past attempts cannot bind someone never contacted
+            for limit in rules.limits:
+                clears = limit_clears_at(
+                    limit, history, at=candidate, case_id=case.id, contact=contact.value
                 )
-            clears = limit_clears_at(
-                limit, history, at=candidate, case_id=case.id, contact=contact.value
-            )
-            if clears > candidate:
-                reasons.append(limit_reason(limit, clears))
-                candidate, moved, opened_by_window = clears, True, None
-        if policy.gap and policy.gap.every and policy.gap.applies_to(channel):
-            clears = gap_clears_at(policy.gap, history, at=candidate)
-            if clears > candidate:
-                reasons.append(gap_reason(policy.gap, clears))
-                candidate, moved, opened_by_window = clears, True, None
-        if policy.cooldown and policy.cooldown.applies_to(channel):
-            clears = cooldown_clears_at(policy.cooldown, history, at=candidate, case_id=case.id)
-            if clears > candidate:
-                reasons.append(cooldown_reason(policy.cooldown, clears))
-                candidate, moved, opened_by_window = clears, True, None
+                if clears > candidate:
+                    reasons.append(limit_reason(limit, clears))
+                    candidate, moved, opened_by_window = clears, True, None
+            if rules.gap:
+                clears = gap_clears_at(rules.gap, history, at=candidate)
+                if clears > candidate:
+                    reasons.append(gap_reason(rules.gap, clears))
+                    candidate, moved, opened_by_window = clears, True, None
+            if rules.cooldown:
+                clears = cooldown_clears_at(rules.cooldown, history, at=candidate, case_id=case.id)
+                if clears > candidate:
+                    reasons.append(cooldown_reason(rules.cooldown, clears))
+                    candidate, moved, opened_by_window = clears, True, None
         if windows is not None and open_interval(windows, zone, candidate) is None:
             opening = next_opening(windows, zone, candidate)
             reasons.append(

@@ -65,6 +65,8 @@ def limit_clears_at(
     contact: str | None,
 ) -> datetime:
     """Earliest instant ≥ ``at`` when one more attempt stays within ``limit``."""
+    if len(history) < limit.max:
+        return at  # even if every attempt counted, one more fits
     times = sorted(
         a.at
         for a in history
@@ -91,6 +93,8 @@ def limit_reason(limit: Limit, until: datetime) -> Reason:
 
 def gap_clears_at(gap: Gap, history: Sequence[Attempt], *, at: datetime) -> datetime:
     """Earliest instant ≥ ``at`` that is ``gap.every`` after the last contact to the person."""
+    if not history:
+        return at
     last = max(
         (a.at for a in history if a.counted and gap.applies_to(a.channel)),
         default=None,
@@ -112,6 +116,8 @@ def cooldown_clears_at(
     cooldown: Cooldown, history: Sequence[Attempt], *, at: datetime, case_id: str
 ) -> datetime:
     """Earliest instant ≥ ``at`` that is ``cooldown.per`` after the last conversation."""
+    if not history:
+        return at
     last = max(
         (
             a.at

@@ -9,7 +9,6 @@ plus the hour the clocks fall back.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
@@ -18,7 +17,9 @@ from zoneinfo import ZoneInfo
 SEARCH_DAYS = 8  # a weekly pattern repeats within 7 days; one more covers a cross-midnight tail
 
 
-@dataclass(frozen=True, slots=True)
+# eq=False: windows hash by identity, so the cache key of day_intervals (a tuple of the
+# compiled policy's windows) costs no field hashing on every decision.
+@dataclass(frozen=True, slots=True, eq=False)
 class Window:
     """Open from ``start`` to ``end`` local time on the given weekdays (Monday = 0)."""
 
@@ -105,22 +106,32 @@ def next_opening(windows: tuple[Window, ...], zone_name: str, after: datetime) -
     return None
 
 
+@lru_cache(maxsize=1024)
+def _labels(windows: tuple[Window, ...], weekday: int) -> str:
+    today = [w.label() for w in windows if weekday in w.days]
+    return ", ".join(today) if today else "any window on " + WEEKDAY_NAMES[weekday]
+
+
+WEEKDAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
 def describe_closed(
-    windows: Sequence[Window], zone_name: str, at: datetime, opening: Interval | None
+    windows: tuple[Window, ...], zone_name: str, at: datetime, opening: Interval | None
 ) -> str:
     """``22:40 Asia/Shanghai is outside 08:00–21:00; next window 08:00`` for a reason text."""
     zone = _zone(zone_name)
     local = at.astimezone(zone)
-    today = [w.label() for w in windows if local.weekday() in w.days]
-    allowed = ", ".join(today) if today else "any window on " + local.strftime("%a")
-    text = f"{local:%H:%M} {zone_name} is outside {allowed}"
+    allowed = _labels(windows, local.weekday())
+    text = f"{local.hour:02d}:{local.minute:02d} {zone_name} is outside {allowed}"
     if opening is None:
         return text + f"; no window opens in the next {SEARCH_DAYS} days"
     start = opening[0].astimezone(zone)
-    if start.date() == local.date():
-        when = f"{start:%H:%M}"
-    elif start.date() == local.date() + timedelta(days=1):
-        when = f"{start:%H:%M} tomorrow"
+    days = (start.date() - local.date()).days
+    clock = f"{start.hour:02d}:{start.minute:02d}"
+    if days == 0:
+        when = clock
+    elif days == 1:
+        when = f"{clock} tomorrow"
     else:
-        when = f"{start:%a %Y-%m-%d %H:%M}"
+        when = f"{WEEKDAY_NAMES[start.weekday()]} {start.date().isoformat()} {clock}"
     return text + f"; next window {when}"

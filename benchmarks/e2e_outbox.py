@@ -1,0 +1,406 @@
+"""End to end: N due reminders for N distinct people through the real daemon and the outbox.
+
+Setup (not timed): a copy of the example config in a temp dir, with the store and the outbox
+directories pointed into it, and a policy that allows every reminder now: the example's
+limits, minimum gap and cooldown are kept (nobody has a past attempt, so none of them binds,
+but ``decide`` still evaluates them and the store still reads the history), and its windows
+are replaced by one 00:00–24:00 window for every channel. People, cases and one reminder each
+(due in the past) go in through the store API in bulk; the cases are marked planned far
+ahead so the daemon's own planner adds nothing.
+
+Measured: the real daemon, started as a subprocess exactly as in production
+(``dispatcher --config DIR run``), so its figures are not mixed up with this harness's
+polling and its memory is its own. The clock starts at the daemon's ``dispatcher started``
+log line (store open, recovery, channels, first planning done; the dispatch loop starts
+next) and stops when the store reports every reminder in state ``sent``; then SIGTERM.
+Process start-up is reported on its own row. Per-send times come from the outbox lines'
+``at`` timestamps (same wall clock as the log line).
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+import os
+import random
+import re
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+from benchmarks import ZONES, Section
+from dispatcher.store import open_store
+from dispatcher.store.api import CaseIn, NewReminder, PersonIn
+
+REPO = Path(__file__).resolve().parents[1]
+EXAMPLE_CONFIG = REPO / "config"
+DISPATCHER = Path(sys.executable).parent / "dispatcher"
+TARGET_PER_S = 2_000
+POLL_S = 0.02
+STOP_TIMEOUT_S = 60.0  # the example's drain_timeout is 30 s
+SEED = 20261103
+
+# (channel, template, share): every channel and template of the example deployment.
+CHANNEL_MIX = (
+    ("sms", "first_notice", 50),
+    ("voice", "call_script", 15),
+    ("email", "overdue_email", 25),
+    ("letter", "formal_letter", 10),
+)
+ALL_DAY_WINDOW = """
+# Benchmark: one window around the clock for every channel, so every reminder may go now.
+[[windows]]
+channels = ["*"]
+days = "*"
+from = "00:00"
+to = "24:00"
+"""
+
+
+@dataclass
+class Deployment:
+    root: Path
+
+    @property
+    def config(self) -> Path:
+        return self.root / "config"
+
+    @property
+    def db(self) -> Path:
+        return self.root / "var" / "dispatcher.db"
+
+    @property
+    def outbox(self) -> Path:
+        return self.root / "var" / "outbox"
+
+    @property
+    def log(self) -> Path:
+        return self.root / "daemon.log"
+
+    @property
+    def url(self) -> str:
+        return f"sqlite:///{self.db}"
+
+
+def _without_tables(text: str, header: str) -> str:
+    """``text`` minus every ``header`` table (from its header line to the next header)."""
+    out: list[str] = []
+    skipping = False
+    for line in text.splitlines(keepends=True):
+        stripped = line.strip()
+        if stripped.startswith("["):
+            skipping = stripped == header
+        if not skipping:
+            out.append(line)
+    return "".join(out)
+
+
+def make_deployment(root: Path) -> Deployment:
+    dep = Deployment(root)
+    shutil.copytree(EXAMPLE_CONFIG, dep.config, ignore=shutil.ignore_patterns("*.py", "data"))
+    path = dep.config / "dispatcher.toml"
+    text = path.read_text(encoding="utf-8")
+    text, stores = re.subn(r'^store = ".*"$', f'store = "{dep.url}"', text, flags=re.M)
+    text, dirs = re.subn(r'^directory = ".*"$', f'directory = "{dep.outbox}"', text, flags=re.M)
+    if stores != 1 or dirs == 0:
+        raise RuntimeError("the example dispatcher.toml no longer has store/directory lines")
+    path.write_text(text, encoding="utf-8")
+    path = dep.config / "policy.toml"
+    policy = _without_tables(path.read_text(encoding="utf-8"), "[[windows]]")
+    path.write_text(policy + ALL_DAY_WINDOW, encoding="utf-8")
+    return dep
+
+
+def seed_store(dep: Deployment, count: int) -> Counter[str]:
+    """``count`` people, each with one open case and one reminder due in the past."""
+    rng = random.Random(SEED)
+    now = datetime.now(UTC)
+    people: list[PersonIn] = []
+    cases: list[CaseIn] = []
+    reminders: list[NewReminder] = []
+    channels: Counter[str] = Counter()
+    mix = [(c, t) for c, t, _ in CHANNEL_MIX]
+    weights = [w for _, _, w in CHANNEL_MIX]
+    for i in range(count):
+        pid, cid = f"P{i:06d}", f"C{i:06d}"
+        zone = ZONES[i % len(ZONES)]
+        people.append(
+            PersonIn(
+                id=pid,
+                name=f"Bench Person {i}",
+                locale="zh-CN" if zone == "Asia/Shanghai" else "en",
+                timezone=zone,
+                # NANP 555-01XX numbers are reserved for fiction.
+                phones=(f"+1212555{100 + i % 100:04d}",),
+                emails=(f"p{i}@example.com",),
+                addresses=(f"{1 + i % 250} Mill Lane\nSpringfield",),
+            )
+        )
+        cases.append(
+            CaseIn(
+                id=cid,
+                person_id=pid,
+                amount=f"{rng.randint(50, 5000)}.{rng.randint(0, 99):02d}",
+                currency="USD",
+                due_date=date.today() - timedelta(days=rng.randint(1, 40)),
+                schedule="standard",
+            )
+        )
+        channel, template = rng.choices(mix, weights=weights)[0]
+        channels[channel] += 1
+        reminders.append(
+            NewReminder(
+                case_id=cid,
+                person_id=pid,
+                schedule="standard",
+                step="bench",
+                channel=channel,
+                template=template,
+                # Spread over the last two days, so "oldest first" has an order to keep.
+                due_at=now - timedelta(seconds=rng.randint(60, 2 * 86400)),
+            )
+        )
+    store = open_store(dep.url)
+    try:
+        store.upsert(people, cases, now)
+        planned_far = now + timedelta(days=3650)
+        store.add_reminders(reminders, [(c.id, planned_far) for c in cases], now)
+    finally:
+        store.close()
+    return channels
+
+
+class OutboxCounter:
+    """Counts outbox lines as they appear, reading only what was appended since last time."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.offsets: dict[Path, int] = {}
+        self.lines = 0
+
+    def poll(self) -> int:
+        if not self.directory.exists():
+            return 0
+        for path in self.directory.glob("*.jsonl"):
+            offset = self.offsets.get(path, 0)
+            with path.open("rb") as handle:
+                handle.seek(offset)
+                chunk = handle.read()
+            # Count complete lines only; a half-written tail is read again next time.
+            end = chunk.rfind(b"\n") + 1
+            self.lines += chunk.count(b"\n", 0, end)
+            self.offsets[path] = offset + end
+        return self.lines
+
+
+def _log_instant(log: Path, message: str) -> datetime | None:
+    """The ``ts`` of the first log line with ``msg=<message>`` (logfmt or JSON)."""
+    if not log.exists():
+        return None
+    for line in log.read_text(encoding="utf-8", errors="replace").splitlines():
+        if line.startswith("{"):
+            try:
+                item = json.loads(line)
+            except ValueError:
+                continue
+            if item.get("msg") == message:
+                return datetime.fromisoformat(item["ts"])
+        elif f'msg="{message}"' in line or f"msg={message} " in line:
+            match = re.search(r"ts=(\S+)", line)
+            if match:
+                return datetime.fromisoformat(match.group(1))
+    return None
+
+
+def _sent_count(url: str) -> tuple[int, dict[str, int]]:
+    store = open_store(url, migrate=False)
+    try:
+        report = store.status(datetime.now(UTC))
+    finally:
+        store.close()
+    states: Counter[str] = Counter()
+    for state, _channel, n in report.by_state_channel:
+        states[state] += n
+    return states["sent"], dict(states)
+
+
+def _percentile(sorted_values: list[float], q: float) -> float:
+    if not sorted_values:
+        return float("nan")
+    index = min(len(sorted_values) - 1, max(0, round(q * (len(sorted_values) - 1))))
+    return sorted_values[index]
+
+
+def _rate_over_time(offsets: list[float], duration: float) -> list[str]:
+    """Sends per second in up to ~15 equal buckets from dispatch start."""
+    if not offsets or duration <= 0:
+        return []
+    width = max(1.0, round(duration / 12))
+    edges = []
+    t = 0.0
+    while t < max(duration, offsets[-1]):
+        edges.append(t)
+        t += width
+    lines = []
+    for start in edges:
+        end = start + width
+        n = bisect.bisect_left(offsets, end) - bisect.bisect_left(offsets, start)
+        bar = "#" * min(60, round(n / width / 100))
+        lines.append(f"{start:6.1f}–{end:5.1f} s  {n / width:8,.0f}/s  {bar}")
+    return lines
+
+
+def run(count: int, *, keep: bool = False, timeout: float | None = None) -> Section:
+    """Seed ``count`` reminders, run the daemon until all are sent, and measure."""
+    section = Section("e2e outbox")
+    timeout = timeout or max(60.0, count / 200)
+    root = Path(tempfile.mkdtemp(prefix="dispatcher-bench-"))
+    try:
+        dep = make_deployment(root)
+        seeded_at = time.perf_counter()
+        channels = seed_store(dep, count)
+        seed_s = time.perf_counter() - seeded_at
+        _measure(dep, count, timeout, section)
+        mix = ", ".join(f"{c} {channels[c]:,}" for c, _, _ in CHANNEL_MIX)
+        section.notes.append(
+            f"{count:,} reminders for {count:,} people in {len(ZONES)} time zones ({mix}); "
+            f"store seeded in {seed_s:.1f} s (not timed)"
+        )
+        section.notes.append(
+            "policy: the example's limits, min gap and cooldown kept (no person has a past "
+            "attempt, so none binds); windows replaced by one 00:00–24:00 window for every "
+            "channel"
+        )
+        section.notes.append(
+            "daemon run as a subprocess (`dispatcher --config DIR run`), stopped with SIGTERM; "
+            "config batch_size/concurrency as in the example dispatcher.toml"
+        )
+        if keep:
+            section.notes.append(f"run directory kept: {root}")
+    finally:
+        if not keep:
+            shutil.rmtree(root, ignore_errors=True)
+    return section
+
+
+def _try_reap(process: subprocess.Popen[bytes]) -> resource.struct_rusage | None:
+    """The daemon's own resource usage if it has exited (reaping it), else None. wait4 gives
+    this child's peak RSS alone, not the largest of every child this process ever had."""
+    pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+    if pid == 0:
+        return None
+    process.returncode = os.waitstatus_to_exitcode(status)
+    return usage
+
+
+def _measure(dep: Deployment, count: int, timeout: float, section: Section) -> None:
+    env = dict(os.environ)
+    env.pop("NOTIFY_SOCKET", None)  # never talk to a real systemd from a benchmark
+    counter = OutboxCounter(dep.outbox)
+    spawned_wall = datetime.now(UTC)
+    spawned = time.perf_counter()
+    with dep.log.open("w", encoding="utf-8") as log:
+        process = subprocess.Popen(
+            [str(DISPATCHER), "--config", str(dep.config), "run"],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=dep.root,
+            env=env,
+        )
+    done_wall: datetime | None = None
+    usage: resource.struct_rusage | None = None
+    states: dict[str, int] = {}
+    try:
+        deadline = spawned + timeout
+        # Outbox lines first (cheap, no lock taken); the store only once every line is there,
+        # since a line is written before its outcome is recorded.
+        while time.perf_counter() < deadline and (usage := _try_reap(process)) is None:
+            if counter.poll() >= count:
+                sent, states = _sent_count(dep.url)
+                if sent >= count:
+                    done_wall = datetime.now(UTC)
+                    break
+            time.sleep(POLL_S)
+    finally:
+        stop_started = time.perf_counter()
+        if usage is None:
+            process.send_signal(signal.SIGTERM)
+        while usage is None and time.perf_counter() - stop_started < STOP_TIMEOUT_S:
+            time.sleep(0.01)
+            usage = _try_reap(process)
+        if usage is None:
+            process.kill()
+            _, status, usage = os.wait4(process.pid, 0)
+            process.returncode = os.waitstatus_to_exitcode(status)
+        stop_s = time.perf_counter() - stop_started
+    peak_rss_mib = usage.ru_maxrss / 1024  # kilobytes on Linux
+
+    started_wall = _log_instant(dep.log, "dispatcher started")
+    if done_wall is None or started_wall is None:
+        section.ok = False
+        section.add("correct (lines = ids = sent = N)", "did not finish", "", "yes")
+        tail = dep.log.read_text(encoding="utf-8", errors="replace").splitlines()[-15:]
+        section.notes.append(
+            f"did not finish: daemon exit code {process.returncode}, "
+            f"{counter.poll():,} of {count:,} outbox lines, store states {states or '?'}"
+        )
+        section.blocks.append(("daemon log (last lines)", tail))
+        return
+
+    lines: list[dict[str, object]] = []
+    for path in sorted(dep.outbox.glob("*.jsonl")):
+        with path.open(encoding="utf-8") as handle:
+            lines.extend(json.loads(line) for line in handle if line.strip())
+    offsets = sorted(
+        (datetime.fromisoformat(str(line["at"])) - started_wall).total_seconds() for line in lines
+    )
+    reminder_ids = {line["reminder_id"] for line in lines}
+    attempt_ids = {line["attempt_id"] for line in lines}
+    _, final_states = _sent_count(dep.url)
+
+    duration = (done_wall - started_wall).total_seconds()
+    rate = count / duration
+    section.add("reminders/s end to end", rate, "1/s", f">= {TARGET_PER_S:,}")
+    section.add("time to send and record all", duration, "s", decimals=2)
+    section.add(
+        "daemon start-up (spawn → started)",
+        (started_wall - spawned_wall).total_seconds(),
+        "s",
+        decimals=2,
+    )
+    section.add(
+        "reminders/s incl. start-up", count / (done_wall - spawned_wall).total_seconds(), "1/s"
+    )
+    section.add("first send after start", offsets[0] if offsets else None, "s", decimals=3)
+    section.add("send time since start p50", _percentile(offsets, 0.50), "s", decimals=2)
+    section.add("send time since start p95", _percentile(offsets, 0.95), "s", decimals=2)
+    section.add("send time since start p99", _percentile(offsets, 0.99), "s", decimals=2)
+    section.add("last send after start", offsets[-1] if offsets else None, "s", decimals=2)
+    span = offsets[-1] - offsets[0] if len(offsets) > 1 else 0.0
+    section.add("send rate first → last send", (len(offsets) - 1) / span if span else None, "1/s")
+    section.add("peak RSS of the daemon", peak_rss_mib, "MiB", decimals=1)
+    section.add("SIGTERM → exit", stop_s, "s", decimals=2)
+    section.add("daemon exit code", str(process.returncode), "", "0")
+
+    exact = (
+        len(lines) == count
+        and len(reminder_ids) == count
+        and len(attempt_ids) == count
+        and final_states == {"sent": count}
+    )
+    section.add("correct (lines = ids = sent = N)", "yes" if exact else "NO", "", "yes")
+    section.notes.append(
+        f"check: {len(lines):,} outbox lines, {len(reminder_ids):,} distinct reminder ids, "
+        f"{len(attempt_ids):,} distinct attempt ids, store states {final_states}"
+    )
+    section.blocks.append(
+        ("send rate over time since dispatch start", _rate_over_time(offsets, duration))
+    )

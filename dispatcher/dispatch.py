@@ -115,7 +115,6 @@ class Dispatcher:
     runtime: Runtime
     clock: Clock = utcnow
     counters: Counters = field(default_factory=Counters)
-    observers: list[Callable[[str, Any], None]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self._stopping = asyncio.Event()
@@ -146,20 +145,16 @@ class Dispatcher:
 
     # -- the loop ---------------------------------------------------------------------------
 
-    async def run(self, on_tick: Callable[[], None] | None = None) -> None:
+    async def run(self) -> None:
         settings = self.runtime.config.dispatcher.dispatch
         flusher = asyncio.create_task(self._flush_periodically())
         try:
             while not self._stopping.is_set():
-                if on_tick:
-                    on_tick()
+                # Claimed work waiting for a send slot bounds how much more is claimed.
                 room = settings.batch_size - len(self._waiting)
-                claimed = 0
-                if room > 0:
-                    claimed = await self._claim(room)
-                if claimed and room > 0:
+                if room > 0 and await self._claim(room):
                     continue
-                await self._idle(settings.poll_interval.total_seconds(), busy=claimed > 0)
+                await self._idle(settings.poll_interval.total_seconds())
         finally:
             await self._drain(settings.drain_timeout.total_seconds())
             # Never cancel the flusher: a batch of outcomes it holds would be lost mid-write.
@@ -168,13 +163,15 @@ class Dispatcher:
             await flusher
             await self._flush()
 
-    async def _idle(self, poll: float, *, busy: bool) -> None:
-        timeout = 0.01 if busy else poll
-        if not busy:
-            next_due = await self.store.call(self.store.store.next_due_at)
-            if next_due is not None:
-                timeout = min(poll, max(0.0, (next_due - self.clock()).total_seconds()))
-        self._wake.clear()
+    async def _idle(self, poll: float) -> None:
+        """Sleep until the next reminder is due, at most ``poll``, or until woken."""
+        self._wake.clear()  # before the query: a wake-up during it must not be lost
+        if self._stopping.is_set():
+            return
+        timeout = poll
+        next_due = await self.store.call(self.store.store.next_due_at)
+        if next_due is not None:
+            timeout = min(poll, max(0.0, (next_due - self.clock()).total_seconds()))
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), timeout=max(timeout, 0.001))
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from rich.console import Console
 from rich.table import Table
@@ -110,11 +109,3 @@ def render_history(console: Console, history: CaseHistory, *, focus: int | None 
             continue
         table.add_row(_when(when), str(reminder_id or ""), what, detail)
     console.print(table)
-
-
-def history_rows(history: CaseHistory) -> list[dict[str, Any]]:
-    """The timeline as plain dicts (for JSON output and tests)."""
-    return [
-        {"at": when.isoformat(), "reminder": rid, "what": what, "detail": detail}
-        for when, rid, what, detail in timeline(history)
-    ]

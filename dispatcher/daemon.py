@@ -77,7 +77,7 @@ class Daemon:
         self.dispatcher = Dispatcher(self.store_thread, runtime, clock=self.clock)
         await self.plan()
         self.scheduler = AsyncIOScheduler(timezone=runtime.config.dispatcher.timezone)
-        self._schedule_jobs(runtime)
+        self.schedule_jobs(runtime)
         self.scheduler.start()
 
         loop = asyncio.get_running_loop()
@@ -139,7 +139,7 @@ class Daemon:
             if self.dispatcher:
                 self.dispatcher.wake()
 
-    def _schedule_jobs(self, runtime: Runtime) -> None:
+    def schedule_jobs(self, runtime: Runtime) -> None:
         assert self.scheduler is not None
         zone = runtime.config.dispatcher.timezone
         for name, job in runtime.config.schedules.jobs.items():
@@ -185,7 +185,7 @@ class Daemon:
             self.dispatcher.runtime = new
         if self.scheduler:
             self.scheduler.remove_all_jobs()
-            self._schedule_jobs(new)
+            self.schedule_jobs(new)
         self._closing = asyncio.create_task(self._close_when_idle(old))
         log.info("config reloaded", extra={"fields": {"channels": ",".join(new.channels)}})
         sd_notify("READY=1\nSTATUS=dispatching")

@@ -404,7 +404,7 @@ def _key_path(loc: Iterable[str | int]) -> str:
     return out or "(file)"
 
 
-def _message(error: Mapping[str, Any]) -> str:
+def _message(error: Mapping[str, Any], *, show_input: bool = True) -> str:
     message = str(error["msg"])
     for prefix in ("Value error, ", "Assertion failed, "):
         if message.startswith(prefix):
@@ -414,7 +414,8 @@ def _message(error: Mapping[str, Any]) -> str:
     if error["type"] == "missing":
         return "required key is missing"
     if (
-        "input" in error
+        show_input
+        and "input" in error
         and error["type"] not in ("value_error",)
         and not isinstance(error["input"], dict | list)
     ):
@@ -442,10 +443,21 @@ class _Collector:
         self.problems.append(Problem(file, line, _key_path(loc), message))
 
     def add_validation(
-        self, file: str, error: ValidationError, prefix: Sequence[str | int] = ()
+        self,
+        file: str,
+        error: ValidationError,
+        prefix: Sequence[str | int] = (),
+        secrets: Mapping[str, str] | None = None,
     ) -> None:
+        """Record each error of ``error``; values of ``secrets`` (setting → resolved value)
+        never appear in a message."""
         for item in error.errors():
-            self.add(file, (*prefix, *_clean_loc(item["loc"])), _message(item))
+            loc = _clean_loc(item["loc"])
+            secret = (secrets or {}).get(str(loc[0])) if loc else None
+            message = _message(item, show_input=secret is None)
+            if secret:
+                message = message.replace(secret, "***")
+            self.add(file, (*prefix, *loc), message)
 
 
 def _read_toml(collector: _Collector, name: str) -> dict[str, Any] | None:
@@ -531,10 +543,11 @@ def _check_channels(
     models: dict[str, Any] = {}
     for name, channel in config.channels.items():
         settings = {}
+        secrets: dict[str, str] = {}
         for key, value in channel.plugin_settings.items():
             if is_secret_reference(value):
                 try:
-                    value = resolve_secret(value)
+                    value = secrets[key] = resolve_secret(value)
                 except ValueError as exc:
                     collector.add("dispatcher.toml", ("channels", name, key), str(exc))
                     continue
@@ -551,7 +564,9 @@ def _check_channels(
                 "(see `dispatcher plugins`)",
             )
         except ValidationError as exc:
-            collector.add_validation("dispatcher.toml", exc, prefix=("channels", name))
+            collector.add_validation(
+                "dispatcher.toml", exc, prefix=("channels", name), secrets=secrets
+            )
     return models
 
 

@@ -299,6 +299,26 @@ def test_environment_variable_is_resolved(
     assert runtime.config.channel_settings["sms"].directory == Path("var/outbox")
 
 
+def test_a_bad_secret_value_is_never_printed(
+    config_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The outbox's `contact` takes phone, email or postal: a secret holding something else
+    # is a config error, reported without the secret's value.
+    monkeypatch.setenv("DISPATCHER_TEST_SECRET", "s3cr3t-token-value")
+    edit(
+        config_dir / "dispatcher.toml",
+        'contact = "email"',
+        'contact = "${DISPATCHER_TEST_SECRET}"',
+        after="[channels.email]",
+    )
+
+    result = check(config_dir)
+
+    assert result.exit_code == 1
+    assert "channels.email.contact" in result.output
+    assert "s3cr3t-token-value" not in result.output
+
+
 def test_credential_is_read_from_the_credentials_directory(
     config_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -187,6 +187,19 @@ class LogSettings(_Model):
     level: Literal["debug", "info", "warning", "error"] = "info"
 
 
+class HttpSettings(_Model):
+    enabled: bool = True
+    listen: str = "127.0.0.1:8080"
+
+    @field_validator("listen")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        host, sep, port = value.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+            raise ValueError(f"{value!r} is not HOST:PORT (e.g. 127.0.0.1:8080)")
+        return value
+
+
 class ChannelSettings(BaseModel):
     """A channel instance: which plugin runs it, plus that plugin's own settings (checked by
     the plugin's settings model)."""
@@ -210,6 +223,8 @@ class DispatcherFile(_Model):
     fallback_locale: str = "en"
     dispatch: DispatchSettings = Field(default_factory=DispatchSettings)
     log: LogSettings = Field(default_factory=LogSettings)
+    http: HttpSettings = Field(default_factory=HttpSettings)
+    status_interval: Duration = timedelta(seconds=10)
     template_vars: dict[str, Any] = Field(default_factory=dict)
     channels: dict[str, ChannelSettings] = Field(default_factory=dict)
 

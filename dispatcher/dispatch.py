@@ -30,6 +30,7 @@ from tenacity import (
 )
 
 from dispatcher.channel import Channel, Message, PermanentError, SendResult, TransientError
+from dispatcher.metrics import Metrics
 from dispatcher.model import Outcome, ReminderState, Verdict
 from dispatcher.policy import decide
 from dispatcher.privacy import mask, scrub
@@ -115,6 +116,8 @@ class Dispatcher:
     runtime: Runtime
     clock: Clock = utcnow
     counters: Counters = field(default_factory=Counters)
+    metrics: Metrics | None = None
+    heartbeat: Callable[[], None] | None = None  # called every loop turn (the watchdog)
 
     def __post_init__(self) -> None:
         self._stopping = asyncio.Event()
@@ -143,6 +146,16 @@ class Dispatcher:
     def in_flight(self) -> int:
         return len(self._tasks)
 
+    @property
+    def stopping(self) -> bool:
+        return self._stopping.is_set()
+
+    async def settle(self, timeout: float) -> None:
+        """Wait (up to ``timeout``) for the sends started so far; later ones do not count."""
+        started = set(self._tasks)
+        if started:
+            await asyncio.wait(started, timeout=timeout)
+
     # -- the loop ---------------------------------------------------------------------------
 
     async def run(self) -> None:
@@ -150,6 +163,8 @@ class Dispatcher:
         flusher = asyncio.create_task(self._flush_periodically())
         try:
             while not self._stopping.is_set():
+                if self.heartbeat:
+                    self.heartbeat()
                 # Claimed work waiting for a send slot bounds how much more is claimed.
                 room = settings.batch_size - len(self._waiting)
                 if room > 0 and await self._claim(room):
@@ -207,7 +222,11 @@ class Dispatcher:
         )
         hook = runtime.plugins.manager.hook.on_decision
         has_observers = bool(hook.get_hookimpls())
+        metrics = self.metrics
         for reminder, decision in batch.decided:
+            if metrics:
+                reason = decision.reasons[0].code if decision.reasons else ""
+                metrics.decisions.labels(decision.verdict.value, reason).inc()
             if log.isEnabledFor(logging.DEBUG):
                 log.debug(
                     "decision",
@@ -314,7 +333,11 @@ class Dispatcher:
             )
         elapsed = monotonic_time.monotonic() - started
         self.counters.sent += 1
-        self.counters.last_send = self.clock()
+        self.counters.last_send = now = self.clock()
+        if self.metrics:
+            self.metrics.send_seconds.labels(reminder.channel).observe(elapsed)
+            lag = (now - reminder.due_at).total_seconds()
+            self.metrics.due_lag.labels(reminder.channel).observe(max(lag, 0.0))
         if log.isEnabledFor(logging.DEBUG):
             log.debug(
                 "sent",
@@ -509,6 +532,9 @@ class Dispatcher:
                 return
             records, self._records = self._records, []
             await self.store.call(self.store.store.record, records)
+        if self.metrics:
+            for r in records:
+                self.metrics.attempts.labels(r.channel, r.outcome.value).inc()
         hook = self.runtime.plugins.manager.hook.on_attempt
         if hook.get_hookimpls():
             for r in records:

@@ -17,7 +17,14 @@ _PHONE_IN_TEXT = re.compile(r"\+\d[\d\s().\-]{6,}\d|\b\d{9,15}\b")
 _EMAIL_IN_TEXT = re.compile(r"[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+")
 
 
+def _masked(value: str) -> bool:
+    # Masking twice must not turn a masked phone into "[postal address]".
+    return "*" in value or value == "[postal address]"
+
+
 def mask_phone(value: str) -> str:
+    if _masked(value):
+        return value
     digits = _DIGITS.findall(value)
     if len(digits) <= 2:
         return "*" * len(digits)
@@ -26,6 +33,8 @@ def mask_phone(value: str) -> str:
 
 
 def mask_email(value: str) -> str:
+    if _masked(value):
+        return value
     local, at, domain = value.partition("@")
     if not at:
         return "***"
@@ -55,6 +64,8 @@ def mask(kind: ContactKind | str, value: str) -> str:
 
 def mask_contact(value: str) -> str:
     """Mask an address whose kind is not known: an email, a phone number or a postal address."""
+    if _masked(value):
+        return value
     if "@" in value:
         return mask_email(value)
     if re.fullmatch(r"[+\d\s().\-]+", value):

@@ -3,6 +3,7 @@ policy compiled. The daemon swaps a whole Runtime on reload, never parts of one.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ class Runtime:
     plugins: Plugins
     channels: dict[str, Channel]
     policy: Policy
+    version: str = ""
 
     @property
     def resend_on_unknown(self) -> list[str]:
@@ -60,7 +62,23 @@ def build_runtime(config: Config, plugins: Plugins) -> Runtime:
         fallback_timezone=config.dispatcher.fallback_timezone,
         after_cease=_after_cease_templates(config),
     )
-    return Runtime(config=config, plugins=plugins, channels=channels, policy=policy)
+    return Runtime(
+        config=config,
+        plugins=plugins,
+        channels=channels,
+        policy=policy,
+        version=config_version(config.root),
+    )
+
+
+def config_version(root: Path) -> str:
+    """A short hash of every file in the config directory: what ``/metrics`` and the audit
+    trail call the config version."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in Path(root).rglob("*") if p.is_file()):
+        digest.update(str(path.relative_to(root)).encode() + b"\0")
+        digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()[:12]
 
 
 def _after_cease_templates(config: Config) -> set[tuple[str, str]]:

@@ -96,6 +96,8 @@ def deployment(tmp_path: Path) -> Deployment:
     dep = Deployment(tmp_path)
     dep.set("dispatcher.toml", r'^store = ".*"$', f'store = "{dep.url}"')
     dep.set("dispatcher.toml", r'^directory = ".*"$', f'directory = "{dep.outbox}"')
+    # A free port per daemon, so tests never collide with each other or a running daemon.
+    dep.set("dispatcher.toml", r'^listen = ".*"$', 'listen = "127.0.0.1:0"')
     return dep
 
 

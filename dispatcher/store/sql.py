@@ -139,6 +139,10 @@ class SqlStore(Store):
     def close(self) -> None:
         self.engine.dispose()
 
+    def ping(self) -> None:
+        with self._read() as conn:
+            conn.execute(select(1)).scalar_one()
+
     # -- reading domain objects --------------------------------------------------------------
 
     @staticmethod

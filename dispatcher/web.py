@@ -1,0 +1,63 @@
+"""The daemon's HTTP server (aiohttp): health, readiness and Prometheus metrics.
+
+Channel webhooks and the API mount on the same application later; the server starts before
+READY=1 so systemd only calls the service ready once it answers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from dispatcher.metrics import Metrics
+
+log = logging.getLogger("dispatcher.web")
+
+ReadyCheck = Callable[[], Awaitable[tuple[bool, str]]]
+
+
+def build_app(metrics: Metrics, ready: ReadyCheck) -> web.Application:
+    async def healthz(_: web.Request) -> web.Response:
+        return web.json_response({"status": "alive"})
+
+    async def readyz(_: web.Request) -> web.Response:
+        ok, detail = await ready()
+        return web.json_response(
+            {"status": "ready" if ok else "not ready", "detail": detail},
+            status=200 if ok else 503,
+        )
+
+    async def metrics_page(_: web.Request) -> web.Response:
+        body = metrics.exposition()
+        return web.Response(body=body, headers={"Content-Type": metrics.content_type})
+
+    app = web.Application(client_max_size=1024 * 1024)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics_page)
+    return app
+
+
+class HttpServer:
+    """Runs an application on ``host:port`` (port 0 picks a free one, logged)."""
+
+    def __init__(self, app: web.Application, listen: str) -> None:
+        host, _, port = listen.rpartition(":")
+        self.host = host.strip("[]") or "127.0.0.1"
+        self.port = int(port)
+        self._runner = web.AppRunner(app, access_log=None)
+
+    async def start(self) -> None:
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port, reuse_address=True)
+        await site.start()
+        addresses = self._runner.addresses
+        if addresses:
+            self.port = int(addresses[0][1])
+        log.info("http listening", extra={"fields": {"address": f"{self.host}:{self.port}"}})
+
+    async def stop(self) -> None:
+        await asyncio.wait_for(self._runner.cleanup(), timeout=10)

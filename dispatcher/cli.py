@@ -383,6 +383,25 @@ def explain(ctx: click.Context, target: str) -> None:
 
 
 @main.command()
+@click.argument("destination", type=click.Path(dir_okay=False, path_type=Path))
+@click.pass_context
+def backup(ctx: click.Context, destination: Path) -> None:
+    """Copy the SQLite store to DESTINATION while the daemon runs (online-safe)."""
+    config, store = _store(ctx)
+    copy = getattr(store, "backup", None)
+    if copy is None:
+        store.close()
+        _fail("backup is for SQLite stores; back up PostgreSQL with pg_dump")
+    try:
+        size = copy(destination)
+    except (OSError, ValueError, RuntimeError) as exc:
+        _fail(str(exc))
+    finally:
+        store.close()
+    out.print(f"backed up {config.store_url} to {destination} ({size:,} bytes)", markup=False)
+
+
+@main.command()
 def plugins() -> None:
     """Installed plugins, their channel types and versions."""
     from dispatcher.plugins import load_plugins

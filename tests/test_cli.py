@@ -92,3 +92,28 @@ def test_status_on_an_empty_store_and_plugins(open_deployment: Deployment) -> No
 def test_explain_unknown_target(open_deployment: Deployment) -> None:
     result = open_deployment.cli("explain", "999")
     assert result.returncode == 1 and "no case or reminder '999'" in result.stderr
+
+
+def test_backup_while_the_daemon_writes(open_deployment: Deployment, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import sqlite3
+
+    from tests.conftest import stop, wait_for
+
+    dep = open_deployment
+    seed(dep, 2000)
+    process = dep.start()
+    try:
+        wait_for(lambda: len(dep.outbox_lines()) >= 100, timeout=30)
+        target = tmp_path / "backup.db"
+        result = dep.cli("backup", str(target))
+    finally:
+        stop(process)
+    assert result.returncode == 0, result.stderr
+    assert "backed up" in result.stdout
+    copy = sqlite3.connect(target)
+    assert copy.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert copy.execute("SELECT count(*) FROM reminders").fetchone()[0] == 2000
+    sent = copy.execute("SELECT count(*) FROM reminders WHERE state = 'sent'").fetchone()[0]
+    assert sent >= 100
+    copy.close()
+    assert not list(tmp_path.glob(".*partial")), "no partial file is left behind"

@@ -7,6 +7,8 @@ the lock instead of reading reminders that are about to be claimed.
 
 from __future__ import annotations
 
+import os
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -54,6 +56,28 @@ class SqliteStore(SqlStore):
             conn.execution_options(dispatcher_write=True)
             with conn.begin():
                 yield conn
+
+    def backup(self, destination: Path) -> int:
+        """Copy the live database to ``destination`` with SQLite's online backup API (safe
+        while the daemon writes), atomically: a temp file checked with integrity_check, then
+        renamed. Returns the size in bytes."""
+        if not self.path or self.path == ":memory:":
+            raise ValueError("an in-memory store has nothing to back up")
+        destination = Path(destination)
+        temp = destination.with_name(f".{destination.name}.partial")
+        temp.unlink(missing_ok=True)
+        source = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000)
+        target = sqlite3.connect(temp)
+        try:
+            source.backup(target, pages=1024)
+            check = target.execute("PRAGMA integrity_check").fetchone()[0]
+            if check != "ok":
+                raise RuntimeError(f"backup failed its integrity check: {check}")
+        finally:
+            target.close()
+            source.close()
+        os.replace(temp, destination)
+        return destination.stat().st_size
 
     def _insert_ignore(self, table: Any) -> Any:
         return sqlite_insert(table).on_conflict_do_nothing()

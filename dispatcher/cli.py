@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from dispatcher.config import Config, ConfigError, load_config
+from dispatcher.config import Config, ConfigError, DispatcherFile, load_config, load_dispatcher_file
 from dispatcher.privacy import mask_contact
 from dispatcher.store import Store, open_store
 from dispatcher.store.api import NewReminder, UnknownCase
@@ -30,23 +30,27 @@ def _fail(message: str, code: int = 1) -> NoReturn:
     sys.exit(code)
 
 
-def _config(ctx: click.Context, *, full: bool = False) -> Config:
-    root = ctx.obj["config"]
+def _config(ctx: click.Context) -> Config:
+    """The whole config directory (templates not rendered), or exit 2 listing its errors."""
     try:
-        if full:
-            from dispatcher.runtime import load_runtime
-
-            return load_runtime(root).config
-        return load_config(root, check_templates=False)
+        return load_config(ctx.obj["config"], check_templates=False)
     except ConfigError as exc:
-        for problem in exc.problems:
-            err.print(str(problem), markup=False)
-        sys.exit(2)
+        _config_failed(exc)
 
 
-def _store(ctx: click.Context) -> tuple[Config, Store]:
-    config = _config(ctx)
-    return config, open_store(config.store_url)
+def _store(ctx: click.Context) -> tuple[DispatcherFile, Store]:
+    """``dispatcher.toml`` and the store it names; the other files may be mid-edit."""
+    try:
+        settings = load_dispatcher_file(ctx.obj["config"])
+    except ConfigError as exc:
+        _config_failed(exc)
+    return settings, open_store(settings.store)
+
+
+def _config_failed(exc: ConfigError) -> NoReturn:
+    for problem in exc.problems:
+        err.print(str(problem), markup=False)
+    sys.exit(2)
 
 
 def _now() -> datetime:
@@ -139,7 +143,8 @@ def import_(
     from dispatcher.intake import RowError, count_rows, parse_row, read_rows
     from dispatcher.store.api import CaseIn, PersonIn
 
-    config, store = _store(ctx)
+    config = _config(ctx)
+    store = open_store(config.store_url)
     schedules = list(config.schedules.schedules)
     errors: list[RowError] = []
     people: dict[str, PersonIn] = {}
@@ -222,13 +227,13 @@ def enqueue(
 ) -> None:
     """Add one ad-hoc reminder for a case."""
     config, store = _store(ctx)
-    if channel not in config.dispatcher.channels:
-        _fail(f"unknown channel {channel!r} (configured: {', '.join(config.dispatcher.channels)})")
+    if channel not in config.channels:
+        _fail(f"unknown channel {channel!r} (configured: {', '.join(config.channels)})")
     case = store.get_case(case_id)
     if case is None:
         _fail(f"no case {case_id!r}")
     person = store.get_person(case.person_id)
-    zone = (person.timezone if person else None) or config.dispatcher.fallback_timezone
+    zone = (person.timezone if person else None) or config.fallback_timezone
     due = _parse_instant(at_text, zone) if at_text else _now()
     reminder_id = store.enqueue(
         NewReminder(
@@ -292,7 +297,7 @@ def event(
         out.print(f"{kind} recorded for the person of case {case_id}", markup=False)
         return
     person = store.get_person(case.person_id)
-    zone = (person.timezone if person else None) or config.dispatcher.fallback_timezone
+    zone = (person.timezone if person else None) or config.fallback_timezone
     until = _parse_instant(until_text, zone) if until_text else None
     if kind in ("plan", "hardship") and until is None:
         _fail(f"{kind} needs --until DATE")
@@ -398,7 +403,7 @@ def backup(ctx: click.Context, destination: Path) -> None:
         _fail(str(exc))
     finally:
         store.close()
-    out.print(f"backed up {config.store_url} to {destination} ({size:,} bytes)", markup=False)
+    out.print(f"backed up {config.store} to {destination} ({size:,} bytes)", markup=False)
 
 
 @main.command()

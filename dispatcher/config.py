@@ -492,6 +492,19 @@ def _read_toml(collector: _Collector, name: str) -> dict[str, Any] | None:
         return None
 
 
+def load_dispatcher_file(root: str | Path) -> DispatcherFile:
+    """Only ``dispatcher.toml``: enough for commands that just open the store, so a policy or
+    template being edited does not stop ``status``, ``explain`` or ``backup``."""
+    collector = _Collector(Path(root))
+    raw = _read_toml(collector, "dispatcher.toml")
+    if raw is not None:
+        try:
+            return DispatcherFile.model_validate(raw)
+        except ValidationError as exc:
+            collector.add_validation("dispatcher.toml", exc)
+    raise ConfigError(collector.problems)
+
+
 def load_config(
     root: str | Path,
     *,

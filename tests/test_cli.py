@@ -117,3 +117,16 @@ def test_backup_while_the_daemon_writes(open_deployment: Deployment, tmp_path) -
     assert sent >= 100
     copy.close()
     assert not list(tmp_path.glob(".*partial")), "no partial file is left behind"
+
+
+def test_store_commands_work_while_the_policy_is_mid_edit(open_deployment: Deployment) -> None:
+    seed(open_deployment, 1)
+    open_deployment.set("policy.toml", r'^jitter = ".*"$', 'jitter = "soon"')
+    assert open_deployment.cli("check").returncode == 1
+    assert open_deployment.cli("status").returncode == 0
+    assert open_deployment.cli("explain", "C0").returncode == 0
+    assert open_deployment.cli("event", "C0", "dispute").returncode == 0
+    # A broken dispatcher.toml is another matter: exit 2 with the error.
+    open_deployment.set("dispatcher.toml", r"^batch_size = \d+", 'batch_size = "many"')
+    result = open_deployment.cli("status")
+    assert result.returncode == 2 and "dispatcher.toml:" in result.stderr

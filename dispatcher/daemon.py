@@ -90,7 +90,17 @@ class Daemon:
         http = runtime.config.dispatcher.http
         if http.enabled:
             self.http = HttpServer(build_app(self.metrics, self.ready), http.listen)
-            await self.http.start()
+            try:
+                await self.http.start()
+            except OSError as exc:
+                log.error(
+                    "cannot listen; set [http] listen in dispatcher.toml",
+                    extra={"fields": {"listen": http.listen, "error": exc.strerror}},
+                )
+                self.http = None
+                self.dispatcher.stop()
+                await self._shut_down()
+                return 2
 
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):

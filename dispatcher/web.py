@@ -57,7 +57,7 @@ class HttpServer:
         addresses = self._runner.addresses
         if addresses:
             self.port = int(addresses[0][1])
-        log.info("http listening", extra={"fields": {"address": f"{self.host}:{self.port}"}})
+        log.info("http listening", extra={"fields": {"listen": f"{self.host}:{self.port}"}})
 
     async def stop(self) -> None:
         await asyncio.wait_for(self._runner.cleanup(), timeout=10)

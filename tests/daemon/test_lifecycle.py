@@ -154,3 +154,17 @@ def test_check_fails_fast_on_bad_config_at_start(open_deployment: Deployment) ->
     result = dep.cli("run", timeout=30)
     assert result.returncode == 2
     assert "schedules.toml:" in result.stderr and "plan_ahead" in result.stderr
+
+
+def test_a_taken_http_port_is_a_clear_error(open_deployment: Deployment) -> None:
+    import socket
+
+    dep = open_deployment
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        dep.set("dispatcher.toml", r'^listen = ".*"$', f'listen = "127.0.0.1:{port}"')
+        result = dep.cli("run", timeout=30)
+    assert result.returncode == 2
+    assert "cannot listen" in result.stdout and f"127.0.0.1:{port}" in result.stdout

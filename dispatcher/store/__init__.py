@@ -1,4 +1,4 @@
-"""One store API (``api.Store``), implemented for SQLite here and PostgreSQL later."""
+"""One store API (``api.Store``), implemented for SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -6,14 +6,24 @@ from dispatcher.store.api import Store
 
 
 def open_store(url: str, *, migrate: bool = True) -> Store:
-    """Open the store named by ``url`` (``sqlite:///path``) and bring its schema up to date."""
+    """Open the store named by ``url`` (``sqlite:///path`` or ``postgresql://…``) and bring its
+    schema up to date."""
     if url.startswith("sqlite"):
         from dispatcher.store.sqlite import SqliteStore
 
         store: Store = SqliteStore(url)
+    elif url.startswith("postgresql"):
+        try:
+            from dispatcher.store.postgres import PostgresStore
+        except ImportError as exc:  # psycopg is the optional [postgres] extra
+            raise ValueError(
+                "a PostgreSQL store needs the postgres extra "
+                f"(pip install 'dispatcher[postgres]'): {exc}"
+            ) from None
+        store = PostgresStore(url)
     else:
         raise ValueError(
-            f"store {url.split(':', 1)[0]!r} is not supported yet (use sqlite:///path)"
+            f"store {url.split(':', 1)[0]!r} is not supported (use sqlite:///path or postgresql://…)"
         )
     if migrate:
         store.migrate()

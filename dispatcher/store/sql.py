@@ -112,13 +112,19 @@ class SqlStore(Store):
     def _insert_ignore(self, table: Any) -> Any:
         raise NotImplementedError
 
-    def _lock_candidates(self, query: Select[Any]) -> Select[Any]:
-        return query
+    def _take_people(self, conn: Connection, due: list[Reminder], now: datetime) -> list[Reminder]:
+        """Make the claim of ``due`` exclusive per person. On SQLite the write transaction
+        already excludes every other writer; a shared store locks the people here."""
+        return due
+
+    def _migration_lock(self, conn: Connection) -> None:
+        """Serialise schema changes between processes that start together."""
 
     # -- lifecycle --------------------------------------------------------------------------
 
     def migrate(self) -> int:
         with self._write() as conn:
+            self._migration_lock(conn)
             t.metadata.create_all(conn)
             version = conn.execute(
                 select(t.meta.c.value).where(t.meta.c.key == "schema_version")
@@ -500,8 +506,8 @@ class SqlStore(Store):
         self, now: datetime, limit: int, decide: DecideFn, lookback: timedelta
     ) -> ClaimBatch:
         with self._write() as conn:
-            rows = conn.execute(self._lock_candidates(self._candidates_query(now, limit)))
-            due = self._first_per_person(rows, limit)
+            rows = conn.execute(self._candidates_query(now, limit))
+            due = self._take_people(conn, self._first_per_person(rows, limit), now)
             if not due:
                 return ClaimBatch([], [])
             person_ids = [r.person_id for r in due]

@@ -1,5 +1,6 @@
-"""The store API on a real SQLite file: schema, intake, claims with reservations, recording,
-release, crash recovery, events, opt-outs and reports."""
+"""The store API on a real SQLite file and on PostgreSQL (each test in a schema of its own;
+skipped with the reason when no PostgreSQL answers): schema, intake, claims with
+reservations, recording, release, crash recovery, events, opt-outs and reports."""
 
 from __future__ import annotations
 
@@ -29,9 +30,13 @@ from dispatcher.store.schema import SCHEMA_VERSION
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 
 
-@pytest.fixture
-def store(tmp_path: Path):  # type: ignore[no-untyped-def]
-    s = open_store(f"sqlite:///{tmp_path / 'store.db'}")
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest, tmp_path: Path):  # type: ignore[no-untyped-def]
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'store.db'}"
+    else:
+        url = request.getfixturevalue("pg_url")
+    s = open_store(url)
     yield s
     s.close()
 

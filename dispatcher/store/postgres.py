@@ -1,0 +1,66 @@
+"""The PostgreSQL store: the same API, shared by any number of daemons.
+
+Claims stay exclusive per person across nodes: after reading candidates, a claim locks the
+people's rows with ``FOR UPDATE SKIP LOCKED`` (a person another node is claiming for is
+skipped, never waited on, so nodes cannot deadlock), then reads those people's candidates
+again — a claim another node committed meanwhile is now visible — and decides, reserves and
+records in the same transaction, under the person lock. So two nodes can never both send the
+8th call of a 7-in-7 window.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, create_engine, select, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.engine import make_url
+
+from dispatcher.model import Reminder
+from dispatcher.store import schema as t
+from dispatcher.store.sql import SqlStore
+
+# pg_advisory_xact_lock key for schema changes: daemons starting together migrate one by one.
+MIGRATION_LOCK = 0x64697370  # "disp"
+
+
+def engine_url(url: str) -> Any:
+    """``postgresql://…`` → the psycopg 3 driver, unless the URL names a driver itself."""
+    parsed = make_url(url)
+    if parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed
+
+
+class PostgresStore(SqlStore):
+    def __init__(self, url: str, *, pool_size: int = 5) -> None:
+        engine = create_engine(
+            engine_url(url), pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+        )
+        super().__init__(engine)
+
+    def _insert_ignore(self, table: Any) -> Any:
+        return pg_insert(table).on_conflict_do_nothing()
+
+    def _migration_lock(self, conn: Connection) -> None:
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
+
+    def _take_people(self, conn: Connection, due: list[Reminder], now: datetime) -> list[Reminder]:
+        if not due:
+            return due
+        wanted = sorted({r.person_id for r in due})
+        locked = list(
+            conn.execute(
+                select(t.people.c.id)
+                .where(t.people.c.id.in_(wanted))
+                .order_by(t.people.c.id)
+                .with_for_update(skip_locked=True)
+            ).scalars()
+        )
+        if not locked:
+            return []
+        fresh = conn.execute(
+            self._candidates_query(now, len(locked)).where(t.reminders.c.person_id.in_(locked))
+        )
+        return self._first_per_person(fresh, len(locked))

@@ -179,6 +179,7 @@ class DispatchSettings(_Model):
     reschedule_after: Duration = timedelta(minutes=15)
     max_tries: int = Field(5, ge=1, description="claims before a reminder is failed for good")
     drain_timeout: Duration = timedelta(seconds=30)
+    claim_lease: Duration = timedelta(minutes=10)
     record_interval: Duration = timedelta(milliseconds=50)
 
 
@@ -217,6 +218,7 @@ class ChannelSettings(BaseModel):
 
 class DispatcherFile(_Model):
     store: str = "sqlite:///var/dispatcher.db"
+    node: str = ""  # this daemon's name in a shared store; default the host name
     timezone: TimeZoneName = "UTC"
     fallback_timezone: TimeZoneName = "UTC"
     locales: tuple[str, ...] = ("en",)

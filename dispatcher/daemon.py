@@ -18,6 +18,7 @@ import contextlib
 import logging
 import os
 import signal
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,12 @@ from dispatcher.web import HttpServer, build_app
 log = logging.getLogger("dispatcher.daemon")
 
 
+def node_name(configured: str) -> str:
+    """This daemon's name on its claims: $DISPATCHER_NODE, else ``node`` in dispatcher.toml,
+    else the host name. Stable across restarts, so a restarted daemon finds its own claims."""
+    return os.environ.get("DISPATCHER_NODE") or configured or socket.gethostname()
+
+
 class Daemon:
     def __init__(
         self,
@@ -51,6 +58,7 @@ class Daemon:
         self.extra_plugins = extra_plugins
         self.runtime: Runtime = load_runtime(self.config_dir, extra_plugins=extra_plugins)
         self.store = open_store(self.runtime.config.store_url)
+        self.node = node_name(self.runtime.config.dispatcher.node)
         self.store_thread = StoreThread(self.store)
         self.notifier = notifier or Notifier()
         self.metrics = Metrics()
@@ -67,7 +75,7 @@ class Daemon:
     async def run(self) -> int:
         runtime = self.runtime
         report = await self.store_thread.call(
-            self.store.recover, self.clock(), runtime.resend_on_unknown
+            self.store.recover, self.clock(), runtime.resend_on_unknown, self.node
         )
         if report.unknown or report.requeued:
             log.warning(
@@ -82,6 +90,7 @@ class Daemon:
             clock=self.clock,
             metrics=self.metrics,
             heartbeat=self.notifier.watchdog,
+            node=self.node,
         )
         await self.plan()
         self.scheduler = AsyncIOScheduler(timezone=runtime.config.dispatcher.timezone)
@@ -136,7 +145,7 @@ class Daemon:
             await self.http.stop()
         # Sends cut off by the drain timeout stay claimed: record them as unknown now.
         await self.store_thread.call(
-            self.store.recover, self.clock(), self.runtime.resend_on_unknown
+            self.store.recover, self.clock(), self.runtime.resend_on_unknown, self.node
         )
         for channel in self.runtime.channels.values():
             await channel.close()
@@ -213,6 +222,18 @@ class Daemon:
         return True, f"config {self.runtime.version}"
 
     async def refresh_status(self) -> None:
+        settings = self.runtime.config.dispatcher.dispatch
+        expired = await self.store_thread.call(
+            self.store.expire_claims,
+            self.clock(),
+            self.runtime.resend_on_unknown,
+            settings.claim_lease,
+        )
+        if expired.unknown or expired.requeued:
+            log.warning(
+                "claims of a vanished node expired",
+                extra={"fields": {"unknown": expired.unknown, "requeued": expired.requeued}},
+            )
         report = await self.store_thread.call(self.store.status, self.clock())
         by_state: dict[str, int] = {}
         for state, _channel, count in report.by_state_channel:

@@ -118,6 +118,7 @@ class Dispatcher:
     counters: Counters = field(default_factory=Counters)
     metrics: Metrics | None = None
     heartbeat: Callable[[], None] | None = None  # called every loop turn (the watchdog)
+    node: str = ""  # this daemon's name on its claims
 
     def __post_init__(self) -> None:
         self._stopping = asyncio.Event()
@@ -199,7 +200,7 @@ class Dispatcher:
             return decide(policy, reminder, person, case, history, now)
 
         batch = await self.store.call(
-            self.store.store.claim_due, now, limit, decide_now, policy.lookback
+            self.store.store.claim_due, now, limit, decide_now, policy.lookback, self.node
         )
         if not batch.decided:
             return 0

@@ -210,9 +210,18 @@ class Store(abc.ABC):
         """Give back claims that were never handed to a channel."""
 
     @abc.abstractmethod
-    def recover(self, now: datetime, resend_channels: Iterable[str]) -> RecoveryReport:
-        """After a crash: claimed reminders become ``unknown`` (or pending again on channels
-        configured ``on_unknown = "resend"``)."""
+    def recover(
+        self, now: datetime, resend_channels: Iterable[str], node: str = ""
+    ) -> RecoveryReport:
+        """After a crash or at stop: ``node``'s claimed reminders become ``unknown`` (or
+        pending again on channels configured ``on_unknown = "resend"``)."""
+
+    @abc.abstractmethod
+    def expire_claims(
+        self, now: datetime, resend_channels: Iterable[str], lease: Any
+    ) -> RecoveryReport:
+        """Any node's claims older than ``lease``: that node is gone; settle them as
+        ``recover`` does."""
 
     @abc.abstractmethod
     def next_due_at(self) -> datetime | None: ...

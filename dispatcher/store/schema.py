@@ -25,7 +25,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.types import TypeDecorator
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -143,6 +143,10 @@ reminders = Table(
     Column("state", String(16), nullable=False),
     Column("tries", Integer, nullable=False, default=0),
     Column("last_reason", Text),
+    # Which daemon holds the claim, and since when: a node recovers only its own claims, and
+    # another node's only once they are older than the claim lease (that node is gone).
+    Column("claimed_by", String(128)),
+    Column("claimed_at", UTCDateTime),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     UniqueConstraint("case_id", "schedule", "step", name="uq_reminder_step"),

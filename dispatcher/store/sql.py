@@ -87,6 +87,21 @@ def _reason_codes(decision: Decision) -> str | None:
     return ",".join(r.code for r in decision.reasons) or None
 
 
+def _add_column(conn: Connection, table: Any, name: str) -> None:
+    column = table.c[name]
+    kind = column.type.compile(dialect=conn.dialect)
+    conn.exec_driver_sql(f"ALTER TABLE {table.name} ADD COLUMN {name} {kind}")
+
+
+def _v1_to_v2(conn: Connection) -> None:
+    _add_column(conn, t.reminders, "claimed_by")
+    _add_column(conn, t.reminders, "claimed_at")
+
+
+# UPGRADES[n] takes a store from schema version n to n+1, inside the migrate transaction.
+UPGRADES = {1: _v1_to_v2}
+
+
 def new_attempt_id() -> str:
     return uuid.uuid4().hex
 
@@ -139,8 +154,16 @@ class SqlStore(Store):
                     f"the store has schema version {version}, newer than this program's "
                     f"{t.SCHEMA_VERSION}; upgrade the program"
                 )
-            # Future versions upgrade step by step here, in this transaction.
-            return int(version)
+            current = int(version)
+            for step in range(current, t.SCHEMA_VERSION):
+                UPGRADES[step](conn)
+            if current != t.SCHEMA_VERSION:
+                conn.execute(
+                    update(t.meta)
+                    .where(t.meta.c.key == "schema_version")
+                    .values(value=str(t.SCHEMA_VERSION))
+                )
+            return t.SCHEMA_VERSION
 
     def close(self) -> None:
         self.engine.dispose()
@@ -503,7 +526,7 @@ class SqlStore(Store):
         return list(due.values())
 
     def claim_due(
-        self, now: datetime, limit: int, decide: DecideFn, lookback: timedelta
+        self, now: datetime, limit: int, decide: DecideFn, lookback: timedelta, node: str = ""
     ) -> ClaimBatch:
         with self._write() as conn:
             rows = conn.execute(self._candidates_query(now, limit))
@@ -591,6 +614,8 @@ class SqlStore(Store):
                         state=ReminderState.CLAIMED.value,
                         tries=t.reminders.c.tries + 1,
                         last_reason=None,
+                        claimed_by=node,
+                        claimed_at=now,
                         updated_at=now,
                     ),
                     sends,
@@ -711,6 +736,8 @@ class SqlStore(Store):
                 )
                 .values(
                     state=ReminderState.PENDING.value,
+                    claimed_by=None,
+                    claimed_at=None,
                     tries=t.reminders.c.tries - 1,
                     last_reason="released",
                     updated_at=now,
@@ -724,38 +751,67 @@ class SqlStore(Store):
                 [{"aid": c.attempt_id} for c in claims],
             )
 
-    def recover(self, now: datetime, resend_channels: Iterable[str]) -> RecoveryReport:
+    def recover(
+        self, now: datetime, resend_channels: Iterable[str], node: str = ""
+    ) -> RecoveryReport:
+        r = t.reminders.c
+        mine = (r.claimed_by == node) | r.claimed_by.is_(None)
+        return self._settle_claims(now, resend_channels, mine)
+
+    def expire_claims(
+        self, now: datetime, resend_channels: Iterable[str], lease: timedelta
+    ) -> RecoveryReport:
+        return self._settle_claims(now, resend_channels, t.reminders.c.claimed_at < now - lease)
+
+    def _settle_claims(
+        self, now: datetime, resend_channels: Iterable[str], which: Any
+    ) -> RecoveryReport:
+        """Claims whose daemon is gone: the attempt's outcome is unknown. The reminder is
+        never sent again unless its channel says ``on_unknown = "resend"``."""
         resend = list(resend_channels)
         r = t.reminders.c
+        claimed = (r.state == ReminderState.CLAIMED.value) & which
+        settled = {"claimed_by": None, "claimed_at": None, "updated_at": now}
         with self._write() as conn:
-            claimed = select(r.id).where(r.state == ReminderState.CLAIMED.value)
-            conn.execute(
-                update(t.attempts)
-                .where(
-                    t.attempts.c.outcome == Outcome.RESERVED.value,
-                    t.attempts.c.reminder_id.in_(claimed),
+            ids = list(conn.execute(select(r.id).where(claimed)).scalars())
+            if not ids:
+                return RecoveryReport(unknown=0, requeued=0)
+            requeued = unknown = 0
+            for chunk in _chunks(ids):
+                conn.execute(
+                    update(t.attempts)
+                    .where(
+                        t.attempts.c.outcome == Outcome.RESERVED.value,
+                        t.attempts.c.reminder_id.in_(chunk),
+                    )
+                    .values(
+                        outcome=Outcome.UNKNOWN.value,
+                        detail="daemon stopped before recording the outcome",
+                    )
                 )
-                .values(
-                    outcome=Outcome.UNKNOWN.value,
-                    detail="daemon stopped before recording the outcome",
+                in_chunk = r.id.in_(chunk) & (r.state == ReminderState.CLAIMED.value)
+                requeued += (
+                    conn.execute(
+                        update(t.reminders)
+                        .where(in_chunk, r.channel.in_(resend))
+                        .values(
+                            state=ReminderState.PENDING.value,
+                            due_at=now,
+                            last_reason="unknown_resend",
+                            **settled,
+                        )
+                    ).rowcount
+                    or 0
                 )
-            )
-            requeued = conn.execute(
-                update(t.reminders)
-                .where(r.state == ReminderState.CLAIMED.value, r.channel.in_(resend))
-                .values(
-                    state=ReminderState.PENDING.value,
-                    due_at=now,
-                    last_reason="unknown_resend",
-                    updated_at=now,
+                unknown += (
+                    conn.execute(
+                        update(t.reminders)
+                        .where(in_chunk)
+                        .values(state=ReminderState.UNKNOWN.value, last_reason="unknown", **settled)
+                    ).rowcount
+                    or 0
                 )
-            ).rowcount
-            unknown = conn.execute(
-                update(t.reminders)
-                .where(r.state == ReminderState.CLAIMED.value)
-                .values(state=ReminderState.UNKNOWN.value, last_reason="unknown", updated_at=now)
-            ).rowcount
-        return RecoveryReport(unknown=unknown or 0, requeued=requeued or 0)
+        return RecoveryReport(unknown=unknown, requeued=requeued)
 
     def next_due_at(self) -> datetime | None:
         r = t.reminders.c

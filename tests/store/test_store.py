@@ -332,3 +332,30 @@ def test_status_counts(store) -> None:  # type: ignore[no-untyped-def]
     assert ("pending", "sms", 3) in status.by_state_channel
     assert status.due_now == 2
     assert dict(status.deferred_by_reason) == {"quiet_hours": 1}
+
+
+def test_an_older_schema_is_upgraded_in_place(store) -> None:  # type: ignore[no-untyped-def]
+    _people(store, 1)
+    # Make it a version-1 store: no claim ownership columns.
+    with store.engine.begin() as conn:
+        conn.exec_driver_sql("ALTER TABLE reminders DROP COLUMN claimed_by")
+        conn.exec_driver_sql("ALTER TABLE reminders DROP COLUMN claimed_at")
+        conn.exec_driver_sql("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+    store.engine.dispose()
+    assert store.migrate() == SCHEMA_VERSION
+    batch = store.claim_due(NOW, 10, always(), timedelta(0), node="n1")
+    assert len(batch.claims) == 1, "the upgraded store works, data kept"
+
+
+def test_recover_touches_only_this_nodes_claims_until_their_lease_ends(store) -> None:  # type: ignore[no-untyped-def]
+    _people(store, 4)
+    store.claim_due(NOW, 2, always(), timedelta(0), node="a")
+    store.claim_due(NOW, 2, always(), timedelta(0), node="b")
+    report = store.recover(NOW, resend_channels=[], node="a")
+    assert report.unknown == 2
+    status = store.status(NOW)
+    assert ("claimed", "sms", 2) in status.by_state_channel, "b's sends are b's business"
+    # Node b vanished: its claims expire after the lease, not before.
+    assert store.expire_claims(NOW + timedelta(minutes=5), [], timedelta(minutes=10)).unknown == 0
+    assert store.expire_claims(NOW + timedelta(minutes=11), [], timedelta(minutes=10)).unknown == 2
+    assert all(s != "claimed" for s, _, _ in store.status(NOW).by_state_channel)

@@ -24,7 +24,10 @@ def timeline(history: CaseHistory) -> list[tuple[datetime, int | None, str, str]
         rows.append((event["at"], None, f"event {event['kind']}", f"by {event['source']}{until}"))
     for decision in history.decisions:
         verdict = decision["verdict"]
-        detail = "; ".join(f"{code}: {text}" for code, text in decision["reasons"])
+        detail = "; ".join(
+            f"{code}: {text}" + (f" [{rule[0]}]" if rule else "")
+            for code, text, *rule in decision["reasons"]
+        )
         if decision["until"]:
             detail = f"until {_when(decision['until'])} UTC" + (f" — {detail}" if detail else "")
         if decision["flags"]:

@@ -80,7 +80,11 @@ def _chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
 
 
 def _reasons_json(decision: Decision) -> str:
-    return json.dumps([[r.code, r.text] for r in decision.reasons], ensure_ascii=False)
+    # [code, text], or [code, text, rule] when the reason names the rule that produced it.
+    return json.dumps(
+        [[r.code, r.text, r.rule] if r.rule else [r.code, r.text] for r in decision.reasons],
+        ensure_ascii=False,
+    )
 
 
 def _reason_codes(decision: Decision) -> str | None:

@@ -349,6 +349,16 @@ class PolicyFile(_Model):
     holidays: tuple[HolidayRule, ...] = ()
     min_gap: GapRule = Field(default_factory=GapRule)
     cooldown: CooldownRule | None = None
+    # Reg F §1006.2(j): what a voicemail may contain. `check` rejects anything else.
+    voicemail_channels: tuple[str, ...] = ("voice",)
+    limited_content_vars: tuple[str, ...] = (
+        "company",
+        "company_zh",
+        "callback_number",
+        "contact_person",
+        "person.name",
+        "person.first_name",
+    )
 
     @field_validator("hold_recheck")
     @classmethod

@@ -43,13 +43,13 @@ def _used_names(ast: nodes.Template) -> set[str]:
     """Every variable a template reads, dotted to one attribute (``person.name``)."""
     used: set[str] = set()
     inner: set[int] = set()
-    for node in ast.find_all(nodes.Getattr):
-        if isinstance(node.node, nodes.Name):
-            used.add(f"{node.node.name}.{node.attr}")
-            inner.add(id(node.node))
-    for node in ast.find_all(nodes.Name):
-        if node.ctx == "load" and id(node) not in inner:
-            used.add(node.name)
+    for attr in ast.find_all(nodes.Getattr):
+        if isinstance(attr.node, nodes.Name):
+            used.add(f"{attr.node.name}.{attr.attr}")
+            inner.add(id(attr.node))
+    for name in ast.find_all(nodes.Name):
+        if name.ctx == "load" and id(name) not in inner:
+            used.add(name.name)
     return used
 
 

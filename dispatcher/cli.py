@@ -6,7 +6,7 @@ import asyncio
 import sys
 from datetime import UTC, date, datetime, time
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 from zoneinfo import ZoneInfo
 
 import click
@@ -400,3 +400,106 @@ def plugins() -> None:
         err.print(problem, markup=False)
     if loaded.problems:
         sys.exit(1)
+
+
+def _simulation_input(config: Config, data: Path | None) -> tuple[list[Any], list[Any], list[Any]]:
+    """People, cases and opt-outs to simulate: from a data file, or read from the store."""
+    from dispatcher.intake import RowError, parse_row, read_rows
+    from dispatcher.simulate import people_and_cases_from_store
+    from dispatcher.store.api import CaseIn, PersonIn
+
+    if data is None:
+        store = open_store(config.store_url)
+        try:
+            return people_and_cases_from_store(store)
+        finally:
+            store.close()
+    people: dict[str, PersonIn] = {}
+    cases: list[CaseIn] = []
+    for number, row in read_rows(data):
+        if isinstance(row, RowError):
+            continue
+        parsed = parse_row(
+            number,
+            row,
+            schedules=list(config.schedules.schedules),
+            default_schedule=None,
+            default_locale=config.dispatcher.fallback_locale,
+            default_region=None,
+        )
+        if isinstance(parsed, list):
+            continue
+        people[parsed.person.id] = parsed.person
+        cases.append(parsed.case)
+    return list(people.values()), cases, []
+
+
+@main.command()
+@click.option("--days", default=30, show_default=True, help="Days of virtual time to run.")
+@click.option(
+    "--data",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="People and cases from this CSV or JSON Lines file instead of the store.",
+)
+@click.option(
+    "--against",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Another config directory: show the contacts it adds, removes or moves.",
+)
+@click.option("--start", "start_text", help="Virtual start (ISO date or date-time; default now).")
+@click.option(
+    "--answer-rate",
+    default=0.0,
+    show_default=True,
+    type=click.FloatRange(0, 1),
+    help="Share of calls that become a conversation.",
+)
+@click.option("--html", "html_path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--no-timeline", is_flag=True, help="Leave out the per-case timeline.")
+@click.pass_context
+def simulate(
+    ctx: click.Context,
+    days: int,
+    data: Path | None,
+    against: Path | None,
+    start_text: str | None,
+    answer_rate: float,
+    html_path: Path | None,
+    no_timeline: bool,
+) -> None:
+    """Run the planner and the policy in virtual time: nothing is sent and the live store is
+    not written. Shows each case's timeline, totals per day and hour-of-day charts."""
+    from dispatcher.runtime import Runtime, load_runtime
+    from dispatcher.simulate import simulate as run_simulation
+    from dispatcher.simulate_report import compare, render_changes, render_terminal, write_html
+
+    def runtime_of(root: Path) -> Runtime:
+        try:
+            return load_runtime(root)
+        except ConfigError as exc:
+            for problem in exc.problems:
+                err.print(str(problem), markup=False)
+            sys.exit(2)
+
+    runtime = runtime_of(ctx.obj["config"])
+    zone = runtime.config.dispatcher.timezone
+    start = _parse_instant(start_text, zone) if start_text else _now()
+    people, cases, opt_outs = _simulation_input(runtime.config, data)
+    result = run_simulation(
+        runtime, people, cases, start=start, days=days, answer_rate=answer_rate, opt_outs=opt_outs
+    )
+    render_terminal(out, result, timeline=not no_timeline)
+    if html_path is not None:
+        write_html(html_path, result)
+        out.print(f"wrote {html_path}", markup=False)
+    if against is not None:
+        other = run_simulation(
+            runtime_of(against),
+            people,
+            cases,
+            start=start,
+            days=days,
+            answer_rate=answer_rate,
+            opt_outs=opt_outs,
+        )
+        render_changes(out, compare(result, other), str(ctx.obj["config"]), str(against))

@@ -367,9 +367,9 @@ def status(ctx: click.Context) -> None:
 @click.pass_context
 def explain(ctx: click.Context, target: str) -> None:
     """The whole decision history of a case (or of the case of a reminder id), PII masked."""
-    from dispatcher.explain import render_history
+    from dispatcher.explain import render_history, zone_note
 
-    _, store = _store(ctx)
+    config, store = _store(ctx)
     case_id: str | None = target
     if store.get_case(target) is None and target.isdigit():
         case_id = store.case_of_reminder(int(target))
@@ -379,7 +379,13 @@ def explain(ctx: click.Context, target: str) -> None:
     history = store.case_history(case_id)
     store.close()
     focus = int(target) if target.isdigit() and target != case_id else None
-    render_history(out, history, focus=focus)
+    policy = config.policy
+    layers = " + ".join([f"preset {policy.preset}", *(f"overlay {o}" for o in policy.overlays)])
+    notes = (
+        f"policy: {layers} + policy.toml (each reason names its rule in [brackets])",
+        zone_note(history, config.dispatcher.fallback_timezone),
+    )
+    render_history(out, history, focus=focus, notes=notes)
 
 
 @main.command()

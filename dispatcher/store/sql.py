@@ -1003,3 +1003,26 @@ class SqlStore(Store):
                 )
             ]
         return history
+
+    def audit_rows(self, since: datetime, until: datetime) -> list[dict[str, Any]]:
+        d, a, r = t.decisions.c, t.attempts.c, t.reminders.c
+        rows: list[dict[str, Any]] = []
+        with self._read() as conn:
+            for row in conn.execute(
+                select(t.decisions, r.channel, r.template, r.person_id)
+                .join(t.reminders, r.id == d.reminder_id)
+                .where(d.at >= since, d.at < until)
+            ):
+                item = dict(row._mapping)
+                item["record"] = "decision"
+                rows.append(item)
+            for row in conn.execute(
+                select(t.attempts, r.template)
+                .outerjoin(t.reminders, r.id == a.reminder_id)
+                .where(a.at >= since, a.at < until)
+            ):
+                item = dict(row._mapping)
+                item["record"] = "attempt"
+                rows.append(item)
+        rows.sort(key=lambda item: (item["at"], item["record"] == "attempt"))
+        return rows

@@ -6,7 +6,7 @@ import asyncio
 import sys
 from datetime import UTC, date, datetime, time
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 from zoneinfo import ZoneInfo
 
 import click
@@ -41,6 +41,16 @@ def _config(ctx: click.Context) -> Config:
     """The whole config directory (templates not rendered), or exit 2 listing its errors."""
     try:
         return load_config(ctx.obj["config"], check_templates=False)
+    except ConfigError as exc:
+        _config_failed(exc)
+
+
+def _runtime_config(ctx: click.Context) -> Config:
+    """The whole config with templates checked and plugins loaded, or exit 2."""
+    from dispatcher.runtime import load_runtime
+
+    try:
+        return load_runtime(ctx.obj["config"]).config
     except ConfigError as exc:
         _config_failed(exc)
 
@@ -379,9 +389,9 @@ def status(ctx: click.Context) -> None:
 @click.pass_context
 def explain(ctx: click.Context, target: str) -> None:
     """The whole decision history of a case (or of the case of a reminder id), PII masked."""
-    from dispatcher.explain import render_history
+    from dispatcher.explain import render_history, zone_note
 
-    _, store = _store(ctx)
+    settings, store = _store(ctx)
     case_id: str | None = target
     if store.get_case(target) is None and target.isdigit():
         case_id = store.case_of_reminder(int(target))
@@ -391,7 +401,14 @@ def explain(ctx: click.Context, target: str) -> None:
     history = store.case_history(case_id)
     store.close()
     focus = int(target) if target.isdigit() and target != case_id else None
-    render_history(out, history, focus=focus)
+    try:
+        policy = load_config(ctx.obj["config"], check_templates=False).policy
+        layers = " + ".join([f"preset {policy.preset}", *(f"overlay {o}" for o in policy.overlays)])
+        policy_note = f"policy: {layers} + policy.toml (each reason names its rule in [brackets])"
+    except ConfigError:
+        policy_note = "policy: the config directory does not check now (see `dispatcher check`)"
+    notes = (policy_note, zone_note(history, settings.fallback_timezone))
+    render_history(out, history, focus=focus, notes=notes)
 
 
 @main.command()
@@ -470,3 +487,134 @@ def plugins() -> None:
         err.print(problem, markup=False)
     if loaded.problems:
         sys.exit(1)
+
+
+def _simulation_input(config: Config, data: Path | None) -> tuple[list[Any], list[Any], list[Any]]:
+    """People, cases and opt-outs to simulate: from a data file, or read from the store."""
+    from dispatcher.intake import RowError, parse_row, read_rows
+    from dispatcher.simulate import people_and_cases_from_store
+    from dispatcher.store.api import CaseIn, PersonIn
+
+    if data is None:
+        store = open_store(config.store_url)
+        try:
+            return people_and_cases_from_store(store)
+        finally:
+            store.close()
+    people: dict[str, PersonIn] = {}
+    cases: list[CaseIn] = []
+    for number, row in read_rows(data):
+        if isinstance(row, RowError):
+            continue
+        parsed = parse_row(
+            number,
+            row,
+            schedules=list(config.schedules.schedules),
+            default_schedule=None,
+            default_locale=config.dispatcher.fallback_locale,
+            default_region=None,
+        )
+        if isinstance(parsed, list):
+            continue
+        people[parsed.person.id] = parsed.person
+        cases.append(parsed.case)
+    return list(people.values()), cases, []
+
+
+@main.command()
+@click.option("--days", default=30, show_default=True, help="Days of virtual time to run.")
+@click.option(
+    "--data",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="People and cases from this CSV or JSON Lines file instead of the store.",
+)
+@click.option(
+    "--against",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Another config directory: show the contacts it adds, removes or moves.",
+)
+@click.option("--start", "start_text", help="Virtual start (ISO date or date-time; default now).")
+@click.option(
+    "--answer-rate",
+    default=0.0,
+    show_default=True,
+    type=click.FloatRange(0, 1),
+    help="Share of calls that become a conversation.",
+)
+@click.option("--html", "html_path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--no-timeline", is_flag=True, help="Leave out the per-case timeline.")
+@click.pass_context
+def simulate(
+    ctx: click.Context,
+    days: int,
+    data: Path | None,
+    against: Path | None,
+    start_text: str | None,
+    answer_rate: float,
+    html_path: Path | None,
+    no_timeline: bool,
+) -> None:
+    """Run the planner and the policy in virtual time: nothing is sent and the live store is
+    not written. Shows each case's timeline, totals per day and hour-of-day charts."""
+    from dispatcher.runtime import Runtime, load_runtime
+    from dispatcher.simulate import simulate as run_simulation
+    from dispatcher.simulate_report import compare, render_changes, render_terminal, write_html
+
+    def runtime_of(root: Path) -> Runtime:
+        try:
+            return load_runtime(root)
+        except ConfigError as exc:
+            for problem in exc.problems:
+                err.print(str(problem), markup=False)
+            sys.exit(2)
+
+    runtime = runtime_of(ctx.obj["config"])
+    zone = runtime.config.dispatcher.timezone
+    start = _parse_instant(start_text, zone) if start_text else _now()
+    people, cases, opt_outs = _simulation_input(runtime.config, data)
+    result = run_simulation(
+        runtime, people, cases, start=start, days=days, answer_rate=answer_rate, opt_outs=opt_outs
+    )
+    render_terminal(out, result, timeline=not no_timeline)
+    if html_path is not None:
+        write_html(html_path, result)
+        out.print(f"wrote {html_path}", markup=False)
+    if against is not None:
+        other = run_simulation(
+            runtime_of(against),
+            people,
+            cases,
+            start=start,
+            days=days,
+            answer_rate=answer_rate,
+            opt_outs=opt_outs,
+        )
+        render_changes(out, compare(result, other), str(ctx.obj["config"]), str(against))
+
+
+@main.group()
+def audit() -> None:
+    """Compliance records: decisions and attempts, never deleted."""
+
+
+@audit.command(name="export")
+@click.option("--since", "since_text", required=True, help="From (ISO date or date-time).")
+@click.option("--until", "until_text", required=True, help="Until, exclusive.")
+@click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"]), default="csv")
+@click.option("--unmasked", is_flag=True, help="Full contact points (operators only).")
+@click.pass_context
+def audit_export(
+    ctx: click.Context, since_text: str, until_text: str, fmt: str, unmasked: bool
+) -> None:
+    """Every decision and attempt in [since, until), with the policy version and template."""
+    from dispatcher.audit import audit_records, write_export
+
+    config = _runtime_config(ctx)
+    zone = config.dispatcher.timezone
+    since, until = _parse_instant(since_text, zone), _parse_instant(until_text, zone)
+    store = open_store(config.store_url)
+    try:
+        rows = store.audit_rows(since, until)
+    finally:
+        store.close()
+    sys.stdout.write(write_export(audit_records(rows, config, unmasked=unmasked), fmt))

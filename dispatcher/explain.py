@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from dispatcher.privacy import mask, mask_contact, mask_name
@@ -24,7 +25,10 @@ def timeline(history: CaseHistory) -> list[tuple[datetime, int | None, str, str]
         rows.append((event["at"], None, f"event {event['kind']}", f"by {event['source']}{until}"))
     for decision in history.decisions:
         verdict = decision["verdict"]
-        detail = "; ".join(f"{code}: {text}" for code, text in decision["reasons"])
+        detail = "; ".join(
+            f"{code}: {text}" + (f" [{rule[0]}]" if rule else "")
+            for code, text, *rule in decision["reasons"]
+        )
         if decision["until"]:
             detail = f"until {_when(decision['until'])} UTC" + (f" — {detail}" if detail else "")
         if decision["flags"]:
@@ -49,7 +53,29 @@ def timeline(history: CaseHistory) -> list[tuple[datetime, int | None, str, str]
     return rows
 
 
-def render_history(console: Console, history: CaseHistory, *, focus: int | None = None) -> None:
+def zone_note(history: CaseHistory, fallback: str) -> str:
+    """The zones the policy judges this person in, and why."""
+    from dispatcher.policy.zones import person_zones
+
+    choice = person_zones(history.person, fallback)
+    why = {
+        "person": "the person's own time zone",
+        "phone": "from the phone numbers on file",
+        "address": "from the postal address on file",
+        "phone+address": "from the phone numbers and postal address on file",
+        "fallback": "nothing on file gives a zone: the configured fallback zone (tz_fallback)",
+    }[choice.source]
+    rule = " (a contact must be allowed in every one)" if len(choice.zones) > 1 else ""
+    return f"time zone used: {', '.join(choice.zones)} — {why}{rule}"
+
+
+def render_history(
+    console: Console,
+    history: CaseHistory,
+    *,
+    focus: int | None = None,
+    notes: tuple[str, ...] = (),
+) -> None:
     person, case = history.person, history.case
     console.print(
         f"case {case.id}: {case.state.value}, {case.amount} {case.currency} due {case.due_date}, "
@@ -69,10 +95,12 @@ def render_history(console: Console, history: CaseHistory, *, focus: int | None 
     )
     console.print(
         f"person {person.id}: {mask_name(person.name)}, locale {person.locale}, "
-        f"time zone {person.timezone or '(unknown: fallback zone used)'}",
+        f"time zone {person.timezone or '(not on file)'}",
         markup=False,
     )
     console.print(f"contacts: {contacts or 'none'}; opt-outs: {outs}", markup=False)
+    for note in notes:
+        console.print(note, markup=False)
 
     reminders = Table(title="reminders")
     for column in (
@@ -107,5 +135,6 @@ def render_history(console: Console, history: CaseHistory, *, focus: int | None 
     for when, reminder_id, what, detail in timeline(history):
         if focus is not None and reminder_id not in (focus, None):
             continue
-        table.add_row(_when(when), str(reminder_id or ""), what, detail)
+        # Escaped: rule names and flags are written in [brackets], which rich reads as markup.
+        table.add_row(_when(when), str(reminder_id or ""), what, escape(detail))
     console.print(table)

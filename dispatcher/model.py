@@ -136,10 +136,12 @@ class Attempt:
 
 @dataclass(frozen=True, slots=True)
 class Reason:
-    """A short machine code plus text a person can read."""
+    """A short machine code plus text a person can read; ``rule`` names the policy rule that
+    produced it and where that rule came from (``preset us-reg-f: limits.call-frequency``)."""
 
     code: str
     text: str
+    rule: str | None = None
 
     def __str__(self) -> str:
         return f"{self.code}: {self.text}"
@@ -155,6 +157,10 @@ class Decision:
     reasons: tuple[Reason, ...] = ()
     contact: ContactPoint | None = None
     flags: tuple[str, ...] = field(default=())
+    # The zones the decision was judged in and why (``person``, ``phone``, ``address``,
+    # ``fallback``): explain and audit show them.
+    zones: tuple[str, ...] = ()
+    zone_source: str = ""
 
     @property
     def cancels(self) -> bool:

@@ -12,6 +12,7 @@ from dispatcher.channel import Channel
 from dispatcher.config import Config, ConfigError, Problem, load_config
 from dispatcher.plugins import Plugins, load_plugins
 from dispatcher.policy import ChannelTraits, Policy, compile_policy
+from dispatcher.template_rules import check_template_rules
 
 
 @dataclass
@@ -42,7 +43,12 @@ def load_runtime(
         raise ConfigError(problems) from None
     if plugins.problems:
         raise ConfigError([Problem("(plugins)", 0, "plugins", p) for p in plugins.problems])
-    return build_runtime(config, plugins)
+    runtime = build_runtime(config, plugins)
+    kinds = {name: channel.contact_kind for name, channel in runtime.channels.items()}
+    template_problems = check_template_rules(config, kinds)
+    if template_problems:
+        raise ConfigError(template_problems)
+    return runtime
 
 
 def build_runtime(config: Config, plugins: Plugins) -> Runtime:

@@ -172,7 +172,7 @@ def test_invalid_toml_reports_its_line_and_other_files_are_still_checked(
 
 
 def test_unknown_keys_are_reported_where_they_are(config_dir: Path) -> None:
-    top = insert_after(config_dir / "policy.toml", 'preset = "none"', 'presets = "cn"')
+    top = insert_after(config_dir / "policy.toml", 'preset = "', 'presets = "cn"')
     step = edit(
         config_dir / "schedules.toml",
         'at = "10:00" }',

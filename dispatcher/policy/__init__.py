@@ -3,7 +3,10 @@
 - ``case_state``: paid, closed, plan, hardship, disputed, ceased
 - ``contacts``: opt-outs and undeliverable addresses
 - ``windows``: allowed hours in the person's local time
-- ``limits``: rolling-window limits, minimum gap, conversation cooldown
+- ``limits``: rolling-window limits, calendar-day caps, minimum gap, conversation cooldown
+- ``zones``: the candidate time zones of a person (explicit, phone numbers, address)
+- ``calendars``: public holidays as closed days
+- ``presets``: the built-in presets and overlays, merged under ``policy.toml``
 - ``engine``: ``decide`` combines them into one Decision
 """
 
@@ -12,8 +15,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from dispatcher.config import PolicyFile
+from dispatcher.policy.calendars import closed_days
 from dispatcher.policy.engine import ChannelTraits, Policy, decide
-from dispatcher.policy.limits import Cooldown, Gap, Limit
+from dispatcher.policy.limits import Cooldown, DailyCap, Gap, Limit
+from dispatcher.policy.presets import effective_policy
 from dispatcher.policy.windows import Window
 
 __all__ = ["ChannelTraits", "Policy", "compile_policy", "decide"]
@@ -26,7 +31,9 @@ def compile_policy(
     fallback_timezone: str = "UTC",
     after_cease: Iterable[tuple[str, str]] = (),
 ) -> Policy:
-    """Turn ``policy.toml``'s model into the structures ``decide`` reads."""
+    """Turn ``policy.toml``'s model (over its preset and overlays) into the structures
+    ``decide`` reads. Holiday calendars are built here, once, not per decision."""
+    source = effective_policy(source)
     exempt = set(source.window_exempt)
     traits = {
         name: ChannelTraits(t.name, t.contact_kind, t.window_exempt or name in exempt)
@@ -34,21 +41,34 @@ def compile_policy(
     }
     windows: dict[str, list[Window]] = {}
     for rule in source.windows:
-        window = Window(frozenset(rule.days), rule.start, rule.end)
+        window = Window(frozenset(rule.days), rule.start, rule.end, rule.origin)
         for channel in rule.channels:
             windows.setdefault(channel, []).append(window)
     gap = None
     if source.min_gap.every:
-        gap = Gap(source.min_gap.every, frozenset(source.min_gap.channels))
+        gap = Gap(source.min_gap.every, frozenset(source.min_gap.channels), source.min_gap.origin)
     cooldown = None
     if source.cooldown is not None:
+        after = source.cooldown
         cooldown = Cooldown(
-            frozenset(source.cooldown.channels), source.cooldown.per, source.cooldown.scope
+            frozenset(after.channels), after.per, after.scope, after.calendar, after.origin
         )
     return Policy(
         channels=traits,
         windows={k: tuple(v) for k, v in windows.items()},
-        limits=tuple(Limit(frozenset(r.channels), r.max, r.per, r.scope) for r in source.limits),
+        limits=tuple(
+            Limit(frozenset(r.channels), r.max, r.per, r.scope, r.origin) for r in source.limits
+        ),
+        daily_caps=tuple(
+            DailyCap(frozenset(r.channels), r.max, r.scope, r.count, r.origin)
+            for r in source.daily_caps
+        ),
+        holidays=tuple(
+            closed_days(r.calendar, r.subdivision, r.channels, r.zones, r.origin)
+            for r in source.holidays
+        ),
+        preset=source.preset,
+        overlays=source.overlays,
         gap=gap,
         cooldown=cooldown,
         jitter=source.jitter,

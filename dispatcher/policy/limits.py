@@ -1,4 +1,5 @@
-"""Rolling-window limits, minimum gap and conversation cooldown over a person's attempts.
+"""Rolling-window limits, calendar-day caps, minimum gap and conversation cooldown over a
+person's attempts.
 
 Each function answers: given the attempts so far, what is the earliest instant at or after
 ``at`` when this rule allows one more contact? History is fixed while deciding, so every rule
@@ -9,7 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
+from functools import lru_cache
+from zoneinfo import ZoneInfo
 
 from dispatcher.durations import format_duration
 from dispatcher.model import Attempt, Outcome, Reason
@@ -24,6 +27,7 @@ class Limit:
     max: int
     per: timedelta
     scope: str
+    rule: str = ""
 
     def applies_to(self, channel: str) -> bool:
         return "*" in self.channels or channel in self.channels
@@ -33,6 +37,7 @@ class Limit:
 class Gap:
     every: timedelta
     channels: frozenset[str]
+    rule: str = ""
 
     def applies_to(self, channel: str) -> bool:
         return "*" in self.channels or channel in self.channels
@@ -40,9 +45,14 @@ class Gap:
 
 @dataclass(frozen=True, slots=True)
 class Cooldown:
+    """After a conversation, nothing on ``channels`` for ``per``; with ``calendar`` the
+    conversation's local day is day 1 and the cooldown ends at the start of day ``per + 1``."""
+
     channels: frozenset[str]
     per: timedelta
     scope: str
+    calendar: bool = False
+    rule: str = ""
 
     def applies_to(self, channel: str) -> bool:
         return "*" in self.channels or channel in self.channels
@@ -88,6 +98,7 @@ def limit_reason(limit: Limit, until: datetime) -> Reason:
         "rate_limit",
         f"{limit.max} {channels} contact(s) per {format_duration(limit.per)} per {limit.scope} "
         f"reached; the oldest leaves the window at {until:%Y-%m-%d %H:%M} UTC",
+        limit.rule or None,
     )
 
 
@@ -109,13 +120,20 @@ def gap_reason(gap: Gap, until: datetime) -> Reason:
         "min_gap",
         f"at least {format_duration(gap.every)} between contacts to one person; "
         f"next possible {until:%Y-%m-%d %H:%M} UTC",
+        gap.rule or None,
     )
 
 
 def cooldown_clears_at(
-    cooldown: Cooldown, history: Sequence[Attempt], *, at: datetime, case_id: str
+    cooldown: Cooldown,
+    history: Sequence[Attempt],
+    *,
+    at: datetime,
+    case_id: str,
+    zones: tuple[str, ...] = ("UTC",),
 ) -> datetime:
-    """Earliest instant ≥ ``at`` that is ``cooldown.per`` after the last conversation."""
+    """Earliest instant ≥ ``at`` that is ``cooldown.per`` after the last conversation (in
+    calendar mode: the start of local day ``per + 1``, the latest over ``zones``)."""
     if not history:
         return at
     last = max(
@@ -128,12 +146,108 @@ def cooldown_clears_at(
     )
     if last is None:
         return at
-    return max(at, last + cooldown.per)
+    if not cooldown.calendar:
+        return max(at, last + cooldown.per)
+    # Reg F §1006.14(b)(2)(ii): the conversation's day is day 1, so a 7-day cooldown lasts
+    # until local midnight at the start of day 8.
+    days = max(1, round(cooldown.per / timedelta(days=1)))
+    return max(at, *(_local_midnight_after(last, zone, days) for zone in zones))
 
 
 def cooldown_reason(cooldown: Cooldown, until: datetime) -> Reason:
+    span = (
+        f"{round(cooldown.per / timedelta(days=1))} days counting the conversation's day"
+        if cooldown.calendar
+        else format_duration(cooldown.per)
+    )
     return Reason(
         "cooldown",
         f"a conversation took place; no {', '.join(sorted(cooldown.channels))} for "
-        f"{format_duration(cooldown.per)} per {cooldown.scope}, until {until:%Y-%m-%d %H:%M} UTC",
+        f"{span} per {cooldown.scope}, until {until:%Y-%m-%d %H:%M} UTC",
+        cooldown.rule or None,
+    )
+
+
+@lru_cache(maxsize=64)
+def _zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
+
+
+def _local_midnight_after(instant: datetime, zone: str, days: int) -> datetime:
+    """Local midnight ``days`` days after the local date of ``instant`` in ``zone``."""
+    tz = _zone(zone)
+    day = instant.astimezone(tz).date() + timedelta(days=days)
+    # Midnight may not exist (a DST jump at 00:00): the first instant of the day then.
+    midnight = datetime.combine(day, time(0), tzinfo=tz).astimezone(UTC)
+    if midnight.astimezone(tz).date() < day:
+        midnight = datetime.combine(day, time(1), tzinfo=tz).astimezone(UTC)
+    return midnight
+
+
+@dataclass(frozen=True, slots=True)
+class DailyCap:
+    """At most ``max`` attempts of kind ``count`` on ``channels`` per local calendar day,
+    per ``scope``."""
+
+    channels: frozenset[str]
+    max: int
+    scope: str
+    count: str  # attempts | conversations | unanswered
+    rule: str = ""
+
+    def applies_to(self, channel: str) -> bool:
+        return "*" in self.channels or channel in self.channels
+
+    def counts(self, attempt: Attempt) -> bool:
+        if not self.applies_to(attempt.channel):
+            return False
+        if self.count == "conversations":
+            # A call in flight or of unknown outcome may have been answered: count it.
+            return attempt.outcome in _MAYBE_CONVERSATION
+        if not attempt.counted:
+            return False  # refused before placing (HTTP 429 / 20429): not an attempt
+        if self.count == "unanswered":
+            return attempt.outcome is not Outcome.CONVERSATION
+        return True
+
+
+_MAYBE_CONVERSATION = frozenset({Outcome.CONVERSATION, Outcome.RESERVED, Outcome.UNKNOWN})
+
+
+def daily_cap_clears_at(
+    cap: DailyCap,
+    history: Sequence[Attempt],
+    *,
+    at: datetime,
+    case_id: str,
+    contact: str | None,
+    zones: tuple[str, ...],
+) -> datetime:
+    """Earliest instant ≥ ``at`` when the cap allows one more: the next local midnight of
+    each zone whose day is full (the latest of them)."""
+    clears = at
+    for zone in zones:
+        day_start = _local_midnight_after(at, zone, 0)
+        day_end = _local_midnight_after(at, zone, 1)
+        used = sum(
+            1
+            for a in history
+            if day_start <= a.at < day_end
+            and cap.counts(a)
+            and _in_scope(a, cap.scope, case_id, contact)
+        )
+        if used >= cap.max:
+            clears = max(clears, day_end)
+    return clears
+
+
+def daily_cap_reason(cap: DailyCap, until: datetime) -> Reason:
+    what = {"attempts": "attempts", "conversations": "conversations", "unanswered": "unanswered"}[
+        cap.count
+    ]
+    return Reason(
+        "daily_cap",
+        f"{cap.max} {', '.join(sorted(cap.channels))} {what} per local day per {cap.scope} "
+        f"reached; the count starts again at local midnight, {until:%Y-%m-%d %H:%M} UTC",
+        cap.rule or None,
     )

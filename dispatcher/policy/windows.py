@@ -26,6 +26,7 @@ class Window:
     days: frozenset[int]
     start: time
     end: time
+    rule: str = ""
 
     def label(self) -> str:
         end = "24:00" if self.end == time.max else self.end.strftime("%H:%M")
@@ -33,6 +34,10 @@ class Window:
 
 
 Interval = tuple[datetime, datetime]
+NO_CLOSED_DAYS: frozenset[date] = frozenset()
+ALL_DAY = (Window(frozenset(range(7)), time(0), time.max),)
+# A holiday run (Golden Week, year-end) can close a week and more: look this much further.
+HOLIDAY_SEARCH_DAYS = 31
 
 
 @lru_cache(maxsize=4096)
@@ -63,8 +68,16 @@ def _local_to_utc(day: date, clock: time, zone: ZoneInfo) -> datetime:
 
 
 @lru_cache(maxsize=65536)
-def day_intervals(windows: tuple[Window, ...], zone_name: str, day: date) -> tuple[Interval, ...]:
-    """The UTC intervals of the windows that start on local ``day``."""
+def day_intervals(
+    windows: tuple[Window, ...],
+    zone_name: str,
+    day: date,
+    closed: frozenset[date] = NO_CLOSED_DAYS,
+) -> tuple[Interval, ...]:
+    """The UTC intervals of the windows that start on local ``day`` (none on a closed day,
+    and a window running past midnight stops at the start of a closed day)."""
+    if day in closed:
+        return ()
     zone = _zone(zone_name)
     out: list[Interval] = []
     weekday = day.weekday()
@@ -81,26 +94,41 @@ def day_intervals(windows: tuple[Window, ...], zone_name: str, day: date) -> tup
             end = _local_to_utc(day, time.max, zone)
         else:
             end = _local_to_utc(end_day, window.end, zone)
+        if end_day != day and end_day in closed:
+            end = min(end, _local_to_utc(day, time.max, zone))
         if end > start:
             out.append((start, end))
     return tuple(sorted(out))
 
 
-def open_interval(windows: tuple[Window, ...], zone_name: str, at: datetime) -> Interval | None:
+def open_interval(
+    windows: tuple[Window, ...],
+    zone_name: str,
+    at: datetime,
+    closed: frozenset[date] = NO_CLOSED_DAYS,
+) -> Interval | None:
     """The window interval containing ``at``, if any."""
     local_day = at.astimezone(_zone(zone_name)).date()
     for day in (local_day - timedelta(days=1), local_day):
-        for start, end in day_intervals(windows, zone_name, day):
+        for start, end in day_intervals(windows, zone_name, day, closed):
             if start <= at < end:
                 return (start, end)
     return None
 
 
-def next_opening(windows: tuple[Window, ...], zone_name: str, after: datetime) -> Interval | None:
-    """The first window interval that starts after ``after`` (within SEARCH_DAYS)."""
+def next_opening(
+    windows: tuple[Window, ...],
+    zone_name: str,
+    after: datetime,
+    closed: frozenset[date] = NO_CLOSED_DAYS,
+) -> Interval | None:
+    """The first window interval that starts after ``after`` (within SEARCH_DAYS, more when
+    there are closed days)."""
     local_day = after.astimezone(_zone(zone_name)).date()
-    for offset in range(-1, SEARCH_DAYS + 1):
-        for start, end in day_intervals(windows, zone_name, local_day + timedelta(days=offset)):
+    search = SEARCH_DAYS + (HOLIDAY_SEARCH_DAYS if closed else 0)
+    for offset in range(-1, search + 1):
+        day = local_day + timedelta(days=offset)
+        for start, end in day_intervals(windows, zone_name, day, closed):
             if start > after:
                 return (start, end)
     return None

@@ -266,3 +266,8 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def case_of_reminder(self, reminder_id: int) -> str | None: ...
+
+    @abc.abstractmethod
+    def audit_rows(self, since: datetime, until: datetime) -> list[dict[str, Any]]:
+        """Every decision and attempt with ``since <= at < until``, oldest first, each with
+        its reminder's channel and template (read only; nothing is ever deleted)."""

@@ -80,7 +80,11 @@ def _chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
 
 
 def _reasons_json(decision: Decision) -> str:
-    return json.dumps([[r.code, r.text] for r in decision.reasons], ensure_ascii=False)
+    # [code, text], or [code, text, rule] when the reason names the rule that produced it.
+    return json.dumps(
+        [[r.code, r.text, r.rule] if r.rule else [r.code, r.text] for r in decision.reasons],
+        ensure_ascii=False,
+    )
 
 
 def _reason_codes(decision: Decision) -> str | None:
@@ -1065,3 +1069,26 @@ class SqlStore(Store):
                 )
             ]
         return history
+
+    def audit_rows(self, since: datetime, until: datetime) -> list[dict[str, Any]]:
+        d, a, r = t.decisions.c, t.attempts.c, t.reminders.c
+        rows: list[dict[str, Any]] = []
+        with self._read() as conn:
+            for row in conn.execute(
+                select(t.decisions, r.channel, r.template, r.person_id)
+                .join(t.reminders, r.id == d.reminder_id)
+                .where(d.at >= since, d.at < until)
+            ):
+                item = dict(row._mapping)
+                item["record"] = "decision"
+                rows.append(item)
+            for row in conn.execute(
+                select(t.attempts, r.template)
+                .outerjoin(t.reminders, r.id == a.reminder_id)
+                .where(a.at >= since, a.at < until)
+            ):
+                item = dict(row._mapping)
+                item["record"] = "attempt"
+                rows.append(item)
+        rows.sort(key=lambda item: (item["at"], item["record"] == "attempt"))
+        return rows

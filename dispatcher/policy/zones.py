@@ -1,0 +1,214 @@
+"""Which time zones a person may be in: pure, from what is on file.
+
+An explicit time zone on the person wins. Without one, every phone number (``phonenumbers``'
+time-zone data) and every postal address (its country, and its US state where the state
+decides the zone) adds candidates. Reg F §1006.6(b)(1) as commonly read: when the zone is
+unknown or ambiguous, a contact is convenient only if it is convenient in every candidate
+zone, so the engine requires every window rule to be open in all of them. With no candidate
+at all the configured fallback zone is used and the decision is flagged ``tz_fallback``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+
+import phonenumbers
+from phonenumbers import timezone as phone_timezone
+
+from dispatcher.model import ContactKind, Person
+
+UNKNOWN_ZONE = "Etc/Unknown"  # what phonenumbers answers when it cannot tell
+
+
+@dataclass(frozen=True, slots=True)
+class ZoneChoice:
+    """The zones to judge a contact in and where they came from: ``person``, ``phone``,
+    ``address``, ``phone+address`` or ``fallback``."""
+
+    zones: tuple[str, ...]
+    source: str
+
+    @property
+    def fallback(self) -> bool:
+        return self.source == "fallback"
+
+
+def person_zones(person: Person, fallback: str) -> ZoneChoice:
+    """The candidate zones of ``person`` (explicit zone first, then phones and addresses)."""
+    if person.timezone:
+        return ZoneChoice((person.timezone,), "person")
+    phones = tuple(c.value for c in person.contacts if c.kind is ContactKind.PHONE)
+    addresses = tuple(c.value for c in person.contacts if c.kind is ContactKind.POSTAL)
+    return _inferred(phones, addresses, fallback)
+
+
+@lru_cache(maxsize=65536)
+def _inferred(phones: tuple[str, ...], addresses: tuple[str, ...], fallback: str) -> ZoneChoice:
+    found: set[str] = set()
+    sources: list[str] = []
+    from_phones = {z for p in phones for z in phone_zones(p)}
+    if from_phones:
+        found |= from_phones
+        sources.append("phone")
+    from_addresses = {z for a in addresses for z in address_zones(a)}
+    if from_addresses:
+        found |= from_addresses
+        sources.append("address")
+    if not found:
+        return ZoneChoice((fallback,), "fallback")
+    return ZoneChoice(tuple(sorted(found)), "+".join(sources))
+
+
+@lru_cache(maxsize=65536)
+def phone_zones(number: str) -> tuple[str, ...]:
+    """The zones ``phonenumbers`` gives for an E.164 number (none when it cannot tell)."""
+    try:
+        parsed = phonenumbers.parse(number)
+    except phonenumbers.NumberParseException:
+        return ()
+    zones = phone_timezone.time_zones_for_number(parsed)
+    return tuple(z for z in zones if z != UNKNOWN_ZONE)
+
+
+# US states and DC → the zones of the state (several where a state spans zones).
+US_STATES: dict[str, tuple[str, ...]] = {
+    "AL": ("America/Chicago",),
+    "AK": ("America/Anchorage", "America/Adak"),
+    "AZ": ("America/Phoenix",),
+    "AR": ("America/Chicago",),
+    "CA": ("America/Los_Angeles",),
+    "CO": ("America/Denver",),
+    "CT": ("America/New_York",),
+    "DC": ("America/New_York",),
+    "DE": ("America/New_York",),
+    "FL": ("America/New_York", "America/Chicago"),
+    "GA": ("America/New_York",),
+    "HI": ("Pacific/Honolulu",),
+    "ID": ("America/Boise", "America/Los_Angeles"),
+    "IL": ("America/Chicago",),
+    "IN": ("America/Indiana/Indianapolis", "America/Chicago"),
+    "IA": ("America/Chicago",),
+    "KS": ("America/Chicago", "America/Denver"),
+    "KY": ("America/New_York", "America/Chicago"),
+    "LA": ("America/Chicago",),
+    "ME": ("America/New_York",),
+    "MD": ("America/New_York",),
+    "MA": ("America/New_York",),
+    "MI": ("America/Detroit", "America/Chicago"),
+    "MN": ("America/Chicago",),
+    "MS": ("America/Chicago",),
+    "MO": ("America/Chicago",),
+    "MT": ("America/Denver",),
+    "NE": ("America/Chicago", "America/Denver"),
+    "NV": ("America/Los_Angeles",),
+    "NH": ("America/New_York",),
+    "NJ": ("America/New_York",),
+    "NM": ("America/Denver",),
+    "NY": ("America/New_York",),
+    "NC": ("America/New_York",),
+    "ND": ("America/Chicago", "America/Denver"),
+    "OH": ("America/New_York",),
+    "OK": ("America/Chicago",),
+    "OR": ("America/Los_Angeles", "America/Boise"),
+    "PA": ("America/New_York",),
+    "RI": ("America/New_York",),
+    "SC": ("America/New_York",),
+    "SD": ("America/Chicago", "America/Denver"),
+    "TN": ("America/Chicago", "America/New_York"),
+    "TX": ("America/Chicago", "America/Denver"),
+    "UT": ("America/Denver",),
+    "VT": ("America/New_York",),
+    "VA": ("America/New_York",),
+    "WA": ("America/Los_Angeles",),
+    "WV": ("America/New_York",),
+    "WI": ("America/Chicago",),
+    "WY": ("America/Denver",),
+}
+COUNTRY_ALIASES = {
+    "USA": "US",
+    "U.S.A.": "US",
+    "U.S.": "US",
+    "UNITED STATES OF AMERICA": "US",
+    "UK": "GB",
+    "UNITED KINGDOM": "GB",
+    "GREAT BRITAIN": "GB",
+    "U.K.": "GB",
+    "ENGLAND": "GB",
+    "SCOTLAND": "GB",
+    "WALES": "GB",
+    "PRC": "CN",
+    "P.R. CHINA": "CN",
+    "中国": "CN",
+    "中华人民共和国": "CN",
+}
+# China keeps one legal time (Beijing time) everywhere; zone.tab's Asia/Urumqi is local usage.
+COUNTRY_ZONE_OVERRIDES = {"CN": ("Asia/Shanghai",)}
+_US_STATE_LINE = re.compile(r",\s*([A-Z]{2})(?:\s+\d{5}(?:-\d{4})?)?\s*$")
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+_KANA = re.compile(r"[\u3040-\u30ff]")
+
+
+@lru_cache(maxsize=1)
+def country_zones() -> dict[str, tuple[str, ...]]:
+    """ISO country code → its zones, from the IANA ``zone.tab`` that ``tzdata`` ships."""
+    text = resources.files("tzdata").joinpath("zoneinfo", "zone.tab").read_text()
+    zones: dict[str, list[str]] = {}
+    for line in text.splitlines():
+        if line.startswith("#") or not line.strip():
+            continue
+        code, _coords, zone, *_ = line.split("\t")
+        zones.setdefault(code, []).append(zone)
+    return {code: tuple(sorted(z)) for code, z in zones.items()}
+
+
+@lru_cache(maxsize=1)
+def country_names() -> dict[str, str]:
+    """Upper-case country name or code → ISO code, from ``iso3166.tab``."""
+    text = resources.files("tzdata").joinpath("zoneinfo", "iso3166.tab").read_text()
+    names: dict[str, str] = dict(COUNTRY_ALIASES)
+    for line in text.splitlines():
+        if line.startswith("#") or not line.strip():
+            continue
+        code, name = line.split("\t", 1)
+        names[name.strip().upper()] = code
+        names[code] = code
+    return names
+
+
+def address_country(address: str) -> tuple[str | None, str | None]:
+    """(ISO country, US state) read from a free-text address, either None when not found.
+
+    The last line naming a country decides it; a ``City, ST 12345`` line gives the US state;
+    an address in Chinese characters (and no kana) is taken to be in China.
+    """
+    lines = [line.strip() for line in re.split(r"\n|\\n", address) if line.strip()]
+    country: str | None = None
+    state: str | None = None
+    names = country_names()
+    for line in reversed(lines):
+        tail = line.rsplit(",", 1)[-1].strip().rstrip(".").upper()
+        if country is None and tail in names and len(tail) > 2:
+            country = names[tail]
+            continue
+        if country is None and tail in ("US", "GB", "CN", "UK") and "," in line:
+            country = names[tail]
+            continue
+        match = _US_STATE_LINE.search(line)
+        if match and match.group(1) in US_STATES and country in (None, "US"):
+            return "US", match.group(1)
+    if country is None and _CJK.search(address) and not _KANA.search(address):
+        country = "CN"
+    return country, state
+
+
+def address_zones(address: str) -> tuple[str, ...]:
+    """The zones a postal address puts its person in (none when it names no country)."""
+    country, state = address_country(address)
+    if state is not None:
+        return US_STATES[state]
+    if country is None:
+        return ()
+    return COUNTRY_ZONE_OVERRIDES.get(country) or country_zones().get(country, ())

@@ -1,0 +1,331 @@
+"""``simulate``: the daemon's own planner and dispatch loop in virtual time.
+
+The cases are copied into a throw-away store; the real ``Dispatcher`` runs over it with a
+virtual clock that jumps from one due instant to the next, and the planner runs at each step
+as its cron job would. Channels are replaced by ones that succeed at once (calls answered at
+a given rate), so nothing is sent and the live store is never written. Because the loop, the
+policy and the planner are the daemon's, simulate and the daemon cannot disagree: a test runs
+both and compares.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import tempfile
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+
+from dispatcher.channel import Channel, Message, SendResult
+from dispatcher.dispatch import Dispatcher, StoreThread
+from dispatcher.model import ContactKind, Outcome, Person, Reminder, ReminderState
+from dispatcher.planner import run_planner
+from dispatcher.policy.windows import open_interval
+from dispatcher.policy.zones import person_zones
+from dispatcher.runtime import Runtime
+from dispatcher.store import open_store
+from dispatcher.store.api import CaseIn, PersonIn, Store
+
+QUIET_POLL = 0.002  # seconds between looks at whether the loop has finished a step
+
+
+class VirtualClock:
+    """A clock the simulation moves by hand."""
+
+    def __init__(self, start: datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+class SimulatedChannel(Channel):
+    """Succeeds at once. A call becomes a conversation with probability ``answer_rate``,
+    decided per attempt from a seeded generator, so a run is repeatable."""
+
+    type_name = "simulated"
+
+    def __init__(self, name: str, contact_kind: ContactKind, answer_rate: float, seed: int):
+        super().__init__(name, None)  # type: ignore[arg-type]
+        self.contact_kind = contact_kind
+        self.answer_rate = answer_rate
+        self.seed = seed
+
+    async def send(self, message: Message) -> SendResult:
+        if self.answer_rate and message.channel in VOICE_CHANNELS:
+            roll = random.Random(f"{self.seed}:{message.reminder_id}").random()
+            if roll < self.answer_rate:
+                return SendResult(provider_id="simulated", outcome=Outcome.CONVERSATION)
+        return SendResult(provider_id="simulated")
+
+
+VOICE_CHANNELS = {"voice"}
+
+
+@dataclass(frozen=True)
+class Contact:
+    """One simulated send."""
+
+    case_id: str
+    person_id: str
+    channel: str
+    template: str
+    step: str
+    at: datetime
+    zones: tuple[str, ...]
+    outcome: str
+    in_closed_window: bool
+
+    @property
+    def local(self) -> datetime:
+        return self.at.astimezone(ZoneInfo(self.zones[0]))
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return (self.case_id, self.step, self.channel)
+
+
+@dataclass
+class SimulationResult:
+    start: datetime
+    end: datetime
+    contacts: list[Contact] = field(default_factory=list)
+    suppressed: list[tuple[str, str, str]] = field(default_factory=list)  # case, step, reason
+    pending: int = 0  # reminders still waiting at the end
+
+
+def people_and_cases_from_store(store: Store) -> tuple[list[PersonIn], list[CaseIn], list[Any]]:
+    """Every collectable case of the live store (read only) with its person and opt-outs."""
+    far = datetime.max.replace(tzinfo=ZoneInfo("UTC")) - timedelta(days=1)
+    people: dict[str, PersonIn] = {}
+    cases: list[CaseIn] = []
+    opt_outs: list[Any] = []
+    for item in store.cases_to_plan(far, 1_000_000):
+        case = item.case
+        person = store.get_person(case.person_id)
+        if person is None:
+            continue
+        if person.id not in people:
+            people[person.id] = _person_in(person)
+            opt_outs.extend((person.id, o.channel, o.contact) for o in person.opt_outs)
+        cases.append(
+            CaseIn(
+                case.id,
+                case.person_id,
+                case.amount,
+                case.currency,
+                case.due_date,
+                case.schedule,
+                case.state.value,
+            )
+        )
+    return list(people.values()), cases, opt_outs
+
+
+def _person_in(person: Person) -> PersonIn:
+    def values(kind: ContactKind) -> tuple[str, ...]:
+        return tuple(
+            c.value
+            for c in sorted(person.contacts, key=lambda c: (c.priority, c.id))
+            if c.kind is kind and c.status == "ok"
+        )
+
+    return PersonIn(
+        person.id,
+        person.name,
+        person.locale,
+        person.timezone,
+        values(ContactKind.PHONE),
+        values(ContactKind.EMAIL),
+        values(ContactKind.POSTAL),
+    )
+
+
+def simulation_runtime(runtime: Runtime, answer_rate: float, seed: int) -> Runtime:
+    """``runtime`` with every channel replaced by a simulated one of the same contact kind;
+    the loop's timings are shortened (they change when work happens in real time, not what
+    is decided)."""
+    channels: dict[str, Channel] = {
+        name: SimulatedChannel(name, channel.contact_kind, answer_rate, seed)
+        for name, channel in runtime.channels.items()
+    }
+    for name, channel in channels.items():
+        channel.window_exempt = runtime.channels[name].window_exempt
+    config = runtime.config
+    dispatch = config.dispatcher.dispatch.model_copy(
+        update={
+            "record_interval": timedelta(milliseconds=1),
+            "poll_interval": timedelta(milliseconds=50),
+            "retry_max_wait": timedelta(0),
+        }
+    )
+    settings = config.dispatcher.model_copy(update={"dispatch": dispatch})
+    return replace(runtime, config=replace(config, dispatcher=settings), channels=channels)
+
+
+async def _quiet(store: StoreThread, now: datetime) -> None:
+    """Wait until the loop has decided everything due at ``now`` and recorded every send."""
+    while True:
+        busy = await store.call(_busy, store.store, now)
+        if not busy:
+            return
+        await asyncio.sleep(QUIET_POLL)
+
+
+def _busy(store: Store, now: datetime) -> bool:
+    report = store.status(now)
+    claimed = any(state == ReminderState.CLAIMED.value for state, _, _ in report.by_state_channel)
+    return claimed or report.due_now > 0
+
+
+async def drive(
+    runtime: Runtime,
+    store: Store,
+    clock: VirtualClock,
+    end: datetime,
+    *,
+    dispatcher: Dispatcher | None = None,
+    plan: Any = None,
+) -> None:
+    """Step ``clock`` through every due instant up to ``end``, planning at each step, while
+    the dispatch loop runs. ``dispatcher`` and ``plan`` default to a fresh loop over ``store``
+    and the planner; the daemon test passes the daemon's own."""
+    thread = dispatcher.store if dispatcher else StoreThread(store)
+    own = dispatcher is None
+    if dispatcher is None:
+        dispatcher = Dispatcher(thread, runtime, clock=clock)
+    task = asyncio.create_task(dispatcher.run()) if own else None
+
+    async def plan_now() -> None:
+        if plan is not None:
+            await plan()
+            return
+        await thread.call(
+            run_planner,
+            store,
+            runtime.config.schedules,
+            runtime.config.dispatcher.fallback_timezone,
+            clock(),
+        )
+
+    try:
+        while True:
+            await plan_now()
+            dispatcher.wake()
+            await _quiet(thread, clock())
+            next_due = await thread.call(store.next_due_at)
+            horizon = clock() + runtime.config.schedules.plan_ahead
+            step = min(next_due, horizon) if next_due else horizon
+            if step > end:
+                break
+            clock.now = max(step, clock.now + timedelta(microseconds=1))
+    finally:
+        if task is not None:
+            dispatcher.stop()
+            await task
+            thread.shutdown()
+
+
+def load_cases(
+    store: Store,
+    people: Sequence[PersonIn],
+    cases: Sequence[CaseIn],
+    opt_outs: Iterable[tuple[str, str, str | None]],
+    at: datetime,
+) -> None:
+    store.upsert(list(people), list(cases), at)
+    for person_id, channel, contact in opt_outs:
+        store.opt_out(person_id, channel, contact, now=at, source="simulate")
+    # A case state other than open comes with its event, as the live store would have it.
+    for case in cases:
+        if case.state in ("plan", "hardship", "disputed", "ceased"):
+            kind = {"disputed": "dispute", "ceased": "cease"}.get(case.state, case.state)
+            until = at + timedelta(days=14) if kind in ("plan", "hardship") else None
+            store.case_event(case.id, kind, now=at, until=until, source="simulate")
+
+
+def simulate(
+    runtime: Runtime,
+    people: Sequence[PersonIn],
+    cases: Sequence[CaseIn],
+    *,
+    start: datetime,
+    days: int,
+    answer_rate: float = 0.0,
+    seed: int = 1,
+    opt_outs: Iterable[tuple[str, str, str | None]] = (),
+) -> SimulationResult:
+    """Run ``days`` of virtual time from ``start`` over ``cases``; nothing leaves the process."""
+    end = start + timedelta(days=days)
+    sim = simulation_runtime(runtime, answer_rate, seed)
+    with tempfile.TemporaryDirectory(prefix="dispatcher-simulate-") as scratch:
+        store = open_store(f"sqlite:///{Path(scratch) / 'simulate.db'}")
+        try:
+            load_cases(store, people, cases, opt_outs, start)
+            clock = VirtualClock(start)
+            asyncio.run(drive(sim, store, clock, end))
+            return collect(store, runtime, start, end)
+        finally:
+            store.close()
+
+
+def collect(store: Store, runtime: Runtime, start: datetime, end: datetime) -> SimulationResult:
+    """The contacts a run made, read back from its store."""
+    from dispatcher.store import schema as t
+
+    result = SimulationResult(start, end)
+    engine = store.engine  # type: ignore[attr-defined]
+    people: dict[str, Person] = {}
+    with engine.connect() as conn:
+        reminders = {
+            row.id: row for row in conn.execute(select(t.reminders).order_by(t.reminders.c.id))
+        }
+        attempts = list(conn.execute(select(t.attempts).order_by(t.attempts.c.at)))
+    fallback = runtime.config.dispatcher.fallback_timezone
+    for attempt in attempts:
+        if attempt.outcome == Outcome.RELEASED.value:
+            continue
+        reminder = reminders[attempt.reminder_id]
+        person = people.get(attempt.person_id) or store.get_person(attempt.person_id)
+        assert person is not None
+        people[person.id] = person
+        zones = person_zones(person, fallback).zones
+        result.contacts.append(
+            Contact(
+                case_id=attempt.case_id,
+                person_id=attempt.person_id,
+                channel=attempt.channel,
+                template=reminder.template,
+                step=reminder.step,
+                at=attempt.at,
+                zones=zones,
+                outcome=attempt.outcome,
+                in_closed_window=_closed(runtime, attempt.channel, zones, attempt.at),
+            )
+        )
+    for row in reminders.values():
+        if row.state in (ReminderState.SUPPRESSED.value, ReminderState.CANCELLED.value):
+            result.suppressed.append((row.case_id, row.step, row.last_reason or ""))
+        elif row.state == ReminderState.PENDING.value:
+            result.pending += 1
+    return result
+
+
+def _closed(runtime: Runtime, channel: str, zones: tuple[str, ...], at: datetime) -> bool:
+    """Whether ``at`` falls outside the channel's windows (or on a holiday) in any zone."""
+    rules = runtime.policy.rules_for(channel)
+    if rules.windows is None:
+        return False
+    return any(
+        open_interval(rules.windows, zone, at, rules.closed_in(zone)) is None for zone in zones
+    )
+
+
+def reminder_key(reminder: Reminder) -> tuple[str, str, str]:
+    return (reminder.case_id, reminder.step, reminder.channel)

@@ -1,9 +1,9 @@
 """``audit export``: every decision and attempt in a time range, as CSV or JSON Lines.
 
 Contact points are masked unless the operator asks for them (``--unmasked``). Each row names
-the policy version it is exported under: a hash of the loaded policy (presets merged) and
-every template file, with the template's own content hash, so an export can be matched to the
-exact rules and wording in force.
+the policy version its decision was taken under (recorded with the decision: a hash of the
+effective policy, presets merged, and every template file) and the template's content hash,
+so an export can be matched to the exact rules and wording in force.
 """
 
 from __future__ import annotations
@@ -66,7 +66,6 @@ def policy_version(config: Config) -> str:
 def audit_records(
     rows: Iterable[dict[str, Any]], config: Config, *, unmasked: bool = False
 ) -> Iterator[dict[str, Any]]:
-    version = policy_version(config)
     hashes = template_hashes(config)
     for row in rows:
         contact = row.get("contact")
@@ -91,7 +90,8 @@ def audit_records(
             "outcome": row.get("outcome"),
             "counted": row.get("counted"),
             "error_code": row.get("error_code"),
-            "policy_version": version,
+            # The version in force when the decision was taken; events record none.
+            "policy_version": row.get("policy_version") or "",
         }
 
 

@@ -200,7 +200,13 @@ class Dispatcher:
             return decide(policy, reminder, person, case, history, now)
 
         batch = await self.store.call(
-            self.store.store.claim_due, now, limit, decide_now, policy.lookback, self.node
+            self.store.store.claim_due,
+            now,
+            limit,
+            decide_now,
+            policy.lookback,
+            self.node,
+            runtime.policy_version,
         )
         if not batch.decided:
             return 0

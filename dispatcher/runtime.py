@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from dispatcher.audit import policy_version
 from dispatcher.channel import Channel
 from dispatcher.config import Config, ConfigError, Problem, load_config
 from dispatcher.plugins import Plugins, load_plugins
@@ -22,6 +23,7 @@ class Runtime:
     channels: dict[str, Channel]
     policy: Policy
     version: str = ""
+    policy_version: str = ""  # hash of the effective policy and every template
 
     @property
     def resend_on_unknown(self) -> list[str]:
@@ -74,6 +76,7 @@ def build_runtime(config: Config, plugins: Plugins) -> Runtime:
         channels=channels,
         policy=policy,
         version=config_version(config.root),
+        policy_version=policy_version(config),
     )
 
 

@@ -37,7 +37,11 @@ def test_export_has_decisions_attempts_version_and_masks_contacts(
     now = datetime.now(UTC)
     store = dep.store()
     store.claim_due(
-        now, 10, lambda r, p, c, h: decide(runtime.policy, r, p, c, h, now), timedelta(days=7)
+        now,
+        10,
+        lambda r, p, c, h: decide(runtime.policy, r, p, c, h, now),
+        timedelta(days=7),
+        policy_version=runtime.policy_version,
     )
     store.close()
     since = (now - timedelta(days=1)).isoformat()
@@ -52,7 +56,7 @@ def test_export_has_decisions_attempts_version_and_masks_contacts(
     assert {r["record"] for r in rows} == {"decision", "attempt"}
     assert len([r for r in rows if r["record"] == "decision"]) == 2
     versions = {r["policy_version"] for r in rows}
-    assert len(versions) == 1 and len(versions.pop()) == 16
+    assert versions == {runtime.policy_version} and len(runtime.policy_version) == 16
     attempt = next(r for r in rows if r["record"] == "attempt")
     assert attempt["template"] == "first_notice" and attempt["template_hash"]
     assert attempt["contact"] != "+8613800000000" and "*" in attempt["contact"]
@@ -60,6 +64,16 @@ def test_export_has_decisions_attempts_version_and_masks_contacts(
     unmasked = _export(dep, "--since", since, "--until", until, "--unmasked")
     table = list(csv.DictReader(io.StringIO(unmasked)))
     assert "+8613800000000" in {r["contact"] for r in table}
+    # The version is the one in force when each decision was taken, not the export's.
+    template = dep.config / "templates" / "sms" / "first_notice.en.j2"
+    template.write_text(template.read_text() + "\nReply HELP for help.")
+    later = [
+        json.loads(line)
+        for line in _export(
+            dep, "--since", since, "--until", until, "--format", "jsonl"
+        ).splitlines()
+    ]
+    assert {r["policy_version"] for r in later} == {runtime.policy_version}
     empty = _export(dep, "--since", "2000-01-01", "--until", "2000-01-02")
     assert empty.splitlines() == [",".join(next(csv.reader(io.StringIO(unmasked))))]
 

@@ -196,10 +196,19 @@ class Store(abc.ABC):
 
     # -- dispatch ---------------------------------------------------------------------------
     @abc.abstractmethod
-    def claim_due(self, now: datetime, limit: int, decide: DecideFn, lookback: Any) -> ClaimBatch:
+    def claim_due(
+        self,
+        now: datetime,
+        limit: int,
+        decide: DecideFn,
+        lookback: Any,
+        node: str = "",
+        policy_version: str | None = None,
+    ) -> ClaimBatch:
         """Take up to ``limit`` due reminders (oldest first, one per person, none for a person
         with a contact in flight), decide each, and in the same transaction: reserve an
-        attempt for each send, move each deferral, close each suppression."""
+        attempt for each send (claimed by ``node``), move each deferral, close each
+        suppression. Every decision records the ``policy_version`` it was taken under."""
 
     @abc.abstractmethod
     def record(self, records: Sequence[SendRecord]) -> None:

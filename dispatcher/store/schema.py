@@ -25,7 +25,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.types import TypeDecorator
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -190,6 +190,8 @@ decisions = Table(
     Column("reasons", Text, nullable=False),  # JSON list of [code, text]
     Column("flags", Text, nullable=False, default=""),
     Column("attempt_id", String(40)),
+    # The policy and templates in force (hash), so an audit can name the exact rules used.
+    Column("policy_version", String(32)),
     Index("ix_decisions_reminder", "reminder_id"),
     Index("ix_decisions_case", "case_id"),
 )

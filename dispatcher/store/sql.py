@@ -102,8 +102,12 @@ def _v1_to_v2(conn: Connection) -> None:
     _add_column(conn, t.reminders, "claimed_at")
 
 
+def _v2_to_v3(conn: Connection) -> None:
+    _add_column(conn, t.decisions, "policy_version")
+
+
 # UPGRADES[n] takes a store from schema version n to n+1, inside the migrate transaction.
-UPGRADES = {1: _v1_to_v2}
+UPGRADES = {1: _v1_to_v2, 2: _v2_to_v3}
 
 
 def new_attempt_id() -> str:
@@ -530,7 +534,13 @@ class SqlStore(Store):
         return list(due.values())
 
     def claim_due(
-        self, now: datetime, limit: int, decide: DecideFn, lookback: timedelta, node: str = ""
+        self,
+        now: datetime,
+        limit: int,
+        decide: DecideFn,
+        lookback: timedelta,
+        node: str = "",
+        policy_version: str | None = None,
     ) -> ClaimBatch:
         with self._write() as conn:
             rows = conn.execute(self._candidates_query(now, limit))
@@ -606,6 +616,7 @@ class SqlStore(Store):
                         "reasons": _reasons_json(decision),
                         "flags": ",".join(decision.flags),
                         "attempt_id": attempt_id,
+                        "policy_version": policy_version,
                     }
                 )
 
@@ -1083,8 +1094,9 @@ class SqlStore(Store):
                 item["record"] = "decision"
                 rows.append(item)
             for row in conn.execute(
-                select(t.attempts, r.template)
+                select(t.attempts, r.template, d.policy_version)
                 .outerjoin(t.reminders, r.id == a.reminder_id)
+                .outerjoin(t.decisions, d.attempt_id == a.id)
                 .where(a.at >= since, a.at < until)
             ):
                 item = dict(row._mapping)

@@ -105,14 +105,28 @@ def _states(url: str) -> dict[int, tuple[str, str]]:
 
 
 def _start(dep: Deployment, node: str) -> subprocess.Popen[str]:
+    log = (dep.root / f"{node}.log").open("a")
     return subprocess.Popen(
         [str(DISPATCHER), "--config", str(dep.config), "run"],
-        stdout=subprocess.PIPE,
+        stdout=log,
         stderr=subprocess.STDOUT,
         text=True,
         cwd=dep.root,
         env={**os.environ, "DISPATCHER_NODE": node},
     )
+
+
+def _log(dep: Deployment, node: str) -> str:
+    path = dep.root / f"{node}.log"
+    return path.read_text() if path.exists() else ""
+
+
+def _start_all(dep: Deployment, url: str) -> list[subprocess.Popen[str]]:
+    """Three nodes, all up before the work arrives, so each gets a share."""
+    nodes = [_start(dep, f"node-{n}") for n in range(3)]
+    wait_for(lambda: all("dispatcher started" in _log(dep, f"node-{n}") for n in range(3)))
+    _fill(dep, url)
+    return nodes
 
 
 def _check(dep: Deployment, url: str) -> dict[str, int]:
@@ -140,7 +154,6 @@ def cluster(open_deployment: Deployment, pg_url: str) -> tuple[Deployment, str]:
     dep.set("dispatcher.toml", r'^store = ".*"$', f'store = "{pg_url}"')
     dep.set("dispatcher.toml", r"^batch_size = \d+", "batch_size = 100")
     dep.write("policy.toml", TIGHT_POLICY)
-    _fill(dep, pg_url)
     return dep, pg_url
 
 
@@ -156,11 +169,13 @@ def _settled(url: str) -> bool:
 
 def test_three_daemons_share_the_work_and_the_limits(cluster: tuple[Deployment, str]) -> None:
     dep, url = cluster
-    nodes = [_start(dep, f"node-{n}") for n in range(3)]
+    nodes = _start_all(dep, url)
     try:
         wait_for(lambda: _settled(url), timeout=120, interval=0.5)
     finally:
-        outputs = [stop(p) for p in nodes]
+        for p in nodes:
+            stop(p)
+    outputs = [_log(dep, f"node-{n}") for n in range(3)]
     assert all(p.returncode == 0 for p in nodes), outputs
     counts = _check(dep, url)
     assert counts == {"sent": PEOPLE * DAILY_MAX, "pending": PEOPLE * (PER_PERSON - DAILY_MAX)}
@@ -173,7 +188,7 @@ def test_a_node_killed_mid_run_loses_nothing_and_sends_nothing_twice(
     cluster: tuple[Deployment, str],
 ) -> None:
     dep, url = cluster
-    nodes = [_start(dep, f"node-{n}") for n in range(3)]
+    nodes = _start_all(dep, url)
     try:
         wait_for(lambda: len(dep.outbox_lines()) >= 300, timeout=60)
         nodes[0].send_signal(signal.SIGKILL)

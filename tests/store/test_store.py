@@ -336,10 +336,11 @@ def test_status_counts(store) -> None:  # type: ignore[no-untyped-def]
 
 def test_an_older_schema_is_upgraded_in_place(store) -> None:  # type: ignore[no-untyped-def]
     _people(store, 1)
-    # Make it a version-1 store: no claim ownership columns.
+    # Make it a version-1 store: no claim ownership, no policy version on decisions.
     with store.engine.begin() as conn:
         conn.exec_driver_sql("ALTER TABLE reminders DROP COLUMN claimed_by")
         conn.exec_driver_sql("ALTER TABLE reminders DROP COLUMN claimed_at")
+        conn.exec_driver_sql("ALTER TABLE decisions DROP COLUMN policy_version")
         conn.exec_driver_sql("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
     store.engine.dispose()
     assert store.migrate() == SCHEMA_VERSION

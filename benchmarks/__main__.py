@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
         default=os.environ.get("BENCH_QUICK", "") not in ("", "0"),
         help="small sizes (also BENCH_QUICK=1); BENCH_N=<reminders> sets the size directly",
     )
-    parser.add_argument("--only", choices=("e2e", "policy"), help="run one benchmark")
+    parser.add_argument("--only", choices=("e2e", "policy", "scale"), help="run one benchmark")
     parser.add_argument(
         "--keep", action="store_true", help="keep the end-to-end run directory for inspection"
     )
@@ -82,6 +82,12 @@ def main(argv: list[str] | None = None) -> int:
 
         print(f"running end to end with {n:,} reminders …", flush=True)
         sections.append(e2e_outbox.run(n, keep=args.keep))
+    if args.only in (None, "scale"):
+        from benchmarks import scale_out
+
+        scale_n = max(1, n // 4)
+        print(f"running scale-out with {scale_n:,} reminders per run …", flush=True)
+        sections.append(scale_out.run(scale_n))
     print()
     print(format_table(sections))
     print(f"\ntotal benchmark time {time.perf_counter() - started:.1f} s")

@@ -46,6 +46,12 @@ class PostgresStore(SqlStore):
     def _migration_lock(self, conn: Connection) -> None:
         conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
 
+    def _candidates_query(self, now: datetime, limit: int) -> Any:
+        # Nodes skip each other's candidate rows instead of all reading the same oldest ones.
+        return (
+            super()._candidates_query(now, limit).with_for_update(skip_locked=True, of=t.reminders)
+        )
+
     def _take_people(self, conn: Connection, due: list[Reminder], now: datetime) -> list[Reminder]:
         if not due:
             return due

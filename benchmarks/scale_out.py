@@ -1,0 +1,171 @@
+"""Throughput with 1, 2 and 3 daemons on one PostgreSQL store, and one on SQLite for
+comparison.
+
+Each run: a fresh store (a schema of its own on PostgreSQL), the example config with an
+all-day window and no limits, the daemons started and ready first, then N due reminders for N
+distinct people put in at once; timed until the store reports all N sent. The sink is the
+outbox channel (one buffered append per message), far from the bottleneck. Skipped, with the
+reason, when no PostgreSQL answers at $DISPATCHER_TEST_PG (default the local test database).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+from benchmarks import ZONES, Section
+from benchmarks.e2e_outbox import make_deployment
+from dispatcher.store import open_store
+from dispatcher.store.api import CaseIn, NewReminder, PersonIn
+
+DISPATCHER = Path(sys.executable).parent / "dispatcher"
+PG_BASE = os.environ.get("DISPATCHER_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+RUNS = (("sqlite", 1), ("postgresql", 1), ("postgresql", 2), ("postgresql", 3))
+
+
+def _pg_unavailable() -> str | None:
+    try:
+        import psycopg
+    except ImportError:
+        return "psycopg is not installed (the [postgres] extra)"
+    try:
+        with psycopg.connect(PG_BASE, connect_timeout=3):
+            return None
+    except psycopg.Error as exc:
+        return f"no PostgreSQL at {PG_BASE}: {str(exc).strip().splitlines()[0]}"
+
+
+def _schema(action: str, name: str) -> None:
+    import psycopg
+
+    with psycopg.connect(PG_BASE, autocommit=True) as conn:
+        conn.execute(f'{action} SCHEMA "{name}"' + (" CASCADE" if action == "DROP" else ""))
+
+
+def _seed(url: str, count: int) -> None:
+    now = datetime.now(UTC)
+    store = open_store(url)
+    people = [
+        PersonIn(
+            id=f"P{i}",
+            name=f"Person {i}",
+            locale="en",
+            timezone=ZONES[i % len(ZONES)],
+            phones=(f"+86138{i:08d}",),
+            emails=(f"p{i}@example.com",),
+        )
+        for i in range(count)
+    ]
+    cases = [
+        CaseIn(
+            id=f"C{i}",
+            person_id=f"P{i}",
+            amount="100.00",
+            currency="CNY",
+            due_date=date.today() - timedelta(days=20),
+            schedule="standard",
+        )
+        for i in range(count)
+    ]
+    store.upsert(people, cases, now)
+    store.add_reminders(
+        [
+            NewReminder(
+                case_id=f"C{i}",
+                person_id=f"P{i}",
+                schedule="bench",
+                step="1",
+                channel="sms",
+                template="first_notice",
+                due_at=now - timedelta(seconds=1),
+            )
+            for i in range(count)
+        ],
+        [(f"C{i}", now + timedelta(days=3650)) for i in range(count)],
+        now,
+    )
+    store.close()
+
+
+def _sent(url: str) -> int:
+    store = open_store(url, migrate=False)
+    try:
+        report = store.status(datetime.now(UTC))
+    finally:
+        store.close()
+    return sum(n for state, _, n in report.by_state_channel if state == "sent")
+
+
+def _one_run(kind: str, nodes: int, count: int, timeout: float) -> float | None:
+    with tempfile.TemporaryDirectory(prefix="dispatcher-scale-") as tmp:
+        dep = make_deployment(Path(tmp))
+        schema = f"bench_{uuid.uuid4().hex[:10]}"
+        url = dep.url
+        if kind == "postgresql":
+            _schema("CREATE", schema)
+            url = f"{PG_BASE}?options=-csearch_path%3D{schema}"
+        try:
+            path = dep.config / "dispatcher.toml"
+            text = re.sub(r'^store = ".*"$', f'store = "{url}"', path.read_text(), flags=re.M)
+            text = re.sub(r'^listen = ".*"$', 'listen = "127.0.0.1:0"', text, flags=re.M)
+            path.write_text(text)
+            open_store(url).close()  # schema in place before the nodes race to create it
+            logs = [Path(tmp) / f"node-{n}.log" for n in range(nodes)]
+            processes = [
+                subprocess.Popen(
+                    [str(DISPATCHER), "--config", str(dep.config), "run"],
+                    stdout=log.open("w"),
+                    stderr=subprocess.STDOUT,
+                    cwd=tmp,
+                    env={**os.environ, "DISPATCHER_NODE": f"node-{n}"},
+                )
+                for n, log in enumerate(logs)
+            ]
+            try:
+                deadline = time.monotonic() + 60
+                while not all("dispatcher started" in log.read_text() for log in logs):
+                    if time.monotonic() > deadline:
+                        return None
+                    time.sleep(0.1)
+                _seed(url, count)
+                started = time.perf_counter()
+                deadline = time.monotonic() + timeout
+                while _sent(url) < count:
+                    if time.monotonic() > deadline:
+                        return None
+                    time.sleep(0.05)
+                return count / (time.perf_counter() - started)
+            finally:
+                for process in processes:
+                    process.terminate()
+                for process in processes:
+                    process.wait(timeout=60)
+        finally:
+            if kind == "postgresql":
+                _schema("DROP", schema)
+
+
+def run(count: int, timeout: float = 300) -> Section:
+    section = Section("scale-out")
+    reason = _pg_unavailable()
+    for kind, nodes in RUNS:
+        label = f"reminders/s, {kind}, {nodes} node(s)"
+        if kind == "postgresql" and reason:
+            section.add(label, None, "1/s")
+            continue
+        section.add(label, _one_run(kind, nodes, count, timeout), "1/s")
+    if reason:
+        section.notes.append(f"PostgreSQL runs skipped: {reason}")
+    section.notes.append(
+        f"{count:,} reminders for {count:,} people per run, put in after every "
+        "node was up; all-day window, no limits; sink: outbox; nodes are `dispatcher run` "
+        "subprocesses sharing the machine's 2 cores with the database"
+    )
+    return section

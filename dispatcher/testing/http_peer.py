@@ -67,7 +67,7 @@ class HttpPeer:
         self.respond = respond or (lambda request: Reply(json={}))
         self.received: list[Request] = []
         self.errors: list[BaseException] = []
-        self._script: list[Reply] = []
+        self._script: list[Reply | None] = []
         self._lock = threading.Lock()
         self._closing = threading.Event()
         self._server = self._serve(0)
@@ -83,9 +83,10 @@ class HttpPeer:
             return len(self.received)
 
     @contextlib.contextmanager
-    def replying(self, *replies: Reply) -> Iterator[None]:
+    def replying(self, *replies: Reply | None) -> Iterator[None]:
         """Answer the next requests with ``replies`` in order, the last one repeating, until
-        the block ends."""
+        the block ends; ``None`` answers as ``respond`` does (``replying(Reply(503), None)``:
+        one failure, then back to normal)."""
         with self._lock:
             self._script = list(replies)
         try:
@@ -117,7 +118,9 @@ class HttpPeer:
 
     def _serve(self, port: int) -> ThreadingHTTPServer:
         server = _Server(("127.0.0.1", port), _handler(self))
-        threading.Thread(target=server.serve_forever, name="http-peer", daemon=True).start()
+        threading.Thread(
+            target=server.serve_forever, args=(0.01,), name="http-peer", daemon=True
+        ).start()
         return server
 
     def _stop(self) -> None:

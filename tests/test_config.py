@@ -149,9 +149,9 @@ def test_problems_are_one_per_line_when_output_is_piped(config_dir: Path) -> Non
     assert result.returncode == 1
     lines = [line for line in result.stdout.splitlines() if line.startswith("schedules.toml:")]
     assert len(lines) == 1, result.stdout
-    assert lines[0].endswith("(channels in dispatcher.toml: email, letter, sms, voice)"), (
-        result.stdout
-    )
+    assert lines[0].endswith(
+        "(channels in dispatcher.toml: email, field_visit, letter, sms, voice)"
+    ), result.stdout
 
 
 def test_invalid_toml_reports_its_line_and_other_files_are_still_checked(

@@ -88,9 +88,7 @@ def load_plugins(extra: list[Any] | None = None) -> Plugins:
         manager.register(obj, name=f"extra-{index}")
         module = obj.__name__ if isinstance(obj, type(sys)) else type(obj).__module__
         plugins.info.append(
-            PluginInfo(
-                f"extra-{index}", repr(obj), "(in process)", "-", location=_location(module)
-            )
+            PluginInfo(f"extra-{index}", repr(obj), "(in process)", "-", location=_location(module))
         )
 
     registered: dict[str, list[str]] = {}

@@ -23,4 +23,4 @@ def crm(secret: str) -> Iterator[FakeCrm]:
 @pytest.fixture
 def settings(crm: FakeCrm, secret: str) -> dict[str, Any]:
     """Settings as the core hands them over (the secret reference already resolved)."""
-    return {"endpoint": crm.url, "secret": secret, "timeout": "300ms", "queue": "north"}
+    return {"endpoint": crm.url, "secret": secret, "timeout": "1s", "queue": "north"}

@@ -55,6 +55,13 @@ class TestToy(ToyFixtures, ChannelContract):
 class TestBrokenToy(ToyFixtures, ChannelContract):
     channel_class = BrokenToyChannel
     entry_point = "broken-toy"
+
+
+class TestToyWithoutFailures(ChannelContract):
+    channel_class = ToyChannel
+    entry_point = "toy"
+    peer = ToyFixtures.peer
+    valid_settings = ToyFixtures.valid_settings
 """
 
 CHECKS = {
@@ -139,3 +146,17 @@ def test_a_broken_channel_fails_every_check_saying_what_to_fix(
             assert hint in broken[check], f"{check}: {hint!r} not in:\n{broken[check]}"
     # Each problem once, in the scenario that caused it.
     assert broken["test_logs_and_errors_carry_no_personal_data"].count("a working peer:") == 1
+
+
+def test_a_missing_fixture_is_named_with_what_to_provide(
+    contract_run: dict[str, dict[str, str]],
+) -> None:
+    partial = contract_run["TestToyWithoutFailures"]
+    for check, fixture in [
+        ("test_rejects_bad_settings_with_clear_messages", "bad_settings"),
+        ("test_transient_failures_raise_transient_error", "transient_failures"),
+        ("test_permanent_failures_raise_permanent_error", "permanent_failures"),
+    ]:
+        assert f"ChannelContract needs a `{fixture}` fixture in your test class" in partial[check]
+    # Checks that need none of them still run.
+    assert partial["test_send_returns_a_send_result"] == "passed"

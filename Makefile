@@ -14,8 +14,8 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e .
 	touch $@
 
-$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[dev,postgres]'
+$(VENV)/.installed-dev: pyproject.toml examples/dispatcher-fieldvisit/pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[dev,postgres]' -e examples/dispatcher-fieldvisit
 	touch $@ $(VENV)/.installed
 
 var/sample-people.csv: config/sample_data.py | $(VENV)/.installed
@@ -36,10 +36,11 @@ bench: $(VENV)/.installed-dev  ## print throughput and latency figures (asserts 
 	$(BIN)/python -m benchmarks
 
 lint: $(VENV)/.installed-dev
-	$(BIN)/ruff check dispatcher plugins tests benchmarks
-	$(BIN)/ruff format --check dispatcher plugins tests benchmarks
+	$(BIN)/ruff check dispatcher plugins tests benchmarks examples
+	$(BIN)/ruff format --check dispatcher plugins tests benchmarks examples
 	$(BIN)/mypy -p dispatcher
 	$(BIN)/mypy plugins
+	$(BIN)/mypy examples/dispatcher-fieldvisit/dispatcher_fieldvisit
 
 check: $(VENV)/.installed  ## validate the config directory
 	$(BIN)/dispatcher --config $(CONFIG) check

@@ -471,18 +471,21 @@ def migrate(source: str, target: str) -> None:
 
 @main.command()
 def plugins() -> None:
-    """Installed plugins, their channel types and versions."""
+    """Installed plugins: their channel types, versions and where they were found."""
     from dispatcher.plugins import load_plugins
 
     loaded = load_plugins()
-    table = Table(title="plugins (entry-point group 'dispatcher')")
-    for column in ("name", "channel types", "distribution", "version", "module"):
-        table.add_column(column, overflow="fold")
+    out.print(f"plugins (entry-point group 'dispatcher'): {len(loaded.info)}")
+    # One block per plugin rather than a table: paths stay whole at any terminal width.
     for info in loaded.info:
-        table.add_row(
-            info.name, ", ".join(info.channels) or "-", info.distribution, info.version, info.module
+        out.print(
+            f"\n{info.name}\n"
+            f"  channel types  {', '.join(info.channels) or '-'}\n"
+            f"  distribution   {info.distribution} {info.version}\n"
+            f"  module         {info.module}\n"
+            f"  found in       {info.location}",
+            markup=False,
         )
-    out.print(table)
     for problem in loaded.problems:
         err.print(problem, markup=False)
     if loaded.problems:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+import sys
+from dataclasses import dataclass, field, replace
 from importlib.metadata import EntryPoint, entry_points
+from pathlib import Path
 from typing import Any
 
 import pluggy
@@ -23,6 +25,7 @@ class PluginInfo:
     distribution: str
     version: str
     channels: tuple[str, ...] = ()
+    location: str = "?"  # the plugin's package directory or module file
 
 
 @dataclass
@@ -40,6 +43,14 @@ class Plugins:
 
     def validate_settings(self, type_name: str, settings: dict[str, Any]) -> Any:
         return self.channel_class(type_name).Settings.model_validate(settings)
+
+
+def _location(module_name: str) -> str:
+    path = getattr(sys.modules.get(module_name), "__file__", None)
+    if not path:
+        return "?"
+    file = Path(path)
+    return str(file.parent if file.name == "__init__.py" else file)
 
 
 def _selected(eps: list[EntryPoint]) -> list[EntryPoint]:
@@ -70,11 +81,15 @@ def load_plugins(extra: list[Any] | None = None) -> Plugins:
                 module=ep.value,
                 distribution=dist.name if dist else "?",
                 version=dist.version if dist else "?",
+                location=_location(ep.module),
             )
         )
     for index, obj in enumerate(extra or []):
         manager.register(obj, name=f"extra-{index}")
-        plugins.info.append(PluginInfo(f"extra-{index}", repr(obj), "(in process)", "-"))
+        module = obj.__name__ if isinstance(obj, type(sys)) else type(obj).__module__
+        plugins.info.append(
+            PluginInfo(f"extra-{index}", repr(obj), "(in process)", "-", location=_location(module))
+        )
 
     registered: dict[str, list[str]] = {}
     for impl in manager.hook.register_channels.get_hookimpls():
@@ -90,8 +105,5 @@ def load_plugins(extra: list[Any] | None = None) -> Plugins:
             _into.append(cls.type_name)
 
         impl.function(register=register)
-    plugins.info = [
-        PluginInfo(i.name, i.module, i.distribution, i.version, tuple(registered.get(i.name, ())))
-        for i in plugins.info
-    ]
+    plugins.info = [replace(i, channels=tuple(registered.get(i.name, ()))) for i in plugins.info]
     return plugins

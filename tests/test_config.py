@@ -102,7 +102,7 @@ def test_every_problem_is_listed_with_its_file_line_and_key(config_dir: Path) ->
     schedules = config_dir / "schedules.toml"
     template = config_dir / "templates" / "email" / "overdue_email.en.j2"
 
-    per_line = edit(policy, 'per = "7d"', 'per = "7x"', after="[[limits]]")
+    per_line = edit(policy, 'per = "30d"', 'per = "30x"', after="[[limits]]")
     fax_line = edit(schedules, 'channel = "voice"', 'channel = "fax"', after="[schedules.standard]")
     nope_line = edit(
         schedules, 'template = "overdue_email"', 'template = "nope"', after="[schedules.gentle]"
@@ -120,7 +120,7 @@ def test_every_problem_is_listed_with_its_file_line_and_key(config_dir: Path) ->
         ("templates/email/overdue_email.en.j2", undefined_line, "email/overdue_email.en"),
     }, result.output
     messages = {(file, key): message for file, _, key, message in found}
-    assert messages[("policy.toml", "limits[0].per")].startswith("'7x' is not a duration")
+    assert messages[("policy.toml", "limits[0].per")].startswith("'30x' is not a duration")
     assert messages[("schedules.toml", f"schedules.standard.steps[{voice}].channel")].startswith(
         "unknown channel 'fax'"
     )
@@ -149,9 +149,9 @@ def test_problems_are_one_per_line_when_output_is_piped(config_dir: Path) -> Non
     assert result.returncode == 1
     lines = [line for line in result.stdout.splitlines() if line.startswith("schedules.toml:")]
     assert len(lines) == 1, result.stdout
-    assert lines[0].endswith("(channels in dispatcher.toml: email, letter, sms, voice)"), (
-        result.stdout
-    )
+    assert lines[0].endswith(
+        "(channels in dispatcher.toml: email, field_visit, letter, sms, voice)"
+    ), result.stdout
 
 
 def test_invalid_toml_reports_its_line_and_other_files_are_still_checked(

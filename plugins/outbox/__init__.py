@@ -6,16 +6,25 @@ account, so the example deployment and the tests can run the whole daemon end to
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 from collections.abc import Callable
 from datetime import UTC, datetime
+from io import FileIO
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from pydantic import Field
 
-from dispatcher.channel import Channel, ChannelSettings, Message, PermanentError, SendResult
+from dispatcher.channel import (
+    Channel,
+    ChannelSettings,
+    Message,
+    PermanentError,
+    SendResult,
+    TransientError,
+)
 from dispatcher.hookspecs import hookimpl
 from dispatcher.model import ContactKind
 
@@ -27,7 +36,7 @@ class OutboxSettings(ChannelSettings):
 
 
 class OutboxChannel(Channel):
-    """Appends one JSON object per message; the line is flushed before ``send`` returns, so a
+    """Appends one JSON object per message; the line is written before ``send`` returns, so a
     crash of the daemon can never lose a line that was reported sent."""
 
     type_name = "outbox"
@@ -37,7 +46,7 @@ class OutboxChannel(Channel):
         super().__init__(name, settings)
         self.settings: OutboxSettings = settings
         self.contact_kind = settings.contact
-        self._file: IO[str] | None = None
+        self._file: FileIO | None = None
 
     @property
     def path(self) -> Path:
@@ -46,7 +55,8 @@ class OutboxChannel(Channel):
     async def open(self) -> None:
         if self._file is None:
             self.settings.directory.mkdir(parents=True, exist_ok=True)
-            self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115
+            # Unbuffered: a line the disk refused is not kept to be written again with the next.
+            self._file = open(self.path, "ab", buffering=0)  # noqa: SIM115
 
     async def send(self, message: Message) -> SendResult:
         if self._file is None:
@@ -64,10 +74,14 @@ class OutboxChannel(Channel):
             "subject": message.subject,
             "body": message.body,
         }
-        self._file.write(json.dumps(record, ensure_ascii=False) + "\n")
-        self._file.flush()
-        if self.settings.fsync:
-            os.fsync(self._file.fileno())
+        line = (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")
+        try:
+            self._file.write(line)
+            if self.settings.fsync:
+                os.fsync(self._file.fileno())
+        except OSError as exc:  # a full or failing disk: worth trying again later
+            code = errno.errorcode.get(exc.errno or 0, "oserror")
+            raise TransientError(f"outbox not written: {exc.strerror}", code=code) from None
         return SendResult(provider_id=f"outbox:{message.attempt_id}")
 
     async def close(self) -> None:

@@ -1,0 +1,119 @@
+"""Two toy SMS channels for testing the contract suite itself: ``ToyChannel`` keeps the
+contract, ``BrokenToyChannel`` breaks every rule of it. Both send to an in-memory provider."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from dispatcher.channel import (
+    Channel,
+    ChannelSettings,
+    Message,
+    PermanentError,
+    SendResult,
+    TransientError,
+)
+from dispatcher.hookspecs import hookimpl
+from dispatcher.model import ContactKind
+from dispatcher.privacy import mask
+
+log = logging.getLogger("toy")
+PROVIDERS: dict[str, ToyProvider] = {}
+
+
+class ProviderBusy(Exception):
+    retry_after = 2.0
+
+
+class UnknownNumber(Exception):
+    pass
+
+
+class ToyProvider:
+    """Accepts messages; while ``failing(mode)`` holds, refuses them as ``busy`` or
+    ``unknown_number``. ``requests`` counts every message handed to it."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.requests = 0
+        self.mode = "ok"
+        PROVIDERS[name] = self
+
+    def deliver(self, to: str, text: str) -> str:
+        self.requests += 1
+        if self.mode == "busy":
+            raise ProviderBusy()
+        if self.mode == "unknown_number":
+            raise UnknownNumber()
+        return f"toy-{self.requests}"
+
+    @contextlib.contextmanager
+    def failing(self, mode: str) -> Iterator[None]:
+        self.mode = mode
+        try:
+            yield
+        finally:
+            self.mode = "ok"
+
+
+class ToySettings(ChannelSettings):
+    provider: str = Field(min_length=1)
+    sender: str = Field("ACME", pattern=r"^[A-Za-z0-9]{3,11}$")
+
+
+class ToyChannel(Channel):
+    type_name = "toy"
+    contact_kind = ContactKind.PHONE
+    Settings = ToySettings
+
+    async def send(self, message: Message) -> SendResult:
+        provider = PROVIDERS[self.settings.provider]  # type: ignore[attr-defined]
+        try:
+            provider_id = provider.deliver(message.contact, message.body)
+        except ProviderBusy as exc:
+            raise TransientError("provider busy", retry_after=exc.retry_after) from None
+        except UnknownNumber:
+            raise PermanentError("number unknown", mark_contact="invalid") from None
+        log.debug("sent", extra={"fields": {"to": mask(message.contact_kind, message.contact)}})
+        return SendResult(provider_id=provider_id)
+
+
+class BrokenSettings(BaseModel):  # not ChannelSettings: any key goes
+    provider: str
+    api_token: str = ""
+    sender: str = "ACME"
+
+
+class BrokenToyChannel(Channel):
+    type_name = "Broken Toy"
+    contact_kind = "phone"  # type: ignore[assignment]
+    Settings = BrokenSettings  # type: ignore[assignment]
+
+    async def open(self) -> None:
+        self.session = object()
+
+    async def close(self) -> None:
+        del self.session
+
+    async def send(self, message: Message) -> Any:
+        log.info("sending to %s", message.contact)
+        provider = PROVIDERS[self.settings.provider]  # type: ignore[attr-defined]
+        for _ in range(3):
+            try:
+                return {"id": provider.deliver(message.contact, message.body)}
+            except ProviderBusy:
+                await asyncio.sleep(1)
+            except UnknownNumber:
+                raise TransientError(f"{message.contact} is unknown") from None
+        raise RuntimeError("provider still busy")
+
+
+@hookimpl
+def register_channels(register: Callable[[type[Channel]], None]) -> None:
+    register(ToyChannel)

@@ -123,6 +123,7 @@ def people_and_cases_from_store(store: Store) -> tuple[list[PersonIn], list[Case
                 case.due_date,
                 case.schedule,
                 case.state.value,
+                case.paused_until,
             )
         )
     return list(people.values()), cases, opt_outs
@@ -239,15 +240,10 @@ def load_cases(
     opt_outs: Iterable[tuple[str, str, str | None]],
     at: datetime,
 ) -> None:
+    # Exactly as `dispatcher import` would: state (and any pause end) as given, no events.
     store.upsert(list(people), list(cases), at)
     for person_id, channel, contact in opt_outs:
         store.opt_out(person_id, channel, contact, now=at, source="simulate")
-    # A case state other than open comes with its event, as the live store would have it.
-    for case in cases:
-        if case.state in ("plan", "hardship", "disputed", "ceased"):
-            kind = {"disputed": "dispute", "ceased": "cease"}.get(case.state, case.state)
-            until = at + timedelta(days=14) if kind in ("plan", "hardship") else None
-            store.case_event(case.id, kind, now=at, until=until, source="simulate")
 
 
 def simulate(

@@ -60,6 +60,7 @@ class CaseIn:
     due_date: date
     schedule: str
     state: str = "open"
+    paused_until: datetime | None = None  # with state plan or hardship
 
 
 @dataclass(frozen=True)

@@ -391,6 +391,7 @@ class SqlStore(Store):
                         "currency": c.currency,
                         "due_date": c.due_date,
                         "state": c.state,
+                        "paused_until": c.paused_until,
                         "schedule": c.schedule,
                         "created_at": now,
                         "updated_at": now,

@@ -54,8 +54,8 @@ def _location(module_name: str) -> str:
 
 
 def _selected(eps: list[EntryPoint]) -> list[EntryPoint]:
-    only = os.environ.get(ONLY_ENV)
-    if only is None:
+    only = os.environ.get(ONLY_ENV, "").strip()
+    if not only:  # unset or empty: every installed plugin
         return eps
     names = {n.strip() for n in only.split(",") if n.strip()}
     return [ep for ep in eps if ep.name in names]

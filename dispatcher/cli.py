@@ -492,22 +492,17 @@ def plugins() -> None:
         sys.exit(1)
 
 
-def _simulation_input(config: Config, data: Path | None) -> tuple[list[Any], list[Any], list[Any]]:
-    """People, cases and opt-outs to simulate: from a data file, or read from the store."""
+def _simulation_input(config: Config, data: Path) -> tuple[list[Any], list[Any], list[Any]]:
+    """People, cases and opt-outs to simulate from a data file; bad rows are reported and
+    left out, as ``import`` would."""
     from dispatcher.intake import RowError, parse_row, read_rows
-    from dispatcher.simulate import people_and_cases_from_store
     from dispatcher.store.api import CaseIn, PersonIn
 
-    if data is None:
-        store = open_store(config.store_url)
-        try:
-            return people_and_cases_from_store(store)
-        finally:
-            store.close()
     people: dict[str, PersonIn] = {}
     cases: list[CaseIn] = []
     for number, row in read_rows(data):
         if isinstance(row, RowError):
+            err.print(f"{data}: {row} (left out)", markup=False)
             continue
         parsed = parse_row(
             number,
@@ -518,6 +513,8 @@ def _simulation_input(config: Config, data: Path | None) -> tuple[list[Any], lis
             default_region=None,
         )
         if isinstance(parsed, list):
+            for error in parsed:
+                err.print(f"{data}: {error} (left out)", markup=False)
             continue
         people[parsed.person.id] = parsed.person
         cases.append(parsed.case)
@@ -574,9 +571,17 @@ def simulate(
     runtime = runtime_of(ctx.obj["config"])
     zone = runtime.config.dispatcher.timezone
     start = _parse_instant(start_text, zone) if start_text else _now()
-    people, cases, opt_outs = _simulation_input(runtime.config, data)
+    people, cases, opt_outs = _simulation_input(runtime.config, data) if data else ([], [], [])
+    source = None if data else runtime.config.store_url
     result = run_simulation(
-        runtime, people, cases, start=start, days=days, answer_rate=answer_rate, opt_outs=opt_outs
+        runtime,
+        people,
+        cases,
+        start=start,
+        days=days,
+        answer_rate=answer_rate,
+        opt_outs=opt_outs,
+        source_url=source,
     )
     render_terminal(out, result, timeline=not no_timeline)
     if html_path is not None:
@@ -591,6 +596,7 @@ def simulate(
             days=days,
             answer_rate=answer_rate,
             opt_outs=opt_outs,
+            source_url=source,
         )
         render_changes(out, compare(result, other), str(ctx.obj["config"]), str(against))
 

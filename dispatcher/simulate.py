@@ -100,54 +100,6 @@ class SimulationResult:
     pending: int = 0  # reminders still waiting at the end
 
 
-def people_and_cases_from_store(store: Store) -> tuple[list[PersonIn], list[CaseIn], list[Any]]:
-    """Every collectable case of the live store (read only) with its person and opt-outs."""
-    far = datetime.max.replace(tzinfo=ZoneInfo("UTC")) - timedelta(days=1)
-    people: dict[str, PersonIn] = {}
-    cases: list[CaseIn] = []
-    opt_outs: list[Any] = []
-    for item in store.cases_to_plan(far, 1_000_000):
-        case = item.case
-        person = store.get_person(case.person_id)
-        if person is None:
-            continue
-        if person.id not in people:
-            people[person.id] = _person_in(person)
-            opt_outs.extend((person.id, o.channel, o.contact) for o in person.opt_outs)
-        cases.append(
-            CaseIn(
-                case.id,
-                case.person_id,
-                case.amount,
-                case.currency,
-                case.due_date,
-                case.schedule,
-                case.state.value,
-                case.paused_until,
-            )
-        )
-    return list(people.values()), cases, opt_outs
-
-
-def _person_in(person: Person) -> PersonIn:
-    def values(kind: ContactKind) -> tuple[str, ...]:
-        return tuple(
-            c.value
-            for c in sorted(person.contacts, key=lambda c: (c.priority, c.id))
-            if c.kind is kind and c.status == "ok"
-        )
-
-    return PersonIn(
-        person.id,
-        person.name,
-        person.locale,
-        person.timezone,
-        values(ContactKind.PHONE),
-        values(ContactKind.EMAIL),
-        values(ContactKind.POSTAL),
-    )
-
-
 def simulation_runtime(runtime: Runtime, answer_rate: float, seed: int) -> Runtime:
     """``runtime`` with every channel replaced by a simulated one of the same contact kind;
     the loop's timings are shortened (they change when work happens in real time, not what
@@ -248,22 +200,34 @@ def load_cases(
 
 def simulate(
     runtime: Runtime,
-    people: Sequence[PersonIn],
-    cases: Sequence[CaseIn],
+    people: Sequence[PersonIn] = (),
+    cases: Sequence[CaseIn] = (),
     *,
     start: datetime,
     days: int,
     answer_rate: float = 0.0,
     seed: int = 1,
     opt_outs: Iterable[tuple[str, str, str | None]] = (),
+    source_url: str | None = None,
 ) -> SimulationResult:
-    """Run ``days`` of virtual time from ``start`` over ``cases``; nothing leaves the process."""
+    """Run ``days`` of virtual time from ``start`` over ``cases`` — or, with ``source_url``,
+    over a copy of that whole store (its reminders and past attempts included, so rate limits
+    and planned steps are what the daemon would see); nothing leaves the process."""
     end = start + timedelta(days=days)
     sim = simulation_runtime(runtime, answer_rate, seed)
     with tempfile.TemporaryDirectory(prefix="dispatcher-simulate-") as scratch:
-        store = open_store(f"sqlite:///{Path(scratch) / 'simulate.db'}")
+        url = f"sqlite:///{Path(scratch) / 'simulate.db'}"
+        if source_url is not None:
+            from dispatcher.store.transfer import transfer
+
+            transfer(source_url, url)
+        store = open_store(url)
         try:
-            load_cases(store, people, cases, opt_outs, start)
+            if source_url is not None:
+                # Sends in flight in the live store: their outcome is unknown, as after a stop.
+                store.expire_claims(start, [], timedelta(0))
+            else:
+                load_cases(store, people, cases, opt_outs, start)
             clock = VirtualClock(start)
             asyncio.run(drive(sim, store, clock, end))
             return collect(store, runtime, start, end)
@@ -285,7 +249,8 @@ def collect(store: Store, runtime: Runtime, start: datetime, end: datetime) -> S
         attempts = list(conn.execute(select(t.attempts).order_by(t.attempts.c.at)))
     fallback = runtime.config.dispatcher.fallback_timezone
     for attempt in attempts:
-        if attempt.outcome == Outcome.RELEASED.value:
+        # History copied from a live store is context, not part of the plan.
+        if attempt.outcome == Outcome.RELEASED.value or not start <= attempt.at < end:
             continue
         reminder = reminders[attempt.reminder_id]
         person = people.get(attempt.person_id) or store.get_person(attempt.person_id)
@@ -306,7 +271,8 @@ def collect(store: Store, runtime: Runtime, start: datetime, end: datetime) -> S
             )
         )
     for row in reminders.values():
-        if row.state in (ReminderState.SUPPRESSED.value, ReminderState.CANCELLED.value):
+        ended = row.state in (ReminderState.SUPPRESSED.value, ReminderState.CANCELLED.value)
+        if ended and row.updated_at >= start:  # not the live store's earlier history
             result.suppressed.append((row.case_id, row.step, row.last_reason or ""))
         elif row.state == ReminderState.PENDING.value:
             result.pending += 1

@@ -156,3 +156,71 @@ def test_simulate_command_prints_charts_and_writes_a_page(dep: Deployment, tmp_p
     text = page.read_text()
     assert text.startswith("<!doctype html>") and "</html>" in text
     assert "<script" not in text and "http" not in text  # self-contained
+
+
+def test_simulating_the_store_sees_its_history_and_leaves_it_untouched(dep: Deployment) -> None:
+    from dispatcher.model import ContactKind, Decision, Outcome, ReminderState, Verdict
+    from dispatcher.store.api import NewReminder, SendRecord
+    from tests.conftest import seed
+
+    dep.write(
+        "policy.toml",
+        'jitter = "0s"\n[[windows]]\nfrom = "00:00"\nto = "24:00"\n'
+        '[[limits]]\nchannels = ["sms"]\nmax = 3\nper = "1d"\n',
+    )
+    now = datetime.now(UTC).replace(microsecond=0)
+    seed(dep, 1, due=now + timedelta(minutes=5))
+    store = dep.store()
+    # Three texts an hour ago: the limit of 3 a day is reached until they age out.
+    store.add_reminders(
+        [
+            NewReminder(
+                case_id="C0",
+                person_id="P0",
+                schedule="past",
+                step=str(k),
+                channel="sms",
+                template="first_notice",
+                due_at=now - timedelta(hours=1),
+            )
+            for k in range(3)
+        ],
+        [],
+        now,
+    )
+
+    def send(reminder, person, case, history):  # type: ignore[no-untyped-def]
+        return Decision(
+            Verdict.SEND,
+            now,
+            contact=next(c for c in person.contacts if c.kind is ContactKind.PHONE),
+        )
+
+    for _ in range(3):
+        batch = store.claim_due(now - timedelta(hours=1), 1, send, timedelta(0))
+        store.record(
+            [
+                SendRecord(
+                    attempt_id=c.attempt_id,
+                    reminder_id=c.reminder.id,
+                    outcome=Outcome.PLACED,
+                    counted=True,
+                    finished_at=now,
+                    reminder_state=ReminderState.SENT,
+                    channel="sms",
+                )
+                for c in batch.claims
+            ]
+        )
+    before = store.status(now).by_state_channel
+    store.close()
+
+    runtime = load_runtime(dep.config)
+    result = simulate(runtime, start=now, days=2, source_url=dep.url)
+    contacts = [c for c in result.contacts if c.case_id == "C0"]
+    [contact] = contacts
+    # Not at its due time (now + 5 min) but once the oldest text leaves the day.
+    assert contact.at >= now - timedelta(hours=1) + timedelta(days=1)
+    store = dep.store()
+    assert store.status(now).by_state_channel == before, "the live store is not written"
+    store.close()

@@ -1,8 +1,9 @@
 """Which time zones a person may be in: pure, from what is on file.
 
 An explicit time zone on the person wins. Without one, every phone number (``phonenumbers``'
-time-zone data) and every postal address (its country, and its US state where the state
-decides the zone) adds candidates. Reg F §1006.6(b)(1) as commonly read: when the zone is
+time-zone data) and every postal address (its country, and its region where the region
+decides the zone: US states, Canadian provinces, Australian states) adds candidates; other
+countries with several zones count with all of them, the strictest reading. Reg F §1006.6(b)(1) as commonly read: when the zone is
 unknown or ambiguous, a contact is convenient only if it is convenient in every candidate
 zone, so the engine requires every window rule to be open in all of them. With no candidate
 at all the configured fallback zone is used and the decision is flagged ``tz_fallback``.
@@ -144,9 +145,47 @@ COUNTRY_ALIASES = {
     "中国": "CN",
     "中华人民共和国": "CN",
 }
+# Canadian provinces and territories; where part of one keeps another zone, both count
+# (a contact must be convenient in each).
+CA_PROVINCES: dict[str, tuple[str, ...]] = {
+    "BC": ("America/Vancouver", "America/Edmonton"),
+    "AB": ("America/Edmonton",),
+    "SK": ("America/Regina", "America/Edmonton"),
+    "MB": ("America/Winnipeg",),
+    "ON": ("America/Toronto", "America/Winnipeg"),
+    "QC": ("America/Toronto",),
+    "NB": ("America/Moncton",),
+    "NS": ("America/Halifax",),
+    "PE": ("America/Halifax",),
+    "NL": ("America/St_Johns",),
+    "YT": ("America/Whitehorse",),
+    "NT": ("America/Yellowknife",),
+    "NU": ("America/Iqaluit", "America/Winnipeg", "America/Edmonton"),
+}
+# Australian states and territories (Broken Hill, in NSW, keeps South Australian time).
+AU_STATES: dict[str, tuple[str, ...]] = {
+    "NSW": ("Australia/Sydney", "Australia/Broken_Hill"),
+    "ACT": ("Australia/Sydney",),
+    "VIC": ("Australia/Melbourne",),
+    "QLD": ("Australia/Brisbane",),
+    "SA": ("Australia/Adelaide",),
+    "WA": ("Australia/Perth",),
+    "TAS": ("Australia/Hobart",),
+    "NT": ("Australia/Darwin",),
+}
+# Where a region decides the zone: country → region code → zones.
+REGION_ZONES: dict[str, dict[str, tuple[str, ...]]] = {
+    "US": US_STATES,
+    "CA": CA_PROVINCES,
+    "AU": AU_STATES,
+}
 # China keeps one legal time (Beijing time) everywhere; zone.tab's Asia/Urumqi is local usage.
 COUNTRY_ZONE_OVERRIDES = {"CN": ("Asia/Shanghai",)}
 _US_STATE_LINE = re.compile(r",\s*([A-Z]{2})(?:\s+\d{5}(?:-\d{4})?)?\s*$")
+# "Toronto ON M5V 2T6", "Vancouver, BC V6B 1A1"
+_CA_PROVINCE_LINE = re.compile(r"\b([A-Z]{2})\s+[A-Z]\d[A-Z]\s?\d[A-Z]\d\s*$")
+# "Sydney NSW 2000", "Perth, WA 6000"
+_AU_STATE_LINE = re.compile(r"\b(NSW|ACT|VIC|QLD|SA|WA|TAS|NT)\s+\d{4}\s*$")
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 _KANA = re.compile(r"[\u3040-\u30ff]")
 
@@ -179,36 +218,49 @@ def country_names() -> dict[str, str]:
 
 
 def address_country(address: str) -> tuple[str | None, str | None]:
-    """(ISO country, US state) read from a free-text address, either None when not found.
+    """(ISO country, region) read from a free-text address, either None when not found.
 
-    The last line naming a country decides it; a ``City, ST 12345`` line gives the US state;
-    an address in Chinese characters (and no kana) is taken to be in China.
+    The last line naming a country decides it; a US ``City, ST 12345``, a Canadian
+    ``City ON A1A 1A1`` or an Australian ``Suburb NSW 2000`` line gives the region; an address
+    in Chinese characters (and no kana) is taken to be in China.
     """
     lines = [line.strip() for line in re.split(r"\n|\\n", address) if line.strip()]
     country: str | None = None
-    state: str | None = None
     names = country_names()
     for line in reversed(lines):
         tail = line.rsplit(",", 1)[-1].strip().rstrip(".").upper()
         if country is None and tail in names and len(tail) > 2:
             country = names[tail]
             continue
-        if country is None and tail in ("US", "GB", "CN", "UK") and "," in line:
+        if country is None and tail in ("US", "GB", "CN", "UK", "CA", "AU") and "," in line:
             country = names[tail]
             continue
-        match = _US_STATE_LINE.search(line)
-        if match and match.group(1) in US_STATES and country in (None, "US"):
-            return "US", match.group(1)
+        region = _region(line.upper(), country)
+        if region is not None:
+            return region
     if country is None and _CJK.search(address) and not _KANA.search(address):
         country = "CN"
-    return country, state
+    return country, None
+
+
+def _region(line: str, country: str | None) -> tuple[str, str] | None:
+    """(country, region) when ``line`` is a region line of a country that fits ``country``."""
+    for code, pattern, regions in (
+        ("CA", _CA_PROVINCE_LINE, CA_PROVINCES),
+        ("AU", _AU_STATE_LINE, AU_STATES),
+        ("US", _US_STATE_LINE, US_STATES),
+    ):
+        match = pattern.search(line)
+        if match and match.group(1) in regions and country in (None, code):
+            return code, match.group(1)
+    return None
 
 
 def address_zones(address: str) -> tuple[str, ...]:
     """The zones a postal address puts its person in (none when it names no country)."""
-    country, state = address_country(address)
-    if state is not None:
-        return US_STATES[state]
+    country, region = address_country(address)
+    if country is not None and region is not None:
+        return REGION_ZONES[country][region]
     if country is None:
         return ()
     return COUNTRY_ZONE_OVERRIDES.get(country) or country_zones().get(country, ())

@@ -68,3 +68,28 @@ def test_nothing_known_means_the_fallback_zone() -> None:
 def test_explicit_zone_first() -> None:
     choice = person_zones(make_person(timezone="Asia/Tokyo"), "UTC")
     assert choice.zones == ("Asia/Tokyo",) and choice.source == "person"
+
+
+@pytest.mark.parametrize(
+    ("address", "zones"),
+    [
+        ("200 Bay Street\nToronto ON M5J 2J2\nCanada", ("America/Toronto", "America/Winnipeg")),
+        ("1 Example Road\nCalgary, AB T2P 1J9", ("America/Edmonton",)),
+        (
+            "1 George Street\nSydney NSW 2000\nAustralia",
+            ("Australia/Sydney", "Australia/Broken_Hill"),
+        ),
+        ("9 Hay Street\nPerth, WA 6000", ("Australia/Perth",)),
+        # A US ZIP code of five digits is not an Australian postcode.
+        ("1 Pike Street\nSeattle, WA 98101", ("America/Los_Angeles",)),
+    ],
+)
+def test_regions_decide_the_zone_in_canada_and_australia(
+    address: str, zones: tuple[str, ...]
+) -> None:
+    assert address_zones(address) == zones
+
+
+def test_a_country_without_a_known_region_counts_all_its_zones() -> None:
+    zones = address_zones("ul. Tverskaya 1\nMoscow\nRussia")
+    assert "Europe/Moscow" in zones and "Asia/Vladivostok" in zones

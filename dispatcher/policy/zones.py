@@ -3,10 +3,11 @@
 An explicit time zone on the person wins. Without one, every phone number (``phonenumbers``'
 time-zone data) and every postal address (its country, and its region where the region
 decides the zone: US states, Canadian provinces, Australian states) adds candidates; other
-countries with several zones count with all of them, the strictest reading. Reg F §1006.6(b)(1) as commonly read: when the zone is
-unknown or ambiguous, a contact is convenient only if it is convenient in every candidate
-zone, so the engine requires every window rule to be open in all of them. With no candidate
-at all the configured fallback zone is used and the decision is flagged ``tz_fallback``.
+countries with several zones count with all of them, the strictest reading.
+Reg F §1006.6(b)(1) as commonly read: when the zone is unknown or ambiguous, a contact is
+convenient only if it is convenient in every candidate zone, so the engine requires every
+window rule to be open in all of them. With no candidate at all the configured fallback zone
+is used and the decision is flagged ``tz_fallback``.
 """
 
 from __future__ import annotations

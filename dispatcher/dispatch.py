@@ -327,14 +327,11 @@ class Dispatcher:
                 },
             )
             self.counters.unknown += 1
-            return SendRecord(
-                channel=claim.reminder.channel,
-                attempt_id=claim.attempt_id,
-                reminder_id=reminder.id,
-                outcome=Outcome.UNKNOWN,
+            return self._record(
+                claim,
+                Outcome.UNKNOWN,
+                ReminderState.UNKNOWN,
                 counted=True,
-                finished_at=self.clock(),
-                reminder_state=ReminderState.UNKNOWN,
                 error_code="channel_crash",
                 detail=scrub(repr(exc))[:500],
             )
@@ -360,14 +357,11 @@ class Dispatcher:
         state = (
             ReminderState.DELIVERED if result.outcome is Outcome.DELIVERED else ReminderState.SENT
         )
-        return SendRecord(
-            channel=claim.reminder.channel,
-            attempt_id=claim.attempt_id,
-            reminder_id=reminder.id,
-            outcome=result.outcome,
+        return self._record(
+            claim,
+            result.outcome,
+            state,
             counted=True,
-            finished_at=self.clock(),
-            reminder_state=state,
             provider_id=result.provider_id,
             detail=result.detail or None,
         )
@@ -422,16 +416,34 @@ class Dispatcher:
 
     # -- outcomes ---------------------------------------------------------------------------
 
-    def _failed(self, claim: Claim, code: str, detail: str) -> SendRecord:
-        self.counters.failed += 1
+    def _record(
+        self,
+        claim: Claim,
+        outcome: Outcome,
+        state: ReminderState,
+        *,
+        counted: bool,
+        **details: Any,
+    ) -> SendRecord:
+        """The outcome of ``claim``'s attempt, finished now."""
         return SendRecord(
             channel=claim.reminder.channel,
             attempt_id=claim.attempt_id,
             reminder_id=claim.reminder.id,
-            outcome=Outcome.FAILED_PERMANENT,
-            counted=False,
+            outcome=outcome,
+            counted=counted,
             finished_at=self.clock(),
-            reminder_state=ReminderState.FAILED,
+            reminder_state=state,
+            **details,
+        )
+
+    def _failed(self, claim: Claim, code: str, detail: str) -> SendRecord:
+        self.counters.failed += 1
+        return self._record(
+            claim,
+            Outcome.FAILED_PERMANENT,
+            ReminderState.FAILED,
+            counted=False,
             error_code=code,
             detail=scrub(detail)[:500],
         )
@@ -457,14 +469,11 @@ class Dispatcher:
             mark = (reminder.person_id, claim.contact.kind.value, claim.contact.value, "invalid")
         elif exc.mark_contact == "opted_out":
             opt_out = (reminder.person_id, reminder.channel, claim.contact.value)
-        return SendRecord(
-            channel=claim.reminder.channel,
-            attempt_id=claim.attempt_id,
-            reminder_id=reminder.id,
-            outcome=Outcome.FAILED_PERMANENT,
+        return self._record(
+            claim,
+            Outcome.FAILED_PERMANENT,
+            ReminderState.FAILED,
             counted=exc.attempted,
-            finished_at=self.clock(),
-            reminder_state=ReminderState.FAILED,
             error_code=exc.code or "permanent",
             detail=scrub(str(exc))[:500],
             mark_contact=mark,
@@ -507,25 +516,19 @@ class Dispatcher:
         tries = claim.reminder.tries + 1
         if tries >= settings.max_tries:
             self.counters.failed += 1
-            return SendRecord(
-                channel=claim.reminder.channel,
-                attempt_id=claim.attempt_id,
-                reminder_id=claim.reminder.id,
-                outcome=Outcome.FAILED_TRANSIENT,
+            return self._record(
+                claim,
+                Outcome.FAILED_TRANSIENT,
+                ReminderState.FAILED,
                 counted=counted,
-                finished_at=self.clock(),
-                reminder_state=ReminderState.FAILED,
                 error_code=f"gave_up:{code}",
                 detail=detail,
             )
-        return SendRecord(
-            channel=claim.reminder.channel,
-            attempt_id=claim.attempt_id,
-            reminder_id=claim.reminder.id,
-            outcome=Outcome.FAILED_TRANSIENT,
+        return self._record(
+            claim,
+            Outcome.FAILED_TRANSIENT,
+            ReminderState.PENDING,
             counted=counted,
-            finished_at=self.clock(),
-            reminder_state=ReminderState.PENDING,
             error_code=code,
             detail=detail,
             reschedule_at=at,

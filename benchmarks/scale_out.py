@@ -24,22 +24,11 @@ from benchmarks import ZONES, Section
 from benchmarks.e2e_outbox import make_deployment
 from dispatcher.store import open_store
 from dispatcher.store.api import CaseIn, NewReminder, PersonIn
+from dispatcher.store.postgres import unreachable_reason
 
 DISPATCHER = Path(sys.executable).parent / "dispatcher"
 PG_BASE = os.environ.get("DISPATCHER_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 RUNS = (("sqlite", 1), ("postgresql", 1), ("postgresql", 2), ("postgresql", 3))
-
-
-def _pg_unavailable() -> str | None:
-    try:
-        import psycopg
-    except ImportError:
-        return "psycopg is not installed (the [postgres] extra)"
-    try:
-        with psycopg.connect(PG_BASE, connect_timeout=3):
-            return None
-    except psycopg.Error as exc:
-        return f"no PostgreSQL at {PG_BASE}: {str(exc).strip().splitlines()[0]}"
 
 
 def _schema(action: str, name: str) -> None:
@@ -154,7 +143,7 @@ def _one_run(kind: str, nodes: int, count: int, timeout: float) -> float | None:
 
 def run(count: int, timeout: float = 300) -> Section:
     section = Section("scale-out")
-    reason = _pg_unavailable()
+    reason = unreachable_reason(PG_BASE)
     for kind, nodes in RUNS:
         label = f"reminders/s, {kind}, {nodes} node(s)"
         if kind == "postgresql" and reason:

@@ -27,21 +27,8 @@ from zoneinfo import ZoneInfo
 
 import phonenumbers
 
-COLUMNS = (
-    "person_id",
-    "name",
-    "locale",
-    "timezone",
-    "phone",
-    "email",
-    "address",
-    "case_id",
-    "amount",
-    "currency",
-    "due_date",
-    "schedule",
-    "state",
-)
+from dispatcher.intake import FIELDS as COLUMNS
+
 SEED = 20261101
 EMAIL_DOMAINS = ("example.com", "example.cn")
 

@@ -37,6 +37,7 @@ FIELDS = (
     "currency",
     "due_date",
     "schedule",
+    "state",
 )
 REQUIRED = ("person_id", "name", "case_id", "amount", "currency", "due_date")
 _LOCALE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
@@ -102,7 +103,7 @@ def parse_row(
         suffix = f" (got {_shown(field, value)})" if value not in (None, "") else ""
         errors.append(RowError(number, field, message + suffix))
 
-    unknown = sorted(set(row) - set(FIELDS) - {"state"})
+    unknown = sorted(set(row) - set(FIELDS))
     for key in unknown:
         bad(key, "unknown column")
     for key in REQUIRED:

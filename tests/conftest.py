@@ -19,6 +19,7 @@ import pytest
 
 from dispatcher.store import open_store
 from dispatcher.store.api import CaseIn, NewReminder, PersonIn
+from dispatcher.store.postgres import unreachable_reason
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE_CONFIG = REPO / "config"
@@ -217,23 +218,10 @@ def http_get(port: int, path: str) -> tuple[int, str]:
 PG_BASE = os.environ.get("DISPATCHER_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 
 
-def _pg_reachable() -> str | None:
-    """None when the test PostgreSQL answers, else why not."""
-    try:
-        import psycopg
-    except ImportError:
-        return "psycopg is not installed (the [postgres] extra)"
-    try:
-        with psycopg.connect(PG_BASE, connect_timeout=3):
-            return None
-    except psycopg.Error as exc:
-        return f"no PostgreSQL at {PG_BASE}: {str(exc).strip().splitlines()[0]}"
-
-
 @pytest.fixture
 def pg_url() -> Iterator[str]:
     """A store URL on the test PostgreSQL, in a schema of its own, dropped afterwards."""
-    reason = _pg_reachable()
+    reason = unreachable_reason(PG_BASE)
     if reason:
         pytest.skip(reason)
     import uuid

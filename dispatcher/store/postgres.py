@@ -33,6 +33,20 @@ def engine_url(url: str) -> Any:
     return parsed
 
 
+def unreachable_reason(url: str, timeout: int = 3) -> str | None:
+    """None when a PostgreSQL answers at ``url``, else why not (for skips and reports)."""
+    try:
+        import psycopg
+    except ImportError:
+        return "psycopg is not installed (the [postgres] extra)"
+    try:
+        with psycopg.connect(url, connect_timeout=timeout):
+            return None
+    except psycopg.Error as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return f"no PostgreSQL at {make_url(url).render_as_string(hide_password=True)}: {first}"
+
+
 class PostgresStore(SqlStore):
     def __init__(self, url: str, *, pool_size: int = 5) -> None:
         engine = create_engine(

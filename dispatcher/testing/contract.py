@@ -262,35 +262,31 @@ class ChannelContract:
         peer: Peer,
         transient_failures: list[Failure],
     ) -> None:
-        if not transient_failures:
-            _missing("transient_failures", "it is empty; give at least one way to provoke one")
-        problems = []
-        for failure in transient_failures:
-            sent = self._run(make_channel, make_message, peer, failure)
-            error = sent.error
-            if sent.hung or not isinstance(error, TransientError):
-                problems.append(
-                    self._misclassified(
-                        sent,
-                        failure,
-                        "TransientError",
-                        "worth trying again: rate limit, provider 5xx, timeout, network",
-                    )
-                )
-                continue
+        def hint_problems(failure: Failure, error: Exception) -> list[str]:
+            assert isinstance(error, TransientError)
             hint = error.retry_after
             if hint is not None and (not isinstance(hint, int | float) or hint < 0):
-                problems.append(
+                return [
                     f"{failure.name}: retry_after is {hint!r}: give seconds as a number "
                     "(parse the provider's Retry-After), or None"
-                )
-            elif failure.retry_after is not None and hint != pytest.approx(failure.retry_after):
-                problems.append(
+                ]
+            if failure.retry_after is not None and hint != pytest.approx(failure.retry_after):
+                return [
                     f"{failure.name}: retry_after is {hint!r}, expected {failure.retry_after!r}: "
                     "pass the provider's hint on so the core waits long enough"
-                )
-        if problems:
-            _fail(problems, "transient failures must raise dispatcher.channel.TransientError:")
+                ]
+            return []
+
+        self._check_failures(
+            make_channel,
+            make_message,
+            peer,
+            transient_failures,
+            fixture="transient_failures",
+            error_type=TransientError,
+            meaning="worth trying again: rate limit, provider 5xx, timeout, network",
+            details=hint_problems,
+        )
 
     def test_permanent_failures_raise_permanent_error(
         self,
@@ -299,34 +295,61 @@ class ChannelContract:
         peer: Peer,
         permanent_failures: list[Failure],
     ) -> None:
-        if not permanent_failures:
-            _missing("permanent_failures", "it is empty; give at least one way to provoke one")
-        problems = []
-        for failure in permanent_failures:
-            sent = self._run(make_channel, make_message, peer, failure)
-            error = sent.error
-            if sent.hung or not isinstance(error, PermanentError):
-                problems.append(
-                    self._misclassified(
-                        sent,
-                        failure,
-                        "PermanentError",
-                        "it will never work for this message: bad address, refused request",
-                    )
-                )
-                continue
+        def mark_problems(failure: Failure, error: Exception) -> list[str]:
+            assert isinstance(error, PermanentError)
             if error.mark_contact not in (None, "invalid", "opted_out"):
-                problems.append(
+                return [
                     f"{failure.name}: mark_contact is {error.mark_contact!r}: use None, "
                     '"invalid" or "opted_out"'
-                )
-            elif failure.mark_contact is not None and error.mark_contact != failure.mark_contact:
-                problems.append(
+                ]
+            if failure.mark_contact is not None and error.mark_contact != failure.mark_contact:
+                return [
                     f"{failure.name}: mark_contact is {error.mark_contact!r}, expected "
                     f"{failure.mark_contact!r}"
-                )
+                ]
+            return []
+
+        self._check_failures(
+            make_channel,
+            make_message,
+            peer,
+            permanent_failures,
+            fixture="permanent_failures",
+            error_type=PermanentError,
+            meaning="it will never work for this message: bad address, refused request",
+            details=mark_problems,
+        )
+
+    def _check_failures(
+        self,
+        make_channel: Callable[..., Channel],
+        make_message: Callable[[ContactKind], Message],
+        peer: Peer,
+        failures: list[Failure],
+        *,
+        fixture: str,
+        error_type: type[Exception],
+        meaning: str,
+        details: Callable[[Failure, Exception], list[str]],
+    ) -> None:
+        """Provoke each failure; it must raise ``error_type``, with the details it should
+        carry."""
+        if not failures:
+            _missing(fixture, "it is empty; give at least one way to provoke one")
+        problems: list[str] = []
+        for failure in failures:
+            sent = self._run(make_channel, make_message, peer, failure)
+            error = sent.error
+            if sent.hung or not isinstance(error, error_type):
+                problems.append(self._misclassified(sent, failure, error_type.__name__, meaning))
+                continue
+            problems.extend(details(failure, error))
         if problems:
-            _fail(problems, "permanent failures must raise dispatcher.channel.PermanentError:")
+            kind = fixture.split("_")[0]
+            _fail(
+                problems,
+                f"{kind} failures must raise dispatcher.channel.{error_type.__name__}:",
+            )
 
     def test_never_sleeps_or_retries(
         self,

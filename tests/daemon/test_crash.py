@@ -15,7 +15,7 @@ from collections import Counter
 from sqlalchemy import select
 
 from dispatcher.store import schema
-from tests.conftest import Deployment, seed, stop, wait_for
+from tests.conftest import Deployment, free_port, http_get, seed, stop, wait_for
 
 PEOPLE = 3000
 KILLS = 8
@@ -41,9 +41,11 @@ def test_sigkill_mid_batch_loses_nothing_and_sends_nothing_twice(
     rng = random.Random(20261129)
 
     for _ in range(KILLS):
+        before = len(dep.outbox_lines())
         process = dep.start()
-        # Wait until it is sending, then kill at a random moment inside the run.
-        wait_for(lambda: dep.outbox.exists() and any(dep.outbox.iterdir()), timeout=30)
+        # Wait until this run is sending (its own lines appear, not the last run's), then
+        # kill at a random moment inside the run.
+        wait_for(lambda: len(dep.outbox_lines()) > before, timeout=30, interval=0.02)
         time.sleep(rng.uniform(0.05, 0.4))
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=10)
@@ -52,8 +54,11 @@ def test_sigkill_mid_batch_loses_nothing_and_sends_nothing_twice(
         if all(s != "pending" for s in states.values()):
             break
 
-    # A last, clean run drains whatever is still pending.
+    # A last, clean run drains whatever is still pending (and is up before it is stopped).
+    port = free_port()
+    dep.set("dispatcher.toml", r'^listen = ".*"$', f'listen = "127.0.0.1:{port}"')
     process = dep.start()
+    wait_for(lambda: http_get(port, "/readyz")[0] == 200, timeout=30)
     wait_for(lambda: all(s != "pending" for s in _states(dep).values()), timeout=60, interval=0.3)
     output = stop(process)
     assert process.returncode == 0, output

@@ -45,7 +45,7 @@ def test_sigkill_mid_batch_loses_nothing_and_sends_nothing_twice(
         process = dep.start()
         # Wait until this run is sending (its own lines appear, not the last run's), then
         # kill at a random moment inside the run.
-        wait_for(lambda: len(dep.outbox_lines()) > before, timeout=30, interval=0.02)
+        wait_for(lambda n=before: len(dep.outbox_lines()) > n, timeout=30, interval=0.02)
         time.sleep(rng.uniform(0.05, 0.4))
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=10)

@@ -32,6 +32,7 @@ from dispatcher.metrics import Metrics
 from dispatcher.notify import Notifier
 from dispatcher.planner import run_planner
 from dispatcher.runtime import Runtime, load_runtime
+from dispatcher.services import Services
 from dispatcher.store import open_store
 from dispatcher.web import HttpServer, build_app
 
@@ -98,7 +99,8 @@ class Daemon:
         self.scheduler.start()
         http = runtime.config.dispatcher.http
         if http.enabled:
-            self.http = HttpServer(build_app(self.metrics, self.ready), http.listen)
+            app = build_app(self.metrics, self.ready, self.services())
+            self.http = HttpServer(app, http.listen)
             try:
                 await self.http.start()
             except OSError as exc:
@@ -167,6 +169,21 @@ class Daemon:
         log.info("stop requested; draining")
         if self.dispatcher:
             self.dispatcher.stop()
+
+    def services(self) -> Services:
+        """What HTTP handlers (plugin webhooks, the API) may use of this daemon."""
+        return Services(
+            store=self.store,
+            call=self.store_thread.call,
+            runtime=lambda: self.runtime,
+            clock=self.clock,
+            metrics=self.metrics,
+            wake=self._wake,
+        )
+
+    def _wake(self) -> None:
+        if self.dispatcher:
+            self.dispatcher.wake()
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.ensure_future(coro)

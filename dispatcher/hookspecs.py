@@ -33,6 +33,21 @@ def register_channels(register: Callable[[type[Any]], None]) -> None:
 
 
 @hookspec
+def register_routes(app: Any, services: Any) -> None:
+    """Add HTTP routes to the daemon's server (an ``aiohttp.web.Application``).
+
+    Called once when the daemon starts, before the server listens, whatever channels are
+    configured: use it for webhooks a provider calls back (delivery reports, replies,
+    unsubscribe links). ``services`` is a ``dispatcher.services.Services``: a handler reads the
+    current config through ``services.runtime`` on each request (reload swaps it), touches
+    the store only through ``await services.call(services.store.method, ...)``, and answers
+    a request it cannot authenticate with 403 before changing anything. Paths start with the
+    plugin's own prefix (``/twilio/``, ``/email/``); ``/v1/`` and the health paths belong to
+    the core. Routes stay for the daemon's life: a reload does not add or remove them.
+    """
+
+
+@hookspec
 def on_decision(reminder: Any, decision: Any) -> None:
     """Observe a policy decision (``dispatcher.model.Reminder``, ``dispatcher.model.Decision``).
 

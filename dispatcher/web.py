@@ -1,7 +1,7 @@
-"""The daemon's HTTP server (aiohttp): health, readiness and Prometheus metrics.
+"""The daemon's HTTP server (aiohttp): health, readiness and Prometheus metrics, and the routes
+plugins add through the ``register_routes`` hook (webhooks, unsubscribe links).
 
-Channel webhooks and the API mount on the same application later; the server starts before
-READY=1 so systemd only calls the service ready once it answers.
+The server starts before READY=1 so systemd only calls the service ready once it answers.
 """
 
 from __future__ import annotations
@@ -13,13 +13,18 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from dispatcher.metrics import Metrics
+from dispatcher.services import Services
 
 log = logging.getLogger("dispatcher.web")
 
 ReadyCheck = Callable[[], Awaitable[tuple[bool, str]]]
 
 
-def build_app(metrics: Metrics, ready: ReadyCheck) -> web.Application:
+def build_app(
+    metrics: Metrics, ready: ReadyCheck, services: Services | None = None
+) -> web.Application:
+    """The application: core routes, then each plugin's ``register_routes``."""
+
     async def healthz(_: web.Request) -> web.Response:
         return web.json_response({"status": "alive"})
 
@@ -38,6 +43,8 @@ def build_app(metrics: Metrics, ready: ReadyCheck) -> web.Application:
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics_page)
+    if services is not None:
+        services.runtime.plugins.manager.hook.register_routes(app=app, services=services)
     return app
 
 

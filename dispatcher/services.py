@@ -1,0 +1,64 @@
+"""What the daemon offers to code that answers HTTP requests: plugin webhooks (unsubscribe
+links, delivery callbacks) and the API.
+
+Handlers are registered once, when the daemon starts, but the config is swapped on reload:
+a handler must look up channels and settings through ``services.runtime`` on every request,
+never keep them from registration time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from dispatcher.channel import Channel
+    from dispatcher.metrics import Metrics
+    from dispatcher.runtime import Runtime
+    from dispatcher.store.api import Store
+
+T = TypeVar("T")
+
+
+class Services:
+    """The daemon's state as request handlers may use it.
+
+    ``call(fn, *args)`` runs a store method on the daemon's store thread (the only way to
+    touch the store: SQLite sees one writer per process); ``wake()`` makes the dispatch loop
+    claim again at once, for example after an event changed what may be sent.
+    """
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        call: Callable[..., Any],
+        runtime: Callable[[], Runtime],
+        clock: Callable[[], datetime],
+        metrics: Metrics,
+        wake: Callable[[], None],
+    ) -> None:
+        self.store = store
+        self._call = call
+        self._runtime = runtime
+        self.clock = clock
+        self.metrics = metrics
+        self._wake = wake
+
+    @property
+    def runtime(self) -> Runtime:
+        """The config in force now (it changes on reload)."""
+        return self._runtime()
+
+    async def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run ``fn`` (a bound method of ``self.store``) on the store thread."""
+        result: T = await self._call(fn, *args, **kwargs)
+        return result
+
+    def wake(self) -> None:
+        self._wake()
+
+    def channels_of_type(self, type_name: str) -> list[Channel]:
+        """The configured channels whose plugin is ``type_name``, in config order."""
+        return [c for c in self.runtime.channels.values() if c.type_name == type_name]

@@ -110,8 +110,9 @@ def make_deployment(root: Path) -> Deployment:
     text = path.read_text(encoding="utf-8")
     text, stores = re.subn(r'^store = ".*"$', f'store = "{dep.url}"', text, flags=re.M)
     text, dirs = re.subn(r'^directory = ".*"$', f'directory = "{dep.outbox}"', text, flags=re.M)
-    if stores != 1 or dirs == 0:
-        raise RuntimeError("the example dispatcher.toml no longer has store/directory lines")
+    text, listens = re.subn(r'^listen = ".*"$', 'listen = "127.0.0.1:0"', text, flags=re.M)
+    if stores != 1 or dirs == 0 or listens != 1:
+        raise RuntimeError("the example dispatcher.toml no longer has store/directory/listen lines")
     path.write_text(text, encoding="utf-8")
     path = dep.config / "policy.toml"
     policy = _without_tables(path.read_text(encoding="utf-8"), "[[windows]]")

@@ -103,7 +103,6 @@ def _one_run(kind: str, nodes: int, count: int, timeout: float) -> float | None:
         try:
             path = dep.config / "dispatcher.toml"
             text = re.sub(r'^store = ".*"$', f'store = "{url}"', path.read_text(), flags=re.M)
-            text = re.sub(r'^listen = ".*"$', 'listen = "127.0.0.1:0"', text, flags=re.M)
             path.write_text(text)
             open_store(url).close()  # schema in place before the nodes race to create it
             logs = [Path(tmp) / f"node-{n}.log" for n in range(nodes)]

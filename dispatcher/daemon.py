@@ -78,10 +78,16 @@ class Daemon:
         report = await self.store_thread.call(
             self.store.recover, self.clock(), runtime.resend_on_unknown, self.node
         )
-        if report.unknown or report.requeued:
+        if report.unknown or report.requeued or report.released:
             log.warning(
                 "attempts left in flight by the last run",
-                extra={"fields": {"unknown": report.unknown, "requeued": report.requeued}},
+                extra={
+                    "fields": {
+                        "unknown": report.unknown,
+                        "requeued": report.requeued,
+                        "released": report.released,
+                    }
+                },
             )
         for channel in runtime.channels.values():
             await channel.open()
@@ -178,12 +184,12 @@ class Daemon:
             runtime=lambda: self.runtime,
             clock=self.clock,
             metrics=self.metrics,
-            wake=self._wake,
+            changed=self._changed,
         )
 
-    def _wake(self) -> None:
+    def _changed(self, case_id: str | None, person_id: str | None) -> None:
         if self.dispatcher:
-            self.dispatcher.wake()
+            self.dispatcher.changed(case_id=case_id, person_id=person_id)
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.ensure_future(coro)
@@ -240,16 +246,24 @@ class Daemon:
 
     async def refresh_status(self) -> None:
         settings = self.runtime.config.dispatcher.dispatch
+        # Ours first: this node is alive, so its claims must not expire under it.
+        await self.store_thread.call(self.store.renew_claims, self.node, self.clock())
         expired = await self.store_thread.call(
             self.store.expire_claims,
             self.clock(),
             self.runtime.resend_on_unknown,
             settings.claim_lease,
         )
-        if expired.unknown or expired.requeued:
+        if expired.unknown or expired.requeued or expired.released:
             log.warning(
                 "claims of a vanished node expired",
-                extra={"fields": {"unknown": expired.unknown, "requeued": expired.requeued}},
+                extra={
+                    "fields": {
+                        "unknown": expired.unknown,
+                        "requeued": expired.requeued,
+                        "released": expired.released,
+                    }
+                },
             )
         report = await self.store_thread.call(self.store.status, self.clock())
         by_state: dict[str, int] = {}

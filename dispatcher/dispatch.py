@@ -1,10 +1,14 @@
 """The dispatch loop: claim → decide → render → send (retry) → record.
 
 Claiming, deciding and reserving the attempt happen in one store transaction (see
-``Store.claim_due``). Sends run concurrently, at most one per person. Outcomes are recorded in
-small batches. A crash between a send and its record leaves the attempt ``reserved``; the
-next start turns it into ``unknown`` and it is not sent again (a duplicate contact is a
-compliance incident, a missing one is not).
+``Store.claim_due``). Sends run concurrently, at most one per person. Just before a claim goes
+to its channel it is confirmed (``Store.start_sending``, a group at a time, ahead of the sends):
+a claim whose case or person changed since it was claimed (a payment, a dispute, an opt-out)
+goes back to the pool and is decided again instead of sent. Outcomes are recorded in small
+batches. A crash leaves confirmed attempts ``sending``: the next start (or, for a node that
+never comes back, another node after ``claim_lease``) turns them into ``unknown`` and they are
+not sent again (a duplicate contact is a compliance incident, a missing one is not); claims
+never confirmed go back to the pool.
 """
 
 from __future__ import annotations
@@ -42,6 +46,9 @@ log = logging.getLogger("dispatcher.dispatch")
 T = TypeVar("T")
 
 Clock = Callable[[], datetime]
+# Groups of claims confirmed ahead of the group now sending: enough that sends rarely wait for
+# the store; each is a group more that a crash leaves ``unknown`` instead of giving back.
+CONFIRM_AHEAD = 2
 FLUSH_AT = 500  # outcomes waiting before the flusher writes without waiting for its interval
 
 
@@ -62,6 +69,7 @@ class Counters:
     failed: int = 0
     retried: int = 0
     unknown: int = 0
+    rechecked: int = 0  # given back unsent: the case or person changed after the claim
     last_send: datetime | None = None
 
 
@@ -108,6 +116,17 @@ def render_context(claim: Claim) -> dict[str, Any]:
     }
 
 
+@dataclass(eq=False)
+class _Confirmation:
+    """Claims confirmed for sending together (``concurrency`` of them), one store transaction
+    for all. The first group of a batch is confirmed by the claim itself; the next ones as
+    the sends before them start (``CONFIRM_AHEAD``)."""
+
+    claims: list[Claim]
+    following: _Confirmation | None = None
+    result: asyncio.Future[set[str]] | None = None
+
+
 @dataclass
 class Dispatcher:
     """The loop. ``runtime`` may be swapped between batches (reload)."""
@@ -127,6 +146,8 @@ class Dispatcher:
         self._kick = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
         self._waiting: dict[str, Claim] = {}  # claimed, not yet handed to a channel
+        self._confirmations: dict[str, _Confirmation] = {}  # attempt id → its group
+        self._changed: set[str] = set()  # cases and people changed here since their claim
         self._records: list[SendRecord] = []
         self._flush_lock = asyncio.Lock()
         settings = self.runtime.config.dispatcher.dispatch
@@ -137,6 +158,15 @@ class Dispatcher:
     def wake(self) -> None:
         """Look for due reminders now (after planning, an event, a reload)."""
         self._wake.set()
+
+    def changed(self, *, case_id: str | None = None, person_id: str | None = None) -> None:
+        """A case or person changed in this process (an API event, an opt-out): a claim of
+        theirs not yet sent is confirmed again just before its send, whatever was confirmed
+        before. Changes made by other processes are caught by the confirmation itself."""
+        for key in (case_id, person_id):
+            if key is not None and self._waiting:
+                self._changed.add(key)
+        self.wake()
 
     def stop(self) -> None:
         """Stop claiming; in-flight sends finish, waiting claims are released."""
@@ -168,7 +198,8 @@ class Dispatcher:
                     self.heartbeat()
                 # Claimed work waiting for a send slot bounds how much more is claimed.
                 room = settings.batch_size - len(self._waiting)
-                if room > 0 and await self._claim(room):
+                # Claim in big batches: a claim's cost is mostly per batch, not per reminder.
+                if room >= max(1, settings.batch_size // 2) and await self._claim(room):
                     continue
                 await self._idle(settings.poll_interval.total_seconds())
         finally:
@@ -207,6 +238,7 @@ class Dispatcher:
             policy.lookback,
             self.node,
             runtime.policy_version,
+            self._group_size(),
         )
         if not batch.decided:
             return 0
@@ -249,6 +281,7 @@ class Dispatcher:
                 )
             if has_observers:
                 hook(reminder=reminder, decision=decision)
+        self._group_for_confirmation(batch.claims)
         for claim in batch.claims:
             self._waiting[claim.attempt_id] = claim
             task = asyncio.create_task(self._send(claim))
@@ -256,13 +289,77 @@ class Dispatcher:
             task.add_done_callback(self._tasks.discard)
         return len(batch.decided)
 
+    # -- confirmation just before sending ------------------------------------------------------
+
+    def _group_size(self) -> int:
+        return max(1, self.runtime.config.dispatcher.dispatch.concurrency)
+
+    def _group_for_confirmation(self, claims: list[Claim]) -> None:
+        size = self._group_size()
+        previous: _Confirmation | None = None
+        for start in range(0, len(claims), size):
+            group = _Confirmation(claims[start : start + size])
+            if previous is None:  # confirmed by the claim itself
+                group.result = asyncio.get_running_loop().create_future()
+                group.result.set_result({c.attempt_id for c in group.claims})
+            else:
+                previous.following = group
+            previous = group
+            for claim in group.claims:
+                self._confirmations[claim.attempt_id] = group
+
+    def _start_confirming(self, group: _Confirmation) -> None:
+        if group.result is None:
+            group.result = asyncio.ensure_future(
+                self.store.call(
+                    self.store.store.start_sending, group.claims, self.node, self.clock()
+                )
+            )
+
+    async def _confirm(self, claim: Claim) -> bool | None:
+        """Whether ``claim`` may be sent now: True, False (its case or person changed, so the
+        store gave it back for a new decision; or it is no longer ours), None when the store
+        could not say (the claim stays, to be released at stop or expired by lease)."""
+        group = self._confirmations.pop(claim.attempt_id, None)
+        if group is None or {claim.case.id, claim.person.id} & self._changed:
+            # Changed here since it was claimed: confirm it alone, now.
+            self._changed.discard(claim.case.id)
+            self._changed.discard(claim.person.id)
+            group = _Confirmation([claim])
+        self._start_confirming(group)
+        ahead = group
+        for _ in range(CONFIRM_AHEAD):
+            if ahead.following is None:
+                break
+            ahead = ahead.following
+            self._start_confirming(ahead)
+        assert group.result is not None
+        try:
+            confirmed = await asyncio.shield(group.result)
+        except Exception as exc:  # the store failed: do not send what it did not confirm
+            log.error(
+                "could not confirm a claim for sending",
+                extra={"fields": {"reminder": claim.reminder.id, "error": str(exc)}},
+            )
+            return None
+        return claim.attempt_id in confirmed
+
     # -- one send ---------------------------------------------------------------------------
 
     async def _send(self, claim: Claim) -> None:
         async with self._slots:
             if self._stopping.is_set():
                 return  # stays in _waiting; released by _drain
+            confirmed = await self._confirm(claim)
+            if confirmed is None or self._stopping.is_set():
+                return  # stays in _waiting; released by _drain
             self._waiting.pop(claim.attempt_id, None)
+            if not self._waiting:
+                self._changed.clear()
+            if not confirmed:
+                self.counters.rechecked += 1
+                self.wake()  # given back: decide it again at once
+                return
             record = await self._attempt(claim)
         self._records.append(record)
         if len(self._records) >= FLUSH_AT:

@@ -41,11 +41,13 @@ class ReminderState(enum.StrEnum):
 
 
 class Outcome(enum.StrEnum):
-    """What became of one attempt. ``reserved`` is the in-flight state: the attempt counts
-    toward limits from the moment it is claimed; ``released`` is a reservation given back
-    before anything was sent (graceful stop)."""
+    """What became of one attempt. ``reserved``: claimed, not yet handed to the channel (it
+    counts toward limits from the moment it is claimed, and a node that dies leaves it to be
+    given back); ``sending``: confirmed for sending, so a node that dies leaves it ``unknown``;
+    ``released``: a reservation given back before anything was sent."""
 
     RESERVED = "reserved"
+    SENDING = "sending"
     PLACED = "placed"
     DELIVERED = "delivered"
     FAILED_TRANSIENT = "failed-transient"
@@ -89,6 +91,9 @@ class Person:
     timezone: str | None
     contacts: tuple[ContactPoint, ...] = ()
     opt_outs: tuple[OptOut, ...] = ()
+    # When the stored person last changed (contacts, opt-outs included): a claim checks it is
+    # unchanged before sending.
+    revision: datetime | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +106,7 @@ class Case:
     state: CaseState
     schedule: str
     paused_until: datetime | None = None
+    revision: datetime | None = field(default=None, compare=False)  # as Person.revision
 
 
 @dataclass(frozen=True, slots=True)

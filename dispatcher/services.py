@@ -25,8 +25,10 @@ class Services:
     """The daemon's state as request handlers may use it.
 
     ``call(fn, *args)`` runs a store method on the daemon's store thread (the only way to
-    touch the store: SQLite sees one writer per process); ``wake()`` makes the dispatch loop
-    claim again at once, for example after an event changed what may be sent.
+    touch the store: SQLite sees one writer per process); ``changed(case_id=…,
+    person_id=…)`` after a handler changed a case or person (an event, an opt-out): a claim of
+    theirs not yet sent is checked again before its send, and the dispatch loop claims again
+    at once.
     """
 
     def __init__(
@@ -37,14 +39,14 @@ class Services:
         runtime: Callable[[], Runtime],
         clock: Callable[[], datetime],
         metrics: Metrics,
-        wake: Callable[[], None],
+        changed: Callable[[str | None, str | None], None],
     ) -> None:
         self.store = store
         self._call = call
         self._runtime = runtime
         self.clock = clock
         self.metrics = metrics
-        self._wake = wake
+        self._changed = changed
 
     @property
     def runtime(self) -> Runtime:
@@ -56,8 +58,8 @@ class Services:
         result: T = await self._call(fn, *args, **kwargs)
         return result
 
-    def wake(self) -> None:
-        self._wake()
+    def changed(self, *, case_id: str | None = None, person_id: str | None = None) -> None:
+        self._changed(case_id, person_id)
 
     def channels_of_type(self, type_name: str) -> list[Channel]:
         """The configured channels whose plugin is ``type_name``, in config order."""

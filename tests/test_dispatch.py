@@ -325,3 +325,45 @@ async def test_in_process_retry_rechecks_policy_at_the_retry_instant(dep: Deploy
     reminder = _reminder(dep, "P0")
     assert reminder.state == "pending"
     assert reminder.due_at.replace(tzinfo=UTC) == datetime(2026, 12, 1, 0, 0, tzinfo=UTC)
+
+
+async def test_a_claim_whose_case_changed_before_its_send_is_not_sent(dep: Deployment) -> None:
+    """A payment recorded while reminders wait claimed for a send slot: by another process
+    (seen when the claim is confirmed) and by this one (``changed``, seen even for a claim
+    already confirmed ahead). Neither is sent; both are decided again and suppressed."""
+    seed(dep, 8)
+    dep.set("dispatcher.toml", r"^concurrency = \d+", "concurrency = 1")
+    dispatcher, store = _dispatcher(dep, delay=0.2)
+    other = dep.store()
+    task = asyncio.create_task(dispatcher.run())
+    try:
+        while not ScriptedChannel.calls:
+            await asyncio.sleep(0.01)
+        assert ScriptedChannel.calls == ["P0"]
+        confirmed_ahead = {
+            a.person_id for a in _rows(dep, schema.attempts) if a.outcome == "sending"
+        }
+        assert "P1" in confirmed_ahead and "P5" not in confirmed_ahead
+        now = datetime.now(UTC)
+        await asyncio.to_thread(other.case_event, "C5", "paid", now=now, source="api")
+        await asyncio.to_thread(other.case_event, "C1", "paid", now=now, source="api")
+        dispatcher.changed(case_id="C1")
+
+        def settled() -> bool:
+            return all(r.state not in ("pending", "claimed") for r in _rows(dep, schema.reminders))
+
+        deadline = asyncio.get_running_loop().time() + 20
+        while not settled():
+            assert asyncio.get_running_loop().time() < deadline, "reminders left unsettled"
+            await asyncio.sleep(0.05)
+    finally:
+        dispatcher.stop()
+        await task
+        store.shutdown()
+        other.close()
+    assert sorted(ScriptedChannel.calls) == ["P0", "P2", "P3", "P4", "P6", "P7"]
+    for person in ("P1", "P5"):
+        assert _reminder(dep, person).state in ("suppressed", "cancelled")
+        [attempt] = _attempts(dep, person)
+        assert attempt.outcome == "released" and not attempt.counted
+    assert dispatcher.counters.rechecked == 2

@@ -211,7 +211,9 @@ class DailyCap:
         return True
 
 
-_MAYBE_CONVERSATION = frozenset({Outcome.CONVERSATION, Outcome.RESERVED, Outcome.UNKNOWN})
+_MAYBE_CONVERSATION = frozenset(
+    {Outcome.CONVERSATION, Outcome.RESERVED, Outcome.SENDING, Outcome.UNKNOWN}
+)
 
 
 def daily_cap_clears_at(

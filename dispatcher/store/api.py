@@ -125,8 +125,9 @@ class SendRecord:
 
 @dataclass(frozen=True)
 class RecoveryReport:
-    unknown: int
-    requeued: int
+    unknown: int  # confirmed for sending, outcome unknown
+    requeued: int  # confirmed for sending, channel set to resend
+    released: int = 0  # never confirmed for sending: back in the pool
 
 
 @dataclass
@@ -205,11 +206,13 @@ class Store(abc.ABC):
         lookback: Any,
         node: str = "",
         policy_version: str | None = None,
+        confirm: int = 0,
     ) -> ClaimBatch:
         """Take up to ``limit`` due reminders (oldest first, one per person, none for a person
         with a contact in flight), decide each, and in the same transaction: reserve an
         attempt for each send (claimed by ``node``), move each deferral, close each
-        suppression. Every decision records the ``policy_version`` it was taken under."""
+        suppression. Every decision records the ``policy_version`` it was taken under. The
+        first ``confirm`` sends are confirmed for sending at once (see ``start_sending``)."""
 
     @abc.abstractmethod
     def record(self, records: Sequence[SendRecord]) -> None:
@@ -220,17 +223,30 @@ class Store(abc.ABC):
         """Give back claims that were never handed to a channel."""
 
     @abc.abstractmethod
+    def start_sending(self, claims: Sequence[Claim], node: str, now: datetime) -> set[str]:
+        """Confirm ``claims`` for sending, just before they go to their channel; return the
+        attempt ids confirmed. A claim whose case or person changed since it was taken (an
+        event, an opt-out, an upsert) is given back to the pool instead, so the next claim
+        decides it again; one no longer held by ``node`` is left alone. Confirming a claim
+        again (not yet sent, but confirmed before) checks it again the same way."""
+
+    @abc.abstractmethod
+    def renew_claims(self, node: str, now: datetime) -> int:
+        """``node`` is alive: its claims are not expired by other nodes' ``expire_claims``."""
+
+    @abc.abstractmethod
     def recover(
         self, now: datetime, resend_channels: Iterable[str], node: str = ""
     ) -> RecoveryReport:
-        """After a crash or at stop: ``node``'s claimed reminders become ``unknown`` (or
-        pending again on channels configured ``on_unknown = "resend"``)."""
+        """After a crash or at stop, ``node``'s claims: those never confirmed for sending go
+        back to the pool; those confirmed become ``unknown`` (or pending again on channels
+        configured ``on_unknown = "resend"``)."""
 
     @abc.abstractmethod
     def expire_claims(
         self, now: datetime, resend_channels: Iterable[str], lease: Any
     ) -> RecoveryReport:
-        """Any node's claims older than ``lease``: that node is gone; settle them as
+        """Any node's claims not renewed for ``lease``: that node is gone; settle them as
         ``recover`` does."""
 
     @abc.abstractmethod

@@ -193,6 +193,7 @@ class SqlStore(Store):
             state=CaseState(row.state),
             schedule=row.schedule,
             paused_until=row.paused_until,
+            revision=row.updated_at,
         )
 
     @staticmethod
@@ -238,6 +239,7 @@ class SqlStore(Store):
                 timezone=row.timezone,
                 contacts=tuple(contacts[pid]),
                 opt_outs=tuple(outs[pid]),
+                revision=row.updated_at,
             )
             for pid, row in base.items()
         }
@@ -542,6 +544,7 @@ class SqlStore(Store):
         lookback: timedelta,
         node: str = "",
         policy_version: str | None = None,
+        confirm: int = 0,
     ) -> ClaimBatch:
         with self._write() as conn:
             rows = conn.execute(self._candidates_query(now, limit))
@@ -581,7 +584,12 @@ class SqlStore(Store):
                             "contact_kind": decision.contact.kind.value,
                             "contact": decision.contact.value,
                             "at": now,
-                            "outcome": Outcome.RESERVED.value,
+                            # Decided this instant: the first sends need no second look.
+                            "outcome": (
+                                Outcome.SENDING.value
+                                if len(claims) < confirm
+                                else Outcome.RESERVED.value
+                            ),
                             "counted": True,
                         }
                     )
@@ -736,6 +744,7 @@ class SqlStore(Store):
                         )
                         .values(status=status, status_reason=r.error_code, updated_at=r.finished_at)
                     )
+                    self._touch_person(conn, person_id, r.finished_at)
                 if r.opt_out:
                     person_id, channel, value = r.opt_out
                     self._add_opt_out(conn, person_id, channel, value, r.finished_at, "provider")
@@ -744,28 +753,89 @@ class SqlStore(Store):
         if not claims:
             return
         with self._write() as conn:
-            conn.execute(
-                update(t.reminders)
-                .where(
-                    t.reminders.c.id == bindparam("rid"),
-                    t.reminders.c.state == ReminderState.CLAIMED.value,
+            self._give_back(conn, [(c.reminder.id, c.attempt_id) for c in claims], now, "released")
+
+    @staticmethod
+    def _give_back(
+        conn: Connection, pairs: Sequence[tuple[int, str]], now: datetime, reason: str
+    ) -> int:
+        """Return claimed reminders to the pool (due as before, the try not counted) and
+        mark their attempts released: nothing was sent. ``pairs``: (reminder id, attempt id).
+        Returns how many reminders went back."""
+        if not pairs:
+            return 0
+        back = conn.execute(
+            update(t.reminders)
+            .where(
+                t.reminders.c.id == bindparam("rid"),
+                t.reminders.c.state == ReminderState.CLAIMED.value,
+            )
+            .values(
+                state=ReminderState.PENDING.value,
+                claimed_by=None,
+                claimed_at=None,
+                tries=t.reminders.c.tries - 1,
+                last_reason=reason,
+                updated_at=now,
+            ),
+            [{"rid": rid} for rid, _ in pairs],
+        ).rowcount
+        conn.execute(
+            update(t.attempts)
+            .where(t.attempts.c.id == bindparam("aid"))
+            .values(outcome=Outcome.RELEASED.value, counted=False, finished_at=now),
+            [{"aid": aid} for _, aid in pairs],
+        )
+        return back or 0
+
+    def start_sending(self, claims: Sequence[Claim], node: str, now: datetime) -> set[str]:
+        a, r, c, p = t.attempts.c, t.reminders.c, t.cases.c, t.people.c
+        by_attempt = {claim.attempt_id: claim for claim in claims}
+        confirmed: list[str] = []
+        changed: list[Claim] = []
+        with self._write() as conn:
+            for chunk in _chunks(list(by_attempt)):
+                # One statement: is it still ours, and are its case and person as claimed?
+                for row in conn.execute(
+                    select(a.id, c.updated_at.label("case_rev"), p.updated_at.label("person_rev"))
+                    .join(t.reminders, r.id == a.reminder_id)
+                    .join(t.cases, c.id == a.case_id)
+                    .join(t.people, p.id == a.person_id)
+                    .where(
+                        a.id.in_(chunk),
+                        a.outcome.in_([Outcome.RESERVED.value, Outcome.SENDING.value]),
+                        r.state == ReminderState.CLAIMED.value,
+                        r.claimed_by == node,
+                    )
+                ):
+                    claim = by_attempt[row.id]
+                    if row.case_rev == claim.case.revision and (
+                        row.person_rev == claim.person.revision
+                    ):
+                        confirmed.append(row.id)
+                    else:
+                        changed.append(claim)
+            self._give_back(
+                conn,
+                [(claim.reminder.id, claim.attempt_id) for claim in changed],
+                now,
+                "changed_after_claim",
+            )
+            for chunk in _chunks(confirmed):
+                conn.execute(
+                    update(t.attempts).where(a.id.in_(chunk)).values(outcome=Outcome.SENDING.value)
                 )
-                .values(
-                    state=ReminderState.PENDING.value,
-                    claimed_by=None,
-                    claimed_at=None,
-                    tries=t.reminders.c.tries - 1,
-                    last_reason="released",
-                    updated_at=now,
-                ),
-                [{"rid": c.reminder.id} for c in claims],
-            )
-            conn.execute(
-                update(t.attempts)
-                .where(t.attempts.c.id == bindparam("aid"))
-                .values(outcome=Outcome.RELEASED.value, counted=False, finished_at=now),
-                [{"aid": c.attempt_id} for c in claims],
-            )
+        return set(confirmed)
+
+    def renew_claims(self, node: str, now: datetime) -> int:
+        r = t.reminders.c
+        with self._write() as conn:
+            renewed = conn.execute(
+                update(t.reminders)
+                .where(r.state == ReminderState.CLAIMED.value, r.claimed_by == node)
+                .values(claimed_at=now)
+            ).rowcount
+        return renewed or 0
 
     def recover(
         self, now: datetime, resend_channels: Iterable[str], node: str = ""
@@ -782,22 +852,29 @@ class SqlStore(Store):
     def _settle_claims(
         self, now: datetime, resend_channels: Iterable[str], which: Any
     ) -> RecoveryReport:
-        """Claims whose daemon is gone: the attempt's outcome is unknown. The reminder is
-        never sent again unless its channel says ``on_unknown = "resend"``."""
+        """Claims whose daemon is gone. One never confirmed for sending (``reserved``) goes
+        back to the pool: nobody was contacted. One confirmed (``sending``) may have reached
+        the person: its outcome is unknown, and the reminder is never sent again unless its
+        channel says ``on_unknown = "resend"``."""
         resend = list(resend_channels)
-        r = t.reminders.c
+        r, a = t.reminders.c, t.attempts.c
         claimed = (r.state == ReminderState.CLAIMED.value) & which
         settled = {"claimed_by": None, "claimed_at": None, "updated_at": now}
         with self._write() as conn:
-            ids = list(conn.execute(select(r.id).where(claimed)).scalars())
-            if not ids:
-                return RecoveryReport(unknown=0, requeued=0)
+            rows = conn.execute(
+                select(r.id, a.id.label("aid"), a.outcome)
+                .join(t.attempts, a.reminder_id == r.id)
+                .where(claimed, a.outcome.in_([Outcome.RESERVED.value, Outcome.SENDING.value]))
+            ).all()
+            unsent = [(row.id, row.aid) for row in rows if row.outcome == Outcome.RESERVED.value]
+            released = self._give_back(conn, unsent, now, "released_after_crash")
+            ids = [row.id for row in rows if row.outcome == Outcome.SENDING.value]
             requeued = unknown = 0
             for chunk in _chunks(ids):
                 conn.execute(
                     update(t.attempts)
                     .where(
-                        t.attempts.c.outcome == Outcome.RESERVED.value,
+                        t.attempts.c.outcome == Outcome.SENDING.value,
                         t.attempts.c.reminder_id.in_(chunk),
                     )
                     .values(
@@ -827,7 +904,7 @@ class SqlStore(Store):
                     ).rowcount
                     or 0
                 )
-        return RecoveryReport(unknown=unknown, requeued=requeued)
+        return RecoveryReport(unknown=unknown, requeued=requeued, released=released)
 
     def next_due_at(self) -> datetime | None:
         r = t.reminders.c
@@ -921,6 +998,12 @@ class SqlStore(Store):
             ],
         )
 
+    @staticmethod
+    def _touch_person(conn: Connection, person_id: str, now: datetime) -> None:
+        """A change to what may be sent to a person (opt-out, contact status) changes the
+        person's revision, so a claim taken before it is checked again before sending."""
+        conn.execute(update(t.people).where(t.people.c.id == person_id).values(updated_at=now))
+
     def _add_opt_out(
         self,
         conn: Connection,
@@ -941,6 +1024,7 @@ class SqlStore(Store):
             )
         ).first()
         if active is None:
+            self._touch_person(conn, person_id, now)
             conn.execute(
                 insert(t.opt_outs).values(
                     person_id=person_id,
@@ -980,6 +1064,7 @@ class SqlStore(Store):
                     )
                     .values(cleared_at=now)
                 )
+                self._touch_person(conn, person_id, now)
             else:
                 self._add_opt_out(conn, person_id, channel, contact, now, source)
 

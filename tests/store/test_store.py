@@ -267,8 +267,11 @@ def test_release_and_recover(store) -> None:  # type: ignore[no-untyped-def]
     _people(store, 4)
     batch = store.claim_due(NOW, 10, always(), timedelta(0))
     store.release(batch.claims[:2], NOW)
+    assert store.start_sending(batch.claims[2:], "", NOW) == {
+        c.attempt_id for c in batch.claims[2:]
+    }
     report = store.recover(NOW, resend_channels=[])
-    assert report.unknown == 2 and report.requeued == 0
+    assert report.unknown == 2 and report.requeued == 0 and report.released == 0
     history = store.case_history(batch.claims[0].case.id)
     assert history.reminders[0].state is ReminderState.PENDING
     assert history.attempts[0]["outcome"] == "released" and not history.attempts[0]["counted"]
@@ -281,7 +284,8 @@ def test_release_and_recover(store) -> None:  # type: ignore[no-untyped-def]
 
 def test_recover_resend_channel_requeues(store) -> None:  # type: ignore[no-untyped-def]
     _people(store, 2)
-    store.claim_due(NOW, 10, always(), timedelta(0))
+    batch = store.claim_due(NOW, 10, always(), timedelta(0))
+    store.start_sending(batch.claims, "", NOW)
     report = store.recover(NOW, resend_channels=["sms"])
     assert report.requeued == 2 and report.unknown == 0
     assert len(store.claim_due(NOW, 10, always(), timedelta(0)).claims) == 2
@@ -350,8 +354,10 @@ def test_an_older_schema_is_upgraded_in_place(store) -> None:  # type: ignore[no
 
 def test_recover_touches_only_this_nodes_claims_until_their_lease_ends(store) -> None:  # type: ignore[no-untyped-def]
     _people(store, 4)
-    store.claim_due(NOW, 2, always(), timedelta(0), node="a")
-    store.claim_due(NOW, 2, always(), timedelta(0), node="b")
+    a = store.claim_due(NOW, 2, always(), timedelta(0), node="a")
+    b = store.claim_due(NOW, 2, always(), timedelta(0), node="b")
+    assert len(store.start_sending(a.claims + b.claims, "a", NOW)) == 2, "only a's own"
+    store.start_sending(b.claims, "b", NOW)
     report = store.recover(NOW, resend_channels=[], node="a")
     assert report.unknown == 2
     status = store.status(NOW)
@@ -360,3 +366,65 @@ def test_recover_touches_only_this_nodes_claims_until_their_lease_ends(store) ->
     assert store.expire_claims(NOW + timedelta(minutes=5), [], timedelta(minutes=10)).unknown == 0
     assert store.expire_claims(NOW + timedelta(minutes=11), [], timedelta(minutes=10)).unknown == 2
     assert all(s != "claimed" for s, _, _ in store.status(NOW).by_state_channel)
+
+
+def test_a_dead_nodes_unsent_claims_return_to_the_pool_and_its_sends_become_unknown(store) -> None:  # type: ignore[no-untyped-def]
+    _people(store, 5)
+    batch = store.claim_due(NOW, 5, always(), timedelta(0), node="a")
+    sending = batch.claims[:2]
+    assert store.start_sending(sending, "a", NOW) == {c.attempt_id for c in sending}
+    later = NOW + timedelta(minutes=5)
+    store.renew_claims("a", later)  # a was alive at later: its lease runs from then
+    assert store.expire_claims(NOW + timedelta(minutes=11), [], timedelta(minutes=10)) == (
+        store.expire_claims(NOW, [], timedelta(minutes=10))
+    ), "a renewed claim does not expire"
+    report = store.expire_claims(later + timedelta(minutes=11), [], timedelta(minutes=10))
+    assert (report.unknown, report.released, report.requeued) == (2, 3, 0)
+    for claim in sending:
+        history = store.case_history(claim.case.id)
+        assert history.reminders[0].state is ReminderState.UNKNOWN
+        assert history.attempts[0]["outcome"] == "unknown"
+    for claim in batch.claims[2:]:
+        history = store.case_history(claim.case.id)
+        assert history.reminders[0].state is ReminderState.PENDING
+        assert history.reminders[0].tries == 0, "a try that sent nothing is not counted"
+        assert history.attempts[0]["outcome"] == "released"
+        assert not history.attempts[0]["counted"]
+    again = store.claim_due(NOW + timedelta(minutes=30), 5, always(), timedelta(0), node="b")
+    assert {c.case.id for c in again.claims} == {c.case.id for c in batch.claims[2:]}
+
+
+def test_a_claim_whose_case_or_person_changed_is_given_back_before_sending(store) -> None:  # type: ignore[no-untyped-def]
+    _people(store, 4)
+    batch = store.claim_due(NOW, 4, always(), timedelta(0), node="a")
+    by_case = {c.case.id: c for c in batch.claims}
+    later = NOW + timedelta(seconds=1)
+    store.case_event("C0", "paid", now=later)
+    store.opt_out("P1", "sms", None, now=later, source="api")
+    store.upsert(
+        [],
+        [CaseIn("C2", "P2", "12.50", "GBP", date(2026, 11, 1), "standard")],
+        later,
+    )
+    confirmed = store.start_sending(batch.claims, "a", later)
+    assert confirmed == {by_case["C3"].attempt_id}, "only the unchanged claim is confirmed"
+    for case_id in ("C0", "C1", "C2"):
+        history = store.case_history(case_id)
+        assert history.reminders[0].state is ReminderState.PENDING
+        assert history.reminders[0].tries == 0
+        assert history.attempts[0]["outcome"] == "released"
+    # The next claim decides again with what changed: paid, opted out, new amount.
+    assert store.start_sending(batch.claims, "a", later) == {by_case["C3"].attempt_id}
+    redo = store.claim_due(later, 4, _by_state, timedelta(0), node="a")
+    verdicts = {r.case_id: d.verdict for r, d in redo.decided}
+    assert verdicts == {"C0": Verdict.SUPPRESS, "C1": Verdict.SUPPRESS, "C2": Verdict.SEND}
+    assert next(c for c in redo.claims if c.case.id == "C2").case.amount == "12.50"
+    assert [o.channel for o in store.get_person("P1").opt_outs] == ["sms"]
+
+
+def _by_state(
+    reminder: Reminder, person: Person, case: Case, history: Sequence[Attempt]
+) -> Decision:
+    if case.state.value != "open" or person.opt_outs:
+        return always(Verdict.SUPPRESS)(reminder, person, case, history)
+    return always()(reminder, person, case, history)

@@ -305,6 +305,7 @@ class Dispatcher:
             body=rendered.body,
             subject=rendered.subject,
             meta=rendered.meta,
+            html=rendered.html,
         )
         started = monotonic_time.monotonic()
         try:

@@ -73,7 +73,17 @@ class EmailChannel(Channel):
             unsubscribe_url=self.unsubscribe_url(message.person_id, message.contact),
         )
         try:
-            client = await pool.acquire()
+            return await self._transaction(pool, message, data, fresh=False)
+        except _StaleConnection:
+            # The server closed a pooled connection while it sat idle; nothing was sent on it.
+            return await self._transaction(pool, message, data, fresh=True)
+
+    async def _transaction(
+        self, pool: SmtpPool, message: Message, data: bytes, *, fresh: bool
+    ) -> SendResult:
+        """MAIL, RCPT, DATA on one connection from the pool, every failure classified."""
+        try:
+            client, reused = await pool.acquire(fresh=fresh)
         except aiosmtplib.SMTPAuthenticationError as exc:
             # Wrong credentials fail every message alike: keep them queued until fixed.
             raise TransientError(f"login refused ({exc.code})", code="auth") from None
@@ -91,17 +101,29 @@ class EmailChannel(Channel):
         except aiosmtplib.SMTPResponseException as exc:
             reusable = await _reset(client)
             raise _refusal(stage, exc) from None
+        except (aiosmtplib.SMTPServerDisconnected, ConnectionError) as exc:
+            if reused and stage == "mail":
+                raise _StaleConnection from None
+            raise _lost(stage, exc) from None
         except (aiosmtplib.SMTPException, OSError) as exc:
-            # Lost after DATA began, the server may have taken the message: it counts.
-            raise TransientError(
-                f"connection failed during {stage.upper()}: {_kind(exc)}",
-                code="timeout" if isinstance(exc, TimeoutError) else "disconnected",
-                attempted=stage == "data",
-            ) from None
+            raise _lost(stage, exc) from None
         finally:
             pool.release(client, reusable=reusable)
         log.debug("sent", extra={"fields": {"to": mask(ContactKind.EMAIL, message.contact)}})
         return SendResult(provider_id=message_id(message.attempt_id, self._id_domain))
+
+
+class _StaleConnection(Exception):
+    """A pooled connection turned out closed before the message began."""
+
+
+def _lost(stage: str, exc: BaseException) -> TransientError:
+    # Lost after DATA began, the server may have taken the message: it counts.
+    return TransientError(
+        f"connection failed during {stage.upper()}: {_kind(exc)}",
+        code="timeout" if isinstance(exc, TimeoutError) else "disconnected",
+        attempted=stage == "data",
+    )
 
 
 def _kind(exc: BaseException) -> str:

@@ -23,18 +23,19 @@ class SmtpPool:
         self._idle: list[tuple[aiosmtplib.SMTP, float]] = []
         self.opened = 0
 
-    async def acquire(self) -> aiosmtplib.SMTP:
-        """A connection for one message; give it back with ``release``. Raises what connecting
-        raises (aiosmtplib errors, OSError)."""
+    async def acquire(self, *, fresh: bool = False) -> tuple[aiosmtplib.SMTP, bool]:
+        """A connection for one message, and whether it was used before; give it back with
+        ``release``. ``fresh`` opens a new one. Raises what connecting raises (aiosmtplib
+        errors, OSError)."""
         await self._slots.acquire()
         try:
             idle_limit = self.settings.idle_timeout.total_seconds()
-            while self._idle:
+            while self._idle and not fresh:
                 client, since = self._idle.pop()
                 if client.is_connected and time.monotonic() - since < idle_limit:
-                    return client
+                    return client, True
                 client.close()
-            return await self._connect()
+            return await self._connect(), False
         except BaseException:
             self._slots.release()
             raise

@@ -33,6 +33,7 @@ class SmtpPeer:
         self.received: list[EmailMessage] = []
         self.envelopes: list[tuple[str, list[str]]] = []
         self.connections = 0
+        self.quits = 0
         self.refusals: list[tuple[Stage, int]] = []
         self._script: dict[Stage, list[int | None]] = {}
         self._stall = 0.0
@@ -124,6 +125,10 @@ class _Handler:
         self.peer.connections += 1
         session.host_name = hostname
         return responses
+
+    async def handle_QUIT(self, server: Any, session: Any, envelope: Any) -> str:
+        self.peer.quits += 1
+        return "221 Bye"
 
     async def handle_MAIL(
         self, server: Any, session: Any, envelope: Any, address: str, options: list[str]

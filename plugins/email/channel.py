@@ -7,7 +7,7 @@ import logging
 import re
 
 import aiosmtplib
-from dispatcher_plugins.email.compose import compose, message_id
+from dispatcher_plugins.email.compose import compose, mailbox_header, message_id
 from dispatcher_plugins.email.pool import SmtpPool
 from dispatcher_plugins.email.settings import EmailSettings
 from dispatcher_plugins.email.unsubscribe import make_token
@@ -38,6 +38,8 @@ class EmailChannel(Channel):
         self._pool: SmtpPool | None = None
         self._secret = settings.unsubscribe_secret.get_secret_value().encode()
         self._id_domain = settings.message_id_domain or settings.sender_address.split("@")[1]
+        self._from = mailbox_header(settings.sender)
+        self._reply_to = mailbox_header(settings.reply_to) if settings.reply_to else None
 
     @property
     def connections_opened(self) -> int:
@@ -67,8 +69,8 @@ class EmailChannel(Channel):
             raise PermanentError("address is not ASCII", code="address_not_ascii")
         data = compose(
             message,
-            sender=self.settings.sender,
-            reply_to=self.settings.reply_to,
+            sender=self._from,
+            reply_to=self._reply_to,
             id_domain=self._id_domain,
             unsubscribe_url=self.unsubscribe_url(message.person_id, message.contact),
         )

@@ -158,3 +158,14 @@ def test_settings_defaults_follow_the_tls_mode(smtp: SmtpPeer) -> None:
     assert settings(smtp, port=None, tls="implicit").smtp_port == 465
     assert settings(smtp, port=None, tls="none").smtp_port == 25
     assert settings(smtp).public_url == "https://reminders.acme.example"
+
+
+async def test_a_long_subject_and_lines_starting_with_a_dot_arrive_unchanged(
+    smtp: SmtpPeer, channel: EmailChannel
+) -> None:
+    subject = "逾期提醒 " * 40
+    body = ".\n.. a line that starts with dots\nend"
+    await channel.send(sample_message(ContactKind.EMAIL, subject=subject.strip(), body=body))
+    [mail] = smtp.received
+    assert mail["Subject"] == subject.strip()
+    assert parts(mail) == {"text/plain": body + "\n"}

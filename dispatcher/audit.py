@@ -20,6 +20,7 @@ from typing import Any
 from dispatcher.config import Config
 from dispatcher.policy.presets import effective_policy
 from dispatcher.privacy import mask
+from dispatcher.templates import split_template_path
 
 COLUMNS = (
     "record",
@@ -48,8 +49,7 @@ def template_hashes(config: Config) -> dict[str, str]:
     root = Path(config.templates.root)
     found: dict[str, hashlib._Hash] = {}
     for path in sorted(root.glob("*/*.j2")):
-        channel = path.parent.name
-        name = path.name.removesuffix(".j2").rsplit(".", 1)[0]
+        channel, name, _ = split_template_path(f"{path.parent.name}/{path.name}")
         digest = found.setdefault(f"{channel}/{name}", hashlib.sha256())
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
     return {key: digest.hexdigest()[:16] for key, digest in found.items()}

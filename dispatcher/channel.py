@@ -18,7 +18,9 @@ from dispatcher.model import ContactKind, Outcome
 @dataclass(frozen=True, slots=True)
 class Message:
     """One rendered message for one attempt. ``contact`` is the full address: a channel may
-    send to it but must never log it (use ``dispatcher.privacy.mask``)."""
+    send to it but must never log it (use ``dispatcher.privacy.mask``). ``html`` is the HTML
+    part when the template has one (``<name>.<locale>.html.j2``), for channels that can use
+    it."""
 
     attempt_id: str
     reminder_id: int
@@ -32,6 +34,7 @@ class Message:
     body: str
     subject: str | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    html: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

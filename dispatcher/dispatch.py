@@ -402,6 +402,7 @@ class Dispatcher:
             body=rendered.body,
             subject=rendered.subject,
             meta=rendered.meta,
+            html=rendered.html,
         )
         started = monotonic_time.monotonic()
         try:

@@ -20,6 +20,7 @@ from jinja2 import nodes
 
 from dispatcher.config import Config, Problem
 from dispatcher.model import ContactKind
+from dispatcher.templates import template_key
 
 # Words that would make a voicemail more than a limited-content message (§1006.2(j)).
 DEBT_WORDS = re.compile(
@@ -67,7 +68,7 @@ def check_template_rules(config: Config, kinds: Mapping[str, ContactKind]) -> li
             except LookupError:
                 continue  # reported by the existence check
             shown = f"templates/{path}"
-            key = path.removesuffix(".j2")
+            key = template_key(path)
             meta = templates.meta(channel, name, locale)
             cease_flags[path] = meta.get("allowed_after_cease", False)
             if not isinstance(cease_flags[path], bool):

@@ -1,9 +1,11 @@
 """Message templates: Jinja2, sandboxed, StrictUndefined, one file per channel, name and locale.
 
-Layout: ``templates/<channel>/<name>.<locale>.j2``. A person's locale ``zh-CN`` looks for
-``zh-CN``, then ``zh``, then the configured fallback locale. A template may start with a
-``{# meta … #}`` comment holding TOML (``subject``, ``approved_by``, ``allowed_after_cease``);
-string values in it are templates too.
+Layout: ``templates/<channel>/<name>.<locale>.j2``, or ``<name>.<locale>.txt.j2`` with an
+optional HTML part ``<name>.<locale>.html.j2`` next to it (email sends both as multipart; the
+HTML part is autoescaped). A person's locale ``zh-CN`` looks for ``zh-CN``, then ``zh``, then
+the configured fallback locale. A template may start with a ``{# meta … #}`` comment holding
+TOML (``subject``, ``approved_by``, ``allowed_after_cease``); string values in it are templates
+too. The meta block belongs to the text part.
 """
 
 from __future__ import annotations
@@ -22,6 +24,9 @@ import jinja2
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 _META = re.compile(r"^\s*\{#-?\s*meta\s*\n(.*?)-?#\}\s*?\n?", re.DOTALL)
+# The text part of a template is ``.txt.j2`` or plain ``.j2``; the HTML part ``.html.j2``.
+TEXT_SUFFIXES = (".txt.j2", ".j2")
+HTML_SUFFIX = ".html.j2"
 
 
 @dataclass(frozen=True)
@@ -33,6 +38,7 @@ class Rendered:
     locale: str
     template_file: str
     meta: dict[str, Any] = field(default_factory=dict)
+    html: str | None = None
 
 
 @dataclass(frozen=True)
@@ -57,6 +63,29 @@ def money(amount: Any, currency: str = "") -> str:
     except InvalidOperation:
         return f"{amount} {currency}".strip()
     return f"{value:,.2f} {currency}".strip()
+
+
+def template_key(path: str) -> str:
+    """``email/overdue_email.en.txt.j2`` → ``email/overdue_email.en`` (the text part and a
+    plain ``.j2`` share a key; the HTML part is ``….en.html``)."""
+    if path.endswith(HTML_SUFFIX):
+        return path.removesuffix(".j2")
+    for suffix in TEXT_SUFFIXES:
+        if path.endswith(suffix):
+            return path.removesuffix(suffix)
+    return path
+
+
+def split_template_path(path: str) -> tuple[str, str, str]:
+    """``email/overdue_email.zh-CN.html.j2`` → ``("email", "overdue_email", "zh-CN")``."""
+    channel, filename = path.split("/", 1)
+    name, _, locale = template_key(filename).removesuffix(".html").rpartition(".")
+    return channel, name, locale
+
+
+def html_part_of(path: str) -> str:
+    """Where the HTML part of the template at ``path`` (its text part) would be."""
+    return template_key(path) + HTML_SUFFIX
 
 
 def split_meta(source: str) -> tuple[dict[str, Any], str, int]:
@@ -106,12 +135,14 @@ class TemplateSet:
         self.env = ImmutableSandboxedEnvironment(
             loader=_MetaStrippingLoader(self.root),
             undefined=jinja2.StrictUndefined,
-            autoescape=jinja2.select_autoescape(["html.j2", "html"]),
+            # A subject (compiled from a string) is plain text: never HTML-escaped.
+            autoescape=jinja2.select_autoescape(["html.j2", "html"], default_for_string=False),
             keep_trailing_newline=False,
             auto_reload=False,
         )
         self.env.filters["money"] = money
         self._resolved: dict[tuple[str, str, str], str] = {}
+        self._html_parts: dict[str, str | None] = {}  # text part → its HTML part, if any
 
     # -- lookup ---------------------------------------------------------------------------
 
@@ -122,9 +153,10 @@ class TemplateSet:
         chain.append(self.fallback_locale)
         seen: list[str] = []
         for item in chain:
-            path = f"{channel}/{name}.{item}.j2"
-            if path not in seen:
-                seen.append(path)
+            for suffix in TEXT_SUFFIXES:
+                path = f"{channel}/{name}.{item}{suffix}"
+                if path not in seen:
+                    seen.append(path)
         return seen
 
     def resolve(self, channel: str, name: str, locale: str) -> str:
@@ -151,13 +183,30 @@ class TemplateSet:
 
     def render(self, channel: str, name: str, locale: str, context: dict[str, Any]) -> Rendered:
         path = self.resolve(channel, name, locale)
-        template = self.env.get_template(path)
         data = {**self.variables, **context}
+        body, subject, meta = self._render_text(path, data)
+        html_path = self._html_path(path)
+        html = self.env.get_template(html_path).render(data).strip() if html_path else None
+        return Rendered(
+            body=body, subject=subject, locale=locale, template_file=path, meta=meta, html=html
+        )
+
+    def _render_text(
+        self, path: str, data: dict[str, Any]
+    ) -> tuple[str, str | None, dict[str, Any]]:
+        """The text part's body and subject, and its meta table."""
+        template = self.env.get_template(path)
         body = template.render(data).strip()
         meta: dict[str, Any] = getattr(template, "dispatcher_meta", {})
         subject_template: jinja2.Template | None = getattr(template, "dispatcher_subject", None)
         subject = subject_template.render(data).strip() if subject_template else None
-        return Rendered(body=body, subject=subject, locale=locale, template_file=path, meta=meta)
+        return body, subject, meta
+
+    def _html_path(self, path: str) -> str | None:
+        if path not in self._html_parts:
+            html = html_part_of(path)
+            self._html_parts[path] = html if (self.root / html).is_file() else None
+        return self._html_parts[path]
 
     # -- checking -------------------------------------------------------------------------
 
@@ -175,14 +224,16 @@ class TemplateSet:
             if path in checked:
                 continue
             checked.add(path)
-            problem = self._render_problem(path, locale)
-            if problem:
-                problems.append(problem)
+            html_path = self._html_path(path)
+            for part in (path, html_path) if html_path else (path,):
+                problem = self._render_problem(part, locale)
+                if problem:
+                    problems.append(problem)
         return problems
 
     def _render_problem(self, path: str, locale: str) -> TemplateProblem | None:
         shown = f"templates/{path}"
-        key = path.removesuffix(".j2")
+        key = template_key(path)
         try:
             template = self.env.get_template(path)
         except jinja2.TemplateSyntaxError as exc:
@@ -191,8 +242,12 @@ class TemplateSet:
             return TemplateProblem(shown, 1, key, f"meta block is not valid TOML: {exc}")
         context = sample_context()
         context["person"]["locale"] = locale
+        data = {**self.variables, **context}
         try:
-            self.render(*_split_path(path), locale, context)
+            if path.endswith(HTML_SUFFIX):
+                template.render(data)
+            else:
+                self._render_text(path, data)
         except jinja2.UndefinedError as exc:
             line = _template_line(exc, template.filename)
             return TemplateProblem(shown, line, key, f"undefined variable: {exc.message}")
@@ -200,12 +255,6 @@ class TemplateSet:
             line = _template_line(exc, template.filename)
             return TemplateProblem(shown, line, key, f"does not render: {exc}")
         return None
-
-
-def _split_path(path: str) -> tuple[str, str]:
-    channel, filename = path.split("/", 1)
-    name = filename.removesuffix(".j2").rsplit(".", 1)[0]
-    return channel, name
 
 
 def _template_line(exc: BaseException, filename: str | None) -> int:

@@ -100,7 +100,7 @@ def test_every_problem_is_listed_with_its_file_line_and_key(config_dir: Path) ->
     gentle_email = step_index(config_dir, "gentle", "email")
     policy = config_dir / "policy.toml"
     schedules = config_dir / "schedules.toml"
-    template = config_dir / "templates" / "email" / "overdue_email.en.j2"
+    template = config_dir / "templates" / "email" / "overdue_email.en.txt.j2"
 
     per_line = edit(policy, 'per = "30d"', 'per = "30x"', after="[[limits]]")
     fax_line = edit(schedules, 'channel = "voice"', 'channel = "fax"', after="[schedules.standard]")
@@ -117,7 +117,7 @@ def test_every_problem_is_listed_with_its_file_line_and_key(config_dir: Path) ->
         ("policy.toml", per_line, "limits[0].per"),
         ("schedules.toml", fax_line, f"schedules.standard.steps[{voice}].channel"),
         ("schedules.toml", nope_line, f"schedules.gentle.steps[{gentle_email}].template"),
-        ("templates/email/overdue_email.en.j2", undefined_line, "email/overdue_email.en"),
+        ("templates/email/overdue_email.en.txt.j2", undefined_line, "email/overdue_email.en"),
     }, result.output
     messages = {(file, key): message for file, _, key, message in found}
     assert messages[("policy.toml", "limits[0].per")].startswith("'30x' is not a duration")
@@ -128,7 +128,7 @@ def test_every_problem_is_listed_with_its_file_line_and_key(config_dir: Path) ->
         "template 'nope'"
         in messages[("schedules.toml", f"schedules.gentle.steps[{gentle_email}].template")]
     )
-    undefined = messages[("templates/email/overdue_email.en.j2", "email/overdue_email.en")]
+    undefined = messages[("templates/email/overdue_email.en.txt.j2", "email/overdue_email.en")]
     assert undefined.startswith("undefined variable:") and "nonexistent" in undefined
     assert f"{len(found)} problem(s)" in result.output
 
@@ -509,7 +509,7 @@ def test_key_lines_of_the_example_schedules() -> None:
 
 
 def test_template_syntax_error_reports_file_and_line(config_dir: Path) -> None:
-    template = config_dir / "templates" / "email" / "overdue_email.en.j2"
+    template = config_dir / "templates" / "email" / "overdue_email.en.txt.j2"
     line = edit(template, "{{ case.id }}", "{{ case.id }")
 
     result = check(config_dir)
@@ -517,7 +517,7 @@ def test_template_syntax_error_reports_file_and_line(config_dir: Path) -> None:
     assert result.exit_code == 1
     [(file, number, key, message)] = problems(result)
     assert (file, number, key) == (
-        "templates/email/overdue_email.en.j2",
+        "templates/email/overdue_email.en.txt.j2",
         line,
         "email/overdue_email.en",
     )

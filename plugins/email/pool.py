@@ -1,0 +1,78 @@
+"""A pool of persistent SMTP connections: at most ``size`` open at once, each reused for
+message after message; a connection that failed, or sat idle too long, is closed and a new
+one opened when next needed."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import aiosmtplib
+from dispatcher_plugins.email.settings import EmailSettings, TlsMode
+
+
+class SmtpPool:
+    """Hands out connected, logged-in SMTP clients. ``opened`` counts the connections made
+    since the pool was created (metrics, tests)."""
+
+    def __init__(self, settings: EmailSettings) -> None:
+        self.settings = settings
+        self._slots = asyncio.Semaphore(settings.pool_size)
+        # Most recently used last: taking from the end keeps the busy connections warm and
+        # lets the others reach the idle timeout when traffic drops.
+        self._idle: list[tuple[aiosmtplib.SMTP, float]] = []
+        self.opened = 0
+
+    async def acquire(self, *, fresh: bool = False) -> tuple[aiosmtplib.SMTP, bool]:
+        """A connection for one message, and whether it was used before; give it back with
+        ``release``. ``fresh`` opens a new one. Raises what connecting raises (aiosmtplib
+        errors, OSError)."""
+        await self._slots.acquire()
+        try:
+            idle_limit = self.settings.idle_timeout.total_seconds()
+            while self._idle and not fresh:
+                client, since = self._idle.pop()
+                if client.is_connected and time.monotonic() - since < idle_limit:
+                    return client, True
+                client.close()
+            return await self._connect(), False
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def release(self, client: aiosmtplib.SMTP, *, reusable: bool) -> None:
+        if reusable and client.is_connected:
+            self._idle.append((client, time.monotonic()))
+        else:
+            client.close()
+        self._slots.release()
+
+    async def close(self) -> None:
+        """QUIT every idle connection (in use ones are closed by their ``release``)."""
+        idle, self._idle = self._idle, []
+        await asyncio.gather(*(self._quit(client) for client, _ in idle))
+
+    async def _connect(self) -> aiosmtplib.SMTP:
+        s = self.settings
+        client = aiosmtplib.SMTP(
+            hostname=s.host,
+            port=s.smtp_port,
+            username=s.username or None,
+            password=s.password.get_secret_value() or None,
+            use_tls=s.tls is TlsMode.IMPLICIT,
+            start_tls={TlsMode.NONE: False, TlsMode.STARTTLS: True, TlsMode.IMPLICIT: False}[s.tls],
+            validate_certs=s.validate_certs,
+            timeout=s.connect_timeout.total_seconds(),
+        )
+        self.opened += 1
+        await client.connect()
+        # Commands of a message get their own, longer timeout from here on.
+        client.timeout = s.command_timeout.total_seconds()
+        return client
+
+    @staticmethod
+    async def _quit(client: aiosmtplib.SMTP) -> None:
+        try:
+            await client.quit(timeout=2)
+        except (aiosmtplib.SMTPException, OSError):
+            client.close()

@@ -1,0 +1,171 @@
+"""What the email channel puts on the wire, checked at a real SMTP server on loopback: the
+headers and decoded bodies, the unsubscribe link, and connection reuse."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from email.message import EmailMessage
+from typing import Any
+
+import pytest
+from dispatcher_plugins.email import EmailChannel, EmailSettings
+from dispatcher_plugins.email.unsubscribe import Unsubscribe, address_digest
+
+from dispatcher.channel import PermanentError
+from dispatcher.model import ContactKind
+from dispatcher.testing import sample_message
+from tests.plugins.smtp_peer import SmtpPeer
+
+SECRET = "unsubscribe-secret-for-tests"
+ZH_SUBJECT = "示例借贷公司：您的 1,234.50 CNY 款项已逾期"
+ZH_BODY = "尊敬的张伟：\n\n您账户 C-1 的款项已逾期 7 天。"
+ZH_HTML = "<p>尊敬的张伟：</p><p>您账户 C-1 的款项已逾期 7 天。</p>"
+
+
+def settings(peer: SmtpPeer, **overrides: Any) -> EmailSettings:
+    values: dict[str, Any] = {
+        "host": "127.0.0.1",
+        "port": peer.port,
+        "tls": "none",
+        "from": "示例借贷公司 <billing@acme.example>",
+        "reply_to": "Accounts <accounts@acme.example>",
+        "public_url": "https://reminders.acme.example/",
+        "unsubscribe_secret": SECRET,
+        "pool_size": 3,
+        **overrides,
+    }
+    return EmailSettings.model_validate(values)
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpPeer]:
+    with SmtpPeer() as peer:
+        yield peer
+
+
+@pytest.fixture
+async def channel(smtp: SmtpPeer) -> AsyncIterator[EmailChannel]:
+    channel = EmailChannel("email", settings(smtp))
+    await channel.open()
+    yield channel
+    await channel.close()
+
+
+def parts(mail: EmailMessage) -> dict[str, str]:
+    """Each leaf part's decoded text by content type (line ends as written, not as sent)."""
+    leaves = [part for part in mail.walk() if not part.is_multipart()]
+    return {p.get_content_type(): p.get_content().replace("\r\n", "\n") for p in leaves}
+
+
+async def test_a_chinese_message_arrives_with_its_headers_and_both_parts(
+    smtp: SmtpPeer, channel: EmailChannel
+) -> None:
+    message = sample_message(
+        ContactKind.EMAIL,
+        attempt_id="a1b2c3",
+        person_id="P-7",
+        subject=ZH_SUBJECT,
+        body=ZH_BODY,
+        html=ZH_HTML,
+        locale="zh-CN",
+    )
+
+    result = await channel.send(message)
+
+    [mail] = smtp.received
+    assert smtp.envelopes == [("billing@acme.example", [message.contact])]
+    assert mail["Subject"] == ZH_SUBJECT
+    assert mail["From"] == "示例借贷公司 <billing@acme.example>"
+    assert mail["To"] == message.contact
+    assert mail["Reply-To"] == "Accounts <accounts@acme.example>"
+    assert mail["Message-ID"] == "<a1b2c3@acme.example>" == result.provider_id
+    assert mail.get_content_type() == "multipart/alternative"
+    assert parts(mail) == {"text/plain": ZH_BODY + "\n", "text/html": ZH_HTML + "\n"}
+    assert {part.get_content_charset() for part in mail.walk() if not part.is_multipart()} == {
+        "utf-8"
+    }
+    assert mail["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    link = mail["List-Unsubscribe"]
+    prefix = "<https://reminders.acme.example/email/unsubscribe/"
+    assert link.startswith(prefix) and link.endswith(">")
+    token = Unsubscribe.parse(link.removeprefix(prefix).removesuffix(">"))
+    assert token is not None and token.signed_by(SECRET.encode())
+    assert (token.person_id, token.channel) == ("P-7", "email")
+    assert token.digest == address_digest(SECRET.encode(), message.contact)
+    assert message.contact.split("@")[0] not in link, "the link does not carry the address"
+
+
+async def test_a_message_without_html_is_plain_text(smtp: SmtpPeer, channel: EmailChannel) -> None:
+    await channel.send(sample_message(ContactKind.EMAIL, body="Pay please"))
+    [mail] = smtp.received
+    assert parts(mail) == {"text/plain": "Pay please\n"}
+
+
+async def test_the_same_attempt_gets_the_same_message_id(
+    smtp: SmtpPeer, channel: EmailChannel
+) -> None:
+    await channel.send(sample_message(ContactKind.EMAIL, attempt_id="same"))
+    await channel.send(sample_message(ContactKind.EMAIL, attempt_id="same"))
+    assert [m["Message-ID"] for m in smtp.received] == ["<same@acme.example>"] * 2
+
+
+async def test_the_pool_reuses_its_connections(smtp: SmtpPeer, channel: EmailChannel) -> None:
+    await asyncio.gather(*(channel.send(sample_message(ContactKind.EMAIL)) for _ in range(30)))
+    await asyncio.gather(*(channel.send(sample_message(ContactKind.EMAIL)) for _ in range(30)))
+
+    assert smtp.requests == 60
+    assert 1 <= smtp.connections <= 3, "at most pool_size connections, each used again"
+    assert channel.connections_opened == smtp.connections
+
+
+async def test_a_refused_recipient_keeps_the_connection(
+    smtp: SmtpPeer, channel: EmailChannel
+) -> None:
+    await channel.send(sample_message(ContactKind.EMAIL))
+    with smtp.refusing("rcpt", 550), pytest.raises(PermanentError) as refused:
+        await channel.send(sample_message(ContactKind.EMAIL))
+    await channel.send(sample_message(ContactKind.EMAIL))
+
+    assert refused.value.mark_contact == "invalid" and refused.value.code == "550"
+    assert (smtp.requests, smtp.connections) == (2, 1)
+
+
+async def test_a_dropped_connection_is_replaced(smtp: SmtpPeer, channel: EmailChannel) -> None:
+    await channel.send(sample_message(ContactKind.EMAIL))
+    smtp.stop()  # closes the pooled connection from the server's side
+    smtp.start()
+    await channel.send(sample_message(ContactKind.EMAIL))
+    assert (smtp.requests, smtp.connections) == (2, 2)
+
+
+async def test_close_ends_every_connection_and_a_send_after_it_fails(
+    smtp: SmtpPeer, channel: EmailChannel
+) -> None:
+    await asyncio.gather(*(channel.send(sample_message(ContactKind.EMAIL)) for _ in range(6)))
+    before = smtp.connections
+    await channel.close()
+    with pytest.raises(PermanentError):
+        await channel.send(sample_message(ContactKind.EMAIL))
+    await channel.open()
+    await channel.send(sample_message(ContactKind.EMAIL))
+    assert smtp.connections == before + 1, "the connections closed were not used again"
+    assert smtp.quits == before
+
+
+def test_settings_defaults_follow_the_tls_mode(smtp: SmtpPeer) -> None:
+    assert settings(smtp, port=None, tls="starttls").smtp_port == 587
+    assert settings(smtp, port=None, tls="implicit").smtp_port == 465
+    assert settings(smtp, port=None, tls="none").smtp_port == 25
+    assert settings(smtp).public_url == "https://reminders.acme.example"
+
+
+async def test_a_long_subject_and_lines_starting_with_a_dot_arrive_unchanged(
+    smtp: SmtpPeer, channel: EmailChannel
+) -> None:
+    subject = "逾期提醒 " * 40
+    body = ".\n.. a line that starts with dots\nend"
+    await channel.send(sample_message(ContactKind.EMAIL, subject=subject.strip(), body=body))
+    [mail] = smtp.received
+    assert mail["Subject"] == subject.strip()
+    assert parts(mail) == {"text/plain": body + "\n"}

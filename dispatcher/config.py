@@ -201,7 +201,7 @@ class HttpSettings(_Model):
         return value
 
 
-_TOKEN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
+_TOKEN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,47}$")  # recorded as "api:NAME" (64 max)
 
 
 def _secret_reference(value: Any) -> str:

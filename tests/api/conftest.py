@@ -3,8 +3,11 @@ three tokens: a writer, a reader and a reader of personal data."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import shutil
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,7 +15,15 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from dispatcher.daemon import Daemon
 from dispatcher.web import build_app
-from tests.conftest import Deployment
+from tests.conftest import (
+    EXAMPLE_CONFIG,
+    OPEN_ALL_DAY,
+    Deployment,
+    free_port,
+    http_get,
+    stop,
+    wait_for,
+)
 
 TOKENS = {
     "writer": ("API_TEST_WRITER", "w-" + "1" * 30, '["write"]'),
@@ -66,3 +77,30 @@ async def api(open_deployment: Deployment, monkeypatch: pytest.MonkeyPatch) -> A
         await client.close()
         daemon.store_thread.shutdown()
         daemon.store.close()
+
+
+@contextmanager
+def running_daemon(
+    root: Path, prepare: Callable[[Deployment], None], env: dict[str, str] | None = None
+) -> Iterator[str]:
+    """The real daemon (a subprocess) on a copy of the example deployment in ``root``, on a
+    free loopback port, with the test tokens (and ``env``) in its environment; ``prepare``
+    fills the store first. Yields the base URL."""
+    shutil.copytree(EXAMPLE_CONFIG, root / "config")
+    dep = Deployment(root)
+    dep.set("dispatcher.toml", r'^store = ".*"$', f'store = "{dep.url}"')
+    dep.set("dispatcher.toml", r'^directory = ".*"$', f'directory = "{dep.outbox}"')
+    port = free_port()
+    dep.set("dispatcher.toml", r'^listen = ".*"$', f'listen = "127.0.0.1:{port}"')
+    dep.write("policy.toml", OPEN_ALL_DAY)
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in {**add_tokens(dep), **(env or {})}.items():
+            patch.setenv(name, value)
+        Daemon(dep.config).store.close()  # the schema, before the store is filled
+        prepare(dep)
+        process = dep.start()
+        try:
+            wait_for(lambda: http_get(port, "/readyz")[0] == 200)
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            stop(process)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 from collections.abc import Iterator
 from typing import Any
 
@@ -24,18 +23,11 @@ from schemathesis.checks import (
 )
 
 from dispatcher.api.routes import OPERATIONS
-from dispatcher.daemon import Daemon
 from dispatcher.web import build_app
-from tests.api.conftest import TOKENS, Api, add_tokens, bearer
+from tests.api.conftest import TOKENS, Api, bearer, running_daemon
 from tests.conftest import (
-    EXAMPLE_CONFIG,
-    OPEN_ALL_DAY,
-    Deployment,
-    free_port,
     http_get,
     seed,
-    stop,
-    wait_for,
 )
 
 
@@ -66,25 +58,8 @@ async def test_every_route_is_documented_and_every_operation_routed(api: Api) ->
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The real daemon on a free loopback port, with the test tokens and a few cases."""
-    root = tmp_path_factory.mktemp("fuzz")
-    shutil.copytree(EXAMPLE_CONFIG, root / "config")
-    dep = Deployment(root)
-    dep.set("dispatcher.toml", r'^store = ".*"$', f'store = "{dep.url}"')
-    dep.set("dispatcher.toml", r'^directory = ".*"$', f'directory = "{dep.outbox}"')
-    port = free_port()
-    dep.set("dispatcher.toml", r'^listen = ".*"$', f'listen = "127.0.0.1:{port}"')
-    dep.write("policy.toml", OPEN_ALL_DAY)
-    with pytest.MonkeyPatch.context() as patch:
-        for env, value in add_tokens(dep).items():
-            patch.setenv(env, value)
-        Daemon(dep.config).store.close()  # the schema, before seeding
-        seed(dep, 3)
-        process = dep.start()
-        try:
-            wait_for(lambda: http_get(port, "/readyz")[0] == 200)
-            yield f"http://127.0.0.1:{port}"
-        finally:
-            stop(process)
+    with running_daemon(tmp_path_factory.mktemp("fuzz"), lambda dep: seed(dep, 3)) as url:
+        yield url
 
 
 OPERATION_IDS = [op.handler.__name__ for op in OPERATIONS]

@@ -3,6 +3,9 @@ leaves the API answering 503 with the reason while the daemon runs."""
 
 from __future__ import annotations
 
+import pytest
+
+from dispatcher.config import ConfigError, load_dispatcher_file
 from tests.api.conftest import Api, bearer
 
 
@@ -51,3 +54,14 @@ async def test_without_a_usable_token_the_api_says_why(api: Api, monkeypatch) ->
     assert "environment variable API_TEST_READER is not set" in detail
     assert "r-222" not in detail
     assert (await api.client.get("/healthz")).status == 200, "the daemon runs on"
+
+
+def test_a_token_written_into_the_file_is_refused_without_being_shown(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "dispatcher.toml").write_text(
+        '[api]\n\n[[api.tokens]]\nname = "loans"\nsecret = "s3cret-value"\n'
+    )
+    with pytest.raises(ConfigError) as raised:
+        load_dispatcher_file(tmp_path)
+    message = str(raised.value)
+    assert message.startswith("dispatcher.toml:5: api.tokens[0].secret: must be a reference")
+    assert "s3cret-value" not in message

@@ -201,6 +201,58 @@ class HttpSettings(_Model):
         return value
 
 
+_TOKEN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,47}$")  # recorded as "api:NAME" (64 max)
+
+
+def _secret_reference(value: Any) -> str:
+    # The message never repeats the value: a literal written here may be a real token.
+    if not is_secret_reference(value):
+        raise ValueError(
+            'must be a reference to a secret ("${ENV_VAR}" or "credential:NAME"), '
+            "never the secret itself"
+        )
+    return str(value)
+
+
+SecretReference = Annotated[str, BeforeValidator(_secret_reference)]
+
+
+class ApiToken(_Model):
+    """A bearer token the API accepts: its name (in logs and idempotency records), where its
+    value comes from, and what it may do (``read``, ``read:pii`` = read with personal data
+    unmasked, ``write``)."""
+
+    name: str
+    secret: SecretReference
+    scopes: tuple[Literal["read", "read:pii", "write"], ...] = ("read",)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not _TOKEN_NAME.match(value):
+            raise ValueError(f"{value!r} is not a token name (letters, digits, _ . -)")
+        return value
+
+
+class ApiSettings(_Model):
+    """The ``/v1/`` API for lenders' systems (served by the ``[http]`` server)."""
+
+    enabled: bool = True
+    max_body: int = Field(4 * 1024 * 1024, ge=1024, le=64 * 1024 * 1024, description="bytes")
+    max_batch: int = Field(5000, ge=1, le=50_000, description="rows per cases:batch")
+    idempotency_ttl: Duration = timedelta(hours=24)
+    tokens: tuple[ApiToken, ...] = ()
+
+    @field_validator("tokens")
+    @classmethod
+    def _unique_names(cls, value: tuple[ApiToken, ...]) -> tuple[ApiToken, ...]:
+        names = [t.name for t in value]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(f"token names must be unique ({', '.join(twice)} given twice)")
+        return value
+
+
 class ChannelSettings(BaseModel):
     """A channel instance: which plugin runs it, plus that plugin's own settings (checked by
     the plugin's settings model)."""
@@ -226,6 +278,7 @@ class DispatcherFile(_Model):
     dispatch: DispatchSettings = Field(default_factory=DispatchSettings)
     log: LogSettings = Field(default_factory=LogSettings)
     http: HttpSettings = Field(default_factory=HttpSettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
     status_interval: Duration = timedelta(seconds=10)
     template_vars: dict[str, Any] = Field(default_factory=dict)
     channels: dict[str, ChannelSettings] = Field(default_factory=dict)

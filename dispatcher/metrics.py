@@ -75,6 +75,12 @@ class Metrics:
             ["version"],
             registry=r,
         )
+        self.api_requests = Counter(
+            "dispatcher_api_requests",
+            "API requests by route, method and status.",
+            ["route", "method", "status"],
+            registry=r,
+        )
         self.config_ok.set(1)
 
     def set_config_version(self, version: str) -> None:

@@ -1,5 +1,6 @@
-"""The daemon's HTTP server (aiohttp): health, readiness and Prometheus metrics, and the routes
-plugins add through the ``register_routes`` hook (webhooks, unsubscribe links).
+"""The daemon's HTTP server (aiohttp): health, readiness and Prometheus metrics, the ``/v1/``
+API (``dispatcher.api``), and the routes plugins add through the ``register_routes`` hook
+(webhooks, unsubscribe links).
 
 The server starts before READY=1 so systemd only calls the service ready once it answers.
 """
@@ -12,6 +13,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from dispatcher.api.app import mount_api
 from dispatcher.metrics import Metrics
 from dispatcher.services import Services
 
@@ -44,6 +46,7 @@ def build_app(
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics_page)
     if services is not None:
+        mount_api(app, services)
         services.runtime.plugins.manager.hook.register_routes(app=app, services=services)
     return app
 

@@ -151,6 +151,28 @@ class CaseHistory:
     attempts: list[dict[str, Any]] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class ListedReminder:
+    """A reminder as the API lists it: with the reason codes of its last deferral."""
+
+    reminder: Reminder
+    last_reason: str | None
+
+
+@dataclass(frozen=True)
+class IdempotencyRecord:
+    """The first request made with an idempotency key, and its answer (``status`` None while
+    that request is still being answered)."""
+
+    token: str
+    key: str
+    request: str
+    body_sha256: str
+    status: int | None
+    response: str | None
+    created_at: datetime
+
+
 class UnknownCase(LookupError):
     pass
 
@@ -297,3 +319,33 @@ class Store(abc.ABC):
     def audit_rows(self, since: datetime, until: datetime) -> list[dict[str, Any]]:
         """Every decision and attempt with ``since <= at < until``, oldest first, each with
         its reminder's channel and template (read only; nothing is ever deleted)."""
+
+    # -- API --------------------------------------------------------------------------------
+    @abc.abstractmethod
+    def list_reminders(
+        self, state: str | None, channel: str | None, after_id: int, limit: int
+    ) -> list[ListedReminder]:
+        """Up to ``limit`` reminders with id greater than ``after_id``, in id order, optionally
+        only in ``state`` and on ``channel`` (keyset pagination: stable while rows are added)."""
+
+    @abc.abstractmethod
+    def idempotency_begin(
+        self,
+        token: str,
+        key: str,
+        request: str,
+        body_sha256: str,
+        now: datetime,
+        expired_before: datetime,
+    ) -> IdempotencyRecord | None:
+        """Reserve ``key`` for ``token``'s request and return None, or return the record
+        already holding it. A record created before ``expired_before`` is forgotten and the
+        key reserved anew."""
+
+    @abc.abstractmethod
+    def idempotency_finish(self, token: str, key: str, status: int, response: str) -> None:
+        """Keep the answer given to the request that reserved ``key``."""
+
+    @abc.abstractmethod
+    def idempotency_abandon(self, token: str, key: str) -> None:
+        """Free a reserved ``key`` whose request failed without an answer worth repeating."""

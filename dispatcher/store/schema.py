@@ -25,7 +25,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.types import TypeDecorator
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -194,4 +194,18 @@ decisions = Table(
     Column("policy_version", String(32)),
     Index("ix_decisions_reminder", "reminder_id"),
     Index("ix_decisions_case", "case_id"),
+)
+
+# The first answer to each API request made with an Idempotency-Key, so a retried POST gets
+# the same answer instead of acting twice. ``status`` is NULL while the first request runs.
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("token", String(64), primary_key=True),
+    Column("key", String(255), primary_key=True),
+    Column("request", String(300), nullable=False),  # method and path
+    Column("body_sha256", String(64), nullable=False),
+    Column("status", Integer),
+    Column("response", Text),
+    Column("created_at", UTCDateTime, nullable=False),
 )

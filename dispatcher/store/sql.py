@@ -19,6 +19,7 @@ from sqlalchemy import (
     Connection,
     Engine,
     bindparam,
+    delete,
     func,
     insert,
     select,
@@ -47,6 +48,8 @@ from dispatcher.store.api import (
     Claim,
     ClaimBatch,
     DecideFn,
+    IdempotencyRecord,
+    ListedReminder,
     NewReminder,
     PersonIn,
     PlanningCase,
@@ -106,8 +109,21 @@ def _v2_to_v3(conn: Connection) -> None:
     _add_column(conn, t.decisions, "policy_version")
 
 
+def _v3_to_v4(conn: Connection) -> None:
+    # migrate() has already created missing tables; this keeps the step explicit and safe
+    # when run on its own.
+    t.idempotency_keys.create(conn, checkfirst=True)
+    # Before version 4 a claim was not confirmed before sending: an attempt an older daemon
+    # left reserved may have been sent, so recovery must treat it as confirmed (unknown).
+    conn.execute(
+        update(t.attempts)
+        .where(t.attempts.c.outcome == Outcome.RESERVED.value)
+        .values(outcome=Outcome.SENDING.value)
+    )
+
+
 # UPGRADES[n] takes a store from schema version n to n+1, inside the migrate transaction.
-UPGRADES = {1: _v1_to_v2, 2: _v2_to_v3}
+UPGRADES = {1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4}
 
 
 def new_attempt_id() -> str:
@@ -1190,3 +1206,84 @@ class SqlStore(Store):
                 rows.append(item)
         rows.sort(key=lambda item: (item["at"], item["record"] == "attempt"))
         return rows
+
+    # -- API --------------------------------------------------------------------------------
+
+    def list_reminders(
+        self, state: str | None, channel: str | None, after_id: int, limit: int
+    ) -> list[ListedReminder]:
+        r = t.reminders.c
+        query = select(t.reminders).where(r.id > after_id).order_by(r.id).limit(limit)
+        if state is not None:
+            query = query.where(r.state == state)
+        if channel is not None:
+            query = query.where(r.channel == channel)
+        with self._read() as conn:
+            return [
+                ListedReminder(self._reminder(row), row.last_reason) for row in conn.execute(query)
+            ]
+
+    @staticmethod
+    def _idempotency_record(row: Any) -> IdempotencyRecord:
+        return IdempotencyRecord(
+            token=row.token,
+            key=row.key,
+            request=row.request,
+            body_sha256=row.body_sha256,
+            status=row.status,
+            response=row.response,
+            created_at=row.created_at,
+        )
+
+    def idempotency_begin(
+        self,
+        token: str,
+        key: str,
+        request: str,
+        body_sha256: str,
+        now: datetime,
+        expired_before: datetime,
+    ) -> IdempotencyRecord | None:
+        k = t.idempotency_keys.c
+        this = (k.token == token) & (k.key == key)
+        fresh = {
+            "request": request,
+            "body_sha256": body_sha256,
+            "status": None,
+            "response": None,
+            "created_at": now,
+        }
+        with self._write() as conn:
+            # Insert-or-ignore, then read: two nodes racing for one key see one winner.
+            inserted = conn.execute(
+                self._insert_ignore(t.idempotency_keys)
+                .values(token=token, key=key, **fresh)
+                .returning(k.key)
+            ).first()
+            if inserted is not None:
+                return None
+            renewed = conn.execute(
+                update(t.idempotency_keys)
+                .where(this, k.created_at < expired_before)
+                .values(**fresh)
+            )
+            if renewed.rowcount == 1:
+                return None
+            row = conn.execute(select(t.idempotency_keys).where(this)).one()
+        return self._idempotency_record(row)
+
+    def idempotency_finish(self, token: str, key: str, status: int, response: str) -> None:
+        k = t.idempotency_keys.c
+        with self._write() as conn:
+            conn.execute(
+                update(t.idempotency_keys)
+                .where(k.token == token, k.key == key)
+                .values(status=status, response=response)
+            )
+
+    def idempotency_abandon(self, token: str, key: str) -> None:
+        k = t.idempotency_keys.c
+        with self._write() as conn:
+            conn.execute(
+                delete(t.idempotency_keys).where(k.token == token, k.key == key, k.status.is_(None))
+            )

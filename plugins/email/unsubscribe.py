@@ -179,6 +179,7 @@ def add_routes(app: web.Application, services: Services) -> None:
             now=services.clock(),
             source=SOURCE,
         )
+        services.changed(person_id=unsubscribe.person_id)  # a claim waiting to send re-checks
         log.info(
             "email opt-out recorded",
             extra={"fields": {"person": unsubscribe.person_id, "channel": unsubscribe.channel}},

@@ -428,3 +428,16 @@ def _by_state(
     if case.state.value != "open" or person.opt_outs:
         return always(Verdict.SUPPRESS)(reminder, person, case, history)
     return always()(reminder, person, case, history)
+
+
+def test_an_attempt_an_older_daemon_left_reserved_is_not_given_back(store) -> None:  # type: ignore[no-untyped-def]
+    """Before schema 4 nothing marked a send as started: a reserved attempt may have gone
+    out, so after the upgrade recovery treats it as sent (unknown), never as unsent."""
+    _people(store, 1)
+    store.claim_due(NOW, 1, always(), timedelta(0), node="a")
+    with store.engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
+    store.engine.dispose()
+    assert store.migrate() == SCHEMA_VERSION
+    report = store.recover(NOW, [], node="a")
+    assert (report.unknown, report.released) == (1, 0)

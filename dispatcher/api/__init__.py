@@ -1,0 +1,1 @@
+"""The HTTP API for lenders' systems, under ``/v1/``."""

@@ -1,0 +1,62 @@
+"""The ``/v1/`` application, mounted in the daemon's HTTP server: routes from
+``OPERATIONS``, every error as problem+json, every request counted by route and status."""
+
+from __future__ import annotations
+
+import logging
+
+from aiohttp import web
+from aiohttp.typedefs import Handler, Middleware
+
+from dispatcher.api.auth import TokenBooks
+from dispatcher.api.openapi import PREFIX, document
+from dispatcher.api.problems import ApiProblem
+from dispatcher.api.routes import OPERATIONS, endpoint
+from dispatcher.services import Services
+
+log = logging.getLogger("dispatcher.api")
+
+
+def _problems_and_metrics(services: Services) -> Middleware:
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        try:
+            response = await handler(request)
+        except ApiProblem as problem:
+            response = problem.response()
+        except web.HTTPException as exc:
+            # The router's own answers (unknown path, method not allowed) in the same form.
+            headers = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else {}
+            response = ApiProblem(exc.status, exc.reason, exc.reason, headers=headers).response()
+        except Exception as exc:
+            # The exception's text may quote personal data from the request: not logged.
+            log.error(
+                "api request failed",
+                extra={"fields": {"path": request.path, "error": type(exc).__name__}},
+            )
+            response = ApiProblem(500, "Internal error", "see the daemon's log").response()
+        resource = request.match_info.route.resource
+        route = resource.canonical if resource is not None else "(unmatched)"
+        services.metrics.api_requests.labels(route, request.method, str(response.status)).inc()
+        return response
+
+    return middleware
+
+
+def build_api(services: Services) -> web.Application:
+    """The API as an application to mount at ``/v1``."""
+    app = web.Application(middlewares=[_problems_and_metrics(services)])
+    books = TokenBooks()
+    spec = document()
+
+    async def openapi(_: web.Request) -> web.Response:
+        return web.json_response(spec)
+
+    for operation in OPERATIONS:
+        app.router.add_route(operation.method, operation.path, endpoint(operation, services, books))
+    app.router.add_get("/openapi.json", openapi)
+    return app
+
+
+def mount_api(app: web.Application, services: Services) -> None:
+    app.add_subapp(PREFIX, build_api(services))

@@ -1,0 +1,67 @@
+"""Domain objects as API responses; personal data masked unless the caller may see it."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from dispatcher.api.models import (
+    CaseView,
+    ContactView,
+    HistoryEntry,
+    OptOutView,
+    PersonView,
+    ReminderView,
+)
+from dispatcher.explain import timeline
+from dispatcher.model import Case, Person, Reminder
+from dispatcher.privacy import mask, mask_contact, mask_name
+from dispatcher.store.api import CaseHistory
+
+
+def person_view(person: Person, *, personal_data: bool) -> PersonView:
+    def shown(kind: str, value: str) -> str:
+        return value if personal_data else mask(kind, value)
+
+    return PersonView(
+        id=person.id,
+        name=person.name if personal_data else mask_name(person.name),
+        locale=person.locale,
+        timezone=person.timezone,
+        contacts=[
+            ContactView(
+                kind=c.kind.value,
+                value=shown(c.kind.value, c.value),
+                status=c.status,
+                priority=c.priority,
+            )
+            for c in person.contacts
+        ],
+        opt_outs=[
+            OptOutView(
+                channel=o.channel,
+                contact=o.contact
+                if personal_data or o.contact is None
+                else mask_contact(o.contact),
+            )
+            for o in person.opt_outs
+        ],
+        masked=not personal_data,
+    )
+
+
+def case_view(case: Case) -> CaseView:
+    fields = asdict(case)
+    del fields["revision"]  # the store's change marker, not part of the case
+    return CaseView(**fields)
+
+
+def reminder_view(reminder: Reminder, last_reason: str | None) -> ReminderView:
+    return ReminderView(**asdict(reminder), last_reason=last_reason)
+
+
+def history_view(history: CaseHistory) -> list[HistoryEntry]:
+    """The explain timeline; contact points in it are always masked (as in explain)."""
+    return [
+        HistoryEntry(at=at, reminder_id=reminder_id, what=what, detail=detail)
+        for at, reminder_id, what, detail in timeline(history)
+    ]

@@ -904,6 +904,7 @@ class SqlStore(Store):
         again, claimed for another try): only a sent or unknown one, or a failed one that a
         delivery receipt proves reached the person."""
         S = ReminderState
+        settled_from: tuple[ReminderState, ...]
         if outcome in (Outcome.DELIVERED, Outcome.CONVERSATION):
             state, settled_from = S.DELIVERED, (S.SENT, S.UNKNOWN, S.FAILED)
         elif outcome is Outcome.FAILED_PERMANENT:

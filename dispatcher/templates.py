@@ -2,8 +2,9 @@
 
 Layout: ``templates/<channel>/<name>.<locale>.j2``. A person's locale ``zh-CN`` looks for
 ``zh-CN``, then ``zh``, then the configured fallback locale. A template may start with a
-``{# meta … #}`` comment holding TOML (``subject``, ``approved_by``, ``allowed_after_cease``);
-string values in it are templates too.
+``{# meta … #}`` comment holding TOML (``subject``, ``approved_by``, ``allowed_after_cease``,
+``voicemail``: the name of the call's voicemail template, rendered with it into
+``meta["voicemail_body"]``); string values in it are templates too.
 """
 
 from __future__ import annotations
@@ -157,6 +158,12 @@ class TemplateSet:
         meta: dict[str, Any] = getattr(template, "dispatcher_meta", {})
         subject_template: jinja2.Template | None = getattr(template, "dispatcher_subject", None)
         subject = subject_template.render(data).strip() if subject_template else None
+        voicemail = meta.get("voicemail")
+        if isinstance(voicemail, str):
+            # A call's voicemail is a template of its own (held to the limited-content rules
+            # by `check`), rendered with the call so the channel has both at hand.
+            body_left = self.render(channel, voicemail, locale, context).body
+            meta = {**meta, "voicemail_body": body_left}
         return Rendered(body=body, subject=subject, locale=locale, template_file=path, meta=meta)
 
     # -- checking -------------------------------------------------------------------------
@@ -199,6 +206,8 @@ class TemplateSet:
         except jinja2.TemplateError as exc:
             line = _template_line(exc, template.filename)
             return TemplateProblem(shown, line, key, f"does not render: {exc}")
+        except TemplateNotFound as exc:  # a template its meta names (a voicemail)
+            return TemplateProblem(shown, 1, key, str(exc))
         return None
 
 

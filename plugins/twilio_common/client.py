@@ -51,7 +51,9 @@ class ProviderHttpClient(AsyncTwilioHttpClient):
         allow_redirects: bool = False,
     ) -> Response:
         assert self.session is not None
-        basic = aiohttp.BasicAuth(*auth) if auth else None
+        sent_headers = {**(headers or {}), **self.extra_headers}
+        if auth:
+            sent_headers["Authorization"] = aiohttp.BasicAuth(*auth).encode()
         kwargs: dict[str, Any] = {}
         if timeout is not None:
             kwargs["timeout"] = aiohttp.ClientTimeout(total=timeout)
@@ -60,8 +62,7 @@ class ProviderHttpClient(AsyncTwilioHttpClient):
             self._rewrite(url),
             params=params,  # type: ignore[arg-type]
             data=data,
-            headers={**(headers or {}), **self.extra_headers},
-            auth=basic,
+            headers=sent_headers,
             allow_redirects=allow_redirects,
             **kwargs,
         ) as response:

@@ -5,6 +5,7 @@ retries (the core retries), and without logging request bodies (they hold number
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 import aiohttp
@@ -53,7 +54,8 @@ class ProviderHttpClient(AsyncTwilioHttpClient):
         assert self.session is not None
         sent_headers = {**(headers or {}), **self.extra_headers}
         if auth:
-            sent_headers["Authorization"] = aiohttp.BasicAuth(*auth).encode()
+            token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
+            sent_headers["Authorization"] = f"Basic {token}"
         kwargs: dict[str, Any] = {}
         if timeout is not None:
             kwargs["timeout"] = aiohttp.ClientTimeout(total=timeout)

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 import aiohttp
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationInfo, field_validator
 from twilio.base.exceptions import TwilioRestException
 
 from dispatcher.channel import Channel, Message, SendResult
@@ -28,14 +28,18 @@ from ..twilio_common.webhooks import add_routes
 
 class SmsSettings(TwilioSettings):
     messaging_service_sid: str | None = Field(
-        None, pattern=r"^MG[0-9a-fA-F]{32}$", description="send through a Messaging Service"
+        None,
+        pattern=r"^MG[0-9a-fA-F]{32}$",
+        validate_default=True,
+        description="send through a Messaging Service",
     )
 
-    @model_validator(mode="after")
-    def _one_sender(self) -> SmsSettings:
-        if (self.from_number is None) == (self.messaging_service_sid is None):
+    @field_validator("messaging_service_sid")
+    @classmethod
+    def _one_sender(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if (info.data.get("from_number") is None) == (value is None):
             raise ValueError("set exactly one of from_number and messaging_service_sid")
-        return self
+        return value
 
     @property
     def sender(self) -> str:

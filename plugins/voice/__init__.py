@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 import aiohttp
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from twilio.base.exceptions import TwilioRestException
 from twilio.twiml.voice_response import VoiceResponse
 
@@ -55,11 +55,12 @@ class VoiceSettings(TwilioSettings):
     )
     machine_detection_timeout: int = Field(30, ge=3, le=59, description="seconds")
 
-    @model_validator(mode="after")
-    def _caller(self) -> VoiceSettings:
-        if self.from_number is None:
-            raise ValueError("from_number is required: a call needs a caller id")
-        return self
+    @field_validator("from_number")
+    @classmethod
+    def _caller(cls, value: str | None) -> str:
+        if value is None:
+            raise ValueError("is required: a call needs a caller id")
+        return value
 
     def speech_for(self, locale: str) -> Speech:
         language = locale.split("-")[0]

@@ -61,6 +61,7 @@ class TestSmsContract(ChannelContract):
             ({**valid_settings, "status_callback_base": "example.com"}, "status_callback_base"),
             ({**valid_settings, "max_rate": 0}, "max_rate"),
             ({**valid_settings, "auth_token": "short"}, "auth_token"),
+            ({**valid_settings, "from_number": None}, "messaging_service_sid"),
         ]
 
     @pytest.fixture

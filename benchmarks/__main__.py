@@ -54,7 +54,9 @@ def main(argv: list[str] | None = None) -> int:
         default=os.environ.get("BENCH_QUICK", "") not in ("", "0"),
         help="small sizes (also BENCH_QUICK=1); BENCH_N=<reminders> sets the size directly",
     )
-    parser.add_argument("--only", choices=("e2e", "policy", "scale"), help="run one benchmark")
+    parser.add_argument(
+        "--only", choices=("e2e", "policy", "scale", "sms"), help="run one benchmark"
+    )
     parser.add_argument(
         "--keep", action="store_true", help="keep the end-to-end run directory for inspection"
     )
@@ -88,6 +90,12 @@ def main(argv: list[str] | None = None) -> int:
         scale_n = max(1, n // 4)
         print(f"running scale-out with {scale_n:,} reminders per run …", flush=True)
         sections.append(scale_out.run(scale_n))
+    if args.only in (None, "sms"):
+        from benchmarks import sms_throughput
+
+        sms_n = max(1, n // 4)
+        print(f"running SMS throughput with {sms_n:,} messages …", flush=True)
+        sections.append(sms_throughput.run(sms_n))
     print()
     print(format_table(sections))
     print(f"\ntotal benchmark time {time.perf_counter() - started:.1f} s")

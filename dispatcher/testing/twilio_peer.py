@@ -69,7 +69,9 @@ class TwilioPeer:
     ``call_updates`` hold the form of every accepted request, in order; ``refused`` counts
     the rest."""
 
-    def __init__(self, account_sid: str = ACCOUNT_SID, auth_token: str = AUTH_TOKEN) -> None:
+    def __init__(
+        self, account_sid: str = ACCOUNT_SID, auth_token: str = AUTH_TOKEN, port: int = 0
+    ) -> None:
         self.account_sid = account_sid
         self.auth_token = auth_token
         self.messages: list[dict[str, str]] = []
@@ -83,7 +85,7 @@ class TwilioPeer:
         self._runner: web.AppRunner | None = None
         started = threading.Event()
         self._thread = threading.Thread(
-            target=self._serve, args=(started,), name="twilio-peer", daemon=True
+            target=self._serve, args=(started, port), name="twilio-peer", daemon=True
         )
         self._thread.start()
         started.wait(10)
@@ -127,16 +129,17 @@ class TwilioPeer:
 
     # -- the server -----------------------------------------------------------------------
 
-    def _serve(self, started: threading.Event) -> None:
+    def _serve(self, started: threading.Event, port: int) -> None:
         asyncio.set_event_loop(self._loop)
         app = web.Application()
         base = "/2010-04-01/Accounts/{account}"
         app.router.add_post(base + "/Messages.json", self._message)
         app.router.add_post(base + "/Calls.json", self._call)
         app.router.add_post(base + "/Calls/{sid}.json", self._call_update)
+        app.router.add_get("/_peer/counts", self._counts)
         self._runner = web.AppRunner(app, access_log=None)
         self._loop.run_until_complete(self._runner.setup())
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        site = web.TCPSite(self._runner, "127.0.0.1", port)
         self._loop.run_until_complete(site.start())
         self._port = int(self._runner.addresses[0][1])
         started.set()
@@ -195,6 +198,11 @@ class TwilioPeer:
         self.call_updates.append((sid, form))
         return web.json_response({"sid": sid, "account_sid": self.account_sid}, status=200)
 
+    async def _counts(self, request: web.Request) -> web.Response:
+        """What a peer in another process has seen (``python -m`` …; benchmarks read it)."""
+        counts = {"messages": len(self.messages), "calls": len(self.calls)}
+        return web.json_response({**counts, "refused": self.refused})
+
     def _resource(self, prefix: str, form: dict[str, str], **extra: str) -> dict[str, Any]:
         return {
             "sid": _sid(prefix),
@@ -205,3 +213,21 @@ class TwilioPeer:
             "api_version": "2010-04-01",
             **extra,
         }
+
+
+def main() -> None:
+    """``python -m dispatcher.testing.twilio_peer PORT``: serve until SIGTERM or Ctrl-C."""
+    import signal
+    import sys
+
+    peer = TwilioPeer(port=int(sys.argv[1]) if len(sys.argv) > 1 else 0)
+    print(f"listening {peer.url}", flush=True)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with contextlib.suppress(KeyboardInterrupt):
+        stop.wait()
+    peer.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import timedelta
 from urllib.parse import urlsplit
 
@@ -15,6 +16,7 @@ from dispatcher.config import Duration
 TWILIO_API = "https://api.twilio.com"
 
 
+@functools.lru_cache(maxsize=65_536)  # phonenumbers' parse is slow; the same numbers recur
 def e164(value: str, region: str | None = None) -> str:
     """``value`` as an E.164 number (``+14155550100``); ValueError naming it when it is not a
     valid number."""
@@ -52,7 +54,7 @@ class TwilioSettings(ChannelSettings):
         TWILIO_API, description="the REST API's base URL: another for a Twilio-compatible provider"
     )
     max_rate: float = Field(
-        1.0, gt=0, le=1000, description="messages per second from this sender, for the process"
+        1.0, gt=0, le=100_000, description="messages per second from this sender, for the process"
     )
     default_region: str = Field(
         "US", pattern=r"^[A-Z]{2}$", description="region of numbers written without +country"

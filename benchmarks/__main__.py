@@ -55,7 +55,9 @@ def main(argv: list[str] | None = None) -> int:
         help="small sizes (also BENCH_QUICK=1); BENCH_N=<reminders> sets the size directly",
     )
     parser.add_argument(
-        "--only", choices=("e2e", "policy", "scale", "email"), help="run one benchmark"
+        "--only",
+        choices=("e2e", "policy", "scale", "email", "sms"),
+        help="run one benchmark",
     )
     parser.add_argument(
         "--keep", action="store_true", help="keep the end-to-end run directory for inspection"
@@ -96,6 +98,12 @@ def main(argv: list[str] | None = None) -> int:
         email_n = max(1, n // 4)
         print(f"running email throughput with {email_n:,} messages …", flush=True)
         sections.append(email_throughput.run(email_n, keep=args.keep))
+    if args.only in (None, "sms"):
+        from benchmarks import sms_throughput
+
+        sms_n = max(1, n // 4)
+        print(f"running SMS throughput with {sms_n:,} messages …", flush=True)
+        sections.append(sms_throughput.run(sms_n))
     print()
     print(format_table(sections))
     print(f"\ntotal benchmark time {time.perf_counter() - started:.1f} s")

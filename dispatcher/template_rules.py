@@ -1,8 +1,9 @@
 """Rules on templates that ``check`` enforces, beyond "it exists and renders".
 
-- Reg F §1006.2(j): a voicemail (a template of a channel in ``voicemail_channels``) is a
-  limited-content message: business name, a request to reply, whom to contact and a callback
-  number, with at most a salutation. Only the variables in ``limited_content_vars`` may appear,
+- Reg F §1006.2(j): a voicemail (a template of a channel in ``voicemail_channels``, or the
+  template a call template names in its ``voicemail`` meta key) is a limited-content
+  message: business name, a request to reply, whom to contact and a callback number, with at
+  most a salutation. Only the variables in ``limited_content_vars`` may appear,
   and no wording about a debt.
 - Letters (templates of a postal channel) carry ``approved_by``: CBA 2026 guideline, no
   impersonation of courts or government; letters and lawyer's letters use approved templates.
@@ -90,6 +91,11 @@ def check_template_rules(config: Config, kinds: Mapping[str, ContactKind]) -> li
                 )
             if channel in policy.voicemail_channels:
                 problems.extend(_limited_content(templates, path, shown, key, allowed_vars))
+            voicemail = meta.get("voicemail")
+            if voicemail is not None:
+                problems.extend(
+                    _voicemail_of(templates, channel, voicemail, locale, shown, key, allowed_vars)
+                )
         if len(set(map(bool, cease_flags.values()))) > 1:
             where = ", ".join(f"templates/{p}" for p in sorted(cease_flags))
             problems.append(
@@ -101,6 +107,30 @@ def check_template_rules(config: Config, kinds: Mapping[str, ContactKind]) -> li
                 )
             )
     return problems
+
+
+def _voicemail_of(
+    templates: Any,
+    channel: str,
+    name: Any,
+    locale: str,
+    shown: str,
+    key: str,
+    allowed: set[str],
+) -> Iterator[Problem]:
+    """The voicemail a call template names (its ``voicemail`` meta key) is a limited-content
+    message whatever the channel's place in ``voicemail_channels``."""
+    if not isinstance(name, str) or not name.strip():
+        yield Problem(shown, 1, f"{key}.voicemail", "must be the name of a template")
+        return
+    try:
+        path = templates.resolve(channel, name, locale)
+    except LookupError as exc:
+        yield Problem(shown, 1, f"{key}.voicemail", str(exc))
+        return
+    yield from _limited_content(
+        templates, path, f"templates/{path}", path.removesuffix(".j2"), allowed
+    )
 
 
 def _limited_content(

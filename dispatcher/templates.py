@@ -4,8 +4,9 @@ Layout: ``templates/<channel>/<name>.<locale>.j2``, or ``<name>.<locale>.txt.j2`
 optional HTML part ``<name>.<locale>.html.j2`` next to it (email sends both as multipart; the
 HTML part is autoescaped). A person's locale ``zh-CN`` looks for ``zh-CN``, then ``zh``, then
 the configured fallback locale. A template may start with a ``{# meta … #}`` comment holding
-TOML (``subject``, ``approved_by``, ``allowed_after_cease``); string values in it are templates
-too. The meta block belongs to the text part.
+TOML (``subject``, ``approved_by``, ``allowed_after_cease``, ``voicemail``: the name of a
+call's voicemail template, rendered with it into ``meta["voicemail_body"]``); string values in
+it are templates too. The meta block belongs to the text part.
 """
 
 from __future__ import annotations
@@ -184,7 +185,7 @@ class TemplateSet:
     def render(self, channel: str, name: str, locale: str, context: dict[str, Any]) -> Rendered:
         path = self.resolve(channel, name, locale)
         data = {**self.variables, **context}
-        body, subject, meta = self._render_text(path, data)
+        body, subject, meta = self._render_text(path, data, locale)
         html_path = self._html_path(path)
         html = self.env.get_template(html_path).render(data).strip() if html_path else None
         return Rendered(
@@ -192,7 +193,7 @@ class TemplateSet:
         )
 
     def _render_text(
-        self, path: str, data: dict[str, Any]
+        self, path: str, data: dict[str, Any], locale: str
     ) -> tuple[str, str | None, dict[str, Any]]:
         """The text part's body and subject, and its meta table."""
         template = self.env.get_template(path)
@@ -200,6 +201,12 @@ class TemplateSet:
         meta: dict[str, Any] = getattr(template, "dispatcher_meta", {})
         subject_template: jinja2.Template | None = getattr(template, "dispatcher_subject", None)
         subject = subject_template.render(data).strip() if subject_template else None
+        voicemail = meta.get("voicemail")
+        if isinstance(voicemail, str):
+            # A call's voicemail is a template of its own (held to the limited-content rules
+            # by `check`), rendered with the call so the channel has both at hand.
+            channel = path.split("/", 1)[0]
+            meta = {**meta, "voicemail_body": self.render(channel, voicemail, locale, data).body}
         return body, subject, meta
 
     def _html_path(self, path: str) -> str | None:
@@ -247,13 +254,15 @@ class TemplateSet:
             if path.endswith(HTML_SUFFIX):
                 template.render(data)
             else:
-                self._render_text(path, data)
+                self._render_text(path, data, locale)
         except jinja2.UndefinedError as exc:
             line = _template_line(exc, template.filename)
             return TemplateProblem(shown, line, key, f"undefined variable: {exc.message}")
         except jinja2.TemplateError as exc:
             line = _template_line(exc, template.filename)
             return TemplateProblem(shown, line, key, f"does not render: {exc}")
+        except TemplateNotFound as exc:  # a template its meta names (a voicemail)
+            return TemplateProblem(shown, 1, key, str(exc))
         return None
 
 

@@ -177,6 +177,21 @@ class UnknownCase(LookupError):
     pass
 
 
+# How far an attempt's outcome has got: a callback moves it only to a higher rank, so
+# duplicates and out-of-order callbacks (Twilio sends "sent" after "delivered" at times)
+# are harmless. Evidence that the person was reached outranks a failure report.
+SETTLE_RANK: dict[Outcome, int] = {
+    Outcome.RESERVED: 0,
+    Outcome.SENDING: 0,
+    Outcome.UNKNOWN: 0,
+    Outcome.PLACED: 0,
+    Outcome.FAILED_TRANSIENT: 1,
+    Outcome.FAILED_PERMANENT: 1,
+    Outcome.DELIVERED: 2,
+    Outcome.CONVERSATION: 3,
+}
+
+
 class Store(abc.ABC):
     """Persistent state: people, cases, reminders, attempts, decisions, events."""
 
@@ -274,6 +289,26 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def next_due_at(self) -> datetime | None: ...
 
+    @abc.abstractmethod
+    def settle_attempt(
+        self,
+        *,
+        attempt_id: str | None,
+        provider_id: str | None,
+        outcome: Outcome,
+        now: datetime,
+        error_code: str | None = None,
+        detail: str | None = None,
+        mark_contact: str | None = None,
+    ) -> bool:
+        """Apply a provider's delivery callback to one attempt, found by ``attempt_id`` (its
+        ``provider_id`` is then recorded if it had none) or else by ``provider_id``. Outcomes
+        only move forward (``SETTLE_RANK``): a duplicate or late callback changes nothing, an
+        ``unknown`` attempt takes the callback's outcome. The reminder follows (delivered,
+        failed) while it is sent or unknown. ``mark_contact`` (``invalid`` or ``opted_out``)
+        marks the attempt's address as a send failure would. Returns whether anything
+        changed; a callback naming no attempt changes nothing."""
+
     # -- events -----------------------------------------------------------------------------
     @abc.abstractmethod
     def case_event(
@@ -304,6 +339,21 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def enqueue(self, reminder: NewReminder, now: datetime) -> int:
         """Add one ad-hoc reminder; return its id."""
+
+    @abc.abstractmethod
+    def opt_out_contact(
+        self,
+        kind: ContactKind,
+        value: str,
+        channel: str,
+        *,
+        now: datetime,
+        source: str,
+        clear: bool = False,
+    ) -> list[str]:
+        """Record (or with ``clear``, lift) an opt-out of ``channel`` for the address
+        ``value`` of every person who has it (a STOP reply names a number, not a person).
+        Returns the ids of those people."""
 
     # -- reporting --------------------------------------------------------------------------
     @abc.abstractmethod

@@ -19,6 +19,7 @@ from sqlalchemy import (
     Connection,
     Engine,
     bindparam,
+    case,
     delete,
     func,
     insert,
@@ -43,6 +44,7 @@ from dispatcher.model import (
 )
 from dispatcher.store import schema as t
 from dispatcher.store.api import (
+    SETTLE_RANK,
     CaseHistory,
     CaseIn,
     Claim,
@@ -681,12 +683,17 @@ class SqlStore(Store):
     def record(self, records: Sequence[SendRecord]) -> None:
         if not records:
             return
+        a = t.attempts.c
+        # Literal values: an executemany cannot expand an IN list.
+        in_flight = (a.outcome == Outcome.RESERVED.value) | (a.outcome == Outcome.SENDING.value)
         with self._write() as conn:
             conn.execute(
                 update(t.attempts)
-                .where(t.attempts.c.id == bindparam("aid"))
+                .where(a.id == bindparam("aid"))
                 .values(
-                    outcome=bindparam("outcome"),
+                    # A delivery callback may have settled the attempt before this record:
+                    # the provider's later word stands.
+                    outcome=case((in_flight, bindparam("outcome")), else_=a.outcome),
                     counted=bindparam("counted"),
                     finished_at=bindparam("fin"),
                     provider_id=bindparam("pid"),
@@ -747,6 +754,21 @@ class SqlStore(Store):
                         }
                         for r in retries
                     ],
+                )
+            settled = [r.reminder_id for r in finals if r.reminder_state is ReminderState.SENT]
+            for chunk in _chunks(settled):
+                reached = (
+                    select(a.id)
+                    .where(
+                        a.reminder_id == t.reminders.c.id,
+                        a.outcome.in_([Outcome.DELIVERED.value, Outcome.CONVERSATION.value]),
+                    )
+                    .exists()
+                )
+                conn.execute(
+                    update(t.reminders)
+                    .where(t.reminders.c.id.in_(chunk), reached)
+                    .values(state=ReminderState.DELIVERED.value)
                 )
             for r in records:
                 if r.mark_contact:
@@ -930,6 +952,89 @@ class SqlStore(Store):
             ).scalar()
         return value
 
+    def settle_attempt(
+        self,
+        *,
+        attempt_id: str | None,
+        provider_id: str | None,
+        outcome: Outcome,
+        now: datetime,
+        error_code: str | None = None,
+        detail: str | None = None,
+        mark_contact: str | None = None,
+    ) -> bool:
+        a = t.attempts.c
+        if attempt_id is not None:
+            which = a.id == attempt_id
+        elif provider_id is not None:
+            which = a.provider_id == provider_id
+        else:
+            return False
+        with self._write() as conn:
+            row = conn.execute(select(t.attempts).where(which)).first()
+            if row is None or row.outcome not in {o.value for o in SETTLE_RANK}:
+                return False  # unknown to us, or a reservation given back unsent
+            if provider_id and row.provider_id and row.provider_id != provider_id:
+                return False  # the callback is about another message than this attempt's
+            changes: dict[str, Any] = {}
+            if provider_id and row.provider_id is None:
+                changes["provider_id"] = provider_id
+            current = Outcome(row.outcome)
+            if SETTLE_RANK[outcome] > SETTLE_RANK[current] or (
+                current is Outcome.UNKNOWN and outcome is not Outcome.UNKNOWN
+            ):
+                changes.update(outcome=outcome.value, finished_at=row.finished_at or now)
+                if error_code is not None:
+                    changes["error_code"] = error_code
+                if detail is not None:
+                    changes["detail"] = detail
+                if row.reminder_id is not None:
+                    self._settle_reminder(conn, row.reminder_id, outcome, error_code, now)
+            if changes:
+                conn.execute(update(t.attempts).where(a.id == row.id).values(**changes))
+            if mark_contact == "opted_out":
+                self._add_opt_out(conn, row.person_id, row.channel, row.contact, now, "provider")
+            elif mark_contact == "invalid":
+                conn.execute(
+                    update(t.contact_points)
+                    .where(
+                        t.contact_points.c.person_id == row.person_id,
+                        t.contact_points.c.kind == row.contact_kind,
+                        t.contact_points.c.value == row.contact,
+                    )
+                    .values(status="invalid", status_reason=error_code, updated_at=now)
+                )
+            return bool(changes)
+
+    def _settle_reminder(
+        self,
+        conn: Connection,
+        reminder_id: int,
+        outcome: Outcome,
+        error_code: str | None,
+        now: datetime,
+    ) -> None:
+        """The reminder follows its attempt's settled outcome, unless it has moved on (pending
+        again, claimed for another try): only a sent or unknown one, or a failed one that a
+        delivery receipt proves reached the person."""
+        S = ReminderState
+        settled_from: tuple[ReminderState, ...]
+        if outcome in (Outcome.DELIVERED, Outcome.CONVERSATION):
+            state, settled_from = S.DELIVERED, (S.SENT, S.UNKNOWN, S.FAILED)
+        elif outcome is Outcome.FAILED_PERMANENT:
+            state, settled_from = S.FAILED, (S.SENT, S.UNKNOWN)
+        else:
+            state, settled_from = S.SENT, (S.UNKNOWN,)
+        r = t.reminders.c
+        values: dict[str, Any] = {"state": state.value, "updated_at": now}
+        if state is S.FAILED:
+            values["last_reason"] = error_code
+        conn.execute(
+            update(t.reminders)
+            .where(r.id == reminder_id, r.state.in_([s.value for s in settled_from]))
+            .values(**values)
+        )
+
     # -- events -----------------------------------------------------------------------------
 
     def case_event(
@@ -1051,6 +1156,23 @@ class SqlStore(Store):
                 )
             )
 
+    def _clear_opt_out(
+        self, conn: Connection, person_id: str, channel: str, contact: str | None, now: datetime
+    ) -> None:
+        o = t.opt_outs.c
+        contact_match = o.contact.is_(None) if contact is None else o.contact == contact
+        conn.execute(
+            update(t.opt_outs)
+            .where(
+                o.person_id == person_id,
+                o.channel == channel,
+                contact_match,
+                o.cleared_at.is_(None),
+            )
+            .values(cleared_at=now)
+        )
+        self._touch_person(conn, person_id, now)
+
     def opt_out(
         self,
         person_id: str,
@@ -1068,21 +1190,35 @@ class SqlStore(Store):
             ):
                 raise LookupError(f"no person {person_id!r}")
             if clear:
-                o = t.opt_outs.c
-                contact_match = o.contact.is_(None) if contact is None else o.contact == contact
-                conn.execute(
-                    update(t.opt_outs)
-                    .where(
-                        o.person_id == person_id,
-                        o.channel == channel,
-                        contact_match,
-                        o.cleared_at.is_(None),
-                    )
-                    .values(cleared_at=now)
-                )
-                self._touch_person(conn, person_id, now)
+                self._clear_opt_out(conn, person_id, channel, contact, now)
             else:
                 self._add_opt_out(conn, person_id, channel, contact, now, source)
+
+    def opt_out_contact(
+        self,
+        kind: ContactKind,
+        value: str,
+        channel: str,
+        *,
+        now: datetime,
+        source: str,
+        clear: bool = False,
+    ) -> list[str]:
+        c = t.contact_points.c
+        with self._write() as conn:
+            people = sorted(
+                set(
+                    conn.execute(
+                        select(c.person_id).where(c.kind == kind.value, c.value == value)
+                    ).scalars()
+                )
+            )
+            for person_id in people:
+                if clear:
+                    self._clear_opt_out(conn, person_id, channel, value, now)
+                else:
+                    self._add_opt_out(conn, person_id, channel, value, now, source)
+        return people
 
     # -- reporting --------------------------------------------------------------------------
 

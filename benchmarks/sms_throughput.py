@@ -1,0 +1,234 @@
+"""SMS throughput: the real daemon sending N SMS through the twilio-sms plugin, next to the raw
+twilio async client sending N messages at the same concurrency, both against the same loopback
+Twilio (``dispatcher.testing.twilio_peer``, in a process of its own so neither side shares
+its interpreter).
+
+Setup (not timed): the example deployment in a temp dir with ``[channels.sms]`` switched to
+its commented twilio-sms block, pointed at the peer, with a sender cap far above what is
+reached (the cap is the provider's business, not the benchmark's) and an all-day policy; N
+people with one SMS reminder each, due in the past.
+
+Measured: the daemon from its ``dispatcher started`` log line until every reminder is ``sent``
+in the store (so recording is included); the raw client from its first request until its
+last answer, through the twilio package's own ``AsyncTwilioHttpClient`` (only its URLs
+rewritten to the peer). The ratio dispatcher / raw client has a target of ≥ 0.8.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from twilio.http.async_http_client import AsyncTwilioHttpClient
+from twilio.http.response import Response
+from twilio.rest import Client
+
+from benchmarks import Section
+from benchmarks.e2e_outbox import DISPATCHER, _log_instant, _sent_count, make_deployment
+from dispatcher.store import open_store
+from dispatcher.store.api import CaseIn, NewReminder, PersonIn
+from dispatcher.testing.twilio_peer import ACCOUNT_SID, AUTH_TOKEN
+
+TARGET_RATIO = 0.8
+POLL_S = 0.02
+SENDER = "+12025550100"
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Peer:
+    """The loopback Twilio in a subprocess; ``counts()`` asks it what it has seen."""
+
+    def __init__(self) -> None:
+        self.port = _free_port()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "dispatcher.testing.twilio_peer", str(self.port)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.process.stdout is not None
+        self.process.stdout.readline()  # "listening …"
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def counts(self) -> dict[str, int]:
+        with urllib.request.urlopen(self.url + "/_peer/counts", timeout=5) as response:
+            counts: dict[str, int] = json.load(response)
+            return counts
+
+    def close(self) -> None:
+        self.process.send_signal(signal.SIGTERM)
+        self.process.wait(10)
+
+
+def _use_twilio_sms(config: Path, api_base: str) -> None:
+    path = config / "dispatcher.toml"
+    text = path.read_text(encoding="utf-8")
+    head, header, section = text.partition("[channels.sms]\n")
+    section, bracket, rest = section.partition("\n[")
+    lines = [
+        re.sub(r"^# ([a-z_]+ = .*)$", r"\1", line)
+        for line in section.splitlines()
+        if not line.startswith(("plugin = ", "directory = ", "contact = "))
+    ]
+    block = "\n".join(lines)
+    block = re.sub(r'^account_sid = ".*"$', f'account_sid = "{ACCOUNT_SID}"', block, flags=re.M)
+    block = re.sub(r"^status_callback_base = .*$", "", block, flags=re.M)
+    block = re.sub(
+        r"^max_rate = .*$", f'max_rate = 100000\napi_base = "{api_base}"', block, flags=re.M
+    )
+    path.write_text(head + header + block + "\n" + bracket + rest, encoding="utf-8")
+
+
+def _seed(url: str, count: int) -> None:
+    now = datetime.now(UTC)
+    people = [
+        PersonIn(
+            id=f"P{i:06d}",
+            name=f"Bench Person {i}",
+            locale="en",
+            timezone="America/New_York",
+            phones=(f"+1212555{100 + i % 100:04d}",),  # NANP 555-01XX: reserved for fiction
+        )
+        for i in range(count)
+    ]
+    cases = [
+        CaseIn(
+            id=f"C{i:06d}",
+            person_id=f"P{i:06d}",
+            amount="120.00",
+            currency="USD",
+            due_date=date.today() - timedelta(days=10),
+            schedule="standard",
+        )
+        for i in range(count)
+    ]
+    reminders = [
+        NewReminder(
+            case_id=c.id,
+            person_id=c.person_id,
+            schedule="standard",
+            step="bench",
+            channel="sms",
+            template="first_notice",
+            due_at=now - timedelta(minutes=5),
+        )
+        for c in cases
+    ]
+    store = open_store(url)
+    try:
+        store.upsert(people, cases, now)
+        store.add_reminders(reminders, [(c.id, now + timedelta(days=3650)) for c in cases], now)
+    finally:
+        store.close()
+
+
+def _through_dispatcher(count: int, peer: Peer, timeout: float) -> float | None:
+    """Messages per second through the daemon, or None if it did not send them all."""
+    with tempfile.TemporaryDirectory(prefix="dispatcher-bench-sms-") as tmp:
+        dep = make_deployment(Path(tmp))
+        _use_twilio_sms(dep.config, peer.url)
+        _seed(dep.url, count)
+        env = {
+            **os.environ,
+            "DISPATCHER_PLUGINS": "outbox,sms,voice",
+            "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+        }
+        env.pop("NOTIFY_SOCKET", None)
+        before = peer.counts()["messages"]
+        with dep.log.open("w", encoding="utf-8") as log:
+            process = subprocess.Popen(
+                [str(DISPATCHER), "--config", str(dep.config), "run"],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=dep.root,
+                env=env,
+            )
+        done: datetime | None = None
+        try:
+            deadline = time.perf_counter() + timeout
+            while time.perf_counter() < deadline and process.poll() is None:
+                if peer.counts()["messages"] - before >= count and _sent_count(dep.url)[0] >= count:
+                    done = datetime.now(UTC)
+                    break
+                time.sleep(POLL_S)
+        finally:
+            process.send_signal(signal.SIGTERM)
+            process.wait(60)
+        started = _log_instant(dep.log, "dispatcher started")
+        if done is None or started is None:
+            return None
+        return count / (done - started).total_seconds()
+
+
+class _RawHttpClient(AsyncTwilioHttpClient):
+    """The twilio package's own async HTTP client, its URLs sent to the peer."""
+
+    def __init__(self, base: str) -> None:
+        super().__init__()
+        self.base = base
+
+    async def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Response:
+        path = url.split("://", 1)[1].split("/", 1)[1]
+        return await super().request(method, f"{self.base}/{path}", *args, **kwargs)
+
+
+async def _raw_client(count: int, concurrency: int, base: str) -> float:
+    http = _RawHttpClient(base)
+    client = Client(ACCOUNT_SID, AUTH_TOKEN, http_client=http)
+    queue = iter(range(count))
+
+    async def worker() -> None:
+        for i in queue:
+            await client.messages.create_async(
+                to=f"+1212555{100 + i % 100:04d}", from_=SENDER, body=f"Bench message {i}"
+            )
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    elapsed = time.perf_counter() - started
+    await http.close()
+    return count / elapsed
+
+
+def run(count: int, *, concurrency: int = 32, timeout: float = 600.0) -> Section:
+    section = Section(f"SMS through the twilio-sms plugin vs the raw twilio client ({count:,})")
+    peer = Peer()
+    try:
+        import warnings
+
+        with warnings.catch_warnings():
+            # The twilio package's client uses aiohttp's deprecated BasicAuth.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            raw = asyncio.run(_raw_client(count, concurrency, peer.url))
+        through = _through_dispatcher(count, peer, timeout)
+    finally:
+        peer.close()
+    section.add(f"raw twilio async client, concurrency {concurrency}", raw, "msg/s")
+    if through is None:
+        section.ok = False
+        section.add("through the dispatcher (daemon, store, policy)", "did not finish", "msg/s")
+        return section
+    section.add("through the dispatcher (daemon, store, policy)", through, "msg/s")
+    section.add("ratio dispatcher / raw client", through / raw, "", f"≥ {TARGET_RATIO}", 2)
+    section.notes.append(
+        "both against one loopback Twilio (aiohttp, its own process); the daemon's figure "
+        "includes claiming, policy, rendering and recording each message in SQLite"
+    )
+    return section

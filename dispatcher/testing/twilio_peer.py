@@ -1,0 +1,233 @@
+"""A loopback server that speaks the parts of Twilio's REST API the SMS and voice channels use
+(``Messages.json``, ``Calls.json``, ``Calls/<sid>.json``), for tests and benchmarks of code on
+the official twilio client: point the client's API base at ``peer.url``.
+
+It runs aiohttp on an event loop in a thread of its own, so it serves a synchronous test, an
+async one and a daemon in a subprocess alike, fast enough to measure a client against. It
+checks Basic auth and the required parameters as Twilio does, and answers with Twilio's error
+bodies on demand: for one number (``refuse``) or for every request a while (``failing``).
+It needs no twilio package itself; ``sign`` makes a callback's ``X-Twilio-Signature``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import hashlib
+import hmac
+import threading
+import uuid
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+ACCOUNT_SID = "AC" + "0" * 31 + "1"
+AUTH_TOKEN = "test-auth-token-0123456789"
+
+
+def sign(auth_token: str, url: str, params: Mapping[str, str]) -> str:
+    """Twilio's request signature: Base64(HMAC-SHA1(token, URL + each param name and value,
+    sorted by name))."""
+    payload = url + "".join(f"{key}{params[key]}" for key in sorted(params))
+    digest = hmac.new(auth_token.encode(), payload.encode(), hashlib.sha1).digest()
+    return base64.b64encode(digest).decode()
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """An error Twilio answers with: HTTP status and Twilio error code."""
+
+    status: int
+    code: int
+    message: str = "refused by the test peer"
+
+    def body(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "message": self.message,
+            "more_info": f"https://www.twilio.com/docs/errors/{self.code}",
+            "status": self.status,
+        }
+
+
+UNSUBSCRIBED = Refusal(400, 21610, "Attempt to send to unsubscribed recipient")
+INVALID_TO = Refusal(400, 21211, "Invalid 'To' Phone Number")
+LANDLINE = Refusal(400, 21614, "'To' number is not a valid mobile number")
+TOO_MANY = Refusal(429, 20429, "Too Many Requests")
+SERVER_ERROR = Refusal(500, 20500, "Internal Server Error")
+
+
+def _sid(prefix: str) -> str:
+    return prefix + uuid.uuid4().hex
+
+
+class TwilioPeer:
+    """``TwilioPeer()`` serves on ``url`` until ``close``. ``messages``, ``calls`` and
+    ``call_updates`` hold the form of every accepted request, in order; ``refused`` counts
+    the rest."""
+
+    def __init__(
+        self, account_sid: str = ACCOUNT_SID, auth_token: str = AUTH_TOKEN, port: int = 0
+    ) -> None:
+        self.account_sid = account_sid
+        self.auth_token = auth_token
+        self.messages: list[dict[str, str]] = []
+        self.calls: list[dict[str, str]] = []
+        self.call_updates: list[tuple[str, dict[str, str]]] = []
+        self.refused = 0
+        self.received = 0
+        self._by_number: dict[str, Refusal] = {}
+        self._all: Refusal | None = None
+        self._loop = asyncio.new_event_loop()
+        self._runner: web.AppRunner | None = None
+        started = threading.Event()
+        self._thread = threading.Thread(
+            target=self._serve, args=(started, port), name="twilio-peer", daemon=True
+        )
+        self._thread.start()
+        started.wait(10)
+        self.port: int = self._port
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def requests(self) -> int:
+        """Every request that reached the peer, accepted or refused."""
+        return self.received
+
+    def refuse(self, number: str, refusal: Refusal) -> None:
+        """Answer every request to ``number`` with ``refusal`` from now on."""
+        self._by_number[number] = refusal
+
+    @contextlib.contextmanager
+    def failing(self, refusal: Refusal) -> Iterator[None]:
+        """Answer every request with ``refusal`` until the block ends."""
+        self._all = refusal
+        try:
+            yield
+        finally:
+            self._all = None
+
+    def close(self) -> None:
+        if self._runner is not None:
+            future = asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop)
+            future.result(10)
+            self._runner = None
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+
+    def __enter__(self) -> TwilioPeer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- the server -----------------------------------------------------------------------
+
+    def _serve(self, started: threading.Event, port: int) -> None:
+        asyncio.set_event_loop(self._loop)
+        app = web.Application()
+        base = "/2010-04-01/Accounts/{account}"
+        app.router.add_post(base + "/Messages.json", self._message)
+        app.router.add_post(base + "/Calls.json", self._call)
+        app.router.add_post(base + "/Calls/{sid}.json", self._call_update)
+        app.router.add_get("/_peer/counts", self._counts)
+        self._runner = web.AppRunner(app, access_log=None)
+        self._loop.run_until_complete(self._runner.setup())
+        site = web.TCPSite(self._runner, "127.0.0.1", port)
+        self._loop.run_until_complete(site.start())
+        self._port = int(self._runner.addresses[0][1])
+        started.set()
+        self._loop.run_forever()
+        self._loop.close()
+
+    async def _checked(self, request: web.Request) -> dict[str, str] | web.Response:
+        """The request's form, or the error Twilio would answer instead."""
+        self.received += 1
+        if request.match_info["account"] != self.account_sid or not self._authorised(request):
+            return self._refusal(Refusal(401, 20003, "Authenticate"))
+        form = {key: str(value) for key, value in (await request.post()).items()}
+        refusal = self._all or self._by_number.get(form.get("To", ""))
+        if refusal is not None:
+            return self._refusal(refusal)
+        return form
+
+    def _authorised(self, request: web.Request) -> bool:
+        header = request.headers.get("Authorization", "")
+        expected = base64.b64encode(f"{self.account_sid}:{self.auth_token}".encode()).decode()
+        return hmac.compare_digest(header, f"Basic {expected}")
+
+    def _refusal(self, refusal: Refusal) -> web.Response:
+        self.refused += 1
+        return web.json_response(refusal.body(), status=refusal.status)
+
+    async def _message(self, request: web.Request) -> web.Response:
+        form = await self._checked(request)
+        if isinstance(form, web.Response):
+            return form
+        if not form.get("To"):
+            return self._refusal(Refusal(400, 21604, "A 'To' phone number is required."))
+        if not (form.get("From") or form.get("MessagingServiceSid")):
+            return self._refusal(Refusal(400, 21603, "A 'From' phone number is required."))
+        if not form.get("Body"):
+            return self._refusal(Refusal(400, 21602, "Message body is required."))
+        self.messages.append(form)
+        return web.json_response(self._resource("SM", form, body=form["Body"]), status=201)
+
+    async def _call(self, request: web.Request) -> web.Response:
+        form = await self._checked(request)
+        if isinstance(form, web.Response):
+            return form
+        if not form.get("To") or not form.get("From"):
+            return self._refusal(Refusal(400, 21201, "No 'To' or 'From' number is specified"))
+        if not (form.get("Twiml") or form.get("Url")):
+            return self._refusal(Refusal(400, 21205, "Url or Twiml parameter is required"))
+        self.calls.append(form)
+        return web.json_response(self._resource("CA", form), status=201)
+
+    async def _call_update(self, request: web.Request) -> web.Response:
+        form = await self._checked(request)
+        if isinstance(form, web.Response):
+            return form
+        sid = request.match_info["sid"]
+        self.call_updates.append((sid, form))
+        return web.json_response({"sid": sid, "account_sid": self.account_sid}, status=200)
+
+    async def _counts(self, request: web.Request) -> web.Response:
+        """What a peer in another process has seen (``python -m`` …; benchmarks read it)."""
+        counts = {"messages": len(self.messages), "calls": len(self.calls)}
+        return web.json_response({**counts, "refused": self.refused})
+
+    def _resource(self, prefix: str, form: dict[str, str], **extra: str) -> dict[str, Any]:
+        return {
+            "sid": _sid(prefix),
+            "account_sid": self.account_sid,
+            "to": form.get("To"),
+            "from": form.get("From"),
+            "status": "queued",
+            "api_version": "2010-04-01",
+            **extra,
+        }
+
+
+def main() -> None:
+    """``python -m dispatcher.testing.twilio_peer PORT``: serve until SIGTERM or Ctrl-C."""
+    import signal
+    import sys
+
+    peer = TwilioPeer(port=int(sys.argv[1]) if len(sys.argv) > 1 else 0)
+    print(f"listening {peer.url}", flush=True)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with contextlib.suppress(KeyboardInterrupt):
+        stop.wait()
+    peer.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,217 @@
+"""Twilio's callbacks into the daemon: ``POST /twilio/status`` (message and call status,
+answering-machine detection) and ``POST /twilio/inbound`` (replies: STOP and START keywords).
+
+Every request must carry a valid ``X-Twilio-Signature`` made with the auth token of the
+channel it is for; anything else gets 403 and changes nothing. Callbacks may come twice or out
+of order: the store only moves an attempt's outcome forward.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+from dispatcher.model import ContactKind, Outcome
+from dispatcher.privacy import mask
+
+from .channel import INBOUND_PATH, STATUS_PATH, TwilioChannel
+from .errors import TRANSIENT_DELIVERY, mark_for
+from .settings import e164
+
+log = logging.getLogger("dispatcher_plugins.twilio")
+
+ROUTES_ADDED = web.AppKey("twilio_routes_added", bool)
+
+# Twilio's opt-out and opt-in keywords (Advanced Opt-Out defaults; POLICY.md).
+STOP_WORDS = {"STOP", "UNSUBSCRIBE", "END", "QUIT", "STOPALL", "REVOKE", "OPTOUT", "CANCEL"}
+START_WORDS = {"START", "YES", "UNSTOP"}
+HELP_WORDS = {"HELP", "INFO"}
+
+PLACED = {"queued", "accepted", "scheduled", "sending", "sent", "initiated", "ringing"}
+PLACED |= {"in-progress"}
+REACHED = {"delivered", "read"}
+NOT_ANSWERED = {"busy", "no-answer", "canceled"}
+MACHINE_END = {"machine_end_beep", "machine_end_silence", "machine_end_other"}
+
+
+@dataclass(frozen=True)
+class Settlement:
+    """What a status callback says of its attempt."""
+
+    outcome: Outcome
+    error_code: str | None = None
+    mark_contact: str | None = None
+
+
+def settlement(form: dict[str, str]) -> Settlement | None:
+    """Read a message or call status callback; None for a status we do not know."""
+    status = form.get("MessageStatus") or form.get("CallStatus") or ""
+    code_text = form.get("ErrorCode") or ""
+    code = int(code_text) if code_text.isdigit() else None
+    if status in PLACED:
+        return Settlement(Outcome.PLACED)
+    if status in REACHED:
+        return Settlement(Outcome.DELIVERED)
+    if status == "completed":
+        # POLICY.md: completed + answered by a human = a conversation (cooldown starts).
+        human = form.get("AnsweredBy") == "human"
+        return Settlement(Outcome.CONVERSATION if human else Outcome.DELIVERED)
+    if status in NOT_ANSWERED:
+        return Settlement(Outcome.FAILED_TRANSIENT, error_code=status)
+    if status in ("undelivered", "failed"):
+        if code in TRANSIENT_DELIVERY:
+            return Settlement(Outcome.FAILED_TRANSIENT, error_code=code_text)
+        return Settlement(
+            Outcome.FAILED_PERMANENT, error_code=code_text or status, mark_contact=mark_for(code)
+        )
+    return None
+
+
+def twilio_channels(services: Any, type_name: str | None = None) -> list[TwilioChannel]:
+    return [
+        c
+        for c in services.runtime.channels.values()
+        if isinstance(c, TwilioChannel) and (type_name is None or c.type_name == type_name)
+    ]
+
+
+def channels_for(request: web.Request, form: dict[str, str], services: Any) -> list[TwilioChannel]:
+    """The channels a callback is for: the one named in its URL, else those of its account."""
+    named = request.query.get("channel")
+    candidates = twilio_channels(services)
+    if named:
+        return [c for c in candidates if c.name == named]
+    account = form.get("AccountSid")
+    return [c for c in candidates if c.settings.account_sid == account]
+
+
+async def authenticated(
+    request: web.Request, services: Any
+) -> tuple[dict[str, str], list[TwilioChannel]] | None:
+    """The form and its channels when Twilio signed it with their auth token."""
+    form = {k: str(v) for k, v in (await request.post()).items()}
+    channels = channels_for(request, form, services)
+    signature = request.headers.get("X-Twilio-Signature", "")
+    if channels and channels[0].signed(request.path_qs, form, signature):
+        return form, channels
+    log.warning(
+        "twilio callback refused: signature missing or wrong",
+        extra={"fields": {"path": request.path, "channel": request.query.get("channel", "")}},
+    )
+    return None
+
+
+def add_routes(app: web.Application, services: Any) -> None:
+    """Add the two webhooks, once, whichever Twilio plugins are loaded."""
+    if app.get(ROUTES_ADDED):
+        return
+    app[ROUTES_ADDED] = True
+
+    async def status(request: web.Request) -> web.Response:
+        checked = await authenticated(request, services)
+        if checked is None:
+            return web.Response(status=403, text="signature missing or wrong")
+        form, channels = checked
+        attempt_id = request.query.get("attempt") or None
+        sid = form.get("MessageSid") or form.get("CallSid") or None
+        if request.query.get("event") == "amd":
+            return await machine_detected(form, channels[0], attempt_id, sid)
+        settled = settlement(form)
+        if settled is None:
+            return web.Response(status=204)
+        changed = await services.call(
+            services.store.settle_attempt,
+            attempt_id=attempt_id,
+            provider_id=sid,
+            outcome=settled.outcome,
+            now=services.clock(),
+            error_code=settled.error_code,
+            mark_contact=settled.mark_contact,
+        )
+        log.info(
+            "twilio status",
+            extra={
+                "fields": {
+                    "attempt": attempt_id,
+                    "sid": sid,
+                    "outcome": settled.outcome.value,
+                    "code": settled.error_code,
+                    "changed": changed,
+                }
+            },
+        )
+        return web.Response(status=204)
+
+    async def machine_detected(
+        form: dict[str, str], channel: TwilioChannel, attempt_id: str | None, sid: str | None
+    ) -> web.Response:
+        answered_by = form.get("AnsweredBy", "")
+        if answered_by == "human" and sid:
+            # A person took the call: a conversation (the cooldown after one starts now).
+            await services.call(
+                services.store.settle_attempt,
+                attempt_id=attempt_id,
+                provider_id=sid,
+                outcome=Outcome.CONVERSATION,
+                now=services.clock(),
+            )
+        elif answered_by in MACHINE_END and attempt_id and sid:
+            leave = getattr(channel, "leave_voicemail", None)
+            if leave is not None:
+                await leave(attempt_id, sid)
+        log.info(
+            "twilio machine detection",
+            extra={"fields": {"attempt": attempt_id, "answered_by": answered_by}},
+        )
+        return web.Response(status=204)
+
+    async def inbound(request: web.Request) -> web.Response:
+        checked = await authenticated(request, services)
+        if checked is None:
+            return web.Response(status=403, text="signature missing or wrong")
+        form, channels = checked
+        word = form.get("Body", "").strip().strip(".!").upper()
+        sender = form.get("From", "")
+        try:
+            number = e164(sender)
+        except ValueError:
+            return twiml_ok()
+        sms = [c.name for c in channels if c.type_name == "twilio-sms"] or [channels[0].name]
+        if word in STOP_WORDS or word in START_WORDS:
+            clear = word in START_WORDS
+            for name in sms:
+                people = await services.call(
+                    services.store.opt_out_contact,
+                    ContactKind.PHONE,
+                    number,
+                    name,
+                    now=services.clock(),
+                    source="sms_start" if clear else "sms_stop",
+                    clear=clear,
+                )
+                for person_id in people:  # a claim waiting to send to them re-checks
+                    services.changed(person_id=person_id)
+                log.info(
+                    "sms opt-in" if clear else "sms opt-out",
+                    extra={
+                        "fields": {
+                            "channel": name,
+                            "from": mask(ContactKind.PHONE, number),
+                            "people": len(people),
+                        }
+                    },
+                )
+        elif word in HELP_WORDS:
+            log.info("sms help asked", extra={"fields": {"from": mask(ContactKind.PHONE, number)}})
+        return twiml_ok()
+
+    app.router.add_post(STATUS_PATH, status)
+    app.router.add_post(INBOUND_PATH, inbound)
+
+
+def twiml_ok() -> web.Response:
+    """An empty TwiML answer: nothing more to send (Twilio answers the keywords itself)."""
+    return web.Response(text="<Response/>", content_type="text/xml")

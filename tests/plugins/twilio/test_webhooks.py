@@ -1,0 +1,350 @@
+"""Twilio's callbacks through the daemon's HTTP server, with the example deployment's commented
+Twilio blocks turned on against a loopback Twilio: signatures checked (unsigned and tampered
+requests change nothing), STOP and START replies, delivery and call status, a human
+conversation, a voicemail for a machine; and the effect on the next reminders: a STOP
+suppresses the next SMS (``opt_out``), a conversation defers the next call by the cooldown."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from dispatcher.daemon import Daemon
+from dispatcher.dispatch import Dispatcher
+from dispatcher.model import ReminderState
+from dispatcher.store.api import NewReminder
+from dispatcher.testing.twilio_peer import ACCOUNT_SID, AUTH_TOKEN, TwilioPeer, sign
+from dispatcher.web import build_app
+from tests.conftest import OPEN_ALL_DAY, Deployment, seed
+from tests.plugins.twilio.conftest import PUBLIC
+
+NUMBER = "+8613800000000"  # person P0's phone in tests.conftest.seed
+
+
+def use_twilio_plugins(dep: Deployment, api_base: str) -> None:
+    """Swap the sms and voice channels' outbox lines for their commented Twilio blocks, as
+    dispatcher.toml tells an admin to, with the loopback Twilio's account and address."""
+    text = (dep.config / "dispatcher.toml").read_text()
+    for channel in ("sms", "voice"):
+        head, header, section = text.partition(f"[channels.{channel}]\n")
+        section, bracket, rest = section.partition("\n[")
+        lines = []
+        for line in section.splitlines():
+            if line.startswith(("plugin = ", "directory = ", "contact = ")):
+                continue
+            setting = re.match(r"^# ([a-z_]+ = .*)$", line)
+            lines.append(setting.group(1) if setting else line)
+        block = "\n".join(lines)
+        assert f'plugin = "twilio-{channel}"' in block
+        assert 'auth_token = "${TWILIO_AUTH_TOKEN}"' in block
+        block = re.sub(r'^account_sid = ".*"$', f'account_sid = "{ACCOUNT_SID}"', block, flags=re.M)
+        block = re.sub(
+            r"^max_rate = .*$", f'max_rate = 500\napi_base = "{api_base}"', block, flags=re.M
+        )
+        text = head + header + block + "\n" + bracket + rest
+    dep.write("dispatcher.toml", text)
+
+
+@dataclass
+class Deployed:
+    """The daemon's parts in this process: its HTTP app, a dispatch loop, the peer."""
+
+    daemon: Daemon
+    client: TestClient[Any, Any]
+    twilio: TwilioPeer
+    dep: Deployment
+
+    async def post(self, path_qs: str, form: dict[str, str], signature: str | None = "sign") -> int:
+        headers = {}
+        if signature == "sign":
+            headers["X-Twilio-Signature"] = sign(AUTH_TOKEN, PUBLIC + path_qs, form)
+        elif signature is not None:
+            headers["X-Twilio-Signature"] = signature
+        response = await self.client.post(path_qs, data=form, headers=headers)
+        return response.status
+
+    async def reply(self, body: str, **extra: str) -> int:
+        form = {"AccountSid": ACCOUNT_SID, "From": NUMBER, "To": "+12025550100", "Body": body}
+        return await self.post("/twilio/inbound?channel=sms", {**form, **extra})
+
+    async def store(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        return await self.daemon.store_thread.call(
+            getattr(self.daemon.store, method), *args, **kwargs
+        )
+
+    async def dispatch_until(self, done: Callable[[], Any]) -> None:
+        """Run the dispatch loop until ``done()`` (checked between turns)."""
+        dispatcher = Dispatcher(self.daemon.store_thread, self.daemon.runtime)
+        task = asyncio.create_task(dispatcher.run())
+        try:
+            for _ in range(500):
+                if await done() or task.done():
+                    break
+                await asyncio.sleep(0.02)
+            assert await done(), "the dispatch loop did not get there"
+        finally:
+            dispatcher.stop()
+            await task
+
+    async def history(self, case_id: str = "C0") -> Any:
+        return await self.store("case_history", case_id)
+
+
+@pytest.fixture
+async def deployed(
+    open_deployment: Deployment, twilio: TwilioPeer, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[Deployed]:
+    monkeypatch.setenv("DISPATCHER_PLUGINS", "outbox,sms,voice")
+    monkeypatch.setenv("TWILIO_AUTH_TOKEN", AUTH_TOKEN)
+    use_twilio_plugins(open_deployment, twilio.url)
+    daemon = Daemon(open_deployment.config)
+    for channel in daemon.runtime.channels.values():
+        await channel.open()
+    app = build_app(daemon.metrics, daemon.ready, daemon.services())
+    client: TestClient[Any, Any] = TestClient(TestServer(app))
+    await client.start_server()
+    try:
+        yield Deployed(daemon, client, twilio, open_deployment)
+    finally:
+        await client.close()
+        for channel in daemon.runtime.channels.values():
+            await channel.close()
+        daemon.store_thread.shutdown()
+        daemon.store.close()
+
+
+def test_the_commented_twilio_blocks_pass_check(
+    deployment: Deployment, twilio: TwilioPeer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DISPATCHER_PLUGINS", "outbox,sms,voice")
+    monkeypatch.setenv("TWILIO_AUTH_TOKEN", AUTH_TOKEN)
+    use_twilio_plugins(deployment, twilio.url)
+    assert deployment.cli("check").returncode == 0
+    monkeypatch.delenv("TWILIO_AUTH_TOKEN")
+    missing = deployment.cli("check")
+    assert missing.returncode == 1
+    assert "channels.sms.auth_token: environment variable TWILIO_AUTH_TOKEN" in missing.stdout
+
+
+async def test_unsigned_and_tampered_callbacks_are_refused_and_change_nothing(
+    deployed: Deployed,
+) -> None:
+    seed(deployed.dep, 1)
+    form = {"AccountSid": ACCOUNT_SID, "From": NUMBER, "Body": "STOP"}
+    path = "/twilio/inbound?channel=sms"
+    assert await deployed.post(path, form, signature=None) == 403
+    signed = sign(AUTH_TOKEN, PUBLIC + path, form)
+    assert await deployed.post(path, {**form, "From": "+8613800000009"}, signed) == 403
+    assert await deployed.post(path + "x", form, signed) == 403, "the query is signed too"
+    wrong = sign("another-token-entirely", PUBLIC + path, form)
+    assert await deployed.post(path, form, wrong) == 403
+    assert (await deployed.store("get_person", "P0")).opt_outs == ()
+    # The same request, properly signed, goes through; without ?channel= by its account.
+    assert await deployed.post("/twilio/inbound", form) == 200
+    assert len((await deployed.store("get_person", "P0")).opt_outs) == 1
+
+
+async def test_a_stop_reply_suppresses_the_next_sms_and_start_lifts_it(
+    deployed: Deployed,
+) -> None:
+    seed(deployed.dep, 1)
+    assert await deployed.reply("help") == 200
+    assert (await deployed.store("get_person", "P0")).opt_outs == ()
+    assert await deployed.reply(" Stop ") == 200
+    assert await deployed.reply("STOP") == 200, "a duplicate is harmless"
+    [opt_out] = (await deployed.store("get_person", "P0")).opt_outs
+    assert (opt_out.channel, opt_out.contact) == ("sms", NUMBER)
+
+    async def decided() -> bool:
+        return bool((await deployed.history()).decisions)
+
+    await deployed.dispatch_until(decided)
+    history = await deployed.history()
+    assert deployed.twilio.messages == []
+    assert history.reminders[0].state is ReminderState.SUPPRESSED
+    assert [code for code, *_ in history.decisions[0]["reasons"]] == ["opt_out"]
+
+    assert await deployed.reply("UNSTOP") == 200
+    assert (await deployed.store("get_person", "P0")).opt_outs == ()
+
+
+async def sent_sms(deployed: Deployed) -> dict[str, str]:
+    """Seed one SMS reminder, let the loop send it; the request Twilio got."""
+    seed(deployed.dep, 1)
+
+    async def recorded() -> bool:
+        attempts = (await deployed.history()).attempts
+        return bool(attempts) and attempts[0]["outcome"] == "placed"
+
+    await deployed.dispatch_until(recorded)
+    [message] = deployed.twilio.messages
+    return message
+
+
+def callback_path(url: str) -> str:
+    parts = urlsplit(url)
+    assert url.startswith(PUBLIC)
+    return f"{parts.path}?{parts.query}"
+
+
+async def test_delivery_reports_settle_the_attempt_once(deployed: Deployed) -> None:
+    message = await sent_sms(deployed)
+    [attempt] = (await deployed.history()).attempts
+    path = callback_path(message["StatusCallback"])
+    report = {"AccountSid": ACCOUNT_SID, "MessageSid": attempt["provider_id"]}
+    assert await deployed.post(path, {**report, "MessageStatus": "delivered"}) == 204
+    assert await deployed.post(path, {**report, "MessageStatus": "delivered"}) == 204
+    assert await deployed.post(path, {**report, "MessageStatus": "sent"}) == 204
+    history = await deployed.history()
+    assert history.attempts[0]["outcome"] == "delivered"
+    assert history.reminders[0].state is ReminderState.DELIVERED
+
+
+async def test_an_undelivered_21610_opts_the_number_out(deployed: Deployed) -> None:
+    message = await sent_sms(deployed)
+    [attempt] = (await deployed.history()).attempts
+    report = {
+        "AccountSid": ACCOUNT_SID,
+        "MessageSid": attempt["provider_id"],
+        "MessageStatus": "undelivered",
+        "ErrorCode": "21610",
+    }
+    assert await deployed.post(callback_path(message["StatusCallback"]), report) == 204
+    history = await deployed.history()
+    assert (history.attempts[0]["outcome"], history.attempts[0]["error_code"]) == (
+        "failed-permanent",
+        "21610",
+    )
+    assert [o.contact for o in (await deployed.store("get_person", "P0")).opt_outs] == [NUMBER]
+
+
+async def test_an_attempt_left_unknown_by_a_crash_is_resolved_by_its_callback(
+    deployed: Deployed,
+) -> None:
+    seed(deployed.dep, 1)
+    now = datetime.now(UTC)
+    runtime = deployed.daemon.runtime
+    batch = await deployed.store(
+        "claim_due", now, 10, lambda r, p, c, h: _send_now(runtime, r, p, c, h, now), timedelta(0)
+    )
+    [claim] = batch.claims
+    await deployed.store("start_sending", batch.claims, "", now)  # handed to the channel…
+    await deployed.store("recover", now, [])  # …and the daemon died before recording
+    assert (await deployed.history()).attempts[0]["outcome"] == "unknown"
+    path = f"/twilio/status?channel=sms&attempt={claim.attempt_id}"
+    report = {"AccountSid": ACCOUNT_SID, "MessageSid": "SM" + "1" * 32}
+    assert await deployed.post(path, {**report, "MessageStatus": "delivered"}) == 204
+    history = await deployed.history()
+    assert (history.attempts[0]["outcome"], history.attempts[0]["provider_id"]) == (
+        "delivered",
+        report["MessageSid"],
+    )
+    assert history.reminders[0].state is ReminderState.DELIVERED
+
+
+def _send_now(
+    runtime: Any, reminder: Any, person: Any, case: Any, history: Any, now: datetime
+) -> Any:
+    from dispatcher.policy import decide
+
+    return decide(runtime.policy, reminder, person, case, history, now)
+
+
+async def call(deployed: Deployed, step: str) -> None:
+    """Enqueue a call on case C0 (seeded), due now."""
+    now = datetime.now(UTC)
+    reminder = NewReminder(
+        case_id="C0",
+        person_id="P0",
+        schedule="adhoc",
+        step=step,
+        channel="voice",
+        template="call_script",
+        due_at=now - timedelta(seconds=1),
+    )
+    await deployed.store("enqueue", reminder, now)
+
+
+async def test_a_human_conversation_defers_the_next_call_by_the_cooldown(
+    deployed: Deployed,
+) -> None:
+    deployed.dep.write(
+        "policy.toml",
+        OPEN_ALL_DAY + '\n[cooldown]\nchannels = ["voice"]\nper = "7d"\nscope = "case"\n',
+    )
+    await deployed.daemon.reload()
+    seed(deployed.dep, 1, channel="email")  # a person and case; the e-mail is not ours
+    await call(deployed, "call-1")
+
+    async def placed() -> bool:
+        return any(a["outcome"] == "placed" for a in (await deployed.history()).attempts)
+
+    await deployed.dispatch_until(placed)
+    [placed_call] = deployed.twilio.calls
+    [attempt] = [a for a in (await deployed.history()).attempts if a["channel"] == "voice"]
+    path = callback_path(placed_call["StatusCallback"])
+    status = {"AccountSid": ACCOUNT_SID, "CallSid": attempt["provider_id"]}
+    assert (
+        await deployed.post(path, {**status, "CallStatus": "completed", "AnsweredBy": "human"})
+        == 204
+    )
+    history = await deployed.history()
+    assert [a["outcome"] for a in history.attempts if a["channel"] == "voice"] == ["conversation"]
+
+    await call(deployed, "call-2")
+
+    async def deferred() -> bool:
+        reminders = (await deployed.history()).reminders
+        return any(r.step == "call-2" and r.due_at > datetime.now(UTC) for r in reminders)
+
+    await deployed.dispatch_until(deferred)
+    history = await deployed.history()
+    [second] = [r for r in history.reminders if r.step == "call-2"]
+    assert second.due_at >= datetime.now(UTC) + timedelta(days=6, hours=23)
+    codes = [
+        code
+        for d in history.decisions
+        if d["reminder_id"] == second.id
+        for code, *_ in d["reasons"]
+    ]
+    assert "cooldown" in codes
+    assert len(deployed.twilio.calls) == 1
+
+
+async def test_a_machine_gets_the_voicemail_once_a_busy_line_is_an_attempt(
+    deployed: Deployed,
+) -> None:
+    seed(deployed.dep, 1, channel="email")
+    await call(deployed, "call-1")
+
+    async def placed() -> bool:
+        return any(a["outcome"] == "placed" for a in (await deployed.history()).attempts)
+
+    await deployed.dispatch_until(placed)
+    [placed_call] = deployed.twilio.calls
+    sid = next(
+        a["provider_id"] for a in (await deployed.history()).attempts if a["channel"] == "voice"
+    )
+    amd = callback_path(placed_call["AsyncAmdStatusCallback"])
+    form = {"AccountSid": ACCOUNT_SID, "CallSid": sid, "AnsweredBy": "machine_end_beep"}
+    assert await deployed.post(amd, form) == 204
+    assert await deployed.post(amd, form) == 204
+    [(updated, update)] = deployed.twilio.call_updates
+    assert updated == sid and "Please call" in update["Twiml"]
+
+    status = {"AccountSid": ACCOUNT_SID, "CallSid": sid, "CallStatus": "busy"}
+    assert await deployed.post(callback_path(placed_call["StatusCallback"]), status) == 204
+    [attempt] = [a for a in (await deployed.history()).attempts if a["channel"] == "voice"]
+    assert (attempt["outcome"], attempt["error_code"], attempt["counted"]) == (
+        "failed-transient",
+        "busy",
+        True,
+    )

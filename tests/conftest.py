@@ -26,7 +26,7 @@ EXAMPLE_CONFIG = REPO / "config"
 DISPATCHER = Path(sys.executable).parent / "dispatcher"
 
 # Test runs see only the built-in plugins, whatever else is installed.
-os.environ.setdefault("DISPATCHER_PLUGINS", "outbox")
+os.environ.setdefault("DISPATCHER_PLUGINS", "outbox,letter")
 
 OPEN_ALL_DAY = """
 preset = "none"

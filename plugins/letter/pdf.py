@@ -69,6 +69,9 @@ def render_letter(
     pdf.ln(4)
     pdf.set_font(FONT, size=11)
     if html:
+        # One face only: <b> and <i> keep the regular face rather than fail.
+        for style in ("B", "I", "BI"):
+            pdf.add_font(FONT, style=style, fname=str(layout.font))
         pdf.write_html(html, font_family=FONT)
     else:
         pdf.multi_cell(0, 6, text, new_x="LMARGIN", new_y="NEXT")

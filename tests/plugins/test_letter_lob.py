@@ -25,15 +25,9 @@ from dispatcher.model import ContactKind
 from dispatcher.testing import HttpPeer, Reply
 from dispatcher.testing.samples import sample_message
 from tests.conftest import REPO, free_port, wait_for
+from tests.plugins.test_letter_contract import SENDER
 
 KEY = "test_0123456789abcdef"
-SENDER = {
-    "name": "Acme Lending",
-    "address_line1": "1 Example Plaza",
-    "city": "New York",
-    "state": "NY",
-    "zip": "10001",
-}
 US_ADDRESS = "210 King St\n# 6100\nSan Francisco, CA 94107"
 
 

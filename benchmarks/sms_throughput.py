@@ -147,7 +147,7 @@ def _through_dispatcher(count: int, peer: Peer, timeout: float) -> float | None:
         _seed(dep.url, count)
         env = {
             **os.environ,
-            "DISPATCHER_PLUGINS": "outbox,sms,voice",
+            "DISPATCHER_PLUGINS": "outbox,sms,voice,letter",
             "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
         }
         env.pop("NOTIFY_SOCKET", None)

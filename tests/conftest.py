@@ -26,7 +26,8 @@ EXAMPLE_CONFIG = REPO / "config"
 DISPATCHER = Path(sys.executable).parent / "dispatcher"
 
 # Test runs see only the built-in plugins, whatever else is installed.
-os.environ.setdefault("DISPATCHER_PLUGINS", "outbox")
+BUILT_IN_PLUGINS = "outbox,email,sms,voice,letter"
+os.environ.setdefault("DISPATCHER_PLUGINS", BUILT_IN_PLUGINS)
 
 OPEN_ALL_DAY = """
 preset = "none"

@@ -54,7 +54,7 @@ def smsgate(tmp_path: Path) -> dict[str, str]:
         f"{name} = {value}\n" for name, value in project["entry-points"]["dispatcher"].items()
     )
     (dist / "entry_points.txt").write_text(f"[dispatcher]\n{entry_points}")
-    return {**os.environ, "PYTHONPATH": str(root), "DISPATCHER_PLUGINS": "outbox,smsgate"}
+    return {**os.environ, "PYTHONPATH": str(root), "DISPATCHER_PLUGINS": "outbox,letter,smsgate"}
 
 
 def test_the_tutorial_yields_a_working_channel(

@@ -56,7 +56,7 @@ def use_email_plugin(dep: Deployment, port: int) -> None:
 
 @pytest.fixture
 def smtp(monkeypatch: pytest.MonkeyPatch) -> Iterator[SmtpPeer]:
-    monkeypatch.setenv("DISPATCHER_PLUGINS", "outbox,email")
+    monkeypatch.setenv("DISPATCHER_PLUGINS", "outbox,email,letter")
     monkeypatch.setenv("EMAIL_UNSUBSCRIBE_SECRET", SECRET)
     with SmtpPeer() as peer:
         yield peer

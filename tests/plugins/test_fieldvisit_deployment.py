@@ -100,7 +100,7 @@ def use_field_visit_plugin(dep: Deployment, endpoint: str) -> None:
 
 @pytest.fixture
 def crm(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeCrm]:
-    monkeypatch.setenv("DISPATCHER_PLUGINS", "outbox,field-visit")
+    monkeypatch.setenv("DISPATCHER_PLUGINS", "outbox,letter,field-visit")
     monkeypatch.setenv("FIELDVISIT_SECRET", SECRET)
     with FakeCrm(SECRET) as crm:
         yield crm

@@ -102,7 +102,7 @@ class Deployed:
 async def deployed(
     open_deployment: Deployment, twilio: TwilioPeer, monkeypatch: pytest.MonkeyPatch
 ) -> AsyncIterator[Deployed]:
-    monkeypatch.setenv("DISPATCHER_PLUGINS", "outbox,sms,voice")
+    monkeypatch.setenv("DISPATCHER_PLUGINS", "outbox,sms,voice,letter")
     monkeypatch.setenv("TWILIO_AUTH_TOKEN", AUTH_TOKEN)
     use_twilio_plugins(open_deployment, twilio.url)
     daemon = Daemon(open_deployment.config)
@@ -124,7 +124,7 @@ async def deployed(
 def test_the_commented_twilio_blocks_pass_check(
     deployment: Deployment, twilio: TwilioPeer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("DISPATCHER_PLUGINS", "outbox,sms,voice")
+    monkeypatch.setenv("DISPATCHER_PLUGINS", "outbox,sms,voice,letter")
     monkeypatch.setenv("TWILIO_AUTH_TOKEN", AUTH_TOKEN)
     use_twilio_plugins(deployment, twilio.url)
     assert deployment.cli("check").returncode == 0

@@ -1,0 +1,146 @@
+"""``letter``: a formal letter rendered to PDF (A4 or US letter, Latin and Chinese text), then
+spooled for a print house (``provider = "spool"``) or posted through Lob (``"lob"``).
+
+Letters are posted, not received at an hour: the channel is window-exempt; case state and
+opt-outs still apply, in the core.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import hashlib
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import aiohttp
+from dispatcher_plugins.letter.address import AddressError, addressee_and_letter, recipient
+from dispatcher_plugins.letter.lob import letter_form, post_letter
+from dispatcher_plugins.letter.pdf import Layout, bundled_font, render_letter
+from dispatcher_plugins.letter.settings import LetterSettings
+from dispatcher_plugins.letter.spool import Spool
+
+from dispatcher.channel import (
+    Channel,
+    Message,
+    PermanentError,
+    SendResult,
+    TransientError,
+)
+from dispatcher.hookspecs import hookimpl
+from dispatcher.model import ContactKind
+from dispatcher.privacy import mask
+
+log = logging.getLogger("dispatcher_plugins.letter")
+
+
+class LetterChannel(Channel):
+    """Renders each message to a PDF and hands it to the configured provider."""
+
+    type_name = "letter"
+    contact_kind = ContactKind.POSTAL
+    window_exempt = True
+    Settings = LetterSettings
+
+    def __init__(self, name: str, settings: LetterSettings) -> None:
+        super().__init__(name, settings)
+        self.settings: LetterSettings = settings
+        self.layout = Layout(
+            page_size=settings.page_size,
+            sender_lines=tuple(settings.sender.lines()),
+            font=settings.font or bundled_font(),
+            # Lob prints the addresses on the letter itself.
+            print_window=settings.provider == "spool",
+        )
+        self.spool = Spool(settings.directory, fsync=settings.fsync)
+        self._session: aiohttp.ClientSession | None = None
+        self._open = False
+
+    async def open(self) -> None:
+        if self.settings.provider == "lob" and self._session is None:
+            timeout = aiohttp.ClientTimeout(total=self.settings.timeout.total_seconds())
+            self._session = aiohttp.ClientSession(timeout=timeout)
+        self._open = True
+
+    async def close(self) -> None:
+        self._open = False
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    def render(self, message: Message) -> tuple[bytes, Any]:
+        """The letter's PDF and its recipient; PermanentError when it cannot be laid out."""
+        try:
+            name, text = addressee_and_letter(message.body)
+            to = recipient(name, message.contact, self.settings.default_country)
+        except AddressError as exc:
+            raise PermanentError(str(exc), code="layout") from None
+        pdf = render_letter(
+            self.layout,
+            to,
+            text,
+            html=getattr(message, "html", None),
+            subject=message.subject,
+            dated=datetime.now(UTC).date(),
+        )
+        return pdf, to
+
+    async def send(self, message: Message) -> SendResult:
+        if not self._open:
+            raise PermanentError("letter channel is not open")
+        # Rendering takes a good part of a second of CPU: off the dispatch loop.
+        pdf, to = await asyncio.to_thread(self.render, message)
+        log.debug(
+            "letter rendered",
+            extra={
+                "fields": {
+                    "attempt": message.attempt_id,
+                    "to": mask(ContactKind.POSTAL, message.contact),
+                    "bytes": len(pdf),
+                }
+            },
+        )
+        if self.settings.provider == "lob":
+            return await self._post(message, to, pdf)
+        return await asyncio.to_thread(self._spool, message, pdf)
+
+    async def _post(self, message: Message, to: Any, pdf: bytes) -> SendResult:
+        if self._session is None:
+            raise PermanentError("letter channel is not open")
+        try:
+            form = letter_form(self.settings, message.attempt_id, to, pdf, datetime.now(UTC))
+        except AddressError as exc:
+            raise PermanentError(str(exc), code="address_format") from None
+        return await post_letter(self._session, self.settings, message.attempt_id, form)
+
+    def _spool(self, message: Message, pdf: bytes) -> SendResult:
+        manifest = {
+            "attempt_id": message.attempt_id,
+            "reminder_id": message.reminder_id,
+            "case_id": message.case_id,
+            "channel": message.channel,
+            "template": message.template,
+            "locale": message.locale,
+            "page_size": self.settings.page_size,
+            "mail_type": self.settings.mail_type,
+            "extra_service": self.settings.extra_service,
+            "color": self.settings.color,
+            "pdf": f"{message.attempt_id}.pdf",
+            "sha256": hashlib.sha256(pdf).hexdigest(),
+            "bytes": len(pdf),
+            "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+        try:
+            self.spool.write(message.attempt_id, pdf, manifest)
+        except OSError as exc:  # a full or failing disk: worth trying again later
+            code = errno.errorcode.get(exc.errno or 0, "oserror")
+            raise TransientError(f"letter not spooled: {exc.strerror}", code=code) from None
+        return SendResult(provider_id=f"spool:{message.attempt_id}")
+
+
+@hookimpl
+def register_channels(register: Callable[[type[Channel]], None]) -> None:
+    """The letter channel type."""
+    register(LetterChannel)

@@ -35,7 +35,13 @@ from twilio.http.response import Response
 from twilio.rest import Client
 
 from benchmarks import Section
-from benchmarks.e2e_outbox import DISPATCHER, _log_instant, _sent_count, make_deployment
+from benchmarks.e2e_outbox import (
+    DISPATCHER,
+    EXAMPLE_CONFIG,
+    _log_instant,
+    _sent_count,
+    make_deployment,
+)
 from dispatcher.store import open_store
 from dispatcher.store.api import CaseIn, NewReminder, PersonIn
 from dispatcher.testing.twilio_peer import ACCOUNT_SID, AUTH_TOKEN
@@ -77,11 +83,21 @@ class Peer:
         self.process.wait(10)
 
 
+def _section(text: str, header: str) -> tuple[str, str, str]:
+    """``text`` split around the table ``header``: before, the table's body, after."""
+    head, found, section = text.partition(header)
+    if not found:
+        raise RuntimeError(f"no {header.strip()} in dispatcher.toml")
+    body, bracket, rest = section.partition("\n[")
+    return head, body, bracket + rest
+
+
 def _use_twilio_sms(config: Path, api_base: str) -> None:
-    path = config / "dispatcher.toml"
-    text = path.read_text(encoding="utf-8")
-    head, header, section = text.partition("[channels.sms]\n")
-    section, bracket, rest = section.partition("\n[")
+    """The deployment's SMS channel becomes the example's commented twilio-sms block (so the
+    documented block is what runs), pointed at the peer."""
+    header = "[channels.sms]\n"
+    example = (EXAMPLE_CONFIG / "dispatcher.toml").read_text(encoding="utf-8")
+    _, section, _ = _section(example, header)
     lines = [
         re.sub(r"^# ([a-z_]+ = .*)$", r"\1", line)
         for line in section.splitlines()
@@ -93,7 +109,9 @@ def _use_twilio_sms(config: Path, api_base: str) -> None:
     block = re.sub(
         r"^max_rate = .*$", f'max_rate = 100000\napi_base = "{api_base}"', block, flags=re.M
     )
-    path.write_text(head + header + block + "\n" + bracket + rest, encoding="utf-8")
+    path = config / "dispatcher.toml"
+    head, _, rest = _section(path.read_text(encoding="utf-8"), header)
+    path.write_text(head + header + block + "\n" + rest, encoding="utf-8")
 
 
 def _seed(url: str, count: int) -> None:

@@ -95,6 +95,7 @@ def setup_logging(style: str = "logfmt", level: str = "info") -> None:
     handler.setFormatter(StructuredFormatter(style))
     root.addHandler(handler)
     root.setLevel(level.upper())
-    # Third-party chatter at info level is noise in the journal.
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
-    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    # Third-party chatter at info level is noise in the journal (fontTools logs every table it
+    # subsets, for each letter).
+    for noisy in ("apscheduler", "aiohttp.access", "fontTools", "twilio"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -80,3 +80,22 @@ def test_dates_and_ids_are_left_alone() -> None:
 def test_logfmt_quotes_values_with_spaces() -> None:
     line = _emit("logfmt", "two words", fields={"detail": 'say "hi" now'})
     assert 'msg="two words"' in line and 'detail="say \\"hi\\" now"' in line
+
+
+def test_libraries_speak_only_of_problems(capsys: pytest.CaptureFixture[str]) -> None:
+    """A letter's font subsetting or an HTTP client's request log is no journal line."""
+    from dispatcher.logs import setup_logging
+
+    root = logging.getLogger()
+    saved = (list(root.handlers), root.level)
+    try:
+        setup_logging("logfmt", "info")
+        logging.getLogger("fontTools.subset").info("glyf subsetted")
+        logging.getLogger("twilio.http_client").info("POST Request")
+        logging.getLogger("dispatcher.test").info("ours")
+        logging.getLogger("fontTools.subset").warning("font broken")
+    finally:
+        root.handlers[:], root.level = saved
+    out = capsys.readouterr().out
+    assert "glyf subsetted" not in out and "POST Request" not in out
+    assert "ours" in out and "font broken" in out

@@ -80,3 +80,49 @@ def test_sigkill_mid_batch_loses_nothing_and_sends_nothing_twice(
     # test proved nothing about it.
     assert unknown, "no kill landed between a send and its record; adjust the timing"
     assert sum(1 for s in states.values() if s == "sent") + len(unknown) == PEOPLE
+
+
+def test_a_vanished_nodes_claims_expire_unsent_ones_are_sent_by_another(
+    open_deployment: Deployment,
+) -> None:
+    """Node "ghost" claimed six reminders, confirmed two for sending, and vanished. After the
+    claim lease, a live node gives the four unconfirmed back to the pool and sends them; the
+    two confirmed may have gone out, so they become unknown and are never sent again."""
+    from datetime import UTC, datetime, timedelta
+
+    from tests.store.test_store import always
+
+    dep = open_deployment
+    seed(dep, 6)
+    store = dep.store()
+    try:
+        batch = store.claim_due(datetime.now(UTC), 6, always(), timedelta(0), node="ghost")
+        confirmed = batch.claims[:2]
+        store.start_sending(confirmed, "ghost", datetime.now(UTC))
+    finally:
+        store.close()
+    assert len(batch.claims) == 6
+    dep.set("dispatcher.toml", r'^store = ".*"$', f'store = "{dep.url}"\nstatus_interval = "300ms"')
+    dep.set("dispatcher.toml", r"^\[dispatch\]$", '[dispatch]\nclaim_lease = "2s"')
+    dep.set("dispatcher.toml", r'^listen = ".*"$', f'listen = "127.0.0.1:{free_port()}"')
+    survivor = dep.start()
+    try:
+        wait_for(lambda: len(dep.outbox_lines()) >= 4, timeout=30)
+        time.sleep(0.5)  # nothing more may come
+    finally:
+        log = stop(survivor)
+    sent = Counter(line["reminder_id"] for line in dep.outbox_lines())
+    assert set(sent) == {c.reminder.id for c in batch.claims[2:]}, log
+    assert all(n == 1 for n in sent.values())
+    store = dep.store()
+    try:
+        for claim in confirmed:
+            history = store.case_history(claim.case.id)
+            assert history.reminders[0].state.value == "unknown"
+            assert [a["outcome"] for a in history.attempts] == ["unknown"]
+        for claim in batch.claims[2:]:
+            outcomes = [a["outcome"] for a in store.case_history(claim.case.id).attempts]
+            assert outcomes == ["released", "placed"] or outcomes == ["released", "delivered"]
+    finally:
+        store.close()
+    assert "claims of a vanished node expired" in log

@@ -68,6 +68,22 @@ def e2e_size(quick: bool) -> int:
     return QUICK_E2E_N if quick else DEFAULT_E2E_N
 
 
+# Runs at a provider latency are sized to take about this long on each side.
+LATENCY_RUN_S = 4.0
+
+
+def latency_size(count: int, concurrency: int, latency: float) -> int:
+    """Messages for a run of about ``LATENCY_RUN_S`` at ``latency`` (seconds per answer) and
+    ``concurrency`` requests in flight, whose ceiling is ``concurrency / latency`` per
+    second; at most ``count``, at least one per slot."""
+    return max(concurrency, min(count, int(concurrency / latency * LATENCY_RUN_S)))
+
+
+def at_latency(latency: float) -> str:
+    """``"20 ms"`` for 0.02."""
+    return f"{latency * 1000:g} ms"
+
+
 def format_table(sections: list[Section]) -> str:
     """A plain-text table: figure, value, unit, target; one block per section."""
     header = ("figure", "value", "unit", "target")

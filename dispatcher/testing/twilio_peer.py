@@ -6,6 +6,8 @@ It runs aiohttp on an event loop in a thread of its own, so it serves a synchron
 async one and a daemon in a subprocess alike, fast enough to measure a client against. It
 checks Basic auth and the required parameters as Twilio does, and answers with Twilio's error
 bodies on demand: for one number (``refuse``) or for every request a while (``failing``).
+With ``delay`` it holds each Messages/Calls creation answer that long, as Twilio's API takes
+time to answer (benchmarks at a realistic provider latency); by default it answers at once.
 It needs no twilio package itself; ``sign`` makes a callback's ``X-Twilio-Signature``.
 """
 
@@ -18,7 +20,7 @@ import hashlib
 import hmac
 import threading
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,13 +69,21 @@ def _sid(prefix: str) -> str:
 class TwilioPeer:
     """``TwilioPeer()`` serves on ``url`` until ``close``. ``messages``, ``calls`` and
     ``call_updates`` hold the form of every accepted request, in order; ``refused`` counts
-    the rest."""
+    the rest. ``delay`` (seconds) holds every Messages.json and Calls.json answer, accepted or
+    refused, that long after the request is read (and recorded); other answers are not held."""
 
     def __init__(
-        self, account_sid: str = ACCOUNT_SID, auth_token: str = AUTH_TOKEN, port: int = 0
+        self,
+        account_sid: str = ACCOUNT_SID,
+        auth_token: str = AUTH_TOKEN,
+        port: int = 0,
+        delay: float = 0.0,
     ) -> None:
+        if delay < 0:
+            raise ValueError(f"delay must not be negative, not {delay}")
         self.account_sid = account_sid
         self.auth_token = auth_token
+        self.delay = delay
         self.messages: list[dict[str, str]] = []
         self.calls: list[dict[str, str]] = []
         self.call_updates: list[tuple[str, dict[str, str]]] = []
@@ -133,8 +143,8 @@ class TwilioPeer:
         asyncio.set_event_loop(self._loop)
         app = web.Application()
         base = "/2010-04-01/Accounts/{account}"
-        app.router.add_post(base + "/Messages.json", self._message)
-        app.router.add_post(base + "/Calls.json", self._call)
+        app.router.add_post(base + "/Messages.json", self._held(self._message))
+        app.router.add_post(base + "/Calls.json", self._held(self._call))
         app.router.add_post(base + "/Calls/{sid}.json", self._call_update)
         app.router.add_get("/_peer/counts", self._counts)
         self._runner = web.AppRunner(app, access_log=None)
@@ -145,6 +155,19 @@ class TwilioPeer:
         started.set()
         self._loop.run_forever()
         self._loop.close()
+
+    def _held(
+        self, handler: Callable[[web.Request], Awaitable[web.Response]]
+    ) -> Callable[[web.Request], Awaitable[web.Response]]:
+        """``handler`` whose answer waits ``delay`` seconds (the provider's latency)."""
+
+        async def answer(request: web.Request) -> web.Response:
+            response = await handler(request)
+            if self.delay > 0:
+                await asyncio.sleep(self.delay)
+            return response
+
+        return answer
 
     async def _checked(self, request: web.Request) -> dict[str, str] | web.Response:
         """The request's form, or the error Twilio would answer instead."""
@@ -215,12 +238,28 @@ class TwilioPeer:
         }
 
 
-def main() -> None:
-    """``python -m dispatcher.testing.twilio_peer PORT``: serve until SIGTERM or Ctrl-C."""
+def main(argv: list[str] | None = None) -> None:
+    """``python -m dispatcher.testing.twilio_peer [PORT] [--delay SECONDS]``: serve until
+    SIGTERM or Ctrl-C."""
+    import argparse
     import signal
-    import sys
 
-    peer = TwilioPeer(port=int(sys.argv[1]) if len(sys.argv) > 1 else 0)
+    parser = argparse.ArgumentParser(
+        prog="python -m dispatcher.testing.twilio_peer",
+        description="A loopback server for the parts of Twilio's REST API the channels use.",
+    )
+    parser.add_argument("port", nargs="?", type=int, default=0, help="0 (default): any free")
+    parser.add_argument(
+        "--delay",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="hold each Messages/Calls creation answer this long (default 0: at once)",
+    )
+    args = parser.parse_args(argv)
+    if args.delay < 0:
+        parser.error("--delay must not be negative")
+    peer = TwilioPeer(port=args.port, delay=args.delay)
     print(f"listening {peer.url}", flush=True)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

@@ -147,6 +147,11 @@ class Dispatcher:
         self._tasks: set[asyncio.Task[None]] = set()
         self._waiting: dict[str, Claim] = {}  # claimed, not yet handed to a channel
         self._confirmations: dict[str, _Confirmation] = {}  # attempt id → its group
+        # A store that takes concurrent writers confirms on a thread of its own, beside the
+        # claims and records, so sends do not wait behind a claim.
+        self._confirmer = (
+            StoreThread(self.store.store) if self.store.store.concurrent_writers else self.store
+        )
         self._changed: set[str] = set()  # cases and people changed here since their claim
         self._records: list[SendRecord] = []
         self._flush_lock = asyncio.Lock()
@@ -209,6 +214,8 @@ class Dispatcher:
             self._kick.set()
             await flusher
             await self._flush()
+            if self._confirmer is not self.store:
+                self._confirmer.shutdown()
 
     async def _idle(self, poll: float) -> None:
         """Sleep until the next reminder is due, at most ``poll``, or until woken."""
@@ -311,7 +318,7 @@ class Dispatcher:
     def _start_confirming(self, group: _Confirmation) -> None:
         if group.result is None:
             group.result = asyncio.ensure_future(
-                self.store.call(
+                self._confirmer.call(
                     self.store.store.start_sending, group.claims, self.node, self.clock()
                 )
             )

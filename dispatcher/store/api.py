@@ -195,6 +195,10 @@ SETTLE_RANK: dict[Outcome, int] = {
 class Store(abc.ABC):
     """Persistent state: people, cases, reminders, attempts, decisions, events."""
 
+    # Whether two threads of one process may write at once (each on its own connection)
+    # without waiting on each other: not SQLite's single writer.
+    concurrent_writers: bool = False
+
     # -- lifecycle --------------------------------------------------------------------------
     @abc.abstractmethod
     def migrate(self) -> int:

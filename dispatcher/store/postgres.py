@@ -48,6 +48,8 @@ def unreachable_reason(url: str, timeout: int = 3) -> str | None:
 
 
 class PostgresStore(SqlStore):
+    concurrent_writers = True
+
     def __init__(self, url: str, *, pool_size: int = 5) -> None:
         engine = create_engine(
             engine_url(url), pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True

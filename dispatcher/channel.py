@@ -117,8 +117,14 @@ class Channel:
     async def open(self) -> None:
         """Acquire connections or files. Called before the first send."""
 
+    async def ready(self, message: Message) -> None:
+        """Wait until the provider can take ``message`` now (a sender's throughput cap).
+        Called before each send; the core decides again after it, so time spent waiting
+        here never carries a message into a closed window. Must not send anything."""
+
     async def send(self, message: Message) -> SendResult:
-        """Deliver ``message`` once. Raise TransientError or PermanentError on failure."""
+        """Deliver ``message`` once, at once. Raise TransientError or PermanentError on
+        failure. Waiting for capacity belongs in ``ready``."""
         raise NotImplementedError
 
     async def close(self) -> None:

@@ -49,6 +49,9 @@ Clock = Callable[[], datetime]
 # Groups of claims confirmed ahead of the group now sending: enough that sends rarely wait for
 # the store; each is a group more that a crash leaves ``unknown`` instead of giving back.
 CONFIRM_AHEAD = 2
+# A confirmation stands this long (seconds); a claim that waited longer for its send slot (a
+# slow channel) is confirmed again, alone, so an event from another process is seen in time.
+CONFIRMATION_FRESH = 1.0
 FLUSH_AT = 500  # outcomes waiting before the flusher writes without waiting for its interval
 
 
@@ -125,6 +128,7 @@ class _Confirmation:
     claims: list[Claim]
     following: _Confirmation | None = None
     result: asyncio.Future[set[str]] | None = None
+    confirmed_at: float = 0.0  # monotonic
 
 
 @dataclass
@@ -213,7 +217,10 @@ class Dispatcher:
             self._drained.set()
             self._kick.set()
             await flusher
-            await self._flush()
+            for pause in (0.0, 0.5, 2.0):  # a last few tries: these sends happened
+                await asyncio.sleep(pause)
+                if await self._flush():
+                    break
             if self._confirmer is not self.store:
                 self._confirmer.shutdown()
 
@@ -245,7 +252,6 @@ class Dispatcher:
             policy.lookback,
             self.node,
             runtime.policy_version,
-            self._group_size(),
         )
         if not batch.decided:
             return 0
@@ -298,18 +304,12 @@ class Dispatcher:
 
     # -- confirmation just before sending ------------------------------------------------------
 
-    def _group_size(self) -> int:
-        return max(1, self.runtime.config.dispatcher.dispatch.concurrency)
-
     def _group_for_confirmation(self, claims: list[Claim]) -> None:
-        size = self._group_size()
+        size = max(1, self.runtime.config.dispatcher.dispatch.concurrency)
         previous: _Confirmation | None = None
         for start in range(0, len(claims), size):
             group = _Confirmation(claims[start : start + size])
-            if previous is None:  # confirmed by the claim itself
-                group.result = asyncio.get_running_loop().create_future()
-                group.result.set_result({c.attempt_id for c in group.claims})
-            else:
+            if previous is not None:
                 previous.following = group
             previous = group
             for claim in group.claims:
@@ -317,11 +317,14 @@ class Dispatcher:
 
     def _start_confirming(self, group: _Confirmation) -> None:
         if group.result is None:
-            group.result = asyncio.ensure_future(
-                self._confirmer.call(
-                    self.store.store.start_sending, group.claims, self.node, self.clock()
-                )
-            )
+            group.result = asyncio.ensure_future(self._confirm_group(group))
+
+    async def _confirm_group(self, group: _Confirmation) -> set[str]:
+        confirmed = await self._confirmer.call(
+            self.store.store.start_sending, group.claims, self.node, self.clock()
+        )
+        group.confirmed_at = monotonic_time.monotonic()
+        return confirmed
 
     async def _confirm(self, claim: Claim) -> bool | None:
         """Whether ``claim`` may be sent now: True, False (its case or person changed, so the
@@ -340,16 +343,36 @@ class Dispatcher:
                 break
             ahead = ahead.following
             self._start_confirming(ahead)
+        confirmed = await self._outcome(group, claim)
+        if confirmed and monotonic_time.monotonic() - group.confirmed_at > CONFIRMATION_FRESH:
+            alone = _Confirmation([claim])
+            self._start_confirming(alone)
+            confirmed = await self._outcome(alone, claim)
+        return confirmed
+
+    async def _outcome(self, group: _Confirmation, claim: Claim) -> bool | None:
         assert group.result is not None
         try:
             confirmed = await asyncio.shield(group.result)
         except Exception as exc:  # the store failed: do not send what it did not confirm
             log.error(
                 "could not confirm a claim for sending",
-                extra={"fields": {"reminder": claim.reminder.id, "error": str(exc)}},
+                extra={"fields": {"reminder": claim.reminder.id, "error": scrub(str(exc))}},
             )
+            if self.metrics:
+                self.metrics.store_errors.labels("confirm").inc()
             return None
         return claim.attempt_id in confirmed
+
+    async def _give_back(self, claim: Claim) -> None:
+        """The store could not confirm ``claim``: give it back (decided again later) rather
+        than leave it held, renewed, by a node that will never send it. If the store
+        refuses that too, it stays waiting: released at stop, or settled after a restart."""
+        try:
+            await self.store.call(self.store.store.release, [claim], self.clock())
+        except Exception:
+            return
+        self._waiting.pop(claim.attempt_id, None)
 
     # -- one send ---------------------------------------------------------------------------
 
@@ -358,7 +381,10 @@ class Dispatcher:
             if self._stopping.is_set():
                 return  # stays in _waiting; released by _drain
             confirmed = await self._confirm(claim)
-            if confirmed is None or self._stopping.is_set():
+            if confirmed is None:
+                await self._give_back(claim)
+                return
+            if self._stopping.is_set():
                 return  # stays in _waiting; released by _drain
             self._waiting.pop(claim.attempt_id, None)
             if not self._waiting:
@@ -489,7 +515,7 @@ class Dispatcher:
 
         try:
             # The common case, without the retry machinery's per-call cost.
-            return await channel.send(message)
+            return await self._send_now(channel, message, claim)
         except TransientError as exc:
             if settings.retry_attempts <= 1 or not retryable(exc):
                 raise
@@ -503,9 +529,16 @@ class Dispatcher:
         ):
             with attempt:
                 self.counters.retried += 1
-                self._recheck(claim)
-                return await channel.send(message)
+                return await self._send_now(channel, message, claim)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _send_now(self, channel: Channel, message: Message, claim: Claim) -> SendResult:
+        """Wait for the provider's capacity, then decide again at this very instant (the
+        claim may have waited for a slot or for the sender's cap since its decision: a
+        window may have closed), then send."""
+        await channel.ready(message)
+        self._recheck(claim)
+        return await channel.send(message)
 
     def _recheck(self, claim: Claim) -> None:
         decision = decide(
@@ -586,6 +619,29 @@ class Dispatcher:
         )
 
     def _transient(self, claim: Claim, exc: TransientError) -> SendRecord:
+        if exc.attempted and not self._resends_unknown(claim):
+            # The provider may have delivered it (a timeout after the request went out):
+            # as after a crash, its fate is unknown and it is not sent again.
+            self.counters.unknown += 1
+            log.warning(
+                "send of unknown outcome, not repeated",
+                extra={
+                    "fields": {
+                        "reminder": claim.reminder.id,
+                        "channel": claim.reminder.channel,
+                        "code": exc.code,
+                        "error": scrub(str(exc)),
+                    }
+                },
+            )
+            return self._record(
+                claim,
+                Outcome.UNKNOWN,
+                ReminderState.UNKNOWN,
+                counted=True,
+                error_code=exc.code or "unknown",
+                detail=scrub(str(exc))[:500],
+            )
         now = self.clock()
         backoff = self._backoff(claim)
         if exc.retry_after:
@@ -609,6 +665,10 @@ class Dispatcher:
             counted=exc.attempted,
             detail=scrub(str(exc))[:500],
         )
+
+    def _resends_unknown(self, claim: Claim) -> bool:
+        settings = self.runtime.config.dispatcher.channels.get(claim.reminder.channel)
+        return settings is not None and settings.on_unknown == "resend"
 
     def _backoff(self, claim: Claim) -> timedelta:
         settings = self.runtime.config.dispatcher.dispatch
@@ -641,12 +701,24 @@ class Dispatcher:
 
     # -- recording and stopping ---------------------------------------------------------------
 
-    async def _flush(self) -> None:
+    async def _flush(self) -> bool:
+        """Write the outcomes held so far; False (and they are kept for the next try) when
+        the store refuses."""
         async with self._flush_lock:
             if not self._records:
-                return
+                return True
             records, self._records = self._records, []
-            await self.store.call(self.store.store.record, records)
+            try:
+                await self.store.call(self.store.store.record, records, self.node)
+            except Exception as exc:  # the store is down or locked: keep them, try again
+                self._records[:0] = records
+                log.error(
+                    "could not record outcomes; will try again",
+                    extra={"fields": {"count": len(records), "error": scrub(str(exc))[:300]}},
+                )
+                if self.metrics:
+                    self.metrics.store_errors.labels("record").inc()
+                return False
         if self.metrics:
             for r in records:
                 self.metrics.attempts.labels(r.channel, r.outcome.value).inc()
@@ -661,15 +733,19 @@ class Dispatcher:
                 )
         # Recorded sends free their people for the next claim.
         self.wake()
+        return True
 
     async def _flush_periodically(self) -> None:
         interval = self.runtime.config.dispatcher.dispatch.record_interval.total_seconds()
+        backoff = interval
         while not self._drained.is_set():
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._kick.wait(), timeout=interval)
+                await asyncio.wait_for(self._kick.wait(), timeout=backoff)
             self._kick.clear()
-            if self._records:
-                await self._flush()
+            if self._records and not await self._flush():
+                backoff = min(max(backoff * 2, 0.1), 5.0)  # the store is struggling
+            else:
+                backoff = interval
 
     async def _drain(self, timeout: float) -> None:
         """Let started sends finish (up to ``timeout``), then give back unstarted claims."""

@@ -28,6 +28,12 @@ class Metrics:
             ["channel", "outcome"],
             registry=r,
         )
+        self.store_errors = Counter(
+            "dispatcher_store_errors",
+            "Store calls of the dispatch loop that failed (and were tried again), by call.",
+            ["call"],
+            registry=r,
+        )
         self.send_seconds = Histogram(
             "dispatcher_send_seconds",
             "Time a channel took to send one message.",

@@ -31,6 +31,7 @@ class ScriptedChannel(Channel):
     in_flight: ClassVar[dict[str, int]] = defaultdict(int)
     max_in_flight_per_person: ClassVar[int] = 0
     opened: ClassVar[int] = 0
+    on_ready: ClassVar[Callable[[Message], None] | None] = None  # run while "waiting for capacity"
 
     @classmethod
     def reset(cls) -> None:
@@ -40,9 +41,14 @@ class ScriptedChannel(Channel):
         cls.in_flight = defaultdict(int)
         cls.max_in_flight_per_person = 0
         cls.opened = 0
+        cls.on_ready = None
 
     async def open(self) -> None:
         type(self).opened += 1
+
+    async def ready(self, message: Message) -> None:
+        if type(self).on_ready is not None:
+            type(self).on_ready(message)  # type: ignore[misc]
 
     async def send(self, message: Message) -> SendResult:
         cls = type(self)

@@ -367,3 +367,122 @@ async def test_a_claim_whose_case_changed_before_its_send_is_not_sent(dep: Deplo
         [attempt] = _attempts(dep, person)
         assert attempt.outcome == "released" and not attempt.counted
     assert dispatcher.counters.rechecked == 2
+
+
+async def test_outcomes_the_store_refuses_once_are_recorded_on_the_next_try(
+    dep: Deployment,
+) -> None:
+    seed(dep, 3)
+    dispatcher, store = _dispatcher(dep)
+    real_record = store.store.record
+    refusals: list[int] = []
+
+    def record_or_refuse(records, node=""):  # type: ignore[no-untyped-def]
+        if not refusals:
+            refusals.append(len(records))
+            raise RuntimeError("database is locked")
+        return real_record(records, node)
+
+    store.store.record = record_or_refuse  # type: ignore[method-assign]
+
+    def all_sent() -> bool:
+        return all(r.state == "sent" for r in _rows(dep, schema.reminders))
+
+    await _run_until(dispatcher, all_sent)
+    store.shutdown()
+    assert refusals, "the store refused a write"
+    assert sorted(m.person_id for m in ScriptedChannel.sent) == ["P0", "P1", "P2"]
+    assert {a.outcome for a in _rows(dep, schema.attempts)} == {"placed"}
+
+
+@pytest.mark.parametrize("on_unknown", ["hold", "resend"])
+async def test_a_send_of_unknown_outcome_is_not_repeated_unless_the_channel_says_so(
+    dep: Deployment, on_unknown: str
+) -> None:
+    seed(dep, 1)
+    dep.set(
+        "dispatcher.toml",
+        r'^plugin = "scripted"$',
+        f'plugin = "scripted"\non_unknown = "{on_unknown}"',
+    )
+    ScriptedChannel.script["P0"] = [TransientError("no answer", code="timeout", attempted=True)]
+    dispatcher, store = _dispatcher(dep)
+    await _run_until(
+        dispatcher,
+        lambda: (
+            _reminder(dep, "P0").state != "claimed"
+            and bool(_attempts(dep, "P0"))
+            and _attempts(dep, "P0")[0].outcome != "sending"
+        ),
+    )
+    store.shutdown()
+    reminder = _reminder(dep, "P0")
+    [attempt] = _attempts(dep, "P0")
+    assert attempt.counted, "it may have reached the person: it counts toward limits"
+    assert ScriptedChannel.calls == ["P0"], "never repeated in process"
+    if on_unknown == "hold":
+        assert (reminder.state, attempt.outcome) == ("unknown", "unknown")
+    else:
+        assert (reminder.state, attempt.outcome) == ("pending", "failed-transient")
+        assert reminder.due_at.replace(tzinfo=UTC) > datetime.now(UTC) + timedelta(minutes=10)
+
+
+async def test_waiting_for_the_senders_capacity_never_carries_a_send_into_quiet_hours(
+    dep: Deployment,
+) -> None:
+    # Decided at 20:59:59 in Shanghai; the sender's throughput cap holds it until 21:00:01.
+    dep.write(
+        "policy.toml",
+        'jitter = "0s"\n[[windows]]\nchannels = ["*"]\nfrom = "08:00"\nto = "21:00"\n',
+    )
+    seed(dep, 1, due=datetime(2026, 11, 30, 12, 0, tzinfo=UTC))
+    clock = {"now": datetime(2026, 11, 30, 12, 59, 59, tzinfo=UTC)}
+
+    def capacity_after_the_window(_: object) -> None:
+        clock["now"] = datetime(2026, 11, 30, 13, 0, 1, tzinfo=UTC)
+
+    ScriptedChannel.on_ready = capacity_after_the_window
+    runtime = load_runtime(dep.config, extra_plugins=[scripted_channel.plugin])
+    store = StoreThread(dep.store())
+    dispatcher = Dispatcher(store, runtime, clock=lambda: clock["now"])
+    await _run_until(dispatcher, lambda: _reminder(dep, "P0").last_reason == "quiet_hours")
+    store.shutdown()
+    assert ScriptedChannel.calls == [], "not sent once the window had closed"
+    [attempt] = _attempts(dep, "P0")
+    assert not attempt.counted
+    assert _reminder(dep, "P0").due_at.replace(tzinfo=UTC) == datetime(
+        2026, 12, 1, 0, 0, tzinfo=UTC
+    )
+
+
+async def test_a_claim_confirmed_ahead_that_waits_long_is_confirmed_again(dep: Deployment) -> None:
+    """Slow sends: P2's claim was confirmed while P0 was sending, then waited more than a
+    second for its slot. A payment recorded meanwhile by another process (no ``changed``
+    call reaches this one) still stops it."""
+    seed(dep, 4)
+    dep.set("dispatcher.toml", r"^concurrency = \d+", "concurrency = 1")
+    dispatcher, store = _dispatcher(dep, delay=0.6)
+    other = dep.store()
+    task = asyncio.create_task(dispatcher.run())
+    try:
+        while not ScriptedChannel.calls:
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.1)
+        ahead = {a.person_id for a in _rows(dep, schema.attempts) if a.outcome == "sending"}
+        assert {"P1", "P2"} <= ahead, "confirmed ahead of their sends"
+        await asyncio.to_thread(other.case_event, "C2", "paid", now=datetime.now(UTC))
+
+        def settled() -> bool:
+            return all(r.state not in ("pending", "claimed") for r in _rows(dep, schema.reminders))
+
+        deadline = asyncio.get_running_loop().time() + 20
+        while not settled():
+            assert asyncio.get_running_loop().time() < deadline, "reminders left unsettled"
+            await asyncio.sleep(0.05)
+    finally:
+        dispatcher.stop()
+        await task
+        store.shutdown()
+        other.close()
+    assert "P2" not in ScriptedChannel.calls
+    assert _reminder(dep, "P2").state in ("suppressed", "cancelled")

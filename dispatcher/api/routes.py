@@ -219,6 +219,8 @@ async def post_batch(call: Call) -> Answer:
         )
     if cases:
         await services.call(services.store.upsert, list(people.values()), cases, services.clock())
+        for case in cases:  # a claim of theirs waiting to send is checked again
+            services.changed(case_id=case.id, person_id=case.person_id)
     accepted = sum(r.accepted for r in results)
     return 200, BatchResult(accepted=accepted, rejected=len(results) - accepted, rows=results)
 

@@ -247,7 +247,6 @@ class Store(abc.ABC):
         lookback: Any,
         node: str = "",
         policy_version: str | None = None,
-        confirm: int = 0,
     ) -> ClaimBatch:
         """Take up to ``limit`` due reminders (oldest first, one per person, none for a person
         with a contact in flight), decide each, and in the same transaction: reserve an
@@ -256,8 +255,10 @@ class Store(abc.ABC):
         first ``confirm`` sends are confirmed for sending at once (see ``start_sending``)."""
 
     @abc.abstractmethod
-    def record(self, records: Sequence[SendRecord]) -> None:
-        """Record the outcomes of sends, in one transaction."""
+    def record(self, records: Sequence[SendRecord], node: str = "") -> None:
+        """Record the outcomes of ``node``'s sends, in one transaction. A reminder whose claim
+        ``node`` no longer holds (expired by another node) keeps its state; its attempt's
+        outcome is recorded all the same."""
 
     @abc.abstractmethod
     def release(self, claims: Sequence[Claim], now: datetime) -> None:

@@ -562,7 +562,6 @@ class SqlStore(Store):
         lookback: timedelta,
         node: str = "",
         policy_version: str | None = None,
-        confirm: int = 0,
     ) -> ClaimBatch:
         with self._write() as conn:
             rows = conn.execute(self._candidates_query(now, limit))
@@ -602,12 +601,7 @@ class SqlStore(Store):
                             "contact_kind": decision.contact.kind.value,
                             "contact": decision.contact.value,
                             "at": now,
-                            # Decided this instant: the first sends need no second look.
-                            "outcome": (
-                                Outcome.SENDING.value
-                                if len(claims) < confirm
-                                else Outcome.RESERVED.value
-                            ),
+                            "outcome": Outcome.RESERVED.value,
                             "counted": True,
                         }
                     )
@@ -680,7 +674,7 @@ class SqlStore(Store):
             conn.execute(insert(t.decisions), decision_rows)
         return ClaimBatch(claims, decided)
 
-    def record(self, records: Sequence[SendRecord]) -> None:
+    def record(self, records: Sequence[SendRecord], node: str = "") -> None:
         if not records:
             return
         a = t.attempts.c
@@ -715,7 +709,13 @@ class SqlStore(Store):
             )
             finals = [r for r in records if r.reschedule_at is None]
             retries = [r for r in records if r.reschedule_at is not None]
-            rid = t.reminders.c.id == bindparam("rid")
+            # Only a reminder this node still holds: one whose claim expired meanwhile belongs
+            # to whoever settled or claimed it since.
+            rid = (
+                (t.reminders.c.id == bindparam("rid"))
+                & (t.reminders.c.state == ReminderState.CLAIMED.value)
+                & (t.reminders.c.claimed_by == node)
+            )
             if finals:
                 conn.execute(
                     update(t.reminders)

@@ -65,7 +65,6 @@ class SmsChannel(TwilioChannel):
         if callback:
             request["status_callback"] = callback
         client = self.client
-        await self.pace()
         try:
             sent = await client.messages.create_async(**request)
         except TwilioRestException as exc:

@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
-from dispatcher.channel import Channel, PermanentError
+from dispatcher.channel import Channel, Message, PermanentError
 
 from .client import make_client
 from .limiter import LIMITERS, SenderLimiter
@@ -56,8 +56,9 @@ class TwilioChannel(Channel):
             LIMITERS.leave(self.settings.sender, self.name)
             await http.close()
 
-    async def pace(self) -> None:
-        """Wait for this sender's next slot (shared by every channel of the process)."""
+    async def ready(self, message: Message) -> None:
+        """Wait for this sender's next slot (shared by every channel of the process); the
+        core decides again after the wait."""
         if self._limiter is not None:
             await self._limiter.acquire()
 

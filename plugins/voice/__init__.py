@@ -111,7 +111,6 @@ class VoiceChannel(TwilioChannel):
                     async_amd_status_callback=self.callback_url(message.attempt_id, event="amd"),
                 )
         client = self.client
-        await self.pace()
         try:
             call = await client.calls.create_async(**request)
         except TwilioRestException as exc:

@@ -245,7 +245,8 @@ def test_claims_are_exclusive_per_person_across_store_instances(pg_url: str, tmp
                             channel="sms",
                         )
                         for c in batch.claims
-                    ]
+                    ],
+                    node=name,
                 )
         except BaseException as exc:  # surfaced below
             errors.append(exc)

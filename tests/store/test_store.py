@@ -441,3 +441,30 @@ def test_an_attempt_an_older_daemon_left_reserved_is_not_given_back(store) -> No
     assert store.migrate() == SCHEMA_VERSION
     report = store.recover(NOW, [], node="a")
     assert (report.unknown, report.released) == (1, 0)
+
+
+def test_a_late_record_does_not_take_back_a_reminder_settled_by_another_node(store) -> None:  # type: ignore[no-untyped-def]
+    _people(store, 1)
+    [claim] = store.claim_due(NOW, 1, always(), timedelta(0), node="a").claims
+    store.start_sending([claim], "a", NOW)
+    later = NOW + timedelta(minutes=11)
+    assert store.expire_claims(later, ["sms"], timedelta(minutes=10)).requeued == 1
+    [again] = store.claim_due(later, 1, always(), timedelta(0), node="b").claims
+    store.record(
+        [
+            SendRecord(
+                attempt_id=claim.attempt_id,
+                reminder_id=claim.reminder.id,
+                outcome=Outcome.PLACED,
+                counted=True,
+                finished_at=later,
+                reminder_state=ReminderState.SENT,
+            )
+        ],
+        node="a",
+    )
+    history = store.case_history("C0")
+    assert history.reminders[0].state is ReminderState.CLAIMED, "b's claim stands"
+    outcomes = {a["id"]: a["outcome"] for a in history.attempts}
+    assert outcomes[claim.attempt_id] == "unknown", "a's late word does not reopen a settled one"
+    assert outcomes[again.attempt_id] == "reserved"

@@ -17,6 +17,7 @@ from dispatcher.simulate import VirtualClock, collect, drive, load_cases, simula
 from dispatcher.simulate_report import compare
 from dispatcher.store.api import CaseIn, PersonIn
 from tests.conftest import Deployment
+from tests.store.test_store import placed
 
 START = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)  # a week that holds the US clock change
 DAYS = 12
@@ -160,8 +161,8 @@ def test_simulate_command_prints_charts_and_writes_a_page(dep: Deployment, tmp_p
 
 
 def test_simulating_the_store_sees_its_history_and_leaves_it_untouched(dep: Deployment) -> None:
-    from dispatcher.model import ContactKind, Decision, Outcome, ReminderState, Verdict
-    from dispatcher.store.api import NewReminder, SendRecord
+    from dispatcher.model import ContactKind, Decision, Verdict
+    from dispatcher.store.api import NewReminder
     from tests.conftest import seed
 
     dep.write(
@@ -199,20 +200,7 @@ def test_simulating_the_store_sees_its_history_and_leaves_it_untouched(dep: Depl
 
     for _ in range(3):
         batch = store.claim_due(now - timedelta(hours=1), 1, send, timedelta(0))
-        store.record(
-            [
-                SendRecord(
-                    attempt_id=c.attempt_id,
-                    reminder_id=c.reminder.id,
-                    outcome=Outcome.PLACED,
-                    counted=True,
-                    finished_at=now,
-                    reminder_state=ReminderState.SENT,
-                    channel="sms",
-                )
-                for c in batch.claims
-            ]
-        )
+        store.record(placed(batch.claims, now, channel="sms"))
     before = store.status(now).by_state_channel
     store.close()
 

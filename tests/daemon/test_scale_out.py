@@ -15,12 +15,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from dispatcher.model import Outcome, ReminderState
 from dispatcher.policy import decide
 from dispatcher.runtime import load_runtime
 from dispatcher.store import open_store, schema
-from dispatcher.store.api import SendRecord
 from tests.conftest import DISPATCHER, Deployment, stop, wait_for
+from tests.store.test_store import placed
 
 PEOPLE = 500
 PER_PERSON = 10
@@ -233,21 +232,7 @@ def test_claims_are_exclusive_per_person_across_store_instances(pg_url: str, tmp
                 )
                 if not batch.decided:
                     return
-                store.record(
-                    [
-                        SendRecord(
-                            attempt_id=c.attempt_id,
-                            reminder_id=c.reminder.id,
-                            outcome=Outcome.PLACED,
-                            counted=True,
-                            finished_at=now,
-                            reminder_state=ReminderState.SENT,
-                            channel="sms",
-                        )
-                        for c in batch.claims
-                    ],
-                    node=name,
-                )
+                store.record(placed(batch.claims, now, channel="sms"), node=name)
         except BaseException as exc:  # surfaced below
             errors.append(exc)
         finally:

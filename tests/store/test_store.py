@@ -24,7 +24,7 @@ from dispatcher.model import (
     Verdict,
 )
 from dispatcher.store import open_store
-from dispatcher.store.api import CaseIn, NewReminder, PersonIn, SendRecord, UnknownCase
+from dispatcher.store.api import CaseIn, Claim, NewReminder, PersonIn, SendRecord, UnknownCase
 from dispatcher.store.schema import SCHEMA_VERSION
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
@@ -86,6 +86,22 @@ def _people(
         [],
         NOW,
     )
+
+
+def placed(claims: Sequence[Claim], at: datetime = NOW, **extra: object) -> list[SendRecord]:
+    """The records of ``claims`` sent and accepted by the provider at ``at``."""
+    return [
+        SendRecord(
+            attempt_id=c.attempt_id,
+            reminder_id=c.reminder.id,
+            outcome=Outcome.PLACED,
+            counted=True,
+            finished_at=at,
+            reminder_state=ReminderState.SENT,
+            **extra,  # type: ignore[arg-type]
+        )
+        for c in claims
+    ]
 
 
 def always(verdict: Verdict = Verdict.SEND):  # type: ignore[no-untyped-def]
@@ -206,18 +222,7 @@ def test_claim_reserves_attempt_one_per_person_oldest_first(store) -> None:  # t
     # People with a contact in flight are not claimed again.
     assert store.claim_due(NOW, 100, always(), timedelta(days=7)).claims == []
     # The reserved attempt is history for the next decision (it counts toward limits).
-    record = [
-        SendRecord(
-            attempt_id=c.attempt_id,
-            reminder_id=c.reminder.id,
-            outcome=Outcome.PLACED,
-            counted=True,
-            finished_at=NOW,
-            reminder_state=ReminderState.SENT,
-        )
-        for c in batch.claims
-    ]
-    store.record(record)
+    store.record(placed(batch.claims))
     seen: list[int] = []
 
     def spy(reminder, person, case, history):  # type: ignore[no-untyped-def]
@@ -450,19 +455,7 @@ def test_a_late_record_does_not_take_back_a_reminder_settled_by_another_node(sto
     later = NOW + timedelta(minutes=11)
     assert store.expire_claims(later, ["sms"], timedelta(minutes=10)).requeued == 1
     [again] = store.claim_due(later, 1, always(), timedelta(0), node="b").claims
-    store.record(
-        [
-            SendRecord(
-                attempt_id=claim.attempt_id,
-                reminder_id=claim.reminder.id,
-                outcome=Outcome.PLACED,
-                counted=True,
-                finished_at=later,
-                reminder_state=ReminderState.SENT,
-            )
-        ],
-        node="a",
-    )
+    store.record(placed([claim], later), node="a")
     history = store.case_history("C0")
     assert history.reminders[0].state is ReminderState.CLAIMED, "b's claim stands"
     outcomes = {a["id"]: a["outcome"] for a in history.attempts}

@@ -3,17 +3,18 @@ the moved store works."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
 from click.testing import CliRunner
 
 from dispatcher.cli import main
-from dispatcher.model import ContactKind, Decision, Outcome, ReminderState, Verdict
+from dispatcher.model import ContactKind, Decision, Verdict
 from dispatcher.store import open_store
-from dispatcher.store.api import NewReminder, SendRecord
+from dispatcher.store.api import NewReminder
 from dispatcher.store.transfer import transfer
-from tests.store.test_store import NOW, _people
+from tests.store.test_store import NOW, _people, placed
 
 
 def _busy_store(url: str) -> None:
@@ -28,21 +29,8 @@ def _busy_store(url: str) -> None:
         return Decision(Verdict.SEND, NOW, contact=contact)
 
     batch = store.claim_due(NOW, 20, decide, timedelta(days=1), node="n")
-    store.record(
-        [
-            SendRecord(
-                attempt_id=c.attempt_id,
-                reminder_id=c.reminder.id,
-                outcome=Outcome.PLACED,
-                counted=True,
-                finished_at=NOW,
-                reminder_state=ReminderState.SENT,
-                channel="sms",
-                provider_id=f"p{i}",
-            )
-            for i, c in enumerate(batch.claims)
-        ]
-    )
+    records = [replace(r, provider_id=f"p{i}") for i, r in enumerate(placed(batch.claims))]
+    store.record(records, node="n")
     store.close()
 
 

@@ -16,6 +16,7 @@ from aiohttp import web
 
 from dispatcher.model import ContactKind, Outcome
 from dispatcher.privacy import mask
+from dispatcher.store.api import Retry
 
 from .channel import INBOUND_PATH, STATUS_PATH, TwilioChannel
 from .errors import TRANSIENT_DELIVERY, mark_for
@@ -44,6 +45,7 @@ class Settlement:
     outcome: Outcome
     error_code: str | None = None
     mark_contact: str | None = None
+    retry: bool = False  # a temporary delivery failure: the reminder is tried again, capped
 
 
 def settlement(form: dict[str, str]) -> Settlement | None:
@@ -63,11 +65,18 @@ def settlement(form: dict[str, str]) -> Settlement | None:
         return Settlement(Outcome.FAILED_TRANSIENT, error_code=status)
     if status in ("undelivered", "failed"):
         if code in TRANSIENT_DELIVERY:
-            return Settlement(Outcome.FAILED_TRANSIENT, error_code=code_text)
+            return Settlement(Outcome.FAILED_TRANSIENT, error_code=code_text, retry=True)
         return Settlement(
             Outcome.FAILED_PERMANENT, error_code=code_text or status, mark_contact=mark_for(code)
         )
     return None
+
+
+def retry_rule(services: Any) -> Retry:
+    """The dispatcher's own retry settings (``[dispatch]``), read at each callback: they
+    change on reload."""
+    dispatch = services.runtime.config.dispatcher.dispatch
+    return Retry(after=dispatch.reschedule_after, max_tries=dispatch.max_tries)
 
 
 def twilio_channels(services: Any, type_name: str | None = None) -> list[TwilioChannel]:
@@ -122,7 +131,7 @@ def add_routes(app: web.Application, services: Any) -> None:
         settled = settlement(form)
         if settled is None:
             return web.Response(status=204)
-        changed = await services.call(
+        result = await services.call(
             services.store.settle_attempt,
             attempt_id=attempt_id,
             provider_id=sid,
@@ -130,7 +139,11 @@ def add_routes(app: web.Application, services: Any) -> None:
             now=services.clock(),
             error_code=settled.error_code,
             mark_contact=settled.mark_contact,
+            retry=retry_rule(services) if settled.retry else None,
         )
+        if result.person_id and (settled.mark_contact or result.retried):
+            # What may be sent to them changed: a claim waiting to send re-checks.
+            services.changed(person_id=result.person_id)
         log.info(
             "twilio status",
             extra={
@@ -139,7 +152,8 @@ def add_routes(app: web.Application, services: Any) -> None:
                     "sid": sid,
                     "outcome": settled.outcome.value,
                     "code": settled.error_code,
-                    "changed": changed,
+                    "changed": result.changed,
+                    "retried": result.retried,
                 }
             },
         )

@@ -208,22 +208,55 @@ async def test_delivery_reports_settle_the_attempt_once(deployed: Deployed) -> N
     assert history.reminders[0].state is ReminderState.DELIVERED
 
 
-async def test_an_undelivered_21610_opts_the_number_out(deployed: Deployed) -> None:
+async def undelivered(deployed: Deployed, code: str) -> tuple[str, dict[str, str]]:
+    """Send one SMS; its callback path and an ``undelivered`` report with ``code`` for it."""
     message = await sent_sms(deployed)
     [attempt] = (await deployed.history()).attempts
     report = {
         "AccountSid": ACCOUNT_SID,
         "MessageSid": attempt["provider_id"],
         "MessageStatus": "undelivered",
-        "ErrorCode": "21610",
+        "ErrorCode": code,
     }
-    assert await deployed.post(callback_path(message["StatusCallback"]), report) == 204
+    return callback_path(message["StatusCallback"]), report
+
+
+async def test_an_undelivered_21610_opts_the_number_out(deployed: Deployed) -> None:
+    path, report = await undelivered(deployed, "21610")
+    assert await deployed.post(path, report) == 204
     history = await deployed.history()
     assert (history.attempts[0]["outcome"], history.attempts[0]["error_code"]) == (
         "failed-permanent",
         "21610",
     )
     assert [o.contact for o in (await deployed.store("get_person", "P0")).opt_outs] == [NUMBER]
+
+
+@pytest.mark.parametrize("max_tries", [5, 1])
+async def test_an_sms_undelivered_for_a_temporary_reason_is_tried_again_up_to_max_tries(
+    deployed: Deployed, max_tries: int
+) -> None:
+    toml = deployed.dep.config / "dispatcher.toml"
+    toml.write_text(toml.read_text().replace("max_tries = 5", f"max_tries = {max_tries}"))
+    assert await deployed.daemon.reload()
+    path, report = await undelivered(deployed, "30003")
+    before = datetime.now(UTC)
+    assert await deployed.post(path, report, signature=None) == 403
+    assert (await deployed.history()).reminders[0].state is ReminderState.SENT
+    assert await deployed.post(path, report) == 204
+    assert await deployed.post(path, report) == 204, "a duplicate is harmless"
+    history = await deployed.history()
+    assert history.attempts[0]["outcome"] == "failed-transient"
+    [reminder] = history.reminders
+    reason = history.reminder_reasons[reminder.id]
+    if max_tries == 1:
+        assert (reminder.state, reason) == (ReminderState.FAILED, "gave_up:30003")
+    else:
+        # Back in the queue after [dispatch] reschedule_after (15m): the next claim decides
+        # it again through the policy.
+        assert (reminder.state, reason) == (ReminderState.PENDING, "retry:30003")
+        assert before + timedelta(minutes=15) <= reminder.due_at
+        assert reminder.due_at <= datetime.now(UTC) + timedelta(minutes=15)
 
 
 async def test_an_attempt_left_unknown_by_a_crash_is_resolved_by_its_callback(

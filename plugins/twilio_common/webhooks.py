@@ -35,7 +35,7 @@ PLACED = {"queued", "accepted", "scheduled", "sending", "sent", "initiated", "ri
 PLACED |= {"in-progress"}
 REACHED = {"delivered", "read"}
 NOT_ANSWERED = {"busy", "no-answer", "canceled"}
-MACHINE_END = {"machine_end_beep", "machine_end_silence", "machine_end_other"}
+CALL_ENDED = NOT_ANSWERED | {"completed", "failed"}
 
 
 @dataclass(frozen=True)
@@ -128,6 +128,10 @@ def add_routes(app: web.Application, services: Any) -> None:
         sid = form.get("MessageSid") or form.get("CallSid") or None
         if request.query.get("event") == "amd":
             return await machine_detected(form, channels[0], attempt_id, sid)
+        if form.get("CallStatus") in CALL_ENDED and attempt_id:
+            forget = getattr(channels[0], "forget", None)
+            if forget is not None:
+                forget(attempt_id)  # its scripts are of no more use
         settled = settlement(form)
         if settled is None:
             return web.Response(status=204)
@@ -162,9 +166,14 @@ def add_routes(app: web.Application, services: Any) -> None:
     async def machine_detected(
         form: dict[str, str], channel: TwilioChannel, attempt_id: str | None, sid: str | None
     ) -> web.Response:
+        """Detection's verdict decides what the silent call says (the voice channel's
+        ``answered``); a person on the line is a conversation (its cooldown starts now)."""
         answered_by = form.get("AnsweredBy", "")
+        answered = getattr(channel, "answered", None)
+        done = None
+        if answered is not None and attempt_id and sid:
+            done = await answered(attempt_id, sid, answered_by)
         if answered_by == "human" and sid:
-            # A person took the call: a conversation (the cooldown after one starts now).
             await services.call(
                 services.store.settle_attempt,
                 attempt_id=attempt_id,
@@ -172,13 +181,9 @@ def add_routes(app: web.Application, services: Any) -> None:
                 outcome=Outcome.CONVERSATION,
                 now=services.clock(),
             )
-        elif answered_by in MACHINE_END and attempt_id and sid:
-            leave = getattr(channel, "leave_voicemail", None)
-            if leave is not None:
-                await leave(attempt_id, sid)
         log.info(
             "twilio machine detection",
-            extra={"fields": {"attempt": attempt_id, "answered_by": answered_by}},
+            extra={"fields": {"attempt": attempt_id, "answered_by": answered_by, "done": done}},
         )
         return web.Response(status=204)
 

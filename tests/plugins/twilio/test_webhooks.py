@@ -99,12 +99,20 @@ class Deployed:
 
 
 @pytest.fixture
-async def deployed(
-    open_deployment: Deployment, twilio: TwilioPeer, monkeypatch: pytest.MonkeyPatch
-) -> AsyncIterator[Deployed]:
+def on_twilio(
+    deployment: Deployment, twilio: TwilioPeer, monkeypatch: pytest.MonkeyPatch
+) -> Deployment:
+    """The example deployment with its Twilio blocks on, against the loopback Twilio."""
     monkeypatch.setenv("DISPATCHER_PLUGINS", "outbox,sms,voice,letter")
     monkeypatch.setenv("TWILIO_AUTH_TOKEN", AUTH_TOKEN)
-    use_twilio_plugins(open_deployment, twilio.url)
+    use_twilio_plugins(deployment, twilio.url)
+    return deployment
+
+
+@pytest.fixture
+async def deployed(
+    on_twilio: Deployment, open_deployment: Deployment, twilio: TwilioPeer
+) -> AsyncIterator[Deployed]:
     daemon = Daemon(open_deployment.config)
     for channel in daemon.runtime.channels.values():
         await channel.open()
@@ -122,14 +130,11 @@ async def deployed(
 
 
 def test_the_commented_twilio_blocks_pass_check(
-    deployment: Deployment, twilio: TwilioPeer, monkeypatch: pytest.MonkeyPatch
+    on_twilio: Deployment, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("DISPATCHER_PLUGINS", "outbox,sms,voice,letter")
-    monkeypatch.setenv("TWILIO_AUTH_TOKEN", AUTH_TOKEN)
-    use_twilio_plugins(deployment, twilio.url)
-    assert deployment.cli("check").returncode == 0
+    assert on_twilio.cli("check").returncode == 0
     monkeypatch.delenv("TWILIO_AUTH_TOKEN")
-    missing = deployment.cli("check")
+    missing = on_twilio.cli("check")
     assert missing.returncode == 1
     assert "channels.sms.auth_token: environment variable TWILIO_AUTH_TOKEN" in missing.stdout
 
@@ -306,15 +311,10 @@ async def call(deployed: Deployed, step: str) -> None:
     await deployed.store("enqueue", reminder, now)
 
 
-async def test_a_human_conversation_defers_the_next_call_by_the_cooldown(
-    deployed: Deployed,
-) -> None:
-    deployed.dep.write(
-        "policy.toml",
-        OPEN_ALL_DAY + '\n[cooldown]\nchannels = ["voice"]\nper = "7d"\nscope = "case"\n',
-    )
-    await deployed.daemon.reload()
-    seed(deployed.dep, 1, channel="email")  # a person and case; the e-mail is not ours
+async def placed_call_of(deployed: Deployed) -> tuple[dict[str, str], str]:
+    """Seed a person and case (their e-mail is not ours), let the loop place one call; the
+    request Twilio got and the call's SID."""
+    seed(deployed.dep, 1, channel="email")
     await call(deployed, "call-1")
 
     async def placed() -> bool:
@@ -323,8 +323,61 @@ async def test_a_human_conversation_defers_the_next_call_by_the_cooldown(
     await deployed.dispatch_until(placed)
     [placed_call] = deployed.twilio.calls
     [attempt] = [a for a in (await deployed.history()).attempts if a["channel"] == "voice"]
+    return placed_call, attempt["provider_id"]
+
+
+async def voice_attempt(deployed: Deployed) -> dict[str, Any]:
+    [attempt] = [a for a in (await deployed.history()).attempts if a["channel"] == "voice"]
+    return attempt
+
+
+def spoken(twiml: str) -> str:
+    """What a TwiML document says (its one ``<Say>``)."""
+    match = re.search(r"<Say[^>]*>(.*)</Say>", twiml)
+    assert match, twiml
+    return match.group(1)
+
+
+def words(text: str) -> set[str]:
+    return {w.lower() for w in re.findall(r"\w{3,}", text)}
+
+
+async def test_a_call_speaks_only_once_a_person_answered(deployed: Deployed) -> None:
+    placed_call, sid = await placed_call_of(deployed)
+    initial = placed_call["Twiml"]
+    assert "<Say" not in initial and "<Pause" in initial
+    assert placed_call["AsyncAmd"] == "true"
+    amd = callback_path(placed_call["AsyncAmdStatusCallback"])
+    human = {"AccountSid": ACCOUNT_SID, "CallSid": sid, "AnsweredBy": "human"}
+
+    # Unsigned or tampered verdicts change nothing: no word is said, no conversation.
+    assert await deployed.post(amd, human, signature=None) == 403
+    assert await deployed.post(amd, human, signature=sign(AUTH_TOKEN, PUBLIC + amd, {})) == 403
+    assert deployed.twilio.call_updates == []
+    assert (await voice_attempt(deployed))["outcome"] == "placed"
+
+    assert await deployed.post(amd, human) == 204
+    assert await deployed.post(amd, human) == 204, "a duplicate is harmless"
+    assert await deployed.post(amd, {**human, "AnsweredBy": "machine_end_beep"}) == 204
+    [(updated, update)] = deployed.twilio.call_updates
+    body = spoken(update["Twiml"])
+    assert updated == sid and "Please call us back at" in body  # the rendered call script
+    # Reg F §1006.2(j): the call's first TwiML said none of it.
+    assert not words(body) & words(initial)
+    assert (await voice_attempt(deployed))["outcome"] == "conversation"
+
+
+async def test_a_human_conversation_defers_the_next_call_by_the_cooldown(
+    deployed: Deployed,
+) -> None:
+    deployed.dep.write(
+        "policy.toml",
+        OPEN_ALL_DAY + '\n[cooldown]\nchannels = ["voice"]\nper = "7d"\nscope = "case"\n',
+    )
+    await deployed.daemon.reload()
+    placed_call, sid = await placed_call_of(deployed)
     path = callback_path(placed_call["StatusCallback"])
-    status = {"AccountSid": ACCOUNT_SID, "CallSid": attempt["provider_id"]}
+    status = {"AccountSid": ACCOUNT_SID, "CallSid": sid}
     assert (
         await deployed.post(path, {**status, "CallStatus": "completed", "AnsweredBy": "human"})
         == 204
@@ -355,29 +408,60 @@ async def test_a_human_conversation_defers_the_next_call_by_the_cooldown(
 async def test_a_machine_gets_the_voicemail_once_a_busy_line_is_an_attempt(
     deployed: Deployed,
 ) -> None:
-    seed(deployed.dep, 1, channel="email")
-    await call(deployed, "call-1")
-
-    async def placed() -> bool:
-        return any(a["outcome"] == "placed" for a in (await deployed.history()).attempts)
-
-    await deployed.dispatch_until(placed)
-    [placed_call] = deployed.twilio.calls
-    sid = next(
-        a["provider_id"] for a in (await deployed.history()).attempts if a["channel"] == "voice"
-    )
+    placed_call, sid = await placed_call_of(deployed)
     amd = callback_path(placed_call["AsyncAmdStatusCallback"])
-    form = {"AccountSid": ACCOUNT_SID, "CallSid": sid, "AnsweredBy": "machine_end_beep"}
+    form = {"AccountSid": ACCOUNT_SID, "CallSid": sid, "AnsweredBy": "machine_start"}
+    assert await deployed.post(amd, form) == 204
+    assert deployed.twilio.call_updates == [], "still greeting: nothing said yet"
+    form["AnsweredBy"] = "machine_end_beep"
     assert await deployed.post(amd, form) == 204
     assert await deployed.post(amd, form) == 204
     [(updated, update)] = deployed.twilio.call_updates
-    assert updated == sid and "Please call" in update["Twiml"]
+    voicemail = spoken(update["Twiml"])
+    assert updated == sid and "Please call" in voicemail
+    assert "account" not in voicemail, "the limited-content voicemail, not the call script"
+    assert (await voice_attempt(deployed))["outcome"] == "placed", "no conversation"
 
     status = {"AccountSid": ACCOUNT_SID, "CallSid": sid, "CallStatus": "busy"}
     assert await deployed.post(callback_path(placed_call["StatusCallback"]), status) == 204
-    [attempt] = [a for a in (await deployed.history()).attempts if a["channel"] == "voice"]
+    attempt = await voice_attempt(deployed)
     assert (attempt["outcome"], attempt["error_code"], attempt["counted"]) == (
         "failed-transient",
         "busy",
         True,
     )
+
+
+async def test_a_fax_is_hung_up_on_without_a_word(deployed: Deployed) -> None:
+    placed_call, sid = await placed_call_of(deployed)
+    amd = callback_path(placed_call["AsyncAmdStatusCallback"])
+    form = {"AccountSid": ACCOUNT_SID, "CallSid": sid, "AnsweredBy": "fax"}
+    assert await deployed.post(amd, form) == 204
+    assert await deployed.post(amd, form) == 204, "a duplicate is harmless"
+    [(updated, update)] = deployed.twilio.call_updates
+    assert updated == sid and "<Hangup" in update["Twiml"] and "<Say" not in update["Twiml"]
+    attempt = await voice_attempt(deployed)  # still a call attempt (Reg F §1006.14(b)(3))
+    assert (attempt["outcome"], attempt["counted"]) == ("placed", True)
+
+
+def test_check_refuses_a_voice_channel_that_cannot_detect_machines(
+    on_twilio: Deployment,
+) -> None:
+    deployment = on_twilio
+    text = (deployment.config / "dispatcher.toml").read_text()
+    voice = text.index("[channels.voice]")
+    line = 'status_callback_base = "https://dispatch.example.com"\n'
+    deployment.write("dispatcher.toml", text[:voice] + text[voice:].replace(line, "", 1))
+    refused = deployment.cli("check")
+    assert refused.returncode == 1
+    assert "channels.voice.status_callback_base: is required" in refused.stdout
+    assert "channels.sms" not in refused.stdout
+
+    deployment.write("dispatcher.toml", text)
+    assert deployment.cli("check").returncode == 0
+    script = deployment.config / "templates" / "voice" / "call_script.en.j2"
+    source = script.read_text()
+    script.write_text(source[source.index("#}") + 3 :])  # no meta block: no voicemail
+    refused = deployment.cli("check")
+    assert refused.returncode == 1
+    assert "voice/call_script.en.voicemail: a call on channel voice needs" in refused.stdout

@@ -108,6 +108,10 @@ class Channel:
     type_name: ClassVar[str]
     contact_kind: ContactKind = ContactKind.PHONE
     window_exempt: bool = False
+    # A call channel that speaks a template only once it knows a person answered: each of
+    # its templates must name a limited-content voicemail (meta ``voicemail``) for a machine,
+    # or ``check`` refuses it (Reg F §1006.2(j)).
+    requires_voicemail: ClassVar[bool] = False
     Settings: ClassVar[type[ChannelSettings]] = ChannelSettings
 
     def __init__(self, name: str, settings: ChannelSettings) -> None:

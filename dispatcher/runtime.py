@@ -47,7 +47,8 @@ def load_runtime(
         raise ConfigError([Problem("(plugins)", 0, "plugins", p) for p in plugins.problems])
     runtime = build_runtime(config, plugins)
     kinds = {name: channel.contact_kind for name, channel in runtime.channels.items()}
-    template_problems = check_template_rules(config, kinds)
+    calls = {name for name, channel in runtime.channels.items() if channel.requires_voicemail}
+    template_problems = check_template_rules(config, kinds, needs_voicemail=calls)
     if template_problems:
         raise ConfigError(template_problems)
     return runtime

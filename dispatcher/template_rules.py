@@ -4,7 +4,8 @@
   template a call template names in its ``voicemail`` meta key) is a limited-content
   message: business name, a request to reply, whom to contact and a callback number, with at
   most a salutation. Only the variables in ``limited_content_vars`` may appear,
-  and no wording about a debt.
+  and no wording about a debt. A call channel that speaks only to a person
+  (``Channel.requires_voicemail``) needs that voicemail in every template, for the machines.
 - Letters (templates of a postal channel) carry ``approved_by``: CBA 2026 guideline, no
   impersonation of courts or government; letters and lawyer's letters use approved templates.
 - ``allowed_after_cease`` (Reg F §1006.6(c)) must be a true/false value and the same in every
@@ -14,7 +15,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from typing import Any
 
 from jinja2 import nodes
@@ -55,8 +56,11 @@ def _used_names(ast: nodes.Template) -> set[str]:
     return used
 
 
-def check_template_rules(config: Config, kinds: Mapping[str, ContactKind]) -> list[Problem]:
-    """Every template rule broken by a template a schedule names, in every locale."""
+def check_template_rules(
+    config: Config, kinds: Mapping[str, ContactKind], needs_voicemail: Collection[str] = ()
+) -> list[Problem]:
+    """Every template rule broken by a template a schedule names, in every locale.
+    ``needs_voicemail``: the channels whose templates must name a voicemail."""
     templates = config.templates
     policy = config.policy
     allowed_vars = set(policy.limited_content_vars)
@@ -92,6 +96,17 @@ def check_template_rules(config: Config, kinds: Mapping[str, ContactKind]) -> li
             if channel in policy.voicemail_channels:
                 problems.extend(_limited_content(templates, path, shown, key, allowed_vars))
             voicemail = meta.get("voicemail")
+            if voicemail is None and channel in needs_voicemail:
+                problems.append(
+                    Problem(
+                        shown,
+                        1,
+                        f"{key}.voicemail",
+                        f"a call on channel {channel} needs a limited-content voicemail for "
+                        "the machines that answer: name one in the meta block (voicemail = "
+                        '"voicemail"); without it the call could not be placed',
+                    )
+                )
             if voicemail is not None:
                 problems.extend(
                     _voicemail_of(templates, channel, voicemail, locale, shown, key, allowed_vars)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import abc
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from dispatcher.model import (
@@ -192,6 +192,29 @@ SETTLE_RANK: dict[Outcome, int] = {
 }
 
 
+@dataclass(frozen=True)
+class Settled:
+    """What ``settle_attempt`` did. True when anything changed; ``person_id`` is whose attempt
+    it was (None when no attempt matched); ``retried`` when its reminder went back to pending
+    for another try."""
+
+    changed: bool
+    person_id: str | None = None
+    retried: bool = False
+
+    def __bool__(self) -> bool:
+        return self.changed
+
+
+@dataclass(frozen=True)
+class Retry:
+    """How a delivery that failed for a temporary reason is tried again: after ``after``,
+    doubled per try already made, until ``max_tries`` tries (the ``[dispatch]`` settings)."""
+
+    after: timedelta
+    max_tries: int
+
+
 class Store(abc.ABC):
     """Persistent state: people, cases, reminders, attempts, decisions, events."""
 
@@ -305,14 +328,18 @@ class Store(abc.ABC):
         error_code: str | None = None,
         detail: str | None = None,
         mark_contact: str | None = None,
-    ) -> bool:
+        retry: Retry | None = None,
+    ) -> Settled:
         """Apply a provider's delivery callback to one attempt, found by ``attempt_id`` (its
         ``provider_id`` is then recorded if it had none) or else by ``provider_id``. Outcomes
         only move forward (``SETTLE_RANK``): a duplicate or late callback changes nothing, an
         ``unknown`` attempt takes the callback's outcome. The reminder follows (delivered,
-        failed) while it is sent or unknown. ``mark_contact`` (``invalid`` or ``opted_out``)
-        marks the attempt's address as a send failure would. Returns whether anything
-        changed; a callback naming no attempt changes nothing."""
+        failed) while it is sent or unknown. With ``retry``, a ``failed-transient`` outcome
+        sends such a reminder back to pending (due after the backoff; the next claim decides
+        it again) or, at ``retry.max_tries``, fails it with reason ``gave_up:<code>``.
+        ``mark_contact`` (``invalid`` or ``opted_out``) marks the attempt's address as a send
+        failure would, and changes the person's revision. Returns what it did (true when
+        anything changed); a callback naming no attempt changes nothing."""
 
     # -- events -----------------------------------------------------------------------------
     @abc.abstractmethod

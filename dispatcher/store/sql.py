@@ -56,7 +56,9 @@ from dispatcher.store.api import (
     PersonIn,
     PlanningCase,
     RecoveryReport,
+    Retry,
     SendRecord,
+    Settled,
     StatusReport,
     Store,
     UnknownCase,
@@ -962,21 +964,23 @@ class SqlStore(Store):
         error_code: str | None = None,
         detail: str | None = None,
         mark_contact: str | None = None,
-    ) -> bool:
+        retry: Retry | None = None,
+    ) -> Settled:
         a = t.attempts.c
         if attempt_id is not None:
             which = a.id == attempt_id
         elif provider_id is not None:
             which = a.provider_id == provider_id
         else:
-            return False
+            return Settled(False)
         with self._write() as conn:
             row = conn.execute(select(t.attempts).where(which)).first()
             if row is None or row.outcome not in {o.value for o in SETTLE_RANK}:
-                return False  # unknown to us, or a reservation given back unsent
+                return Settled(False)  # unknown to us, or a reservation given back unsent
             if provider_id and row.provider_id and row.provider_id != provider_id:
-                return False  # the callback is about another message than this attempt's
+                return Settled(False)  # the callback is about another message than this one
             changes: dict[str, Any] = {}
+            retried = False
             if provider_id and row.provider_id is None:
                 changes["provider_id"] = provider_id
             current = Outcome(row.outcome)
@@ -989,7 +993,9 @@ class SqlStore(Store):
                 if detail is not None:
                     changes["detail"] = detail
                 if row.reminder_id is not None:
-                    self._settle_reminder(conn, row.reminder_id, outcome, error_code, now)
+                    retried = self._settle_reminder(
+                        conn, row.reminder_id, outcome, error_code, now, retry
+                    )
             if changes:
                 conn.execute(update(t.attempts).where(a.id == row.id).values(**changes))
             if mark_contact == "opted_out":
@@ -1004,7 +1010,8 @@ class SqlStore(Store):
                     )
                     .values(status="invalid", status_reason=error_code, updated_at=now)
                 )
-            return bool(changes)
+                self._touch_person(conn, row.person_id, now)
+            return Settled(bool(changes), row.person_id, retried)
 
     def _settle_reminder(
         self,
@@ -1013,12 +1020,16 @@ class SqlStore(Store):
         outcome: Outcome,
         error_code: str | None,
         now: datetime,
-    ) -> None:
+        retry: Retry | None = None,
+    ) -> bool:
         """The reminder follows its attempt's settled outcome, unless it has moved on (pending
         again, claimed for another try): only a sent or unknown one, or a failed one that a
-        delivery receipt proves reached the person."""
+        delivery receipt proves reached the person. Returns whether it went back to pending
+        for another try (``retry``)."""
         S = ReminderState
         settled_from: tuple[ReminderState, ...]
+        if outcome is Outcome.FAILED_TRANSIENT and retry is not None:
+            return self._retry_reminder(conn, reminder_id, error_code, now, retry)
         if outcome in (Outcome.DELIVERED, Outcome.CONVERSATION):
             state, settled_from = S.DELIVERED, (S.SENT, S.UNKNOWN, S.FAILED)
         elif outcome is Outcome.FAILED_PERMANENT:
@@ -1034,6 +1045,38 @@ class SqlStore(Store):
             .where(r.id == reminder_id, r.state.in_([s.value for s in settled_from]))
             .values(**values)
         )
+        return False
+
+    @staticmethod
+    def _retry_reminder(
+        conn: Connection, reminder_id: int, error_code: str | None, now: datetime, retry: Retry
+    ) -> bool:
+        """A delivery that failed for a temporary reason (Twilio 30003, 30008): a reminder
+        still sent or unknown (nothing newer happened to it) goes back to pending after the
+        dispatcher's backoff, so the next claim decides it again through the policy; at
+        ``max_tries`` it fails for good, as a send that kept failing does."""
+        S = ReminderState
+        r = t.reminders.c
+        from_states = [S.SENT.value, S.UNKNOWN.value]
+        row = conn.execute(
+            select(r.tries).where(r.id == reminder_id, r.state.in_(from_states))
+        ).first()
+        if row is None:
+            return False
+        tries = max(row.tries, 1)  # counted when claimed: this try is already in
+        code = error_code or "transient"
+        values: dict[str, Any]
+        if tries >= retry.max_tries:
+            values = {"state": S.FAILED.value, "last_reason": f"gave_up:{code}"}
+        else:
+            due = now + retry.after * (2 ** (tries - 1))  # as dispatch's backoff
+            values = {"state": S.PENDING.value, "due_at": due, "last_reason": f"retry:{code}"}
+        changed = conn.execute(
+            update(t.reminders)
+            .where(r.id == reminder_id, r.state.in_(from_states))
+            .values(updated_at=now, **values)
+        ).rowcount
+        return bool(changed) and values["state"] == S.PENDING.value
 
     # -- events -----------------------------------------------------------------------------
 

@@ -16,6 +16,7 @@ from aiohttp import web
 
 from dispatcher.model import ContactKind, Outcome
 from dispatcher.privacy import mask
+from dispatcher.store.api import Retry
 
 from .channel import INBOUND_PATH, STATUS_PATH, TwilioChannel
 from .errors import TRANSIENT_DELIVERY, mark_for
@@ -34,7 +35,7 @@ PLACED = {"queued", "accepted", "scheduled", "sending", "sent", "initiated", "ri
 PLACED |= {"in-progress"}
 REACHED = {"delivered", "read"}
 NOT_ANSWERED = {"busy", "no-answer", "canceled"}
-MACHINE_END = {"machine_end_beep", "machine_end_silence", "machine_end_other"}
+CALL_ENDED = NOT_ANSWERED | {"completed", "failed"}
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,7 @@ class Settlement:
     outcome: Outcome
     error_code: str | None = None
     mark_contact: str | None = None
+    retry: bool = False  # a temporary delivery failure: the reminder is tried again, capped
 
 
 def settlement(form: dict[str, str]) -> Settlement | None:
@@ -63,11 +65,18 @@ def settlement(form: dict[str, str]) -> Settlement | None:
         return Settlement(Outcome.FAILED_TRANSIENT, error_code=status)
     if status in ("undelivered", "failed"):
         if code in TRANSIENT_DELIVERY:
-            return Settlement(Outcome.FAILED_TRANSIENT, error_code=code_text)
+            return Settlement(Outcome.FAILED_TRANSIENT, error_code=code_text, retry=True)
         return Settlement(
             Outcome.FAILED_PERMANENT, error_code=code_text or status, mark_contact=mark_for(code)
         )
     return None
+
+
+def retry_rule(services: Any) -> Retry:
+    """The dispatcher's own retry settings (``[dispatch]``), read at each callback: they
+    change on reload."""
+    dispatch = services.runtime.config.dispatcher.dispatch
+    return Retry(after=dispatch.reschedule_after, max_tries=dispatch.max_tries)
 
 
 def twilio_channels(services: Any, type_name: str | None = None) -> list[TwilioChannel]:
@@ -119,10 +128,14 @@ def add_routes(app: web.Application, services: Any) -> None:
         sid = form.get("MessageSid") or form.get("CallSid") or None
         if request.query.get("event") == "amd":
             return await machine_detected(form, channels[0], attempt_id, sid)
+        if form.get("CallStatus") in CALL_ENDED and attempt_id:
+            forget = getattr(channels[0], "forget", None)
+            if forget is not None:
+                forget(attempt_id)  # its scripts are of no more use
         settled = settlement(form)
         if settled is None:
             return web.Response(status=204)
-        changed = await services.call(
+        result = await services.call(
             services.store.settle_attempt,
             attempt_id=attempt_id,
             provider_id=sid,
@@ -130,7 +143,11 @@ def add_routes(app: web.Application, services: Any) -> None:
             now=services.clock(),
             error_code=settled.error_code,
             mark_contact=settled.mark_contact,
+            retry=retry_rule(services) if settled.retry else None,
         )
+        if result.person_id and (settled.mark_contact or result.retried):
+            # What may be sent to them changed: a claim waiting to send re-checks.
+            services.changed(person_id=result.person_id)
         log.info(
             "twilio status",
             extra={
@@ -139,7 +156,8 @@ def add_routes(app: web.Application, services: Any) -> None:
                     "sid": sid,
                     "outcome": settled.outcome.value,
                     "code": settled.error_code,
-                    "changed": changed,
+                    "changed": result.changed,
+                    "retried": result.retried,
                 }
             },
         )
@@ -148,9 +166,14 @@ def add_routes(app: web.Application, services: Any) -> None:
     async def machine_detected(
         form: dict[str, str], channel: TwilioChannel, attempt_id: str | None, sid: str | None
     ) -> web.Response:
+        """Detection's verdict decides what the silent call says (the voice channel's
+        ``answered``); a person on the line is a conversation (its cooldown starts now)."""
         answered_by = form.get("AnsweredBy", "")
+        answered = getattr(channel, "answered", None)
+        done = None
+        if answered is not None and attempt_id and sid:
+            done = await answered(attempt_id, sid, answered_by)
         if answered_by == "human" and sid:
-            # A person took the call: a conversation (the cooldown after one starts now).
             await services.call(
                 services.store.settle_attempt,
                 attempt_id=attempt_id,
@@ -158,13 +181,9 @@ def add_routes(app: web.Application, services: Any) -> None:
                 outcome=Outcome.CONVERSATION,
                 now=services.clock(),
             )
-        elif answered_by in MACHINE_END and attempt_id and sid:
-            leave = getattr(channel, "leave_voicemail", None)
-            if leave is not None:
-                await leave(attempt_id, sid)
         log.info(
             "twilio machine detection",
-            extra={"fields": {"attempt": attempt_id, "answered_by": answered_by}},
+            extra={"fields": {"attempt": attempt_id, "answered_by": answered_by, "done": done}},
         )
         return web.Response(status=204)
 

@@ -1,11 +1,15 @@
-"""``twilio-voice``: calls through Twilio's Calls API that speak the rendered template.
+"""``twilio-voice``: calls through Twilio's Calls API that speak the rendered template only to
+a person.
 
-The call's TwiML says the text in the locale's language and voice. Answering-machine
-detection runs asynchronously (``MachineDetection=DetectMessageEnd``, ``AsyncAmd``): the
-call speaks at once, and when Twilio reports a machine at the end of its greeting
-(``machine_end_*``) the call is redirected to the limited-content voicemail (Reg F
-§1006.2(j)), a template of its own named by the call template's ``voicemail`` meta key, which
-``check`` holds to the limited-content rules. Every placed call is a call attempt
+A call starts silent: its first TwiML only pauses (then hangs up) while asynchronous
+answering-machine detection (``MachineDetection=DetectMessageEnd``, ``AsyncAmd``) listens.
+Detection's callback decides what the call says: a person (``human``) hears the rendered
+template; a machine at the end of its greeting (``machine_end_*``) gets the limited-content
+voicemail (Reg F §1006.2(j)), a template of its own named by the call template's ``voicemail``
+meta key, which ``check`` holds to the limited-content rules; a fax or an undecided answer
+(``unknown``) is hung up on. So nothing about the debt is said to a machine or recorded after
+its beep. A channel that could not detect (no ``status_callback_base``, a call template
+without a voicemail) is refused by ``check``. Every placed call is a call attempt
 (§1006.14(b)(3)), answered or not.
 """
 
@@ -13,14 +17,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import aiohttp
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from twilio.base.exceptions import TwilioRestException
 from twilio.twiml.voice_response import VoiceResponse
 
-from dispatcher.channel import Channel, Message, SendResult
+from dispatcher.channel import Channel, Message, PermanentError, SendResult
 from dispatcher.hookspecs import hookimpl
 from dispatcher.model import ContactKind, Outcome
 
@@ -29,8 +34,11 @@ from ..twilio_common.errors import classify, classify_network
 from ..twilio_common.settings import TwilioSettings
 from ..twilio_common.webhooks import add_routes
 
-# How long a voicemail waits for its machine: Twilio's detection ends within a minute or so.
-VOICEMAIL_KEEP = 600.0
+# How long a call's scripts wait for detection's verdict: it comes within a minute or so.
+SCRIPTS_KEEP = 600.0
+# After detection's timeout, how long the silent call waits for our answer to its verdict.
+VERDICT_MARGIN = 15
+MACHINE_END = frozenset({"machine_end_beep", "machine_end_silence", "machine_end_other"})
 
 
 class Speech(BaseModel):
@@ -49,6 +57,12 @@ DEFAULT_SPEECH = {
 
 
 class VoiceSettings(TwilioSettings):
+    status_callback_base: str | None = Field(
+        None,
+        validate_default=True,
+        description="this daemon's public URL as Twilio reaches it (https://dispatch.example.com);"
+        " required: answering-machine detection reports there",
+    )
     speech: dict[str, Speech] = Field(
         default_factory=lambda: dict(DEFAULT_SPEECH),
         description="per locale, the <Say> language and voice",
@@ -60,6 +74,18 @@ class VoiceSettings(TwilioSettings):
     def _caller(cls, value: str | None) -> str:
         if value is None:
             raise ValueError("is required: a call needs a caller id")
+        return value
+
+    @field_validator("status_callback_base")
+    @classmethod
+    def _detection(cls, value: str | None) -> str | None:
+        if value is None:
+            # Reg F §1006.2(j): without detection's callback a call cannot tell a person from
+            # a machine, so it could only say the whole message to either.
+            raise ValueError(
+                "is required: a call speaks only after answering-machine detection, "
+                "which reports to this daemon's public URL"
+            )
         return value
 
     def speech_for(self, locale: str) -> Speech:
@@ -77,68 +103,114 @@ def say(text: str, speech: Speech) -> str:
     return str(response)
 
 
+def wait_silently(seconds: int) -> str:
+    """A call's first TwiML: silence while detection listens, then the end of the call if no
+    verdict changed it. Nothing is said: the callee may be a machine that records."""
+    response = VoiceResponse()
+    response.pause(length=seconds)
+    response.hangup()
+    return str(response)
+
+
+def hang_up() -> str:
+    response = VoiceResponse()
+    response.hangup()
+    return str(response)
+
+
+@dataclass(frozen=True)
+class Scripts:
+    """What a call may say once detection has decided who answered. Held in memory only
+    until then: after a restart the verdict finds nothing, and the call ends silent."""
+
+    person: str  # TwiML speaking the rendered template
+    machine: str  # TwiML of the limited-content voicemail
+    until: float  # monotonic time after which nobody will ask for them
+
+
 class VoiceChannel(TwilioChannel):
     """One call per ``send``; its SID is the provider id status callbacks name."""
 
     type_name = "twilio-voice"
     contact_kind = ContactKind.PHONE
+    requires_voicemail: ClassVar[bool] = True
     Settings = VoiceSettings
     settings: VoiceSettings
 
     def __init__(self, name: str, settings: VoiceSettings) -> None:
         super().__init__(name, settings)
-        # attempt id -> (voicemail TwiML, monotonic deadline). In memory: after a restart a
-        # machine gets no voicemail, which is the safe side.
-        self._voicemails: dict[str, tuple[str, float]] = {}
+        # attempt id -> its scripts, until detection's verdict (or the call's end).
+        self._scripts: dict[str, Scripts] = {}
 
     async def send(self, message: Message) -> SendResult:
         to = self.recipient(message.contact)
+        voicemail = message.meta.get("voicemail_body")
+        callback = self.callback_url(message.attempt_id)
+        if not voicemail or callback is None:
+            # `check` refuses such a channel or template; never place a call that could not
+            # tell a person from a machine.
+            raise PermanentError(
+                "a call needs answering-machine detection: a voicemail and status_callback_base",
+                code="no_detection",
+            )
         speech = self.settings.speech_for(message.locale)
+        timeout = self.settings.machine_detection_timeout
         request: dict[str, Any] = {
             "to": to,
             "from_": self.settings.from_number,
-            "twiml": say(message.body, speech),
+            "twiml": wait_silently(timeout + VERDICT_MARGIN),
+            "status_callback": callback,
+            "machine_detection": "DetectMessageEnd",
+            "machine_detection_timeout": timeout,
+            "async_amd": "true",
+            "async_amd_status_callback": self.callback_url(message.attempt_id, event="amd"),
         }
-        callback = self.callback_url(message.attempt_id)
-        voicemail = message.meta.get("voicemail_body")
-        if callback:
-            request["status_callback"] = callback
-            if voicemail:
-                request.update(
-                    machine_detection="DetectMessageEnd",
-                    machine_detection_timeout=self.settings.machine_detection_timeout,
-                    async_amd="true",
-                    async_amd_status_callback=self.callback_url(message.attempt_id, event="amd"),
-                )
         client = self.client
+        # Kept before the request: detection may report before Twilio's answer reaches us.
+        self._keep(message.attempt_id, say(message.body, speech), say(str(voicemail), speech))
         try:
             call = await client.calls.create_async(**request)
         except TwilioRestException as exc:
+            self.forget(message.attempt_id)
             raise classify(exc) from None
         except (TimeoutError, aiohttp.ClientError) as exc:
+            self.forget(message.attempt_id)
             raise classify_network(exc) from None
-        if callback and voicemail:
-            self._keep_voicemail(message.attempt_id, say(str(voicemail), speech))
         # Reg F §1006.14(b)(3): a placed call is an attempt, answered or not.
         return SendResult(provider_id=call.sid, outcome=Outcome.PLACED)
 
-    def _keep_voicemail(self, attempt_id: str, twiml: str) -> None:
+    def _keep(self, attempt_id: str, person: str, machine: str) -> None:
         now = time.monotonic()
-        for key in [k for k, (_, until) in self._voicemails.items() if until < now]:
-            del self._voicemails[key]
-        self._voicemails[attempt_id] = (twiml, now + VOICEMAIL_KEEP)
+        for key in [k for k, kept in self._scripts.items() if kept.until < now]:
+            del self._scripts[key]
+        self._scripts[attempt_id] = Scripts(person, machine, now + SCRIPTS_KEEP)
 
-    async def leave_voicemail(self, attempt_id: str, call_sid: str) -> bool:
-        """Redirect the call to its voicemail (a machine finished its greeting). Once per
-        attempt: a duplicate callback finds nothing left to say."""
-        kept = self._voicemails.pop(attempt_id, None)
-        if kept is None:
-            return False
+    def forget(self, attempt_id: str) -> None:
+        """Drop a call's scripts (it ended, or was never placed)."""
+        self._scripts.pop(attempt_id, None)
+
+    async def answered(self, attempt_id: str, call_sid: str, answered_by: str) -> str | None:
+        """Act on detection's verdict, once per call: a person hears the template
+        (``spoken``), a machine at the end of its greeting the voicemail (``voicemail``),
+        anything else but a machine still greeting (``machine_start``: wait for its end) is
+        hung up on (``hung_up``). None when nothing was done: a duplicate or late verdict,
+        one for a call this process did not place (a restart), or Twilio refused the update."""
+        if answered_by == "machine_start":
+            return None
+        scripts = self._scripts.pop(attempt_id, None)
+        if scripts is None:
+            return None
+        if answered_by == "human":
+            twiml, done = scripts.person, "spoken"
+        elif answered_by in MACHINE_END:
+            twiml, done = scripts.machine, "voicemail"
+        else:  # fax, unknown: say nothing
+            twiml, done = hang_up(), "hung_up"
         try:
-            await self.client.calls(call_sid).update_async(twiml=kept[0])
+            await self.client.calls(call_sid).update_async(twiml=twiml)
         except (TwilioRestException, TimeoutError, aiohttp.ClientError):
-            return False
-        return True
+            return None
+        return done
 
 
 @hookimpl

@@ -1,27 +1,31 @@
 """Delivery callbacks and opt-outs by number, on SQLite and PostgreSQL: an attempt's outcome
 only moves forward, duplicates change nothing, an attempt left unknown by a crash is resolved,
-and a STOP reply reaches everyone who has that number."""
+a delivery that failed for a temporary reason is tried again up to the cap, and a STOP reply
+reaches everyone who has that number."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from dispatcher.model import ContactKind, ContactPoint, Outcome, ReminderState
-from dispatcher.store.api import PersonIn, SendRecord
+from dispatcher.store.api import PersonIn, Retry, SendRecord
 from tests.store import test_store
 from tests.store.test_store import NOW, _people, always
 
 LATER = NOW + timedelta(minutes=1)
+RETRY = Retry(after=timedelta(minutes=15), max_tries=3)
 
 # The store suite's fixture: a real SQLite file, and PostgreSQL when it answers.
 store = test_store.store
 
 
-def _sent(store, provider_id: str | None = "SM1") -> str:  # type: ignore[no-untyped-def]
-    """One reminder of P0 claimed and recorded placed; its attempt id."""
+def _sent(store, provider_id: str | None = "SM1", at=NOW) -> str:  # type: ignore[no-untyped-def]
+    """One reminder of P0 claimed and recorded placed at ``at``; its attempt id."""
     claim = next(
         c
-        for c in store.claim_due(NOW, 10, always(), timedelta(0)).claims
+        for c in store.claim_due(at, 10, always(), timedelta(0)).claims
         if c.reminder.case_id == "C0"
     )
     store.record(
@@ -31,7 +35,7 @@ def _sent(store, provider_id: str | None = "SM1") -> str:  # type: ignore[no-unt
                 reminder_id=claim.reminder.id,
                 outcome=Outcome.PLACED,
                 counted=True,
-                finished_at=NOW,
+                finished_at=at,
                 reminder_state=ReminderState.SENT,
                 provider_id=provider_id,
             )
@@ -128,12 +132,16 @@ def test_an_undelivered_message_fails_its_reminder_and_marks_the_number(store) -
         error_code="30006",
         detail="landline or unreachable carrier",
         mark_contact="invalid",
+        retry=RETRY,  # a permanent failure is not tried again whatever the retry settings
     )
     attempt = _attempt(store, attempt_id)
     assert (attempt["outcome"], attempt["error_code"]) == ("failed-permanent", "30006")
     assert _reminder_state(store) is ReminderState.FAILED
     assert _phone(store, "P0").status == "invalid"
     assert _phone(store, "P1").status == "ok"
+    # The person's revision moved: a claim waiting to send to them is checked again.
+    assert store.get_person("P0").revision == LATER
+    assert store.get_person("P1").revision != LATER
 
     # A delivery receipt after all: the person was reached.
     assert store.settle_attempt(
@@ -221,3 +229,104 @@ def test_a_callback_that_beats_the_record_is_not_overwritten(store) -> None:  # 
     attempt = _attempt(store, claim.attempt_id)
     assert (attempt["outcome"], attempt["provider_id"]) == ("delivered", "SM7")
     assert _reminder_state(store) is ReminderState.DELIVERED
+
+
+def _undelivered(store, sid: str, code: str = "30003", retry=RETRY):  # type: ignore[no-untyped-def]
+    return store.settle_attempt(
+        attempt_id=None,
+        provider_id=sid,
+        outcome=Outcome.FAILED_TRANSIENT,
+        now=LATER,
+        error_code=code,
+        retry=retry,
+    )
+
+
+def _reminder(store):  # type: ignore[no-untyped-def]
+    history = store.case_history("C0")
+    reminder = history.reminders[0]
+    return reminder, history.reminder_reasons[reminder.id]
+
+
+@pytest.mark.parametrize("code", ["30003", "30008"])
+def test_a_temporary_delivery_failure_sends_the_reminder_back_with_a_backoff(store, code) -> None:  # type: ignore[no-untyped-def]
+    _people(store, 1)
+    attempt_id = _sent(store)
+    settled = _undelivered(store, "SM1", code)
+    assert settled and settled.retried and settled.person_id == "P0"
+    assert (_attempt(store, attempt_id)["outcome"], _attempt(store, attempt_id)["error_code"]) == (
+        "failed-transient",
+        code,
+    )
+    reminder, reason = _reminder(store)
+    assert (reminder.state, reason) == (ReminderState.PENDING, f"retry:{code}")
+    assert reminder.due_at == LATER + timedelta(minutes=15)  # first try: reschedule_after
+    assert reminder.tries == 1
+
+    # A duplicate callback changes nothing: the reminder is not pushed back again.
+    again = _undelivered(store, "SM1", code)
+    assert not again and not again.retried
+    assert _reminder(store)[0].due_at == LATER + timedelta(minutes=15)
+
+
+def test_temporary_failures_double_the_backoff_and_give_up_at_max_tries(store) -> None:  # type: ignore[no-untyped-def]
+    _people(store, 1)
+    _sent(store, "SM1")
+    assert _undelivered(store, "SM1").retried
+    second = NOW + timedelta(hours=1)
+    _sent(store, "SM2", at=second)
+    assert _undelivered(store, "SM2").retried
+    reminder, _ = _reminder(store)
+    assert reminder.tries == 2
+    assert reminder.due_at == LATER + timedelta(minutes=30)  # doubled for the second try
+
+    _sent(store, "SM3", at=second + timedelta(hours=1))
+    third = _undelivered(store, "SM3", "30008")
+    assert third and not third.retried
+    reminder, reason = _reminder(store)
+    assert (reminder.state, reason, reminder.tries) == (ReminderState.FAILED, "gave_up:30008", 3)
+
+
+def test_a_temporary_failure_leaves_a_reminder_that_moved_on_alone(store) -> None:  # type: ignore[no-untyped-def]
+    _people(store, 1)
+    _sent(store)
+    # Delivered first (outranks the failure), so the late failure report changes nothing.
+    assert store.settle_attempt(
+        attempt_id=None, provider_id="SM1", outcome=Outcome.DELIVERED, now=LATER
+    )
+    assert not _undelivered(store, "SM1")
+    assert _reminder_state(store) is ReminderState.DELIVERED
+
+
+@pytest.mark.parametrize("resend", [False, True])
+def test_a_temporary_failure_of_an_attempt_a_crash_left_unknown(store, resend) -> None:  # type: ignore[no-untyped-def]
+    """Left unknown, the reminder is still ours to try again; already pending for a resend
+    (``on_unknown = "resend"``), it has moved on and the report leaves it as it is."""
+    _people(store, 1)
+    [claim] = store.claim_due(NOW, 10, always(), timedelta(0)).claims
+    store.start_sending([claim], "", NOW)
+    store.recover(NOW, ["sms"] if resend else [])
+    before = _reminder(store)
+    settled = store.settle_attempt(
+        attempt_id=claim.attempt_id,
+        provider_id="SM9",
+        outcome=Outcome.FAILED_TRANSIENT,
+        now=LATER,
+        error_code="30003",
+        retry=RETRY,
+    )
+    assert settled, "the attempt itself is settled either way"
+    assert _attempt(store, claim.attempt_id)["outcome"] == "failed-transient"
+    if resend:
+        assert not settled.retried and _reminder(store) == before
+    else:
+        assert settled.retried
+        reminder, reason = _reminder(store)
+        assert (reminder.state, reason) == (ReminderState.PENDING, "retry:30003")
+
+
+def test_without_retry_settings_a_temporary_failure_leaves_the_reminder_sent(store) -> None:  # type: ignore[no-untyped-def]
+    _people(store, 1)
+    _sent(store)
+    assert _undelivered(store, "SM1", retry=None)
+    assert _reminder_state(store) is ReminderState.SENT

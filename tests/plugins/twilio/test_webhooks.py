@@ -99,12 +99,20 @@ class Deployed:
 
 
 @pytest.fixture
-async def deployed(
-    open_deployment: Deployment, twilio: TwilioPeer, monkeypatch: pytest.MonkeyPatch
-) -> AsyncIterator[Deployed]:
+def on_twilio(
+    deployment: Deployment, twilio: TwilioPeer, monkeypatch: pytest.MonkeyPatch
+) -> Deployment:
+    """The example deployment with its Twilio blocks on, against the loopback Twilio."""
     monkeypatch.setenv("DISPATCHER_PLUGINS", "outbox,sms,voice,letter")
     monkeypatch.setenv("TWILIO_AUTH_TOKEN", AUTH_TOKEN)
-    use_twilio_plugins(open_deployment, twilio.url)
+    use_twilio_plugins(deployment, twilio.url)
+    return deployment
+
+
+@pytest.fixture
+async def deployed(
+    on_twilio: Deployment, open_deployment: Deployment, twilio: TwilioPeer
+) -> AsyncIterator[Deployed]:
     daemon = Daemon(open_deployment.config)
     for channel in daemon.runtime.channels.values():
         await channel.open()
@@ -122,14 +130,11 @@ async def deployed(
 
 
 def test_the_commented_twilio_blocks_pass_check(
-    deployment: Deployment, twilio: TwilioPeer, monkeypatch: pytest.MonkeyPatch
+    on_twilio: Deployment, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("DISPATCHER_PLUGINS", "outbox,sms,voice,letter")
-    monkeypatch.setenv("TWILIO_AUTH_TOKEN", AUTH_TOKEN)
-    use_twilio_plugins(deployment, twilio.url)
-    assert deployment.cli("check").returncode == 0
+    assert on_twilio.cli("check").returncode == 0
     monkeypatch.delenv("TWILIO_AUTH_TOKEN")
-    missing = deployment.cli("check")
+    missing = on_twilio.cli("check")
     assert missing.returncode == 1
     assert "channels.sms.auth_token: environment variable TWILIO_AUTH_TOKEN" in missing.stdout
 
@@ -208,22 +213,55 @@ async def test_delivery_reports_settle_the_attempt_once(deployed: Deployed) -> N
     assert history.reminders[0].state is ReminderState.DELIVERED
 
 
-async def test_an_undelivered_21610_opts_the_number_out(deployed: Deployed) -> None:
+async def undelivered(deployed: Deployed, code: str) -> tuple[str, dict[str, str]]:
+    """Send one SMS; its callback path and an ``undelivered`` report with ``code`` for it."""
     message = await sent_sms(deployed)
     [attempt] = (await deployed.history()).attempts
     report = {
         "AccountSid": ACCOUNT_SID,
         "MessageSid": attempt["provider_id"],
         "MessageStatus": "undelivered",
-        "ErrorCode": "21610",
+        "ErrorCode": code,
     }
-    assert await deployed.post(callback_path(message["StatusCallback"]), report) == 204
+    return callback_path(message["StatusCallback"]), report
+
+
+async def test_an_undelivered_21610_opts_the_number_out(deployed: Deployed) -> None:
+    path, report = await undelivered(deployed, "21610")
+    assert await deployed.post(path, report) == 204
     history = await deployed.history()
     assert (history.attempts[0]["outcome"], history.attempts[0]["error_code"]) == (
         "failed-permanent",
         "21610",
     )
     assert [o.contact for o in (await deployed.store("get_person", "P0")).opt_outs] == [NUMBER]
+
+
+@pytest.mark.parametrize("max_tries", [5, 1])
+async def test_an_sms_undelivered_for_a_temporary_reason_is_tried_again_up_to_max_tries(
+    deployed: Deployed, max_tries: int
+) -> None:
+    toml = deployed.dep.config / "dispatcher.toml"
+    toml.write_text(toml.read_text().replace("max_tries = 5", f"max_tries = {max_tries}"))
+    assert await deployed.daemon.reload()
+    path, report = await undelivered(deployed, "30003")
+    before = datetime.now(UTC)
+    assert await deployed.post(path, report, signature=None) == 403
+    assert (await deployed.history()).reminders[0].state is ReminderState.SENT
+    assert await deployed.post(path, report) == 204
+    assert await deployed.post(path, report) == 204, "a duplicate is harmless"
+    history = await deployed.history()
+    assert history.attempts[0]["outcome"] == "failed-transient"
+    [reminder] = history.reminders
+    reason = history.reminder_reasons[reminder.id]
+    if max_tries == 1:
+        assert (reminder.state, reason) == (ReminderState.FAILED, "gave_up:30003")
+    else:
+        # Back in the queue after [dispatch] reschedule_after (15m): the next claim decides
+        # it again through the policy.
+        assert (reminder.state, reason) == (ReminderState.PENDING, "retry:30003")
+        assert before + timedelta(minutes=15) <= reminder.due_at
+        assert reminder.due_at <= datetime.now(UTC) + timedelta(minutes=15)
 
 
 async def test_an_attempt_left_unknown_by_a_crash_is_resolved_by_its_callback(
@@ -273,15 +311,10 @@ async def call(deployed: Deployed, step: str) -> None:
     await deployed.store("enqueue", reminder, now)
 
 
-async def test_a_human_conversation_defers_the_next_call_by_the_cooldown(
-    deployed: Deployed,
-) -> None:
-    deployed.dep.write(
-        "policy.toml",
-        OPEN_ALL_DAY + '\n[cooldown]\nchannels = ["voice"]\nper = "7d"\nscope = "case"\n',
-    )
-    await deployed.daemon.reload()
-    seed(deployed.dep, 1, channel="email")  # a person and case; the e-mail is not ours
+async def placed_call_of(deployed: Deployed) -> tuple[dict[str, str], str]:
+    """Seed a person and case (their e-mail is not ours), let the loop place one call; the
+    request Twilio got and the call's SID."""
+    seed(deployed.dep, 1, channel="email")
     await call(deployed, "call-1")
 
     async def placed() -> bool:
@@ -290,8 +323,61 @@ async def test_a_human_conversation_defers_the_next_call_by_the_cooldown(
     await deployed.dispatch_until(placed)
     [placed_call] = deployed.twilio.calls
     [attempt] = [a for a in (await deployed.history()).attempts if a["channel"] == "voice"]
+    return placed_call, attempt["provider_id"]
+
+
+async def voice_attempt(deployed: Deployed) -> dict[str, Any]:
+    [attempt] = [a for a in (await deployed.history()).attempts if a["channel"] == "voice"]
+    return attempt
+
+
+def spoken(twiml: str) -> str:
+    """What a TwiML document says (its one ``<Say>``)."""
+    match = re.search(r"<Say[^>]*>(.*)</Say>", twiml)
+    assert match, twiml
+    return match.group(1)
+
+
+def words(text: str) -> set[str]:
+    return {w.lower() for w in re.findall(r"\w{3,}", text)}
+
+
+async def test_a_call_speaks_only_once_a_person_answered(deployed: Deployed) -> None:
+    placed_call, sid = await placed_call_of(deployed)
+    initial = placed_call["Twiml"]
+    assert "<Say" not in initial and "<Pause" in initial
+    assert placed_call["AsyncAmd"] == "true"
+    amd = callback_path(placed_call["AsyncAmdStatusCallback"])
+    human = {"AccountSid": ACCOUNT_SID, "CallSid": sid, "AnsweredBy": "human"}
+
+    # Unsigned or tampered verdicts change nothing: no word is said, no conversation.
+    assert await deployed.post(amd, human, signature=None) == 403
+    assert await deployed.post(amd, human, signature=sign(AUTH_TOKEN, PUBLIC + amd, {})) == 403
+    assert deployed.twilio.call_updates == []
+    assert (await voice_attempt(deployed))["outcome"] == "placed"
+
+    assert await deployed.post(amd, human) == 204
+    assert await deployed.post(amd, human) == 204, "a duplicate is harmless"
+    assert await deployed.post(amd, {**human, "AnsweredBy": "machine_end_beep"}) == 204
+    [(updated, update)] = deployed.twilio.call_updates
+    body = spoken(update["Twiml"])
+    assert updated == sid and "Please call us back at" in body  # the rendered call script
+    # Reg F §1006.2(j): the call's first TwiML said none of it.
+    assert not words(body) & words(initial)
+    assert (await voice_attempt(deployed))["outcome"] == "conversation"
+
+
+async def test_a_human_conversation_defers_the_next_call_by_the_cooldown(
+    deployed: Deployed,
+) -> None:
+    deployed.dep.write(
+        "policy.toml",
+        OPEN_ALL_DAY + '\n[cooldown]\nchannels = ["voice"]\nper = "7d"\nscope = "case"\n',
+    )
+    await deployed.daemon.reload()
+    placed_call, sid = await placed_call_of(deployed)
     path = callback_path(placed_call["StatusCallback"])
-    status = {"AccountSid": ACCOUNT_SID, "CallSid": attempt["provider_id"]}
+    status = {"AccountSid": ACCOUNT_SID, "CallSid": sid}
     assert (
         await deployed.post(path, {**status, "CallStatus": "completed", "AnsweredBy": "human"})
         == 204
@@ -322,29 +408,60 @@ async def test_a_human_conversation_defers_the_next_call_by_the_cooldown(
 async def test_a_machine_gets_the_voicemail_once_a_busy_line_is_an_attempt(
     deployed: Deployed,
 ) -> None:
-    seed(deployed.dep, 1, channel="email")
-    await call(deployed, "call-1")
-
-    async def placed() -> bool:
-        return any(a["outcome"] == "placed" for a in (await deployed.history()).attempts)
-
-    await deployed.dispatch_until(placed)
-    [placed_call] = deployed.twilio.calls
-    sid = next(
-        a["provider_id"] for a in (await deployed.history()).attempts if a["channel"] == "voice"
-    )
+    placed_call, sid = await placed_call_of(deployed)
     amd = callback_path(placed_call["AsyncAmdStatusCallback"])
-    form = {"AccountSid": ACCOUNT_SID, "CallSid": sid, "AnsweredBy": "machine_end_beep"}
+    form = {"AccountSid": ACCOUNT_SID, "CallSid": sid, "AnsweredBy": "machine_start"}
+    assert await deployed.post(amd, form) == 204
+    assert deployed.twilio.call_updates == [], "still greeting: nothing said yet"
+    form["AnsweredBy"] = "machine_end_beep"
     assert await deployed.post(amd, form) == 204
     assert await deployed.post(amd, form) == 204
     [(updated, update)] = deployed.twilio.call_updates
-    assert updated == sid and "Please call" in update["Twiml"]
+    voicemail = spoken(update["Twiml"])
+    assert updated == sid and "Please call" in voicemail
+    assert "account" not in voicemail, "the limited-content voicemail, not the call script"
+    assert (await voice_attempt(deployed))["outcome"] == "placed", "no conversation"
 
     status = {"AccountSid": ACCOUNT_SID, "CallSid": sid, "CallStatus": "busy"}
     assert await deployed.post(callback_path(placed_call["StatusCallback"]), status) == 204
-    [attempt] = [a for a in (await deployed.history()).attempts if a["channel"] == "voice"]
+    attempt = await voice_attempt(deployed)
     assert (attempt["outcome"], attempt["error_code"], attempt["counted"]) == (
         "failed-transient",
         "busy",
         True,
     )
+
+
+async def test_a_fax_is_hung_up_on_without_a_word(deployed: Deployed) -> None:
+    placed_call, sid = await placed_call_of(deployed)
+    amd = callback_path(placed_call["AsyncAmdStatusCallback"])
+    form = {"AccountSid": ACCOUNT_SID, "CallSid": sid, "AnsweredBy": "fax"}
+    assert await deployed.post(amd, form) == 204
+    assert await deployed.post(amd, form) == 204, "a duplicate is harmless"
+    [(updated, update)] = deployed.twilio.call_updates
+    assert updated == sid and "<Hangup" in update["Twiml"] and "<Say" not in update["Twiml"]
+    attempt = await voice_attempt(deployed)  # still a call attempt (Reg F §1006.14(b)(3))
+    assert (attempt["outcome"], attempt["counted"]) == ("placed", True)
+
+
+def test_check_refuses_a_voice_channel_that_cannot_detect_machines(
+    on_twilio: Deployment,
+) -> None:
+    deployment = on_twilio
+    text = (deployment.config / "dispatcher.toml").read_text()
+    voice = text.index("[channels.voice]")
+    line = 'status_callback_base = "https://dispatch.example.com"\n'
+    deployment.write("dispatcher.toml", text[:voice] + text[voice:].replace(line, "", 1))
+    refused = deployment.cli("check")
+    assert refused.returncode == 1
+    assert "channels.voice.status_callback_base: is required" in refused.stdout
+    assert "channels.sms" not in refused.stdout
+
+    deployment.write("dispatcher.toml", text)
+    assert deployment.cli("check").returncode == 0
+    script = deployment.config / "templates" / "voice" / "call_script.en.j2"
+    source = script.read_text()
+    script.write_text(source[source.index("#}") + 3 :])  # no meta block: no voicemail
+    refused = deployment.cli("check")
+    assert refused.returncode == 1
+    assert "voice/call_script.en.voicemail: a call on channel voice needs" in refused.stdout

@@ -12,7 +12,7 @@ import pytest
 from dispatcher.model import ContactKind, ContactPoint, Outcome, ReminderState
 from dispatcher.store.api import PersonIn, Retry, SendRecord
 from tests.store import test_store
-from tests.store.test_store import NOW, _people, always
+from tests.store.test_store import NOW, _people, always, placed
 
 LATER = NOW + timedelta(minutes=1)
 RETRY = Retry(after=timedelta(minutes=15), max_tries=3)
@@ -213,19 +213,7 @@ def test_a_callback_that_beats_the_record_is_not_overwritten(store) -> None:  # 
     assert store.settle_attempt(
         attempt_id=claim.attempt_id, provider_id="SM7", outcome=Outcome.DELIVERED, now=NOW
     )
-    store.record(
-        [
-            SendRecord(
-                attempt_id=claim.attempt_id,
-                reminder_id=claim.reminder.id,
-                outcome=Outcome.PLACED,
-                counted=True,
-                finished_at=LATER,
-                reminder_state=ReminderState.SENT,
-                provider_id="SM7",
-            )
-        ]
-    )
+    store.record(placed([claim], LATER, provider_id="SM7"))
     attempt = _attempt(store, claim.attempt_id)
     assert (attempt["outcome"], attempt["provider_id"]) == ("delivered", "SM7")
     assert _reminder_state(store) is ReminderState.DELIVERED

@@ -17,7 +17,12 @@ from dispatcher_plugins.email.replies import (
     SETUP_RETRY_AFTER,
     ServerSetupError,
 )
-from dispatcher_plugins.email.unsubscribe import Unsubscribe, address_digest
+from dispatcher_plugins.email.unsubscribe import (
+    Unsubscribe,
+    address_digest,
+    make_token,
+    signing_secret,
+)
 
 from dispatcher.channel import PermanentError, TransientError
 from dispatcher.model import ContactKind
@@ -290,3 +295,16 @@ async def test_a_send_waiting_for_a_connection_when_the_pool_closes_stays_queued
             await second
     assert (closed.value.code, closed.value.attempted) == ("closed", False)
     assert (smtp.requests, smtp.connections, smtp.quits) == (1, 1, 1)
+
+
+def test_a_link_is_verified_by_any_email_channel_that_signed_it() -> None:
+    """The channel named in the token first; when it was renamed or removed since the email
+    went out, the email channel whose secret signed it (so the link keeps working)."""
+    secret, other = SECRET.encode(), b"a-different-long-secret"
+    token = Unsubscribe.parse(make_token(secret, "old-name", "P-7", "a@example.com"))
+    assert token is not None
+
+    assert signing_secret({"other": other, "old-name": secret}, token) == secret
+    assert signing_secret({"other": other, "new-name": secret}, token) == secret
+    assert signing_secret({"other": other, "old-name": other}, token) is None
+    assert signing_secret({}, token) is None

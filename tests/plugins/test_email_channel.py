@@ -308,3 +308,25 @@ def test_a_link_is_verified_by_any_email_channel_that_signed_it() -> None:
     assert signing_secret({"other": other, "new-name": secret}, token) == secret
     assert signing_secret({"other": other, "old-name": other}, token) is None
     assert signing_secret({}, token) is None
+
+
+# -- "may have been sent" ----------------------------------------------------------------------
+
+
+async def test_only_a_failure_after_data_began_counts_as_attempted(smtp: SmtpPeer) -> None:
+    """No reply to the message itself: the server may have taken it (``attempted``, so the
+    core does not send it again unasked). No connection, or a refusal: it certainly did not."""
+    channel = EmailChannel("email", settings(smtp, command_timeout="1s", connect_timeout="1s"))
+    await channel.open()
+    try:
+        with smtp.stalling(3), pytest.raises(TransientError) as no_reply:
+            await channel.send(sample_message(ContactKind.EMAIL))
+        with smtp.down(), pytest.raises(TransientError) as down:
+            await channel.send(sample_message(ContactKind.EMAIL))
+        with smtp.refusing("rcpt", 451), pytest.raises(TransientError) as busy:
+            await channel.send(sample_message(ContactKind.EMAIL))
+    finally:
+        await channel.close()
+    assert (no_reply.value.code, no_reply.value.attempted) == ("timeout", True)
+    assert (down.value.code, down.value.attempted) == ("connect", False)
+    assert (busy.value.code, busy.value.attempted) == ("451", False)

@@ -4,25 +4,26 @@ connections. It only sends and classifies what the server answered; the core ret
 from __future__ import annotations
 
 import logging
-import re
 
 import aiosmtplib
 from dispatcher_plugins.email.compose import compose, mailbox_header, message_id
-from dispatcher_plugins.email.pool import SmtpPool
+from dispatcher_plugins.email.pool import PoolClosed, SmtpPool
+from dispatcher_plugins.email.replies import ServerSetupError, refusal
 from dispatcher_plugins.email.settings import EmailSettings
 from dispatcher_plugins.email.unsubscribe import make_token
 
-from dispatcher.channel import Channel, Message, PermanentError, SendResult, TransientError
+from dispatcher.channel import (
+    Channel,
+    ChannelError,
+    Message,
+    PermanentError,
+    SendResult,
+    TransientError,
+)
 from dispatcher.model import ContactKind
 from dispatcher.privacy import mask, scrub
 
 log = logging.getLogger("dispatcher.email")
-
-# RFC 3463 enhanced codes 5.1.x are about the address (bad mailbox, bad domain, moved).
-_ADDRESS_STATUS = re.compile(r"^\s*5\.1\.\d+\b")
-# Basic codes that name the mailbox when a server gives them after DATA (some refuse the
-# recipient only then): mailbox unavailable, not local, name not allowed.
-_ADDRESS_CODES_AFTER_DATA = (550, 551, 553)
 
 
 class EmailChannel(Channel):
@@ -40,6 +41,8 @@ class EmailChannel(Channel):
         self._id_domain = settings.message_id_domain or settings.sender_address.split("@")[1]
         self._from = mailbox_header(settings.sender)
         self._reply_to = mailbox_header(settings.reply_to) if settings.reply_to else None
+        # The configuration problem last logged (stage, code), until a message goes through.
+        self._setup_fault: tuple[str, str | None] | None = None
 
     @property
     def connections_opened(self) -> int:
@@ -86,11 +89,21 @@ class EmailChannel(Channel):
         """MAIL, RCPT, DATA on one connection from the pool, every failure classified."""
         try:
             client, reused = await pool.acquire(fresh=fresh)
-        except aiosmtplib.SMTPAuthenticationError as exc:
-            # Wrong credentials fail every message alike: keep them queued until fixed.
-            raise TransientError(f"login refused ({exc.code})", code="auth") from None
-        except (aiosmtplib.SMTPException, OSError) as exc:
+        except PoolClosed:
+            # Closed (a reload) while this send waited: the new channel sends it later.
+            raise TransientError("email channel closed", code="closed") from None
+        except aiosmtplib.SMTPResponseException as exc:
+            raise self._noted(refusal(_setup_stage(exc), exc.code, exc.message)) from None
+        except OSError as exc:  # no connection, lost, timed out (aiosmtplib's included)
             raise TransientError(f"cannot connect: {_kind(exc)}", code="connect") from None
+        except aiosmtplib.SMTPException as exc:
+            # The server lacks what the settings ask for (STARTTLS, AUTH, a mechanism).
+            error = ServerSetupError(
+                f"cannot set up the connection: {scrub(str(exc))[:200]}",
+                stage="connect",
+                code="unsupported",
+            )
+            raise self._noted(error) from None
         stage = "mail"
         reusable = False
         try:
@@ -102,7 +115,7 @@ class EmailChannel(Channel):
             reusable = True
         except aiosmtplib.SMTPResponseException as exc:
             reusable = await _reset(client)
-            raise _refusal(stage, exc) from None
+            raise self._noted(refusal(stage, exc.code, exc.message)) from None
         except (aiosmtplib.SMTPServerDisconnected, ConnectionError) as exc:
             if reused and stage == "mail":
                 raise _StaleConnection from None
@@ -110,17 +123,52 @@ class EmailChannel(Channel):
         except (aiosmtplib.SMTPException, OSError) as exc:
             raise _lost(stage, exc) from None
         finally:
-            pool.release(client, reusable=reusable)
+            await pool.release(client, reusable=reusable)
+        if self._setup_fault is not None:
+            self._setup_fault = None
+            log.info(
+                "email server accepts messages again", extra={"fields": {"channel": self.name}}
+            )
         log.debug("sent", extra={"fields": {"to": mask(ContactKind.EMAIL, message.contact)}})
         return SendResult(provider_id=message_id(message.attempt_id, self._id_domain))
+
+    def _noted(self, error: ChannelError) -> ChannelError:
+        """Log a configuration problem once (at error level, the stage and code only: the
+        reply may quote an address), not once for every message it keeps queued."""
+        if isinstance(error, ServerSetupError) and (error.stage, error.code) != self._setup_fault:
+            self._setup_fault = (error.stage, error.code)
+            log.error(
+                "email server refuses this channel's setup; reminders stay queued until fixed",
+                extra={
+                    "fields": {
+                        "channel": self.name,
+                        "stage": error.stage,
+                        "code": error.code,
+                        "status": error.status,
+                    }
+                },
+            )
+        return error
 
 
 class _StaleConnection(Exception):
     """A pooled connection turned out closed before the message began."""
 
 
+def _setup_stage(exc: aiosmtplib.SMTPResponseException) -> str:
+    """Which step of connecting a server refused."""
+    if isinstance(exc, aiosmtplib.SMTPConnectResponseError):
+        return "greeting"
+    if isinstance(exc, aiosmtplib.SMTPHeloError):
+        return "ehlo"
+    if isinstance(exc, aiosmtplib.SMTPAuthenticationError):
+        return "auth"
+    return "starttls"  # the one other command aiosmtplib sends while connecting
+
+
 def _lost(stage: str, exc: BaseException) -> TransientError:
-    # Lost after DATA began, the server may have taken the message: it counts.
+    # Lost after DATA began, the server may have taken the message: ``attempted``, so the
+    # core records it as unknown rather than sending it again. Before, nothing was sent.
     return TransientError(
         f"connection failed during {stage.upper()}: {_kind(exc)}",
         code="timeout" if isinstance(exc, TimeoutError) else "disconnected",
@@ -142,18 +190,3 @@ async def _reset(client: aiosmtplib.SMTP) -> bool:
     except (aiosmtplib.SMTPException, OSError):
         return False
     return True
-
-
-def _refusal(stage: str, exc: aiosmtplib.SMTPResponseException) -> Exception:
-    """The error for a refusal at ``stage``: 4xx is worth trying again, 5xx is not; a 5xx
-    about the recipient marks the address undeliverable."""
-    code = exc.code
-    reply = scrub(exc.message)[:200]
-    text = f"server refused {stage.upper()} with {code}: {reply}"
-    if 400 <= code < 500:
-        return TransientError(text, code=str(code))
-    about_address = stage == "rcpt" or (
-        stage == "data"
-        and (code in _ADDRESS_CODES_AFTER_DATA or bool(_ADDRESS_STATUS.match(exc.message)))
-    )
-    return PermanentError(text, code=str(code), mark_contact="invalid" if about_address else None)

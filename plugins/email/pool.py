@@ -1,6 +1,7 @@
 """A pool of persistent SMTP connections: at most ``size`` open at once, each reused for
 message after message; a connection that failed, or sat idle too long, is closed and a new
-one opened when next needed."""
+one opened when next needed. After ``close`` no connection is kept: one still in use when the
+pool closed is ended when given back."""
 
 from __future__ import annotations
 
@@ -9,6 +10,10 @@ import time
 
 import aiosmtplib
 from dispatcher_plugins.email.settings import EmailSettings, TlsMode
+
+
+class PoolClosed(Exception):
+    """``acquire`` after ``close``."""
 
 
 class SmtpPool:
@@ -22,13 +27,16 @@ class SmtpPool:
         # lets the others reach the idle timeout when traffic drops.
         self._idle: list[tuple[aiosmtplib.SMTP, float]] = []
         self.opened = 0
+        self._closed = False
 
     async def acquire(self, *, fresh: bool = False) -> tuple[aiosmtplib.SMTP, bool]:
         """A connection for one message, and whether it was used before; give it back with
-        ``release``. ``fresh`` opens a new one. Raises what connecting raises (aiosmtplib
-        errors, OSError)."""
+        ``release``. ``fresh`` opens a new one. Raises PoolClosed after ``close``, else what
+        connecting raises (aiosmtplib errors, OSError)."""
         await self._slots.acquire()
         try:
+            if self._closed:
+                raise PoolClosed
             idle_limit = self.settings.idle_timeout.total_seconds()
             while self._idle and not fresh:
                 client, since = self._idle.pop()
@@ -40,15 +48,22 @@ class SmtpPool:
             self._slots.release()
             raise
 
-    def release(self, client: aiosmtplib.SMTP, *, reusable: bool) -> None:
-        if reusable and client.is_connected:
-            self._idle.append((client, time.monotonic()))
-        else:
-            client.close()
-        self._slots.release()
+    async def release(self, client: aiosmtplib.SMTP, *, reusable: bool) -> None:
+        """Give back a connection from ``acquire``: kept for the next message when
+        ``reusable``, else closed; after ``close``, ended with QUIT (nobody would reuse it)."""
+        try:
+            if not (reusable and client.is_connected):
+                client.close()
+            elif self._closed:
+                await self._quit(client)
+            else:
+                self._idle.append((client, time.monotonic()))
+        finally:
+            self._slots.release()
 
     async def close(self) -> None:
-        """QUIT every idle connection (in use ones are closed by their ``release``)."""
+        """QUIT every idle connection; those in use are ended by their ``release``."""
+        self._closed = True
         idle, self._idle = self._idle, []
         await asyncio.gather(*(self._quit(client) for client, _ in idle))
 
@@ -76,3 +91,6 @@ class SmtpPool:
             await client.quit(timeout=2)
         except (aiosmtplib.SMTPException, OSError):
             client.close()
+        except BaseException:  # cancelled: still free the socket
+            client.close()
+            raise

@@ -1,16 +1,19 @@
 """Signed unsubscribe links (RFC 8058 one-click) and the routes that honour them.
 
 A link is ``<public_url>/email/unsubscribe/<token>``. The token names the person and the
-channel and carries a keyed digest of the address instead of the address itself, so a link
-that leaks (a forwarded email, a proxy log) tells nobody the address; the handler finds the
-address again among the person's email contact points. The whole token is signed with the
-channel's ``unsubscribe_secret`` (HMAC-SHA256), so it cannot be forged or pointed at another
-person, channel or address. Links do not expire: an opt-out must stay possible for as long as
-the email may be read.
+channel that sent it and carries a keyed digest of the address instead of the address itself,
+so a link that leaks (a forwarded email, a proxy log) tells nobody the address; the handler
+finds the address again among the person's email contact points. The whole token is signed
+with the channel's ``unsubscribe_secret`` (HMAC-SHA256), so it cannot be forged or pointed at
+another person, channel or address. Links do not expire: an opt-out must stay possible for as
+long as the email may be read.
 
 ``GET`` shows a page asking to confirm (mail scanners follow links; a GET must not opt anyone
 out); ``POST`` (the one-click request a mail client sends, or the page's button) records the
-opt-out for that channel and address. POSTing again changes nothing more.
+opt-out of that address for every configured email channel, so no email reaches it any more
+(other channel types, SMS or letters, are not affected). POSTing again changes nothing more.
+The channel named in the token verifies it; when it is no longer configured as an email
+channel, any email channel whose secret signed the token does.
 """
 
 from __future__ import annotations
@@ -133,11 +136,8 @@ async def _address(services: Services, request: web.Request) -> tuple[Unsubscrib
     unsubscribe = Unsubscribe.parse(request.match_info["token"])
     if unsubscribe is None:
         return None
-    channel = services.runtime.channels.get(unsubscribe.channel)
-    if channel is None or not isinstance(channel.settings, EmailSettings):
-        return None  # not (or no longer) an email channel: nothing to verify the link with
-    secret = channel.settings.unsubscribe_secret.get_secret_value().encode()
-    if not unsubscribe.signed_by(secret):
+    secret = signing_secret(email_channels(services), unsubscribe)
+    if secret is None:
         return None
     person = await services.call(services.store.get_person, unsubscribe.person_id)
     for contact in person.contacts if person else ():
@@ -146,6 +146,28 @@ async def _address(services: Services, request: web.Request) -> tuple[Unsubscrib
         ):
             return unsubscribe, contact.value
     return unsubscribe, ""
+
+
+def email_channels(services: Services) -> dict[str, bytes]:
+    """The name and unsubscribe secret of each configured channel of the email type
+    (``EmailChannel.type_name``), looked up on each request: the config may be reloaded."""
+    return {
+        channel.name: channel.settings.unsubscribe_secret.get_secret_value().encode()
+        for channel in services.channels_of_type("email")
+        if isinstance(channel.settings, EmailSettings)
+    }
+
+
+def signing_secret(secrets: dict[str, bytes], unsubscribe: Unsubscribe) -> bytes | None:
+    """Of ``secrets`` (by channel name), the one that signed the token: the named channel's
+    first, then any other's (the named channel may have been renamed or removed since the
+    email went out)."""
+    named = secrets.get(unsubscribe.channel)
+    others = [secret for name, secret in secrets.items() if name != unsubscribe.channel]
+    for secret in ([named] if named else []) + others:
+        if unsubscribe.signed_by(secret):
+            return secret
+    return None
 
 
 def add_routes(app: web.Application, services: Services) -> None:
@@ -171,18 +193,22 @@ def add_routes(app: web.Application, services: Services) -> None:
         unsubscribe, address = found
         if not address:
             return _page("Already removed", "This address is no longer on file.", status=404)
-        await services.call(
-            services.store.opt_out,
-            unsubscribe.person_id,
-            unsubscribe.channel,
-            address,
-            now=services.clock(),
-            source=SOURCE,
-        )
+        # Every email channel, not only the one that sent the link: the person asked for no
+        # more email at this address. Not "*": that would stop SMS and letters as well.
+        channels = list(email_channels(services))
+        for channel_name in channels:
+            await services.call(
+                services.store.opt_out,
+                unsubscribe.person_id,
+                channel_name,
+                address,
+                now=services.clock(),
+                source=SOURCE,
+            )
         services.changed(person_id=unsubscribe.person_id)  # a claim waiting to send re-checks
         log.info(
             "email opt-out recorded",
-            extra={"fields": {"person": unsubscribe.person_id, "channel": unsubscribe.channel}},
+            extra={"fields": {"person": unsubscribe.person_id, "channels": channels}},
         )
         return _page("Unsubscribed", "You will get no more reminders by email at this address.")
 

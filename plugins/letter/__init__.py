@@ -17,7 +17,7 @@ from typing import Any
 
 import aiohttp
 from dispatcher_plugins.letter.address import AddressError, addressee_and_letter, recipient
-from dispatcher_plugins.letter.lob import letter_form, post_letter
+from dispatcher_plugins.letter.lob import LobSetupError, letter_form, post_letter
 from dispatcher_plugins.letter.pdf import Layout, bundled_font, render_letter
 from dispatcher_plugins.letter.settings import LetterSettings
 from dispatcher_plugins.letter.spool import Spool
@@ -57,6 +57,8 @@ class LetterChannel(Channel):
         self.spool = Spool(settings.directory, fsync=settings.fsync)
         self._session: aiohttp.ClientSession | None = None
         self._open = False
+        # The Lob status last logged as a configuration problem, until a letter goes through.
+        self._setup_fault: int | None = None
 
     async def open(self) -> None:
         if self.settings.provider == "lob" and self._session is None:
@@ -113,7 +115,21 @@ class LetterChannel(Channel):
             form = letter_form(self.settings, message.attempt_id, to, pdf, datetime.now(UTC))
         except AddressError as exc:
             raise PermanentError(str(exc), code="address_format") from None
-        return await post_letter(self._session, self.settings, message.attempt_id, form)
+        try:
+            result = await post_letter(self._session, self.settings, message.attempt_id, form)
+        except LobSetupError as exc:
+            if exc.status != self._setup_fault:
+                # Once, not for every letter it keeps queued; never the key itself.
+                self._setup_fault = exc.status
+                log.error(
+                    "Lob refuses this channel's settings; letters stay queued until fixed",
+                    extra={"fields": {"channel": self.name, "status": exc.status}},
+                )
+            raise
+        if self._setup_fault is not None:
+            self._setup_fault = None
+            log.info("Lob accepts letters again", extra={"fields": {"channel": self.name}})
+        return result
 
     def _spool(self, message: Message, pdf: bytes) -> SendResult:
         manifest = {

@@ -1,9 +1,18 @@
 """Lob's print-and-mail API: one ``POST /v1/letters`` per letter, with the PDF as the file.
 
-Answers: 200 is a letter Lob will print; 422 an address Lob cannot mail to (the address is
-marked undeliverable); other 4xx a request Lob refuses; 429 and 5xx, no connection or no
-answer are worth trying again. The attempt id is the idempotency key, so a retry of the same
-attempt never prints a second letter.
+Answers:
+
+- 200: a letter Lob will print.
+- 401, 403, 404: the API key is wrong or lacks permission, or ``base_url`` is wrong. Every
+  letter would fail alike: ``LobSetupError``, transient with a long ``retry_after``, so the
+  letters stay queued until the configuration is fixed.
+- 422: an address Lob cannot mail to (the address is marked undeliverable); other 4xx: a
+  request Lob refuses for this letter.
+- 429, 503, no connection: worth trying again; Lob certainly did not take the letter.
+- No answer in time, the connection lost after the request went out, 500, 502, 504: worth
+  trying again, but Lob may have created the letter, so the error says ``attempted``. The
+  attempt id is the idempotency key, so a retry of the *same* attempt never prints a second
+  letter; a rescheduled retry has a new attempt id, which is why ``attempted`` matters.
 """
 
 from __future__ import annotations
@@ -16,6 +25,26 @@ from dispatcher_plugins.letter.address import Recipient
 from dispatcher_plugins.letter.settings import LetterSettings
 
 from dispatcher.channel import PermanentError, SendResult, TransientError
+
+# Seconds before a letter refused for a configuration problem is tried again.
+SETUP_RETRY_AFTER = 300.0
+_SETUP_STATUSES = {401: "API key refused", 403: "API key not permitted", 404: "no such endpoint"}
+# Answers after which Lob may have created the letter all the same: an internal error, or a
+# gateway that lost or timed out on the request it passed on.
+_MAYBE_CREATED = frozenset({500, 502, 504})
+
+
+class LobSetupError(TransientError):
+    """Lob refused the key or the URL (401, 403, 404): every letter fails alike until the
+    settings are fixed. Never ``attempted``."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(
+            f"Lob answered {status}: {_SETUP_STATUSES[status]}; check api_key and base_url",
+            retry_after=SETUP_RETRY_AFTER,
+            code=str(status),
+        )
+        self.status = status
 
 
 def letter_form(
@@ -73,20 +102,37 @@ async def post_letter(
         ) as response:
             status = response.status
             retry_after = response.headers.get("Retry-After", "")
-            reply = await response.json(content_type=None) if status == 200 else None
-    except aiohttp.ClientConnectorError:
+            reply = await _body(response) if status == 200 else None
+    except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError):
+        # No connection was made: the request never left.
         raise TransientError("Lob unreachable", code="connect") from None
     except (TimeoutError, aiohttp.ClientError):
-        # Lob may have taken the letter: it counts, and the idempotency key guards a retry.
+        # The request may have reached Lob, which may have created the letter.
         raise TransientError("no answer from Lob", code="no_answer", attempted=True) from None
     return _answer(status, retry_after, reply)
 
 
+async def _body(response: aiohttp.ClientResponse) -> object:
+    """The JSON of a 200; None when it cannot be read (the letter is created all the same,
+    only its id is lost)."""
+    try:
+        return await response.json(content_type=None)
+    except (TimeoutError, aiohttp.ClientError, ValueError):
+        return None
+
+
 def _answer(status: int, retry_after: str, reply: object) -> SendResult:
     # Error texts never quote Lob's reply: it may repeat the address.
+    if status in _SETUP_STATUSES:
+        raise LobSetupError(status)
     if status == 429 or status >= 500:
         wait = float(retry_after) if retry_after.isdigit() else None
-        raise TransientError(f"Lob answered {status}", retry_after=wait, code=str(status))
+        raise TransientError(
+            f"Lob answered {status}",
+            retry_after=wait,
+            code=str(status),
+            attempted=status in _MAYBE_CREATED,
+        )
     if status == 422:
         raise PermanentError(
             "Lob cannot mail to this address", mark_contact="invalid", code=str(status)

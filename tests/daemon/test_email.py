@@ -1,18 +1,23 @@
 """The email channel in the example deployment, through the real dispatch loop and the
 daemon's HTTP server: the commented block in dispatcher.toml works as written, a refusal the
 server may lift (451) is retried by the core, a dead address (550) suppresses later reminders,
-and the one-click unsubscribe link records an opt-out that suppresses the next reminder."""
+a spam refusal fails one reminder and leaves the address usable, and the one-click unsubscribe
+link records an opt-out, of every email channel, that suppresses the next reminder."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
-from collections.abc import Callable, Iterator
+import shutil
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
+from email.message import EmailMessage
 from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
+from dispatcher_plugins.email.unsubscribe import Unsubscribe
 
 from dispatcher.daemon import Daemon
 from dispatcher.dispatch import Dispatcher, StoreThread
@@ -85,22 +90,23 @@ def emailing(open_deployment: Deployment, smtp: SmtpPeer) -> Deployment:
     return open_deployment
 
 
-def email_reminder(now: datetime, step: str = "email-1") -> NewReminder:
+def email_reminder(now: datetime, step: str = "email-1", channel: str = "email") -> NewReminder:
     return NewReminder(
         case_id="C1",
         person_id="P1",
         schedule="adhoc",
         step=step,
-        channel="email",
+        channel=channel,
         template="overdue_email",
         due_at=now - timedelta(minutes=1),
     )
 
 
-def enqueue_another(dep: Deployment) -> int:
+def enqueue_another(dep: Deployment, channel: str = "email", step: int = 2) -> int:
     store = dep.store()
     try:
-        return store.enqueue(email_reminder(datetime.now(UTC), "email-2"), datetime.now(UTC))
+        now = datetime.now(UTC)
+        return store.enqueue(email_reminder(now, f"{channel}-{step}", channel), now)
     finally:
         store.close()
 
@@ -193,16 +199,9 @@ async def test_one_click_unsubscribe_records_an_opt_out_and_the_next_reminder_is
     runtime = load_runtime(emailing.config)
     await runtime.channels["email"].open()
     await dispatch_until(runtime, emailing, lambda: smtp.requests == 1)
-    link = smtp.received[0]["List-Unsubscribe"].strip("<>")
-    path = link.removeprefix("http://127.0.0.1:8080")
-    assert path.startswith("/email/unsubscribe/")
+    path = unsubscribe_path(smtp.received[0])
 
-    daemon = Daemon(emailing.config)
-    client: TestClient[Any, Any] = TestClient(
-        TestServer(build_app(daemon.metrics, daemon.ready, daemon.services()))
-    )
-    await client.start_server()
-    try:
+    async with http_client(emailing) as client:
         page = await client.get(path)
         assert page.status == 200 and '<form method="post">' in await page.text()
         assert opted_out(emailing) == [], "showing the page changes nothing"
@@ -216,10 +215,6 @@ async def test_one_click_unsubscribe_records_an_opt_out_and_the_next_reminder_is
             done = await client.post(path, data={"List-Unsubscribe": "One-Click"})
             assert done.status == 200
         assert opted_out(emailing) == [("email", ADDRESS)]
-    finally:
-        await client.close()
-        daemon.store_thread.shutdown()
-        daemon.store.close()
 
     later = enqueue_another(emailing)
     await dispatch_until(runtime, emailing, lambda: settled(emailing))
@@ -227,6 +222,73 @@ async def test_one_click_unsubscribe_records_an_opt_out_and_the_next_reminder_is
     assert smtp.requests == 1
     state, reason = reminder_states(emailing)[later]
     assert (state, reason) == (ReminderState.SUPPRESSED, "opt_out")
+
+
+async def test_an_unsubscribe_stops_every_email_channel_and_nothing_else(
+    emailing: Deployment, smtp: SmtpPeer
+) -> None:
+    """A second email channel (its own secret) beside the first: a link sent by either opts
+    the address out of both; the SMS and letter channels are left alone."""
+    config = emailing.config / "dispatcher.toml"
+    email_block = config.read_text().partition("[channels.email]\n")[2].partition("\n[")[0]
+    second = email_block.replace('"${EMAIL_UNSUBSCRIBE_SECRET}"', '"another-long-secret"')
+    emailing.write("dispatcher.toml", config.read_text() + "\n[channels.notices]\n" + second)
+    templates = emailing.config / "templates"
+    shutil.copytree(templates / "email", templates / "notices")
+    runtime = load_runtime(emailing.config)
+    assert sorted(c.name for c in runtime.channels.values() if c.type_name == "email") == [
+        "email",
+        "notices",
+    ]
+    for channel in ("email", "notices"):
+        await runtime.channels[channel].open()
+    enqueue_another(emailing, "notices", step=1)
+    await dispatch_until(runtime, emailing, lambda: smtp.requests == 2)
+    # The link in the email the second channel sent.
+    [path] = [unsubscribe_path(mail) for mail in smtp.received if token_of(mail) == "notices"]
+
+    async with http_client(emailing) as client:
+        done = await client.post(path, data={"List-Unsubscribe": "One-Click"})
+        assert done.status == 200
+    assert sorted(opted_out(emailing)) == [("email", ADDRESS), ("notices", ADDRESS)]
+
+    later = [enqueue_another(emailing, "email"), enqueue_another(emailing, "notices")]
+    await dispatch_until(runtime, emailing, lambda: settled(emailing))
+    for channel in ("email", "notices"):
+        await runtime.channels[channel].close()
+    assert smtp.requests == 2
+    states = reminder_states(emailing)
+    assert [states[r] for r in later] == [(ReminderState.SUPPRESSED, "opt_out")] * 2
+
+
+def unsubscribe_path(mail: EmailMessage) -> str:
+    link = str(mail["List-Unsubscribe"]).strip("<>")
+    path = link.removeprefix("http://127.0.0.1:8080")
+    assert path.startswith("/email/unsubscribe/")
+    return path
+
+
+def token_of(mail: EmailMessage) -> str:
+    """The channel that sent ``mail``, from its unsubscribe token."""
+    token = Unsubscribe.parse(unsubscribe_path(mail).rsplit("/", 1)[1])
+    assert token is not None
+    return token.channel
+
+
+@contextlib.asynccontextmanager
+async def http_client(dep: Deployment) -> AsyncIterator[TestClient[Any, Any]]:
+    """The daemon's HTTP app on its own store connection."""
+    daemon = Daemon(dep.config)
+    client: TestClient[Any, Any] = TestClient(
+        TestServer(build_app(daemon.metrics, daemon.ready, daemon.services()))
+    )
+    await client.start_server()
+    try:
+        yield client
+    finally:
+        await client.close()
+        daemon.store_thread.shutdown()
+        daemon.store.close()
 
 
 def opted_out(dep: Deployment) -> list[tuple[str, str | None]]:

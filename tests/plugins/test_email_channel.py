@@ -1,18 +1,30 @@
 """What the email channel puts on the wire, checked at a real SMTP server on loopback: the
-headers and decoded bodies, the unsubscribe link, and connection reuse."""
+headers and decoded bodies, the unsubscribe link, connection reuse, how refusals are
+classified, and connections in use when the channel closes."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Iterator
 from email.message import EmailMessage
 from typing import Any
 
 import pytest
 from dispatcher_plugins.email import EmailChannel, EmailSettings
-from dispatcher_plugins.email.unsubscribe import Unsubscribe, address_digest
+from dispatcher_plugins.email.replies import (
+    MAILBOX_FULL_RETRY_AFTER,
+    SETUP_RETRY_AFTER,
+    ServerSetupError,
+)
+from dispatcher_plugins.email.unsubscribe import (
+    Unsubscribe,
+    address_digest,
+    make_token,
+    signing_secret,
+)
 
-from dispatcher.channel import PermanentError
+from dispatcher.channel import PermanentError, TransientError
 from dispatcher.model import ContactKind
 from dispatcher.testing import sample_message
 from tests.plugins.smtp_peer import SmtpPeer
@@ -169,3 +181,152 @@ async def test_a_long_subject_and_lines_starting_with_a_dot_arrive_unchanged(
     [mail] = smtp.received
     assert mail["Subject"] == subject.strip()
     assert parts(mail) == {"text/plain": body + "\n"}
+
+
+# -- refusals, classified at the server ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("reply", "mark"),
+    [
+        ("550 5.7.1 Message rejected as spam", None),  # the content: the address stays usable
+        ("550 5.1.1 User unknown", "invalid"),  # the recipient, refused only after DATA
+    ],
+)
+async def test_a_refusal_at_data_marks_the_address_only_when_it_names_it(
+    smtp: SmtpPeer, channel: EmailChannel, reply: str, mark: str | None
+) -> None:
+    with smtp.refusing("data", reply), pytest.raises(PermanentError) as refused:
+        await channel.send(sample_message(ContactKind.EMAIL))
+    assert (refused.value.mark_contact, refused.value.code) == (mark, "550")
+    assert refused.value.attempted is False
+
+
+async def test_a_full_mailbox_is_tried_again_later(smtp: SmtpPeer, channel: EmailChannel) -> None:
+    with (
+        smtp.refusing("rcpt", "552 5.2.2 Mailbox full"),
+        pytest.raises(TransientError) as refused,
+    ):
+        await channel.send(sample_message(ContactKind.EMAIL))
+    assert refused.value.retry_after == MAILBOX_FULL_RETRY_AFTER
+    assert refused.value.attempted is False
+
+
+async def test_a_setup_refusal_keeps_reminders_queued_and_is_logged_once(
+    smtp: SmtpPeer, channel: EmailChannel, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="dispatcher.email")
+    messages = [sample_message(ContactKind.EMAIL) for _ in range(3)]
+    with smtp.refusing("mail", "530 5.7.0 Authentication required"):
+        for message in messages:
+            with pytest.raises(TransientError) as refused:
+                await channel.send(message)
+            assert isinstance(refused.value, ServerSetupError)
+            assert refused.value.retry_after == SETUP_RETRY_AFTER
+            assert (refused.value.attempted, refused.value.code) == (False, "530")
+    await channel.send(sample_message(ContactKind.EMAIL))
+
+    records = [
+        r for r in caplog.records if r.name == "dispatcher.email" and r.levelno >= logging.INFO
+    ]
+    [error] = [r for r in records if r.levelno == logging.ERROR]
+    fields = error.fields  # type: ignore[attr-defined]
+    assert (fields["stage"], fields["code"], fields["status"]) == ("mail", "530", "5.7.0")
+    assert any("again" in r.getMessage() for r in records if r.levelno == logging.INFO)
+    for record in caplog.records:
+        text = record.getMessage() + repr(getattr(record, "fields", ""))
+        assert all(m.contact not in text for m in messages)
+    assert smtp.requests == 1 and smtp.connections == 1, "refused at MAIL, the connection kept"
+
+
+async def test_a_refused_login_is_a_setup_problem() -> None:
+    with SmtpPeer(login=("acme", "right-password")) as peer:
+        channel = EmailChannel("email", settings(peer, username="acme", password="wrong"))
+        await channel.open()
+        try:
+            with pytest.raises(ServerSetupError) as refused:
+                await channel.send(sample_message(ContactKind.EMAIL))
+        finally:
+            await channel.close()
+        assert (refused.value.stage, refused.value.code) == ("auth", "535")
+        assert refused.value.retry_after == SETUP_RETRY_AFTER and not refused.value.attempted
+        assert peer.logins_refused >= 1 and peer.requests == 0
+
+        channel = EmailChannel("email", settings(peer, username="acme", password="right-password"))
+        await channel.open()
+        try:
+            await channel.send(sample_message(ContactKind.EMAIL))
+        finally:
+            await channel.close()
+        assert peer.requests == 1
+
+
+# -- closing while a send is in flight (a reload) --------------------------------------------
+
+
+async def test_a_connection_given_back_after_close_is_ended(
+    smtp: SmtpPeer, channel: EmailChannel
+) -> None:
+    with smtp.holding() as hold:
+        sending = asyncio.create_task(channel.send(sample_message(ContactKind.EMAIL)))
+        assert await asyncio.to_thread(smtp.holding_data.wait, 30), "DATA never reached"
+        await channel.close()
+        hold.set()
+        await sending
+
+    assert smtp.requests == 1
+    assert (smtp.connections, smtp.quits) == (1, 1), "the connection was QUIT, not kept"
+
+
+async def test_a_send_waiting_for_a_connection_when_the_pool_closes_stays_queued(
+    smtp: SmtpPeer,
+) -> None:
+    channel = EmailChannel("email", settings(smtp, pool_size=1))
+    await channel.open()
+    with smtp.holding() as hold:
+        first = asyncio.create_task(channel.send(sample_message(ContactKind.EMAIL)))
+        assert await asyncio.to_thread(smtp.holding_data.wait, 30), "DATA never reached"
+        second = asyncio.create_task(channel.send(sample_message(ContactKind.EMAIL)))
+        await asyncio.sleep(0)  # the second send now waits for the one connection
+        await channel.close()
+        hold.set()
+        await first
+        with pytest.raises(TransientError) as closed:
+            await second
+    assert (closed.value.code, closed.value.attempted) == ("closed", False)
+    assert (smtp.requests, smtp.connections, smtp.quits) == (1, 1, 1)
+
+
+def test_a_link_is_verified_by_any_email_channel_that_signed_it() -> None:
+    """The channel named in the token first; when it was renamed or removed since the email
+    went out, the email channel whose secret signed it (so the link keeps working)."""
+    secret, other = SECRET.encode(), b"a-different-long-secret"
+    token = Unsubscribe.parse(make_token(secret, "old-name", "P-7", "a@example.com"))
+    assert token is not None
+
+    assert signing_secret({"other": other, "old-name": secret}, token) == secret
+    assert signing_secret({"other": other, "new-name": secret}, token) == secret
+    assert signing_secret({"other": other, "old-name": other}, token) is None
+    assert signing_secret({}, token) is None
+
+
+# -- "may have been sent" ----------------------------------------------------------------------
+
+
+async def test_only_a_failure_after_data_began_counts_as_attempted(smtp: SmtpPeer) -> None:
+    """No reply to the message itself: the server may have taken it (``attempted``, so the
+    core does not send it again unasked). No connection, or a refusal: it certainly did not."""
+    channel = EmailChannel("email", settings(smtp, command_timeout="1s", connect_timeout="1s"))
+    await channel.open()
+    try:
+        with smtp.stalling(3), pytest.raises(TransientError) as no_reply:
+            await channel.send(sample_message(ContactKind.EMAIL))
+        with smtp.down(), pytest.raises(TransientError) as down:
+            await channel.send(sample_message(ContactKind.EMAIL))
+        with smtp.refusing("rcpt", 451), pytest.raises(TransientError) as busy:
+            await channel.send(sample_message(ContactKind.EMAIL))
+    finally:
+        await channel.close()
+    assert (no_reply.value.code, no_reply.value.attempted) == ("timeout", True)
+    assert (down.value.code, down.value.attempted) == ("connect", False)
+    assert (busy.value.code, busy.value.attempted) == ("451", False)

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from dispatcher_plugins.email import EmailChannel
+from dispatcher_plugins.email.replies import MAILBOX_FULL_RETRY_AFTER, SETUP_RETRY_AFTER
 
 from dispatcher.testing import ChannelContract, Failure
 from tests.plugins.smtp_peer import SmtpPeer
@@ -68,6 +69,21 @@ class TestEmailContract(ChannelContract):
             Failure("try later (452 at DATA)", lambda _: smtp.refusing("data", 452)),
             Failure("no answer in time", lambda _: smtp.stalling(3)),
             Failure("server down", lambda _: smtp.down()),
+            Failure(
+                "mailbox full (552 5.2.2 at RCPT)",
+                lambda _: smtp.refusing("rcpt", "552 5.2.2 Mailbox full"),
+                retry_after=MAILBOX_FULL_RETRY_AFTER,
+            ),
+            Failure(
+                "login required (530 5.7.0 at MAIL): the server's setup, not the reminder",
+                lambda _: smtp.refusing("mail", "530 5.7.0 Authentication required"),
+                retry_after=SETUP_RETRY_AFTER,
+            ),
+            Failure(
+                "sender refused (553 at MAIL): the sender's setup, not the reminder",
+                lambda _: smtp.refusing("mail", 553),
+                retry_after=SETUP_RETRY_AFTER,
+            ),
         ]
 
     @pytest.fixture
@@ -78,6 +94,14 @@ class TestEmailContract(ChannelContract):
                 lambda _: smtp.refusing("rcpt", 550),
                 mark_contact="invalid",
             ),
-            Failure("refused as spam (554 at DATA)", lambda _: smtp.refusing("data", 554)),
-            Failure("sender refused (553 at MAIL)", lambda _: smtp.refusing("mail", 553)),
+            Failure("refused (554 at DATA)", lambda _: smtp.refusing("data", 554)),
+            Failure(
+                "refused as spam (550 5.7.1 at DATA)",
+                lambda _: smtp.refusing("data", "550 5.7.1 Message rejected as spam"),
+            ),
+            Failure(
+                "mailbox disabled (550 5.2.1 at RCPT)",
+                lambda _: smtp.refusing("rcpt", "550 5.2.1 Mailbox disabled"),
+                mark_contact="invalid",
+            ),
         ]

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from dispatcher_plugins.letter import LetterChannel
+from dispatcher_plugins.letter.lob import SETUP_RETRY_AFTER
 from dispatcher_plugins.letter.spool import Spool
 
 from dispatcher.channel import Channel, Message
@@ -144,6 +145,16 @@ class TestLetterLobContract(ChannelContract):
             ),
             Failure("no answer in time", lambda channel: peer.replying(Reply(200, stall=2))),
             Failure("Lob unreachable", lambda channel: peer.down()),
+            Failure(
+                "bad key: the settings, not the letter",
+                lambda channel: peer.replying(Reply(401)),
+                retry_after=SETUP_RETRY_AFTER,
+            ),
+            Failure(
+                "wrong base_url",
+                lambda channel: peer.replying(Reply(404)),
+                retry_after=SETUP_RETRY_AFTER,
+            ),
         ]
 
     @pytest.fixture
@@ -155,5 +166,4 @@ class TestLetterLobContract(ChannelContract):
                 mark_contact="invalid",
             ),
             Failure("bad request", lambda channel: peer.replying(Reply(400))),
-            Failure("bad key", lambda channel: peer.replying(Reply(401))),
         ]

@@ -1,5 +1,6 @@
 """The Lob provider's request: against a loopback server that reads every field, and against
-Lob's published spec served by Prism (``../shared/peers/lob-mock``), which validates it."""
+Lob's published spec served by Prism (``../shared/peers/lob-mock``), which validates it; and
+what each of Lob's answers means, at the loopback server."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import base64
 import email
 import email.policy
 import json
+import logging
 import os
 import shutil
 import subprocess
@@ -18,9 +20,10 @@ from typing import Any
 import aiohttp
 import pytest
 from dispatcher_plugins.letter import LetterChannel
-from dispatcher_plugins.letter.lob import letter_form
+from dispatcher_plugins.letter.lob import SETUP_RETRY_AFTER, LobSetupError, letter_form
 from dispatcher_plugins.letter.settings import LetterSettings
 
+from dispatcher.channel import Message, PermanentError, TransientError
 from dispatcher.model import ContactKind
 from dispatcher.testing import HttpPeer, Reply
 from dispatcher.testing.samples import sample_message
@@ -152,3 +155,91 @@ MISSING_TO_FROM = {
     "Request body must have required property 'to'",
     "Request body must have required property 'from'",
 }
+
+
+# -- what Lob's answers mean, at the loopback server ------------------------------------------
+
+SETUP, RETRY, MAYBE_SENT, INVALID, FAILED = "setup", "retry", "maybe sent", "invalid", "failed"
+
+
+def outcome(error: Exception) -> str:
+    if isinstance(error, LobSetupError):
+        assert error.retry_after == SETUP_RETRY_AFTER and not error.attempted
+        return SETUP
+    if isinstance(error, TransientError):
+        return MAYBE_SENT if error.attempted else RETRY
+    assert isinstance(error, PermanentError) and not error.attempted
+    return INVALID if error.mark_contact == "invalid" else FAILED
+
+
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [
+        (401, SETUP),  # bad API key
+        (403, SETUP),  # the key may not create letters
+        (404, SETUP),  # wrong base_url
+        (422, INVALID),
+        (400, FAILED),
+        (413, FAILED),
+        (429, RETRY),
+        (503, RETRY),
+        (500, MAYBE_SENT),
+        (502, MAYBE_SENT),
+        (504, MAYBE_SENT),
+    ],
+)
+async def test_lobs_answer_is_classified(http_peer: HttpPeer, status: int, expected: str) -> None:
+    http_peer.respond = lambda request: Reply(status, json={"error": {"message": "no"}})
+    with pytest.raises((TransientError, PermanentError)) as failed:
+        await send_one(lob_settings(http_peer.url))
+    assert outcome(failed.value) == expected
+    assert failed.value.code == str(status)
+    assert http_peer.requests == 1
+
+
+async def test_no_answer_may_have_created_a_letter_no_connection_did_not(
+    http_peer: HttpPeer,
+) -> None:
+    settings = lob_settings(http_peer.url, timeout="1s")
+    stalling = http_peer.replying(Reply(200, json={"id": "ltr_1"}, stall=3))
+    with stalling, pytest.raises(TransientError) as stalled:
+        await send_one(settings)
+    assert (stalled.value.code, stalled.value.attempted) == ("no_answer", True)
+
+    with http_peer.down(), pytest.raises(TransientError) as down:
+        await send_one(settings)
+    assert (down.value.code, down.value.attempted) == ("connect", False)
+
+
+async def test_an_unreadable_200_is_still_a_letter(http_peer: HttpPeer) -> None:
+    http_peer.respond = lambda request: Reply(200, body=b"<html>not json")
+    _, result = await send_one(lob_settings(http_peer.url))
+    assert result.provider_id is None
+
+
+async def test_a_refused_key_is_logged_once_without_the_key(
+    http_peer: HttpPeer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="dispatcher_plugins.letter")
+    channel = LetterChannel("letter", lob_settings(http_peer.url))
+    await channel.open()
+    try:
+        with http_peer.replying(Reply(401)):
+            for _ in range(3):
+                with pytest.raises(LobSetupError):
+                    await channel.send(letter())
+        http_peer.respond = lambda request: Reply(200, json={"id": "ltr_2"})
+        assert (await channel.send(letter())).provider_id == "ltr_2"
+    finally:
+        await channel.close()
+
+    records = [r for r in caplog.records if r.name == "dispatcher_plugins.letter"]
+    [error] = [r for r in records if r.levelno == logging.ERROR]
+    assert error.fields == {"channel": "letter", "status": 401}  # type: ignore[attr-defined]
+    assert any(r.getMessage() == "Lob accepts letters again" for r in records)
+    assert all(KEY not in r.getMessage() + repr(vars(r)) for r in caplog.records)
+    assert http_peer.requests == 4
+
+
+def letter() -> Message:
+    return sample_message(ContactKind.POSTAL, body="Pat Example\n\nDear Pat", contact=US_ADDRESS)

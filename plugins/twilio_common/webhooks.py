@@ -167,13 +167,16 @@ def add_routes(app: web.Application, services: Any) -> None:
         form: dict[str, str], channel: TwilioChannel, attempt_id: str | None, sid: str | None
     ) -> web.Response:
         """Detection's verdict decides what the silent call says (the voice channel's
-        ``answered``); a person on the line is a conversation (its cooldown starts now)."""
+        ``answered``); a person who heard the message is a conversation (its cooldown starts
+        now). One who heard nothing (this process no longer holds the call's script: a
+        restart, another node; or Twilio refused the update) got a silent call: a counted
+        attempt, not a conversation."""
         answered_by = form.get("AnsweredBy", "")
         answered = getattr(channel, "answered", None)
         done = None
         if answered is not None and attempt_id and sid:
             done = await answered(attempt_id, sid, answered_by)
-        if answered_by == "human" and sid:
+        if answered_by == "human" and done == "spoken" and sid:
             await services.call(
                 services.store.settle_attempt,
                 attempt_id=attempt_id,

@@ -465,3 +465,16 @@ def test_check_refuses_a_voice_channel_that_cannot_detect_machines(
     refused = deployment.cli("check")
     assert refused.returncode == 1
     assert "voice/call_script.en.voicemail: a call on channel voice needs" in refused.stdout
+
+
+async def test_a_person_who_heard_nothing_is_no_conversation(deployed: Deployed) -> None:
+    """The call's script is gone (a restart, or the verdict reached another node): the
+    person got a silent call. It counts as an attempt; it starts no conversation cooldown."""
+    placed_call, sid = await placed_call_of(deployed)
+    amd = callback_path(placed_call["AsyncAmdStatusCallback"])
+    deployed.daemon.runtime.channels["voice"]._scripts.clear()  # type: ignore[attr-defined]
+    human = {"AccountSid": ACCOUNT_SID, "CallSid": sid, "AnsweredBy": "human"}
+    assert await deployed.post(amd, human) == 204
+    assert deployed.twilio.call_updates == []
+    attempt = await voice_attempt(deployed)
+    assert (attempt["outcome"], attempt["counted"]) == ("placed", True)

@@ -61,7 +61,9 @@ class ChannelError(Exception):
 
 class TransientError(ChannelError):
     """Worth trying again later. ``retry_after`` (seconds) is the provider's hint; the core
-    decides when, and whether the retry still passes policy."""
+    decides when, and whether the retry still passes policy. ``channel_down`` says the channel
+    cannot send anything now, whatever the message (the provider refuses our credentials, a
+    wrong endpoint): the reminder waits without spending one of its ``max_tries``."""
 
     def __init__(
         self,
@@ -70,9 +72,11 @@ class TransientError(ChannelError):
         retry_after: float | None = None,
         code: str | None = None,
         attempted: bool = False,
+        channel_down: bool = False,
     ) -> None:
         super().__init__(message, code=code, attempted=attempted)
         self.retry_after = retry_after
+        self.channel_down = channel_down
 
 
 class PermanentError(ChannelError):

@@ -63,6 +63,15 @@ class PolicyNoLongerAllows(Exception):
     """Raised before an in-process retry when the policy would not send at that instant."""
 
 
+class ClaimGivenBack(Exception):
+    """Confirmed again just before the send, the claim was not: its case or person changed
+    (the store gave it back), or the store could not say (``unconfirmed``)."""
+
+    def __init__(self, unconfirmed: bool) -> None:
+        super().__init__()
+        self.unconfirmed = unconfirmed
+
+
 @dataclass
 class Counters:
     claimed: int = 0
@@ -157,6 +166,7 @@ class Dispatcher:
             StoreThread(self.store.store) if self.store.store.concurrent_writers else self.store
         )
         self._changed: set[str] = set()  # cases and people changed here since their claim
+        self._confirmed_at: dict[str, float] = {}  # attempt id → when confirmed (monotonic)
         self._records: list[SendRecord] = []
         self._flush_lock = asyncio.Lock()
         settings = self.runtime.config.dispatcher.dispatch
@@ -173,7 +183,7 @@ class Dispatcher:
         theirs not yet sent is confirmed again just before its send, whatever was confirmed
         before. Changes made by other processes are caught by the confirmation itself."""
         for key in (case_id, person_id):
-            if key is not None and self._waiting:
+            if key is not None and (self._waiting or self._tasks):
                 self._changed.add(key)
         self.wake()
 
@@ -366,12 +376,19 @@ class Dispatcher:
 
     async def _give_back(self, claim: Claim) -> None:
         """The store could not confirm ``claim``: give it back (decided again later) rather
-        than leave it held, renewed, by a node that will never send it. If the store
-        refuses that too, it stays waiting: released at stop, or settled after a restart."""
-        try:
-            await self.store.call(self.store.store.release, [claim], self.clock())
-        except Exception:
-            return
+        than leave it held, renewed, by a node that will never send it. Tried until the store
+        takes it; at stop, ``_drain`` releases what is still waiting."""
+        pause = 0.5
+        while True:
+            try:
+                await self.store.call(self.store.store.release, [claim], self.clock())
+                break
+            except Exception:
+                if self._stopping.is_set():
+                    self._waiting[claim.attempt_id] = claim
+                    return
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, 10.0)
         self._waiting.pop(claim.attempt_id, None)
 
     # -- one send ---------------------------------------------------------------------------
@@ -387,13 +404,22 @@ class Dispatcher:
             if self._stopping.is_set():
                 return  # stays in _waiting; released by _drain
             self._waiting.pop(claim.attempt_id, None)
-            if not self._waiting:
-                self._changed.clear()
-            if not confirmed:
+            record = None
+            if confirmed:
+                self._confirmed_at[claim.attempt_id] = monotonic_time.monotonic()
+                try:
+                    record = await self._attempt(claim)
+                except ClaimGivenBack as exc:
+                    if exc.unconfirmed:
+                        await self._give_back(claim)
+                finally:
+                    self._confirmed_at.pop(claim.attempt_id, None)
+            if not self._waiting and len(self._tasks) <= 1:
+                self._changed.clear()  # nothing left that a change could concern
+            if record is None:
                 self.counters.rechecked += 1
                 self.wake()  # given back: decide it again at once
                 return
-            record = await self._attempt(claim)
         self._records.append(record)
         if len(self._records) >= FLUSH_AT:
             self._kick.set()  # the flusher writes; a send task is never the one cut off mid-write
@@ -417,7 +443,7 @@ class Dispatcher:
                     "fields": {
                         "reminder": reminder.id,
                         "template": reminder.template,
-                        "error": str(exc),
+                        "error": scrub(str(exc)),
                     }
                 },
             )
@@ -443,9 +469,14 @@ class Dispatcher:
         except TransientError as exc:
             return self._transient(claim, exc)
         except PolicyNoLongerAllows:
-            return self._retry_later(claim, self.clock(), "policy_recheck", counted=False)
+            # Not the reminder's fault: decided again at once, without spending a try.
+            return self._retry_later(
+                claim, self.clock(), "policy_recheck", counted=False, spend=False
+            )
         except PermanentError as exc:
             return self._permanent(claim, exc)
+        except ClaimGivenBack:
+            raise
         except Exception as exc:  # a plugin bug: we cannot know whether anyone was contacted
             log.exception(
                 "channel raised an unexpected error",
@@ -529,14 +560,26 @@ class Dispatcher:
         ):
             with attempt:
                 self.counters.retried += 1
+                # A reload may have replaced the channel meanwhile (the old one closes).
+                channel = self.runtime.channels.get(claim.reminder.channel, channel)
                 return await self._send_now(channel, message, claim)
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _send_now(self, channel: Channel, message: Message, claim: Claim) -> SendResult:
-        """Wait for the provider's capacity, then decide again at this very instant (the
-        claim may have waited for a slot or for the sender's cap since its decision: a
-        window may have closed), then send."""
+        """Wait for the provider's capacity, then make sure the claim still stands: confirmed
+        again in the store if the wait was long or its case or person changed here, and
+        decided again at this very instant (a window may have closed). Then send."""
         await channel.ready(message)
+        stale = monotonic_time.monotonic() - self._confirmed_at.get(claim.attempt_id, 0.0)
+        if stale > CONFIRMATION_FRESH or {claim.case.id, claim.person.id} & self._changed:
+            self._changed.discard(claim.case.id)
+            self._changed.discard(claim.person.id)
+            alone = _Confirmation([claim])
+            self._start_confirming(alone)
+            confirmed = await self._outcome(alone, claim)
+            if not confirmed:
+                raise ClaimGivenBack(unconfirmed=confirmed is None)
+            self._confirmed_at[claim.attempt_id] = alone.confirmed_at
         self._recheck(claim)
         return await channel.send(message)
 
@@ -664,6 +707,7 @@ class Dispatcher:
             exc.code or "transient",
             counted=exc.attempted,
             detail=scrub(str(exc))[:500],
+            spend=not exc.channel_down,
         )
 
     def _resends_unknown(self, claim: Claim) -> bool:
@@ -675,11 +719,20 @@ class Dispatcher:
         return settings.reschedule_after * (2 ** max(claim.reminder.tries, 0))
 
     def _retry_later(
-        self, claim: Claim, at: datetime, code: str, *, counted: bool, detail: str | None = None
+        self,
+        claim: Claim,
+        at: datetime,
+        code: str,
+        *,
+        counted: bool,
+        detail: str | None = None,
+        spend: bool = True,
     ) -> SendRecord:
+        """Back to the queue at ``at``; with ``spend``, the claim's try counts toward
+        ``max_tries`` (then the reminder gives up)."""
         settings = self.runtime.config.dispatcher.dispatch
         tries = claim.reminder.tries + 1
-        if tries >= settings.max_tries:
+        if spend and tries >= settings.max_tries:
             self.counters.failed += 1
             return self._record(
                 claim,
@@ -697,6 +750,7 @@ class Dispatcher:
             error_code=code,
             detail=detail,
             reschedule_at=at,
+            spent_try=spend,
         )
 
     # -- recording and stopping ---------------------------------------------------------------

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -13,7 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from dispatcher.channel import PermanentError, TransientError
-from dispatcher.dispatch import Dispatcher, StoreThread
+from dispatcher.dispatch import CONFIRMATION_FRESH, Dispatcher, StoreThread
 from dispatcher.hookspecs import hookimpl
 from dispatcher.runtime import load_runtime
 from dispatcher.store import schema
@@ -486,3 +487,80 @@ async def test_a_claim_confirmed_ahead_that_waits_long_is_confirmed_again(dep: D
         other.close()
     assert "P2" not in ScriptedChannel.calls
     assert _reminder(dep, "P2").state in ("suppressed", "cancelled")
+
+
+@pytest.mark.parametrize("told", [True, False])
+async def test_a_payment_while_the_send_waits_for_capacity_stops_it(
+    dep: Deployment, told: bool
+) -> None:
+    """The sender's cap holds the send after its confirmation; meanwhile the case is paid —
+    through this process (``changed``) or another. The send does not go out."""
+    seed(dep, 1)
+    other = dep.store()
+    dispatcher, store = _dispatcher(dep)
+    waited: list[str] = []
+
+    def pay_while_waiting(message: object) -> None:
+        if waited:
+            return
+        waited.append("paid")
+        other.case_event("C0", "paid", now=datetime.now(UTC))
+        if told:
+            dispatcher.changed(case_id="C0", person_id="P0")
+        else:
+            time.sleep(CONFIRMATION_FRESH + 0.1)  # a long wait for the sender's next slot
+
+    ScriptedChannel.on_ready = pay_while_waiting
+    try:
+        await _run_until(
+            dispatcher, lambda: _reminder(dep, "P0").state not in ("claimed", "pending")
+        )
+    finally:
+        store.shutdown()
+        other.close()
+    assert ScriptedChannel.calls == []
+    assert _reminder(dep, "P0").state in ("suppressed", "cancelled")
+    assert [a.outcome for a in _attempts(dep, "P0")] == ["released"]
+
+
+async def test_a_channel_that_is_down_keeps_its_reminders_without_spending_their_tries(
+    dep: Deployment,
+) -> None:
+    """Wrong credentials at the provider: every message fails alike until an admin fixes
+    them. The reminder waits for that, however long, instead of giving up after max_tries."""
+    seed(dep, 1)
+    down = TransientError("login refused", code="535", retry_after=300, channel_down=True)
+    ScriptedChannel.script["P0"] = [down] * 5
+    dispatcher, store = _dispatcher(dep)
+    await _run_until(dispatcher, lambda: _reminder(dep, "P0").last_reason == "retry:535")
+    store.shutdown()
+    reminder = _reminder(dep, "P0")
+    assert (reminder.state, reminder.tries) == ("pending", 0)
+    [attempt] = _attempts(dep, "P0")
+    assert (attempt.outcome, attempt.counted) == ("failed-transient", False)
+
+
+async def test_a_claim_the_store_could_not_confirm_is_given_back_once_it_answers(
+    dep: Deployment,
+) -> None:
+    seed(dep, 1)
+    dispatcher, store = _dispatcher(dep)
+    real = {"start_sending": store.store.start_sending, "release": store.store.release}
+    refused: list[str] = []
+
+    def refuse_once(name: str):  # type: ignore[no-untyped-def]
+        def call(*args, **kwargs):  # type: ignore[no-untyped-def]
+            if name not in refused:
+                refused.append(name)
+                raise RuntimeError("database is locked")
+            return real[name](*args, **kwargs)
+
+        return call
+
+    store.store.start_sending = refuse_once("start_sending")  # type: ignore[method-assign]
+    store.store.release = refuse_once("release")  # type: ignore[method-assign]
+    await _run_until(dispatcher, lambda: _reminder(dep, "P0").state == "sent")
+    store.shutdown()
+    assert refused == ["start_sending", "release"]
+    assert ScriptedChannel.calls == ["P0"], "given back, claimed again and sent once"
+    assert [a.outcome for a in _attempts(dep, "P0")] == ["released", "placed"]

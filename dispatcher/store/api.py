@@ -118,6 +118,7 @@ class SendRecord:
     error_code: str | None = None
     detail: str | None = None
     reschedule_at: datetime | None = None  # with reminder_state pending
+    spent_try: bool = True  # with reschedule_at: False gives the claim's try back
     channel: str = ""
     mark_contact: tuple[str, str, str, str] | None = None  # person, kind, value, status
     opt_out: tuple[str, str, str] | None = None  # person, channel, value

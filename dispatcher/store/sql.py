@@ -746,6 +746,7 @@ class SqlStore(Store):
                         due_at=bindparam("due"),
                         last_reason=bindparam("why"),
                         updated_at=bindparam("fin"),
+                        tries=t.reminders.c.tries - bindparam("back"),
                     ),
                     [
                         {
@@ -753,6 +754,7 @@ class SqlStore(Store):
                             "due": r.reschedule_at,
                             "why": f"retry:{r.error_code or 'transient'}",
                             "fin": r.finished_at,
+                            "back": 0 if r.spent_try else 1,
                         }
                         for r in retries
                     ],
@@ -993,8 +995,11 @@ class SqlStore(Store):
                 if detail is not None:
                     changes["detail"] = detail
                 if row.reminder_id is not None:
+                    # An attempt still in flight here is its reminder's current claim: the
+                    # report beat the dispatcher's record, which then leaves the reminder be.
+                    in_flight = current in (Outcome.RESERVED, Outcome.SENDING)
                     retried = self._settle_reminder(
-                        conn, row.reminder_id, outcome, error_code, now, retry
+                        conn, row.reminder_id, outcome, error_code, now, retry, in_flight
                     )
             if changes:
                 conn.execute(update(t.attempts).where(a.id == row.id).values(**changes))
@@ -1021,23 +1026,28 @@ class SqlStore(Store):
         error_code: str | None,
         now: datetime,
         retry: Retry | None = None,
+        in_flight: bool = False,
     ) -> bool:
         """The reminder follows its attempt's settled outcome, unless it has moved on (pending
         again, claimed for another try): only a sent or unknown one, or a failed one that a
-        delivery receipt proves reached the person. Returns whether it went back to pending
-        for another try (``retry``)."""
+        delivery receipt proves reached the person — or, ``in_flight``, one still claimed for
+        this very attempt. Returns whether it went back to pending for another try
+        (``retry``)."""
         S = ReminderState
         settled_from: tuple[ReminderState, ...]
+        claimed = (S.CLAIMED,) if in_flight else ()
         if outcome is Outcome.FAILED_TRANSIENT and retry is not None:
-            return self._retry_reminder(conn, reminder_id, error_code, now, retry)
+            return self._retry_reminder(conn, reminder_id, error_code, now, retry, claimed)
         if outcome in (Outcome.DELIVERED, Outcome.CONVERSATION):
-            state, settled_from = S.DELIVERED, (S.SENT, S.UNKNOWN, S.FAILED)
+            state, settled_from = S.DELIVERED, (S.SENT, S.UNKNOWN, S.FAILED, *claimed)
         elif outcome is Outcome.FAILED_PERMANENT:
-            state, settled_from = S.FAILED, (S.SENT, S.UNKNOWN)
+            state, settled_from = S.FAILED, (S.SENT, S.UNKNOWN, *claimed)
         else:
             state, settled_from = S.SENT, (S.UNKNOWN,)
         r = t.reminders.c
         values: dict[str, Any] = {"state": state.value, "updated_at": now}
+        if claimed:
+            values.update(claimed_by=None, claimed_at=None)
         if state is S.FAILED:
             values["last_reason"] = error_code
         conn.execute(
@@ -1049,7 +1059,12 @@ class SqlStore(Store):
 
     @staticmethod
     def _retry_reminder(
-        conn: Connection, reminder_id: int, error_code: str | None, now: datetime, retry: Retry
+        conn: Connection,
+        reminder_id: int,
+        error_code: str | None,
+        now: datetime,
+        retry: Retry,
+        also_from: tuple[ReminderState, ...] = (),
     ) -> bool:
         """A delivery that failed for a temporary reason (Twilio 30003, 30008): a reminder
         still sent or unknown (nothing newer happened to it) goes back to pending after the
@@ -1057,7 +1072,7 @@ class SqlStore(Store):
         ``max_tries`` it fails for good, as a send that kept failing does."""
         S = ReminderState
         r = t.reminders.c
-        from_states = [S.SENT.value, S.UNKNOWN.value]
+        from_states = [S.SENT.value, S.UNKNOWN.value, *(s.value for s in also_from)]
         row = conn.execute(
             select(r.tries).where(r.id == reminder_id, r.state.in_(from_states))
         ).first()
@@ -1071,6 +1086,7 @@ class SqlStore(Store):
         else:
             due = now + retry.after * (2 ** (tries - 1))  # as dispatch's backoff
             values = {"state": S.PENDING.value, "due_at": due, "last_reason": f"retry:{code}"}
+        values.update(claimed_by=None, claimed_at=None)
         changed = conn.execute(
             update(t.reminders)
             .where(r.id == reminder_id, r.state.in_(from_states))

@@ -66,7 +66,9 @@ class EmailChannel(Channel):
     async def send(self, message: Message) -> SendResult:
         pool = self._pool
         if pool is None:
-            raise PermanentError("email channel is not open", code="not_open")
+            # Closed by a reload (or not yet open): nothing was sent; the channel that
+            # replaces it sends it later.
+            raise TransientError("email channel is not open", code="closed")
         if not message.contact.isascii():
             # Would need SMTPUTF8 end to end, which most relays do not offer.
             raise PermanentError("address is not ASCII", code="address_not_ascii")
@@ -91,7 +93,7 @@ class EmailChannel(Channel):
             client, reused = await pool.acquire(fresh=fresh)
         except PoolClosed:
             # Closed (a reload) while this send waited: the new channel sends it later.
-            raise TransientError("email channel closed", code="closed") from None
+            raise TransientError("email channel is not open", code="closed") from None
         except aiosmtplib.SMTPResponseException as exc:
             raise self._noted(refusal(_setup_stage(exc), exc.code, exc.message)) from None
         except OSError as exc:  # no connection, lost, timed out (aiosmtplib's included)

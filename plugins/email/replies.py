@@ -48,7 +48,9 @@ class ServerSetupError(TransientError):
     SMTP stage that refused; ``status`` the enhanced code, if the reply had one."""
 
     def __init__(self, message: str, *, stage: str, code: str, status: str | None = None) -> None:
-        super().__init__(message, retry_after=SETUP_RETRY_AFTER, code=code, attempted=False)
+        super().__init__(
+            message, retry_after=SETUP_RETRY_AFTER, code=code, attempted=False, channel_down=True
+        )
         self.stage = stage
         self.status = status
 

@@ -43,6 +43,7 @@ class LobSetupError(TransientError):
             f"Lob answered {status}: {_SETUP_STATUSES[status]}; check api_key and base_url",
             retry_after=SETUP_RETRY_AFTER,
             code=str(status),
+            channel_down=True,
         )
         self.status = status
 

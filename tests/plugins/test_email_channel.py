@@ -157,8 +157,9 @@ async def test_close_ends_every_connection_and_a_send_after_it_fails(
     await asyncio.gather(*(channel.send(sample_message(ContactKind.EMAIL)) for _ in range(6)))
     before = smtp.connections
     await channel.close()
-    with pytest.raises(PermanentError):
+    with pytest.raises(TransientError) as closed:  # nothing sent: the next channel sends it
         await channel.send(sample_message(ContactKind.EMAIL))
+    assert not closed.value.attempted
     await channel.open()
     await channel.send(sample_message(ContactKind.EMAIL))
     assert smtp.connections == before + 1, "the connections closed were not used again"

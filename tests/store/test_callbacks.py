@@ -318,3 +318,35 @@ def test_without_retry_settings_a_temporary_failure_leaves_the_reminder_sent(sto
     _sent(store)
     assert _undelivered(store, "SM1", retry=None)
     assert _reminder_state(store) is ReminderState.SENT
+
+
+def test_a_failure_report_that_beats_the_record_stands(store) -> None:  # type: ignore[no-untyped-def]
+    """30003 reported before the dispatcher's batched record: the reminder goes back to the
+    queue all the same, and the late record does not make it ``sent``."""
+    _people(store, 2)
+    claims = store.claim_due(NOW, 10, always(), timedelta(0), node="n").claims
+    store.start_sending(claims, "n", NOW)
+    retry, failed = claims
+    assert store.settle_attempt(
+        attempt_id=retry.attempt_id,
+        provider_id="SM1",
+        outcome=Outcome.FAILED_TRANSIENT,
+        error_code="30003",
+        now=NOW,
+        retry=Retry(after=timedelta(minutes=15), max_tries=5),
+    ).retried
+    store.settle_attempt(
+        attempt_id=failed.attempt_id,
+        provider_id="SM2",
+        outcome=Outcome.FAILED_PERMANENT,
+        error_code="30006",
+        now=NOW,
+    )
+    store.record(placed(claims, LATER), node="n")
+    states = {r.case_id: r for r in store.case_history(retry.case.id).reminders}
+    again = states[retry.case.id]
+    assert (again.state, again.due_at) == (ReminderState.PENDING, NOW + timedelta(minutes=15))
+    [gone] = store.case_history(failed.case.id).reminders
+    assert gone.state is ReminderState.FAILED
+    outcomes = [a["outcome"] for a in store.case_history(failed.case.id).attempts]
+    assert outcomes == ["failed-permanent"]

@@ -61,6 +61,36 @@ class Deployment:
     def write(self, file: str, text: str) -> None:
         (self.config / file).write_text(text)
 
+    def enable_commented(
+        self,
+        channel: str,
+        values: dict[str, str] | None = None,
+        *,
+        leave_out: tuple[str, ...] = (),
+    ) -> str:
+        """Swap ``[channels.<channel>]``'s outbox lines for the commented block under them,
+        as dispatcher.toml tells an admin to. ``values`` replace settings (TOML values; a key
+        the block lacks is added); ``leave_out`` keys stay commented. Returns the block."""
+        text = (self.config / "dispatcher.toml").read_text()
+        head, header, section = text.partition(f"[channels.{channel}]\n")
+        assert header, f"no [channels.{channel}] in dispatcher.toml"
+        section, bracket, rest = section.partition("\n[")
+        lines = []
+        for line in section.splitlines():
+            if line.startswith(("plugin = ", "directory = ", "contact = ")):
+                continue
+            setting = re.match(r"^# ([a-z_]+) = (.*)$", line)
+            if setting and setting.group(1) in leave_out:
+                continue
+            lines.append(f"{setting.group(1)} = {setting.group(2)}" if setting else line)
+        block = "\n".join(lines)
+        for key, value in (values or {}).items():
+            block, found = re.subn(rf"^{key} = .*$", f"{key} = {value}", block, flags=re.M)
+            if not found:
+                block += f"\n{key} = {value}"
+        self.write("dispatcher.toml", head + header + block + "\n" + bracket + rest)
+        return block
+
     def store(self):  # type: ignore[no-untyped-def]
         return open_store(self.url)
 

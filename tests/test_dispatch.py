@@ -96,6 +96,14 @@ def _reminder(dep: Deployment, person: str):  # type: ignore[no-untyped-def]
     return next(r for r in _rows(dep, schema.reminders) if r.person_id == person)
 
 
+async def _until_settled(dep: Deployment, timeout: float = 20) -> None:
+    """Wait (the loop running) until no reminder is pending or claimed."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while any(r.state in ("pending", "claimed") for r in _rows(dep, schema.reminders)):
+        assert asyncio.get_running_loop().time() < deadline, "reminders left unsettled"
+        await asyncio.sleep(0.05)
+
+
 def _attempts(dep: Deployment, person: str) -> list:
     return [a for a in _rows(dep, schema.attempts) if a.person_id == person]
 
@@ -349,14 +357,7 @@ async def test_a_claim_whose_case_changed_before_its_send_is_not_sent(dep: Deplo
         await asyncio.to_thread(other.case_event, "C5", "paid", now=now, source="api")
         await asyncio.to_thread(other.case_event, "C1", "paid", now=now, source="api")
         dispatcher.changed(case_id="C1")
-
-        def settled() -> bool:
-            return all(r.state not in ("pending", "claimed") for r in _rows(dep, schema.reminders))
-
-        deadline = asyncio.get_running_loop().time() + 20
-        while not settled():
-            assert asyncio.get_running_loop().time() < deadline, "reminders left unsettled"
-            await asyncio.sleep(0.05)
+        await _until_settled(dep)
     finally:
         dispatcher.stop()
         await task
@@ -472,14 +473,7 @@ async def test_a_claim_confirmed_ahead_that_waits_long_is_confirmed_again(dep: D
         ahead = {a.person_id for a in _rows(dep, schema.attempts) if a.outcome == "sending"}
         assert {"P1", "P2"} <= ahead, "confirmed ahead of their sends"
         await asyncio.to_thread(other.case_event, "C2", "paid", now=datetime.now(UTC))
-
-        def settled() -> bool:
-            return all(r.state not in ("pending", "claimed") for r in _rows(dep, schema.reminders))
-
-        deadline = asyncio.get_running_loop().time() + 20
-        while not settled():
-            assert asyncio.get_running_loop().time() < deadline, "reminders left unsettled"
-            await asyncio.sleep(0.05)
+        await _until_settled(dep)
     finally:
         dispatcher.stop()
         await task

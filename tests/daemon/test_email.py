@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import re
 import shutil
 from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
@@ -33,30 +32,19 @@ ADDRESS = "zhang.wei@example.com"
 
 
 def use_email_plugin(dep: Deployment, port: int) -> None:
-    """Swap the email channel's outbox lines for its commented block, as dispatcher.toml tells
-    an admin to, pointed at the loopback server (which offers no TLS, so no login)."""
-    text = (dep.config / "dispatcher.toml").read_text()
-    head, header, section = text.partition("[channels.email]\n")
-    section, bracket, rest = section.partition("\n[")
-    lines = []
-    for line in section.splitlines():
-        setting = re.match(r"^# ([a-z_]+) = (.*)$", line)
-        if line.startswith(("plugin = ", "directory = ", "contact = ")):
-            continue
-        if setting and setting.group(1) not in ("username", "password"):
-            lines.append(f"{setting.group(1)} = {setting.group(2)}")
-        elif not setting:
-            lines.append(line)
-    block = "\n".join(lines)
+    """The email channel's commented block, as dispatcher.toml tells an admin, pointed at the
+    loopback server (which offers no TLS, so no login)."""
+    block = dep.enable_commented(
+        "email",
+        {
+            "host": '"127.0.0.1"',
+            "port": str(port),
+            "tls": '"none"',
+            "public_url": '"http://127.0.0.1:8080"',
+        },
+        leave_out=("username", "password"),
+    )
     assert 'plugin = "email"' in block and '"${EMAIL_UNSUBSCRIBE_SECRET}"' in block
-    for key, value in (
-        ("host", '"127.0.0.1"'),
-        ("port", str(port)),
-        ("tls", '"none"'),
-        ("public_url", '"http://127.0.0.1:8080"'),
-    ):
-        block = re.sub(rf"^{key} = .*$", f"{key} = {value}", block, flags=re.M)
-    dep.write("dispatcher.toml", head + header + block + "\n" + bracket + rest)
 
 
 @pytest.fixture

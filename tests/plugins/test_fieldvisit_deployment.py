@@ -6,7 +6,6 @@ retried by the core with the same idempotency key."""
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
 
@@ -82,20 +81,10 @@ def test_the_visit_brief_renders_in_every_locale(deployment: Deployment) -> None
 
 
 def use_field_visit_plugin(dep: Deployment, endpoint: str) -> None:
-    """Swap the field_visit channel's outbox lines for its commented field-visit block, as
-    dispatcher.toml tells an admin to, pointing it at ``endpoint``."""
-    text = (dep.config / "dispatcher.toml").read_text()
-    head, header, section = text.partition("[channels.field_visit]\n")
-    section, bracket, rest = section.partition("\n[")
-    lines = []
-    for line in section.splitlines():
-        if line.startswith(("plugin = ", "directory = ", "contact = ")):
-            continue
-        setting = re.match(r"^# ([a-z_]+ = .*)$", line)
-        lines.append(setting.group(1) if setting else line)
-    block = re.sub(r'^endpoint = ".*"$', f'endpoint = "{endpoint}"', "\n".join(lines), flags=re.M)
+    """The field_visit channel's commented field-visit block, as dispatcher.toml tells an
+    admin, pointing it at ``endpoint``."""
+    block = dep.enable_commented("field_visit", {"endpoint": f'"{endpoint}"'})
     assert 'plugin = "field-visit"' in block and 'secret = "${FIELDVISIT_SECRET}"' in block
-    dep.write("dispatcher.toml", head + header + block + "\n" + bracket + rest)
 
 
 @pytest.fixture

@@ -30,27 +30,15 @@ NUMBER = "+8613800000000"  # person P0's phone in tests.conftest.seed
 
 
 def use_twilio_plugins(dep: Deployment, api_base: str) -> None:
-    """Swap the sms and voice channels' outbox lines for their commented Twilio blocks, as
-    dispatcher.toml tells an admin to, with the loopback Twilio's account and address."""
-    text = (dep.config / "dispatcher.toml").read_text()
+    """The sms and voice channels' commented Twilio blocks, as dispatcher.toml tells an admin,
+    with the loopback Twilio's account and address."""
     for channel in ("sms", "voice"):
-        head, header, section = text.partition(f"[channels.{channel}]\n")
-        section, bracket, rest = section.partition("\n[")
-        lines = []
-        for line in section.splitlines():
-            if line.startswith(("plugin = ", "directory = ", "contact = ")):
-                continue
-            setting = re.match(r"^# ([a-z_]+ = .*)$", line)
-            lines.append(setting.group(1) if setting else line)
-        block = "\n".join(lines)
+        block = dep.enable_commented(
+            channel,
+            {"account_sid": f'"{ACCOUNT_SID}"', "max_rate": "500", "api_base": f'"{api_base}"'},
+        )
         assert f'plugin = "twilio-{channel}"' in block
         assert 'auth_token = "${TWILIO_AUTH_TOKEN}"' in block
-        block = re.sub(r'^account_sid = ".*"$', f'account_sid = "{ACCOUNT_SID}"', block, flags=re.M)
-        block = re.sub(
-            r"^max_rate = .*$", f'max_rate = 500\napi_base = "{api_base}"', block, flags=re.M
-        )
-        text = head + header + block + "\n" + bracket + rest
-    dep.write("dispatcher.toml", text)
 
 
 @dataclass

@@ -33,6 +33,7 @@ import tempfile
 import time
 import tomllib
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -216,6 +217,47 @@ class OutboxCounter:
             self.lines += chunk.count(b"\n", 0, end)
             self.offsets[path] = offset + end
         return self.lines
+
+
+def daemon_rate(
+    dep: Deployment,
+    count: int,
+    env: dict[str, str],
+    finished: Callable[[], bool],
+    timeout: float,
+    poll: float = 0.1,
+) -> float | None:
+    """Run the daemon (``dispatcher run``, a subprocess, with ``env``) on ``dep`` until
+    ``finished()``; ``count`` per second from its ``dispatcher started`` log line to then, or
+    None if it did not finish within ``timeout`` (or exited)."""
+    env = {k: v for k, v in env.items() if k != "NOTIFY_SOCKET"}
+    with dep.log.open("w", encoding="utf-8") as log:
+        process = subprocess.Popen(
+            [str(DISPATCHER), "--config", str(dep.config), "run"],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=dep.root,
+            env=env,
+        )
+    done: datetime | None = None
+    try:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and process.poll() is None:
+            if finished():
+                done = datetime.now(UTC)
+                break
+            time.sleep(poll)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    started = _log_instant(dep.log, "dispatcher started")
+    if done is None or started is None:
+        return None
+    return count / (done - started).total_seconds()
 
 
 def _log_instant(log: Path, message: str) -> datetime | None:

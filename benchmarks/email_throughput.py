@@ -31,7 +31,6 @@ import asyncio
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -44,11 +43,10 @@ from dispatcher_plugins.email.compose import compose
 
 from benchmarks import ZONES, Section, at_latency, latency_size
 from benchmarks.e2e_outbox import (
-    DISPATCHER,
     REPO,
     Deployment,
-    _log_instant,
     _sent_count,
+    daemon_rate,
     make_deployment,
 )
 from dispatcher.channel import Message
@@ -219,35 +217,8 @@ def _seed(dep: Deployment, count: int) -> None:
 def _dispatcher(dep: Deployment, count: int, timeout: float) -> float | None:
     """Reminders per second through the daemon, or None if it did not finish."""
     env = dict(os.environ, EMAIL_UNSUBSCRIBE_SECRET=SECRET)
-    env.pop("NOTIFY_SOCKET", None)
     env.pop("DISPATCHER_PLUGINS", None)
-    with dep.log.open("w", encoding="utf-8") as log:
-        process = subprocess.Popen(
-            [str(DISPATCHER), "--config", str(dep.config), "run"],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            cwd=dep.root,
-            env=env,
-        )
-    done: datetime | None = None
-    try:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and process.poll() is None:
-            if _sent_count(dep.url)[0] >= count:
-                done = datetime.now(UTC)
-                break
-            time.sleep(POLL_S)
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-    started = _log_instant(dep.log, "dispatcher started")
-    if done is None or started is None:
-        return None
-    return count / (done - started).total_seconds()
+    return daemon_rate(dep, count, env, lambda: _sent_count(dep.url)[0] >= count, timeout)
 
 
 def _measure(root: Path, count: int, delay: float) -> tuple[float, float | None, Deployment]:

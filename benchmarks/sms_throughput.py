@@ -51,10 +51,9 @@ from twilio.rest import Client
 
 from benchmarks import Section, at_latency, latency_size
 from benchmarks.e2e_outbox import (
-    DISPATCHER,
     EXAMPLE_CONFIG,
-    _log_instant,
     _sent_count,
+    daemon_rate,
     make_deployment,
 )
 from dispatcher.store import open_store
@@ -195,31 +194,12 @@ def _through_dispatcher(count: int, peer: Peer, timeout: float) -> float | None:
             "DISPATCHER_PLUGINS": "outbox,sms,voice,letter",
             "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
         }
-        env.pop("NOTIFY_SOCKET", None)
         before = peer.counts()["messages"]
-        with dep.log.open("w", encoding="utf-8") as log:
-            process = subprocess.Popen(
-                [str(DISPATCHER), "--config", str(dep.config), "run"],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                cwd=dep.root,
-                env=env,
-            )
-        done: datetime | None = None
-        try:
-            deadline = time.perf_counter() + timeout
-            while time.perf_counter() < deadline and process.poll() is None:
-                if peer.counts()["messages"] - before >= count and _sent_count(dep.url)[0] >= count:
-                    done = datetime.now(UTC)
-                    break
-                time.sleep(POLL_S)
-        finally:
-            process.send_signal(signal.SIGTERM)
-            process.wait(60)
-        started = _log_instant(dep.log, "dispatcher started")
-        if done is None or started is None:
-            return None
-        return count / (done - started).total_seconds()
+
+        def finished() -> bool:
+            return peer.counts()["messages"] - before >= count and _sent_count(dep.url)[0] >= count
+
+        return daemon_rate(dep, count, env, finished, timeout, POLL_S)
 
 
 class _RawHttpClient(AsyncTwilioHttpClient):

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from dispatcher.testing import ChannelContract
 from dispatcher.testing.twilio_peer import ACCOUNT_SID, AUTH_TOKEN, TwilioPeer
 
 SENDER = "+12025550100"
@@ -31,3 +32,16 @@ def twilio_settings(twilio: TwilioPeer) -> dict[str, Any]:
         "max_rate": 1000,
         "timeout": "2s",
     }
+
+
+class TwilioContract(ChannelContract):
+    """The contract suite for a Twilio channel, against the loopback Twilio; a subclass names
+    the channel class, its entry point and its bad settings."""
+
+    @pytest.fixture
+    def peer(self, twilio: TwilioPeer) -> TwilioPeer:
+        return twilio
+
+    @pytest.fixture
+    def valid_settings(self, twilio_settings: dict[str, Any]) -> dict[str, Any]:
+        return twilio_settings

@@ -15,7 +15,7 @@ from dispatcher_plugins.twilio_common.limiter import SenderLimiter, SenderLimite
 
 from dispatcher.channel import Channel, PermanentError, TransientError
 from dispatcher.model import ContactKind
-from dispatcher.testing import ChannelContract, Failure, sample_message
+from dispatcher.testing import Failure, sample_message
 from dispatcher.testing.twilio_peer import (
     INVALID_TO,
     LANDLINE,
@@ -24,7 +24,7 @@ from dispatcher.testing.twilio_peer import (
     UNSUBSCRIBED,
     TwilioPeer,
 )
-from tests.plugins.twilio.conftest import PUBLIC, SENDER
+from tests.plugins.twilio.conftest import PUBLIC, SENDER, TwilioContract
 
 
 @contextlib.contextmanager
@@ -40,17 +40,9 @@ def unreachable(channel: Channel) -> Iterator[None]:
         http.api_base = saved  # type: ignore[attr-defined]
 
 
-class TestSmsContract(ChannelContract):
+class TestSmsContract(TwilioContract):
     channel_class = SmsChannel
     entry_point = "sms"
-
-    @pytest.fixture
-    def peer(self, twilio: TwilioPeer) -> TwilioPeer:
-        return twilio
-
-    @pytest.fixture
-    def valid_settings(self, twilio_settings: dict[str, Any]) -> dict[str, Any]:
-        return twilio_settings
 
     @pytest.fixture
     def bad_settings(self, valid_settings: dict[str, Any]) -> list[tuple[dict[str, Any], str]]:

@@ -15,9 +15,9 @@ from dispatcher_plugins.voice import VoiceChannel, VoiceSettings
 
 from dispatcher.channel import Message, PermanentError
 from dispatcher.model import ContactKind, Outcome
-from dispatcher.testing import ChannelContract, Failure, sample_message
+from dispatcher.testing import Failure, sample_message
 from dispatcher.testing.twilio_peer import INVALID_TO, SERVER_ERROR, TOO_MANY, TwilioPeer
-from tests.plugins.twilio.conftest import PUBLIC, SENDER
+from tests.plugins.twilio.conftest import PUBLIC, SENDER, TwilioContract
 
 VOICEMAIL = "Please call us back."
 VOICEMAIL_META = {"voicemail": "voicemail", "voicemail_body": VOICEMAIL}
@@ -28,17 +28,9 @@ def no_callbacks(settings: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in settings.items() if k != "status_callback_base"}
 
 
-class TestVoiceContract(ChannelContract):
+class TestVoiceContract(TwilioContract):
     channel_class = VoiceChannel
     entry_point = "voice"
-
-    @pytest.fixture
-    def peer(self, twilio: TwilioPeer) -> TwilioPeer:
-        return twilio
-
-    @pytest.fixture
-    def valid_settings(self, twilio_settings: dict[str, Any]) -> dict[str, Any]:
-        return twilio_settings
 
     @pytest.fixture
     def bad_settings(self, valid_settings: dict[str, Any]) -> list[tuple[dict[str, Any], str]]:

@@ -12,6 +12,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from dispatcher.config.durations import Duration
 from dispatcher.model import ContactKind, Outcome
 
 
@@ -96,7 +97,8 @@ class PermanentError(ChannelError):
 
 
 class ChannelSettings(BaseModel):
-    """Base for a channel's settings model; unknown keys are errors."""
+    """Base for a channel's settings model; unknown keys are errors. A duration field is typed
+    ``Duration`` (from this module): it reads ``"90s"``, ``"250ms"`` or a number of seconds."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -137,3 +139,15 @@ class Channel:
 
     async def close(self) -> None:
         """Release what ``open`` acquired. Called after the last send."""
+
+
+__all__ = [
+    "Channel",
+    "ChannelError",
+    "ChannelSettings",
+    "Duration",
+    "Message",
+    "PermanentError",
+    "SendResult",
+    "TransientError",
+]

@@ -38,10 +38,11 @@ def register_routes(app: Any, services: Any) -> None:
 
     Called once when the daemon starts, before the server listens, whatever channels are
     configured: use it for webhooks a provider calls back (delivery reports, replies,
-    unsubscribe links). ``services`` is a ``dispatcher.services.Services``: a handler reads the
-    current config through ``services.runtime`` on each request (reload swaps it), touches
-    the store only through ``await services.call(services.store.method, ...)``, and answers
-    a request it cannot authenticate with 403 before changing anything. Paths start with the
+    unsubscribe links). ``services`` is a ``dispatcher.services.Services``: a handler finds
+    the channels in force through ``services.channels()`` on each request (reload swaps
+    them), records what a provider or a person said through its methods (``settle_attempt``,
+    ``opt_out_contact``, ``opt_out``, ``person``), never the store, and answers a request it
+    cannot authenticate with 403 before changing anything. Paths start with the
     plugin's own prefix (``/twilio/``, ``/email/``); ``/v1/`` and the health paths belong to
     the core. Routes stay for the daemon's life: a reload does not add or remove them.
     """

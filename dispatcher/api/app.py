@@ -12,12 +12,12 @@ from dispatcher.api.auth import TokenBooks
 from dispatcher.api.openapi import PREFIX, document
 from dispatcher.api.problems import ApiProblem
 from dispatcher.api.routes import OPERATIONS, endpoint
-from dispatcher.services import Services
+from dispatcher.services import CoreAccess
 
 log = logging.getLogger("dispatcher.api")
 
 
-def _problems_and_metrics(services: Services) -> Middleware:
+def _problems_and_metrics(core: CoreAccess) -> Middleware:
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         try:
@@ -37,15 +37,15 @@ def _problems_and_metrics(services: Services) -> Middleware:
             response = ApiProblem(500, "Internal error", "see the daemon's log").response()
         resource = request.match_info.route.resource
         route = resource.canonical if resource is not None else "(unmatched)"
-        services.metrics.api_requests.labels(route, request.method, str(response.status)).inc()
+        core.metrics.api_requests.labels(route, request.method, str(response.status)).inc()
         return response
 
     return middleware
 
 
-def build_api(services: Services) -> web.Application:
+def build_api(core: CoreAccess) -> web.Application:
     """The API as an application to mount at ``/v1``."""
-    app = web.Application(middlewares=[_problems_and_metrics(services)])
+    app = web.Application(middlewares=[_problems_and_metrics(core)])
     books = TokenBooks()
     spec = document()
 
@@ -53,10 +53,10 @@ def build_api(services: Services) -> web.Application:
         return web.json_response(spec)
 
     for operation in OPERATIONS:
-        app.router.add_route(operation.method, operation.path, endpoint(operation, services, books))
+        app.router.add_route(operation.method, operation.path, endpoint(operation, core, books))
     app.router.add_get("/openapi.json", openapi)
     return app
 
 
-def mount_api(app: web.Application, services: Services) -> None:
-    app.add_subapp(PREFIX, build_api(services))
+def mount_api(app: web.Application, core: CoreAccess) -> None:
+    app.add_subapp(PREFIX, build_api(core))

@@ -2,7 +2,7 @@
 
 Every operation is declared once in ``OPERATIONS`` (method, path, scope, bodies); the router
 and the OpenAPI document are both built from that list. Handlers touch the store only through
-``services.call`` (the daemon's store thread) and read the config per request, since a reload
+``core.call`` (the daemon's store thread) and read the config per request, since a reload
 may have changed it.
 """
 
@@ -23,6 +23,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler as WebHandler
 from pydantic import BaseModel, ValidationError
 
+from dispatcher.admin.explain import zone_note
 from dispatcher.api.auth import Caller, TokenBooks, authenticate
 from dispatcher.api.models import (
     ID_PATTERN,
@@ -50,10 +51,9 @@ from dispatcher.api.problems import (
     invalid,
 )
 from dispatcher.api.views import case_view, history_view, person_view, reminder_view
-from dispatcher.explain import zone_note
 from dispatcher.intake import RowError, parse_case, parse_person, parse_row
 from dispatcher.model import ReminderState
-from dispatcher.services import Services
+from dispatcher.services import CoreAccess
 from dispatcher.store.api import CaseIn, PersonIn, UnknownCase
 
 log = logging.getLogger("dispatcher.api")
@@ -68,7 +68,7 @@ class Call:
     """One authenticated request, its body and query validated."""
 
     request: web.Request
-    services: Services
+    core: CoreAccess
     caller: Caller
     body: Any
     query: Any
@@ -118,8 +118,8 @@ def _local_instant(value: date | datetime, zone: str) -> datetime:
 async def put_person(call: Call) -> Answer:
     person_id = call.path_id("person_id")
     body: PersonBody = call.body
-    services = call.services
-    config = services.runtime.config.dispatcher
+    core = call.core
+    config = core.runtime.config.dispatcher
     parsed = parse_person(
         {
             "person_id": person_id,
@@ -135,10 +135,10 @@ async def put_person(call: Call) -> Answer:
     )
     if not isinstance(parsed, PersonIn):
         raise invalid(_problem_fields(parsed))
-    existed = await services.call(services.store.get_person, person_id) is not None
-    await services.call(services.store.upsert, [parsed], [], services.clock())
-    services.changed(person_id=person_id)
-    person = await services.call(services.store.get_person, person_id)
+    existed = await core.call(core.store.get_person, person_id) is not None
+    await core.call(core.store.upsert, [parsed], [], core.clock())
+    core.changed(person_id=person_id)
+    person = await core.call(core.store.get_person, person_id)
     assert person is not None
     view = person_view(person, personal_data=call.caller.sees_personal_data)
     return (200 if existed else 201), PersonResult(person=view, created=not existed)
@@ -147,8 +147,8 @@ async def put_person(call: Call) -> Answer:
 async def put_case(call: Call) -> Answer:
     case_id = call.path_id("case_id")
     body: CaseBody = call.body
-    services = call.services
-    if await services.call(services.store.get_person, body.person_id) is None:
+    core = call.core
+    if await core.call(core.store.get_person, body.person_id) is None:
         raise invalid(
             [FieldError("person_id", f"no person {body.person_id!r}: PUT /v1/people/… first")]
         )
@@ -161,24 +161,24 @@ async def put_case(call: Call) -> Answer:
             "due_date": body.due_date.isoformat(),
             "schedule": body.schedule,
         },
-        schedules=list(services.runtime.config.schedules.schedules),
+        schedules=list(core.runtime.config.schedules.schedules),
     )
     if not isinstance(parsed, CaseIn):
         raise invalid(_problem_fields(parsed))
-    existing = await services.call(services.store.get_case, case_id)
+    existing = await core.call(core.store.get_case, case_id)
     if existing is not None and existing.person_id != body.person_id:
         raise invalid([FieldError("person_id", f"case {case_id!r} belongs to another person")])
-    await services.call(services.store.upsert, [], [parsed], services.clock())
-    services.changed(case_id=case_id)
-    case = await services.call(services.store.get_case, case_id)
+    await core.call(core.store.upsert, [], [parsed], core.clock())
+    core.changed(case_id=case_id)
+    case = await core.call(core.store.get_case, case_id)
     assert case is not None
     return (200 if existing else 201), CaseResult(case=case_view(case), created=not existing)
 
 
 async def post_batch(call: Call) -> Answer:
     body: BatchBody = call.body
-    services = call.services
-    runtime = services.runtime
+    core = call.core
+    runtime = core.runtime
     limit = runtime.config.dispatcher.api.max_batch
     if len(body.rows) > limit:
         raise invalid(
@@ -218,9 +218,9 @@ async def post_batch(call: Call) -> Answer:
             )
         )
     if cases:
-        await services.call(services.store.upsert, list(people.values()), cases, services.clock())
+        await core.call(core.store.upsert, list(people.values()), cases, core.clock())
         for case in cases:  # a claim of theirs waiting to send is checked again
-            services.changed(case_id=case.id, person_id=case.person_id)
+            core.changed(case_id=case.id, person_id=case.person_id)
     accepted = sum(r.accepted for r in results)
     return 200, BatchResult(accepted=accepted, rejected=len(results) - accepted, rows=results)
 
@@ -241,21 +241,21 @@ def _opt_out_contact(value: str | None) -> str | None:
 async def post_event(call: Call) -> Answer:
     case_id = call.path_id("case_id")
     event = call.body.root
-    services = call.services
-    store = services.store
-    runtime = services.runtime
-    case = await services.call(store.get_case, case_id)
+    core = call.core
+    store = core.store
+    runtime = core.runtime
+    case = await core.call(store.get_case, case_id)
     if case is None:
         raise ApiProblem(404, "Not found", f"no case {case_id!r}")
     source = f"api:{call.caller.name}"
-    now = services.clock()
+    now = core.clock()
     if isinstance(event, OptOutEvent):
         if event.channel != "*" and event.channel not in runtime.config.dispatcher.channels:
             known = ", ".join(["*", *runtime.config.dispatcher.channels])
             raise invalid(
                 [FieldError("channel", f"unknown channel {event.channel!r} (known: {known})")]
             )
-        await services.call(
+        await core.call(
             store.opt_out,
             case.person_id,
             event.channel,
@@ -267,7 +267,7 @@ async def post_event(call: Call) -> Answer:
     else:
         until = None
         if isinstance(event, PauseEvent):
-            person = await services.call(store.get_person, case.person_id)
+            person = await core.call(store.get_person, case.person_id)
             zone = (
                 person.timezone if person else None
             ) or runtime.config.dispatcher.fallback_timezone
@@ -275,7 +275,7 @@ async def post_event(call: Call) -> Answer:
             if until <= now:
                 raise invalid([FieldError("until", "must be in the future")])
         try:
-            case = await services.call(
+            case = await core.call(
                 store.case_event,
                 case_id,
                 event.kind,
@@ -288,7 +288,7 @@ async def post_event(call: Call) -> Answer:
             raise ApiProblem(404, "Not found", f"no case {case_id!r}") from None
     # A claim of this case not yet sent is checked again, and the loop claims again at once:
     # the event applies before the next send.
-    services.changed(case_id=case_id, person_id=case.person_id)
+    core.changed(case_id=case_id, person_id=case.person_id)
     log.info(
         "api event",
         extra={"fields": {"case": case_id, "event": event.kind, "token": call.caller.name}},
@@ -298,9 +298,9 @@ async def post_event(call: Call) -> Answer:
 
 async def get_case(call: Call) -> Answer:
     case_id = call.path_id("case_id")
-    services = call.services
+    core = call.core
     try:
-        history = await services.call(services.store.case_history, case_id)
+        history = await core.call(core.store.case_history, case_id)
     except UnknownCase:
         raise ApiProblem(404, "Not found", f"no case {case_id!r}") from None
     reminders = [reminder_view(r, history.reminder_reasons.get(r.id)) for r in history.reminders]
@@ -309,7 +309,7 @@ async def get_case(call: Call) -> Answer:
     return 200, CaseDetail(
         case=case_view(history.case),
         person=person_view(history.person, personal_data=call.caller.sees_personal_data),
-        time_zone=zone_note(history, services.runtime.config.dispatcher.fallback_timezone),
+        time_zone=zone_note(history, core.runtime.config.dispatcher.fallback_timezone),
         upcoming=upcoming,
         reminders=reminders,
         history=history_view(history),
@@ -318,9 +318,9 @@ async def get_case(call: Call) -> Answer:
 
 async def list_reminders(call: Call) -> Answer:
     query: ReminderQuery = call.query
-    services = call.services
-    rows = await services.call(
-        services.store.list_reminders,
+    core = call.core
+    rows = await core.call(
+        core.store.list_reminders,
         query.state.value if query.state else None,
         query.channel,
         query.after,
@@ -443,7 +443,7 @@ class _Reply:
         return web.Response(status=self.status, text=self.text, content_type=kind, headers=headers)
 
 
-def endpoint(operation: Operation, services: Services, books: TokenBooks) -> WebHandler:
+def endpoint(operation: Operation, core: CoreAccess, books: TokenBooks) -> WebHandler:
     """The aiohttp handler of ``operation``: authenticate, read and validate, apply
     idempotency (POST), run, answer."""
 
@@ -451,13 +451,13 @@ def endpoint(operation: Operation, services: Services, books: TokenBooks) -> Web
         try:
             body = _validated(operation.body, _parsed_json(raw)) if operation.body else None
             query = _validated(operation.query, _query(request)) if operation.query else None
-            status, model = await operation.handler(Call(request, services, caller, body, query))
+            status, model = await operation.handler(Call(request, core, caller, body, query))
         except ApiProblem as problem:
             return _Reply(problem.status, json.dumps(problem.body(), ensure_ascii=False))
         return _Reply(status, model.model_dump_json())
 
     async def handle(request: web.Request) -> web.StreamResponse:
-        runtime = services.runtime
+        runtime = core.runtime
         settings = runtime.config.dispatcher.api
         if not settings.enabled:
             raise ApiProblem(404, "Not found", "the API is disabled ([api] enabled = false)")
@@ -477,12 +477,12 @@ def endpoint(operation: Operation, services: Services, books: TokenBooks) -> Web
     ) -> web.StreamResponse:
         if not 1 <= len(key) <= 255:
             raise invalid([FieldError("Idempotency-Key", "1 to 255 characters")])
-        store = services.store
+        store = core.store
         what = f"{request.method} {request.path}"
         digest = hashlib.sha256(raw).hexdigest()
-        now = services.clock()
-        ttl = services.runtime.config.dispatcher.api.idempotency_ttl
-        first = await services.call(
+        now = core.clock()
+        ttl = core.runtime.config.dispatcher.api.idempotency_ttl
+        first = await core.call(
             store.idempotency_begin, caller.name, key, what, digest, now, now - ttl
         )
         if first is not None:
@@ -499,14 +499,12 @@ def endpoint(operation: Operation, services: Services, books: TokenBooks) -> Web
         try:
             reply = await answer()
         except BaseException:
-            await services.call(store.idempotency_abandon, caller.name, key)
+            await core.call(store.idempotency_abandon, caller.name, key)
             raise
         if reply.status >= 500:
-            await services.call(store.idempotency_abandon, caller.name, key)
+            await core.call(store.idempotency_abandon, caller.name, key)
         else:
-            await services.call(
-                store.idempotency_finish, caller.name, key, reply.status, reply.text
-            )
+            await core.call(store.idempotency_finish, caller.name, key, reply.status, reply.text)
         return reply.response()
 
     return handle

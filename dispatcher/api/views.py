@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
+from dispatcher.admin.explain import timeline
 from dispatcher.api.models import (
     CaseView,
     ContactView,
@@ -12,7 +13,6 @@ from dispatcher.api.models import (
     PersonView,
     ReminderView,
 )
-from dispatcher.explain import timeline
 from dispatcher.model import Case, Person, Reminder
 from dispatcher.privacy import mask, mask_contact, mask_name
 from dispatcher.store.api import CaseHistory

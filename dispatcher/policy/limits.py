@@ -14,7 +14,7 @@ from datetime import UTC, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from dispatcher.durations import format_duration
+from dispatcher.config.durations import format_duration
 from dispatcher.model import Attempt, Outcome, Reason
 
 

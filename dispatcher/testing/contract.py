@@ -29,7 +29,7 @@ from dispatcher.channel import (
     TransientError,
 )
 from dispatcher.model import ContactKind, Outcome
-from dispatcher.plugins import GROUP, ONLY_ENV, load_plugins
+from dispatcher.runtime.plugins import GROUP, ONLY_ENV, load_plugins
 from dispatcher.testing.samples import personal_data, sample_message
 from dispatcher.testing.watch import Peer, Watched, watched_send
 

@@ -10,8 +10,7 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
 
-from dispatcher.channel import ChannelSettings
-from dispatcher.config import Duration
+from dispatcher.channel import ChannelSettings, Duration
 
 DEFAULT_PORTS = {"none": 25, "starttls": 587, "implicit": 465}
 

@@ -139,7 +139,7 @@ async def _address(services: Services, request: web.Request) -> tuple[Unsubscrib
     secret = signing_secret(email_channels(services), unsubscribe)
     if secret is None:
         return None
-    person = await services.call(services.store.get_person, unsubscribe.person_id)
+    person = await services.person(unsubscribe.person_id)
     for contact in person.contacts if person else ():
         if contact.kind is ContactKind.EMAIL and hmac.compare_digest(
             address_digest(secret, contact.value), unsubscribe.digest
@@ -153,7 +153,7 @@ def email_channels(services: Services) -> dict[str, bytes]:
     (``EmailChannel.type_name``), looked up on each request: the config may be reloaded."""
     return {
         channel.name: channel.settings.unsubscribe_secret.get_secret_value().encode()
-        for channel in services.channels_of_type("email")
+        for channel in services.channels("email")
         if isinstance(channel.settings, EmailSettings)
     }
 
@@ -196,15 +196,7 @@ def add_routes(app: web.Application, services: Services) -> None:
         # This address on every channel ("*" narrowed to the address): only email channels
         # write to an email address, so it covers each of them, one configured later too,
         # while SMS and letters go on. One store transaction.
-        await services.call(
-            services.store.opt_out,
-            unsubscribe.person_id,
-            "*",
-            address,
-            now=services.clock(),
-            source=SOURCE,
-        )
-        services.changed(person_id=unsubscribe.person_id)  # a claim waiting to send re-checks
+        await services.opt_out(unsubscribe.person_id, "*", address, source=SOURCE)
         log.info(
             "email opt-out recorded",
             extra={"fields": {"person": unsubscribe.person_id, "channel": unsubscribe.channel}},

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from dispatcher.template_rules import DEBT_WORDS
+from dispatcher.content import DEBT_WORDS
 
 US_PLACE = re.compile(r"^(?P<city>.+?),?\s+(?P<state>[A-Z]{2})\s+(?P<zip>\d{5}(?:-\d{4})?)$")
 COUNTRY_LINE = re.compile(r"^[A-Z]{2}$")

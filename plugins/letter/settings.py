@@ -10,9 +10,8 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, field_validator
 
-from dispatcher.channel import ChannelSettings
-from dispatcher.config import Duration
-from dispatcher.template_rules import DEBT_WORDS
+from dispatcher.channel import ChannelSettings, Duration
+from dispatcher.content import DEBT_WORDS
 
 COUNTRY = r"^[A-Z]{2}$"
 

@@ -10,8 +10,7 @@ from urllib.parse import urlsplit
 import phonenumbers
 from pydantic import Field, SecretStr, field_validator
 
-from dispatcher.channel import ChannelSettings
-from dispatcher.config import Duration
+from dispatcher.channel import ChannelSettings, Duration
 
 TWILIO_API = "https://api.twilio.com"
 

@@ -10,17 +10,19 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
 from dispatcher.model import ContactKind, Outcome
 from dispatcher.privacy import mask
-from dispatcher.store.api import Retry
 
 from .channel import INBOUND_PATH, STATUS_PATH, TwilioChannel
 from .errors import TRANSIENT_DELIVERY, mark_for
 from .settings import e164
+
+if TYPE_CHECKING:
+    from dispatcher.services import Services
 
 log = logging.getLogger("dispatcher_plugins.twilio")
 
@@ -72,22 +74,13 @@ def settlement(form: dict[str, str]) -> Settlement | None:
     return None
 
 
-def retry_rule(services: Any) -> Retry:
-    """The dispatcher's own retry settings (``[dispatch]``), read at each callback: they
-    change on reload."""
-    dispatch = services.runtime.config.dispatcher.dispatch
-    return Retry(after=dispatch.reschedule_after, max_tries=dispatch.max_tries)
+def twilio_channels(services: Services) -> list[TwilioChannel]:
+    return [c for c in services.channels() if isinstance(c, TwilioChannel)]
 
 
-def twilio_channels(services: Any, type_name: str | None = None) -> list[TwilioChannel]:
-    return [
-        c
-        for c in services.runtime.channels.values()
-        if isinstance(c, TwilioChannel) and (type_name is None or c.type_name == type_name)
-    ]
-
-
-def channels_for(request: web.Request, form: dict[str, str], services: Any) -> list[TwilioChannel]:
+def channels_for(
+    request: web.Request, form: dict[str, str], services: Services
+) -> list[TwilioChannel]:
     """The channels a callback is for: the one named in its URL, else those of its account."""
     named = request.query.get("channel")
     candidates = twilio_channels(services)
@@ -98,7 +91,7 @@ def channels_for(request: web.Request, form: dict[str, str], services: Any) -> l
 
 
 async def authenticated(
-    request: web.Request, services: Any
+    request: web.Request, services: Services
 ) -> tuple[dict[str, str], list[TwilioChannel]] | None:
     """The form and its channels when Twilio signed it with their auth token."""
     form = {k: str(v) for k, v in (await request.post()).items()}
@@ -113,7 +106,7 @@ async def authenticated(
     return None
 
 
-def add_routes(app: web.Application, services: Any) -> None:
+def add_routes(app: web.Application, services: Services) -> None:
     """Add the two webhooks, once, whichever Twilio plugins are loaded."""
     if app.get(ROUTES_ADDED):
         return
@@ -135,19 +128,14 @@ def add_routes(app: web.Application, services: Any) -> None:
         settled = settlement(form)
         if settled is None:
             return web.Response(status=204)
-        result = await services.call(
-            services.store.settle_attempt,
+        result = await services.settle_attempt(
             attempt_id=attempt_id,
             provider_id=sid,
             outcome=settled.outcome,
-            now=services.clock(),
             error_code=settled.error_code,
             mark_contact=settled.mark_contact,
-            retry=retry_rule(services) if settled.retry else None,
+            retry=settled.retry,
         )
-        if result.person_id and (settled.mark_contact or result.retried):
-            # What may be sent to them changed: a claim waiting to send re-checks.
-            services.changed(person_id=result.person_id)
         log.info(
             "twilio status",
             extra={
@@ -177,12 +165,8 @@ def add_routes(app: web.Application, services: Any) -> None:
         if answered is not None and attempt_id and sid:
             done = await answered(attempt_id, sid, answered_by)
         if answered_by == "human" and done == "spoken" and sid:
-            await services.call(
-                services.store.settle_attempt,
-                attempt_id=attempt_id,
-                provider_id=sid,
-                outcome=Outcome.CONVERSATION,
-                now=services.clock(),
+            await services.settle_attempt(
+                attempt_id=attempt_id, provider_id=sid, outcome=Outcome.CONVERSATION
             )
         log.info(
             "twilio machine detection",
@@ -205,17 +189,13 @@ def add_routes(app: web.Application, services: Any) -> None:
         if word in STOP_WORDS or word in START_WORDS:
             clear = word in START_WORDS
             for name in sms:
-                people = await services.call(
-                    services.store.opt_out_contact,
+                people = await services.opt_out_contact(
                     ContactKind.PHONE,
                     number,
                     name,
-                    now=services.clock(),
                     source="sms_start" if clear else "sms_stop",
                     clear=clear,
                 )
-                for person_id in people:  # a claim waiting to send to them re-checks
-                    services.changed(person_id=person_id)
                 log.info(
                     "sms opt-in" if clear else "sms opt-out",
                     extra={

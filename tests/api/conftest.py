@@ -14,7 +14,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from dispatcher.daemon import Daemon
-from dispatcher.web import build_app
+from dispatcher.daemon.web import build_app
 from tests.conftest import (
     EXAMPLE_CONFIG,
     OPEN_ALL_DAY,
@@ -68,7 +68,7 @@ async def api(open_deployment: Deployment, monkeypatch: pytest.MonkeyPatch) -> A
         monkeypatch.setenv(env, value)
     monkeypatch.delenv("DISPATCHER_API_TOKEN", raising=False)
     daemon = Daemon(open_deployment.config)
-    app = build_app(daemon.metrics, daemon.ready, daemon.services())
+    app = build_app(daemon.metrics, daemon.ready, daemon.core_access())
     client: TestClient[Any, Any] = TestClient(TestServer(app))
     await client.start_server()
     try:

@@ -23,7 +23,7 @@ from schemathesis.checks import (
 )
 
 from dispatcher.api.routes import OPERATIONS
-from dispatcher.web import build_app
+from dispatcher.daemon.web import build_app
 from tests.api.conftest import TOKENS, Api, bearer, running_daemon
 from tests.conftest import (
     http_get,
@@ -44,7 +44,7 @@ def routed(app: Any) -> set[tuple[str, str]]:
 
 
 async def test_every_route_is_documented_and_every_operation_routed(api: Api) -> None:
-    app = build_app(api.daemon.metrics, api.daemon.ready, api.daemon.services())
+    app = build_app(api.daemon.metrics, api.daemon.ready, api.daemon.core_access())
     response = await api.client.get("/v1/openapi.json")
     assert response.status == 200, "the document needs no token"
     document = await response.json()

@@ -19,11 +19,11 @@ from aiohttp.test_utils import TestClient, TestServer
 from dispatcher_plugins.email.unsubscribe import Unsubscribe
 
 from dispatcher.daemon import Daemon
+from dispatcher.daemon.web import build_app
 from dispatcher.dispatch import Dispatcher, StoreThread
 from dispatcher.model import ReminderState
 from dispatcher.runtime import Runtime, load_runtime
 from dispatcher.store.api import CaseIn, NewReminder, PersonIn
-from dispatcher.web import build_app
 from tests.conftest import Deployment
 from tests.plugins.smtp_peer import SmtpPeer
 
@@ -268,7 +268,7 @@ async def http_client(dep: Deployment) -> AsyncIterator[TestClient[Any, Any]]:
     """The daemon's HTTP app on its own store connection."""
     daemon = Daemon(dep.config)
     client: TestClient[Any, Any] = TestClient(
-        TestServer(build_app(daemon.metrics, daemon.ready, daemon.services()))
+        TestServer(build_app(daemon.metrics, daemon.ready, daemon.core_access()))
     )
     await client.start_server()
     try:

@@ -1,5 +1,5 @@
 """Plugins add HTTP routes through ``register_routes``; handlers see the config in force now
-(reload swaps it) and reach the store through the daemon's store thread."""
+(reload swaps it) and reach the daemon through ``Services``, never the store."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from dispatcher import hookimpl
 from dispatcher.daemon import Daemon
+from dispatcher.daemon.web import build_app
 from dispatcher.services import Services
-from dispatcher.web import build_app
 from tests.conftest import Deployment, seed
 
 
@@ -19,11 +19,11 @@ class RoutePlugin:
     @hookimpl
     def register_routes(self, app: web.Application, services: Services) -> None:
         async def state(request: web.Request) -> web.Response:
-            case = await services.call(services.store.get_case, request.match_info["case"])
+            case = await services.case(request.match_info["case"])
             return web.json_response(
                 {
-                    "version": services.runtime.version,
-                    "outbox_channels": [c.name for c in services.channels_of_type("outbox")],
+                    "version": services.config_version,
+                    "outbox_channels": [c.name for c in services.channels("outbox")],
                     "case_state": case.state if case else None,
                 }
             )
@@ -35,7 +35,7 @@ async def test_plugin_route_sees_current_config_and_store(open_deployment: Deplo
     dep = open_deployment
     seed(dep, 1)
     daemon = Daemon(dep.config, extra_plugins=[RoutePlugin()])
-    app = build_app(daemon.metrics, daemon.ready, daemon.services())
+    app = build_app(daemon.metrics, daemon.ready, daemon.core_access())
     client: TestClient[Any, Any] = TestClient(TestServer(app))
     await client.start_server()
     try:

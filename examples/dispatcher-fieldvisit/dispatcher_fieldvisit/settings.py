@@ -8,8 +8,7 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
 
-from dispatcher.channel import ChannelSettings
-from dispatcher.config import Duration
+from dispatcher.channel import ChannelSettings, Duration
 
 LOOPBACK_NAMES = ("localhost",)
 

@@ -18,11 +18,11 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from dispatcher.daemon import Daemon
+from dispatcher.daemon.web import build_app
 from dispatcher.dispatch import Dispatcher
 from dispatcher.model import ReminderState
 from dispatcher.store.api import NewReminder
 from dispatcher.testing.twilio_peer import ACCOUNT_SID, AUTH_TOKEN, TwilioPeer, sign
-from dispatcher.web import build_app
 from tests.conftest import OPEN_ALL_DAY, Deployment, seed
 from tests.plugins.twilio.conftest import PUBLIC
 
@@ -104,7 +104,7 @@ async def deployed(
     daemon = Daemon(open_deployment.config)
     for channel in daemon.runtime.channels.values():
         await channel.open()
-    app = build_app(daemon.metrics, daemon.ready, daemon.services())
+    app = build_app(daemon.metrics, daemon.ready, daemon.core_access())
     client: TestClient[Any, Any] = TestClient(TestServer(app))
     await client.start_server()
     try:

@@ -1,0 +1,2 @@
+"""What admins and compliance officers run beside the daemon: ``simulate`` (and its report),
+``explain``, ``audit export``. None of it sends anything."""

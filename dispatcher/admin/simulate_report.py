@@ -1,0 +1,209 @@
+"""What ``simulate`` shows: per-case timelines, totals per channel per day, hour-of-day charts
+in the person's local time (terminal and a self-contained HTML page), and the difference
+between two configs. Personal data never appears: cases and people by id only."""
+
+from __future__ import annotations
+
+import html
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from dispatcher.admin.simulate import Contact, SimulationResult
+
+BAR = "█"
+
+
+def hour_counts(result: SimulationResult) -> dict[str, list[int]]:
+    """channel → contacts per local hour of day (0–23)."""
+    charts: dict[str, list[int]] = defaultdict(lambda: [0] * 24)
+    for contact in result.contacts:
+        charts[contact.channel][contact.local.hour] += 1
+    return dict(sorted(charts.items()))
+
+
+def day_totals(result: SimulationResult) -> tuple[list[date], list[str], Counter[tuple[date, str]]]:
+    counts: Counter[tuple[date, str]] = Counter()
+    for contact in result.contacts:
+        counts[(contact.local.date(), contact.channel)] += 1
+    days = sorted({d for d, _ in counts})
+    channels = sorted({c for _, c in counts})
+    return days, channels, counts
+
+
+def render_terminal(console: Console, result: SimulationResult, *, timeline: bool = True) -> None:
+    console.print(
+        f"simulated {result.start:%Y-%m-%d %H:%M} → {result.end:%Y-%m-%d %H:%M} UTC: "
+        f"{len(result.contacts)} contact(s), {len(result.suppressed)} suppressed or cancelled, "
+        f"{result.pending} still waiting at the end",
+        markup=False,
+    )
+    if timeline:
+        render_timeline(console, result.contacts)
+    render_days(console, result)
+    render_hours(console, result)
+    closed = sum(1 for c in result.contacts if c.in_closed_window)
+    console.print(f"contacts in a closed window: {closed}", markup=False)
+
+
+def render_timeline(console: Console, contacts: list[Contact]) -> None:
+    table = Table(title="timeline per case (local time of the person)")
+    for column in ("case", "when (local)", "zone", "channel", "template", "outcome"):
+        table.add_column(column, overflow="fold")
+    for contact in sorted(contacts, key=lambda c: (c.case_id, c.at)):
+        table.add_row(
+            contact.case_id,
+            f"{contact.local:%Y-%m-%d %a %H:%M}",
+            ", ".join(contact.zones),
+            contact.channel,
+            contact.template,
+            contact.outcome,
+        )
+    console.print(table)
+
+
+def render_days(console: Console, result: SimulationResult) -> None:
+    days, channels, counts = day_totals(result)
+    table = Table(title="contacts per day and channel (local date)")
+    table.add_column("day")
+    for channel in channels:
+        table.add_column(channel, justify="right")
+    table.add_column("total", justify="right")
+    for day in days:
+        row = [counts[(day, c)] for c in channels]
+        table.add_row(f"{day:%Y-%m-%d %a}", *map(str, row), str(sum(row)))
+    console.print(table)
+
+
+def render_hours(console: Console, result: SimulationResult) -> None:
+    for channel, hours in hour_counts(result).items():
+        top = max(hours) or 1
+        table = Table(title=f"{channel}: contacts by hour of day, person's local time")
+        table.add_column("hour", justify="right")
+        table.add_column("contacts", justify="right")
+        table.add_column("", overflow="crop")
+        for hour, count in enumerate(hours):
+            table.add_row(f"{hour:02d}", str(count), BAR * round(40 * count / top))
+        console.print(table)
+
+
+def render_html(result: SimulationResult, title: str = "dispatcher simulate") -> str:
+    """A self-contained page (inline CSS, no scripts, no external files) with the same
+    charts and tables."""
+    parts = [
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
+        f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>",
+        f"<h1>{html.escape(title)}</h1>",
+        f"<p>{result.start:%Y-%m-%d %H:%M} → {result.end:%Y-%m-%d %H:%M} UTC · "
+        f"{len(result.contacts)} contacts · {len(result.suppressed)} suppressed or cancelled · "
+        f"{sum(1 for c in result.contacts if c.in_closed_window)} in a closed window</p>",
+        "<h2>Hour of day, person's local time</h2><div class='charts'>",
+    ]
+    for channel, hours in hour_counts(result).items():
+        top = max(hours) or 1
+        bars = "".join(
+            f"<div class='bar' title='{hour:02d}:00 — {count}'>"
+            f"<span style='height:{100 * count / top:.1f}%'></span><i>{hour:02d}</i></div>"
+            for hour, count in enumerate(hours)
+        )
+        parts.append(
+            f"<figure><figcaption>{html.escape(channel)}</figcaption>"
+            f"<div class='hours'>{bars}</div></figure>"
+        )
+    parts.append("</div><h2>Contacts per day and channel</h2>")
+    days, channels, counts = day_totals(result)
+    parts.append(
+        "<table><tr><th>day</th>"
+        + "".join(f"<th>{html.escape(c)}</th>" for c in channels)
+        + "<th>total</th></tr>"
+    )
+    for day in days:
+        row = [counts[(day, c)] for c in channels]
+        parts.append(
+            f"<tr><td>{day:%Y-%m-%d %a}</td>"
+            + "".join(f"<td>{n}</td>" for n in row)
+            + f"<td>{sum(row)}</td></tr>"
+        )
+    parts.append("</table><h2>Timeline per case</h2><table>")
+    parts.append(
+        "<tr><th>case</th><th>when (local)</th><th>zone</th><th>channel</th>"
+        "<th>template</th><th>outcome</th></tr>"
+    )
+    for c in sorted(result.contacts, key=lambda c: (c.case_id, c.at)):
+        parts.append(
+            f"<tr><td>{html.escape(c.case_id)}</td><td>{c.local:%Y-%m-%d %a %H:%M}</td>"
+            f"<td>{html.escape(', '.join(c.zones))}</td><td>{html.escape(c.channel)}</td>"
+            f"<td>{html.escape(c.template)}</td><td>{html.escape(c.outcome)}</td></tr>"
+        )
+    parts.append("</table></body></html>")
+    return "\n".join(parts)
+
+
+_CSS = """
+body{font:14px system-ui,sans-serif;margin:2em;color:#222}
+.charts{display:flex;flex-wrap:wrap;gap:2em}
+figure{margin:0}figcaption{font-weight:600;margin-bottom:.3em}
+.hours{display:flex;align-items:flex-end;height:160px;gap:2px;border-bottom:1px solid #999}
+.bar{width:16px;height:100%;display:flex;flex-direction:column;justify-content:flex-end;
+position:relative}
+.bar span{display:block;background:#3b6ea8;width:100%}
+.bar i{position:absolute;bottom:-1.4em;font-size:9px;font-style:normal;color:#666}
+table{border-collapse:collapse;margin-top:1em}
+td,th{border:1px solid #ccc;padding:2px 8px;text-align:right}
+td:first-child,th:first-child{text-align:left}
+h2{margin-top:2.5em}
+"""
+
+
+@dataclass(frozen=True)
+class Change:
+    kind: str  # added, removed, moved
+    key: tuple[str, str, str]
+    before: datetime | None
+    after: datetime | None
+
+
+def compare(base: SimulationResult, other: SimulationResult) -> list[Change]:
+    """Contacts ``other`` adds, removes or moves relative to ``base`` (by case, step,
+    channel)."""
+    before = {c.key: c.at for c in base.contacts}
+    after = {c.key: c.at for c in other.contacts}
+    changes: list[Change] = []
+    for key in sorted(before.keys() | after.keys()):
+        if key not in after:
+            changes.append(Change("removed", key, before[key], None))
+        elif key not in before:
+            changes.append(Change("added", key, None, after[key]))
+        elif before[key] != after[key]:
+            changes.append(Change("moved", key, before[key], after[key]))
+    return changes
+
+
+def render_changes(console: Console, changes: list[Change], base: str, other: str) -> None:
+    counts = Counter(c.kind for c in changes)
+    console.print(
+        f"{other} against {base}: {counts['added']} added, {counts['removed']} removed, "
+        f"{counts['moved']} moved",
+        markup=False,
+    )
+    if not changes:
+        return
+    table = Table(title="changes (UTC)")
+    for column in ("change", "case", "step", "channel", base, other):
+        table.add_column(column, overflow="fold")
+    for change in changes:
+        table.add_row(
+            change.kind,
+            *change.key,
+            f"{change.before:%Y-%m-%d %H:%M}" if change.before else "-",
+            f"{change.after:%Y-%m-%d %H:%M}" if change.after else "-",
+        )
+    console.print(table)
+
+
+def write_html(path: Path, result: SimulationResult) -> None:
+    path.write_text(render_html(result), encoding="utf-8")

@@ -1,0 +1,114 @@
+"""Schedules → reminders for one case: pure functions of the case, its schedule and ``now``.
+
+A step ``{day, channel, template, at}`` is due at ``at`` local time on ``due_date + day`` in
+the person's time zone. Reminders are planned ``plan_ahead`` into the future; the unique key
+(case, schedule, step) makes a second run create nothing new. ``catch_up = "latest"``: when
+several steps of a case are already past at planning time (a case imported late, a daemon that
+was down), only the latest is sent; the earlier ones are recorded as ``suppressed`` with the
+reason ``superseded`` rather than sent in a burst.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from dispatcher.config import Schedule, SchedulesFile
+from dispatcher.model import Case, ReminderState
+from dispatcher.store.api import NewReminder, PlanningCase
+
+
+@dataclass(frozen=True)
+class PlannedStep:
+    key: str
+    channel: str
+    template: str
+    due_at: datetime
+    day: int
+
+
+def local_instant(day: date, clock: time, zone: str) -> datetime:
+    """``clock`` on ``day`` in ``zone`` as a UTC instant (a time in a DST gap moves later)."""
+    tz = ZoneInfo(zone)
+    if clock == time.max:
+        clock = time(23, 59)
+    return datetime.combine(day, clock, tzinfo=tz).astimezone(UTC)
+
+
+def schedule_steps(schedule: Schedule, case: Case, zone: str) -> Iterator[PlannedStep]:
+    """Every step of ``schedule`` for ``case``, repeats included, in due order."""
+    for index, step in enumerate(schedule.steps, start=1):
+        yield PlannedStep(
+            key=str(index),
+            channel=step.channel,
+            template=step.template,
+            due_at=local_instant(case.due_date + timedelta(days=step.day), step.at, zone),
+            day=step.day,
+        )
+    repeat = schedule.repeat
+    if repeat is None:
+        return
+    base_index = repeat.step or len(schedule.steps)
+    base = schedule.steps[base_index - 1]
+    every_days = repeat.every.total_seconds() / 86400
+    for n in range(1, repeat.times + 1):
+        offset = timedelta(seconds=repeat.every.total_seconds() * n)
+        day = base.day + n * every_days
+        if repeat.until_day is not None and day > repeat.until_day:
+            break
+        first = datetime.combine(case.due_date + timedelta(days=base.day), base.at)
+        local = first + offset
+        yield PlannedStep(
+            key=f"{base_index}+{n}",
+            channel=base.channel,
+            template=base.template,
+            due_at=local_instant(local.date(), local.time(), zone),
+            day=int(day),
+        )
+
+
+def plan_case(
+    item: PlanningCase, schedules: SchedulesFile, fallback_zone: str, now: datetime
+) -> tuple[list[NewReminder], datetime]:
+    """The reminders to add for one case and how far it is then planned."""
+    case = item.case
+    through = now + schedules.plan_ahead
+    schedule = schedules.schedules.get(case.schedule)
+    if schedule is None:
+        return [], through
+    zone = item.timezone or fallback_zone
+    window_start = item.planned_through
+    steps = [
+        s
+        for s in schedule_steps(schedule, case, zone)
+        if s.due_at <= through and (window_start is None or s.due_at > window_start)
+    ]
+    past = [s for s in steps if s.due_at <= now]
+    superseded = set()
+    if schedule.catch_up == "latest" and len(past) > 1:
+        latest = max(past, key=lambda s: s.due_at)
+        superseded = {s.key for s in past if s is not latest}
+        latest_label = f"day {latest.day} {latest.channel}"
+    reminders = []
+    for step in steps:
+        state = ReminderState.PENDING
+        reason = None
+        if step.key in superseded:
+            state = ReminderState.SUPPRESSED
+            reason = f"superseded: overtaken by {latest_label} before it was planned"
+        reminders.append(
+            NewReminder(
+                case_id=case.id,
+                person_id=case.person_id,
+                schedule=case.schedule,
+                step=step.key,
+                channel=step.channel,
+                template=step.template,
+                due_at=step.due_at,
+                state=state,
+                last_reason=reason,
+            )
+        )
+    return reminders, through

@@ -1,0 +1,215 @@
+"""``simulate`` runs the daemon's own code in virtual time: a daemon run with a virtual clock
+over the same cases makes exactly the same contacts, none of them in a closed window."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from dispatcher.admin.simulate import VirtualClock, collect, drive, load_cases, simulate
+from dispatcher.admin.simulate_report import compare
+from dispatcher.cli import main
+from dispatcher.daemon import Daemon
+from dispatcher.runtime import load_runtime
+from dispatcher.store.api import CaseIn, PersonIn
+from tests.conftest import Deployment
+from tests.store.test_store import placed
+
+START = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)  # a week that holds the US clock change
+DAYS = 12
+
+PEOPLE = [
+    PersonIn("P1", "Ann One", "en", "America/New_York", ("+12125550101",), ("a@example.com",)),
+    PersonIn("P2", "Bo Two", "zh-CN", "Asia/Shanghai", ("+8613800138001",), ("b@example.cn",)),
+    # No zone: a New York number and a California address (both zones must be open).
+    PersonIn(
+        "P3",
+        "Cy Three",
+        "en",
+        None,
+        ("+12125550103",),
+        ("c@example.com",),
+        ("1 Example Street\nLos Angeles, CA 90012",),
+    ),
+    PersonIn("P4", "Di Four", "en", "Europe/London", ("+442079460104",), ("d@example.com",)),
+    # Nothing to infer a zone from: the fallback zone applies.
+    PersonIn("P5", "Ed Five", "en", None, ("+15550000105",), ("e@example.com",)),
+]
+CASES = [
+    CaseIn(f"C{n}", f"P{n}", "500.00", "USD", date(2026, 3, 1) - timedelta(days=n), "standard")
+    for n in range(1, 6)
+] + [CaseIn("C6", "P1", "120.00", "USD", date(2026, 2, 27), "gentle")]
+
+
+@pytest.fixture
+def dep(deployment: Deployment) -> Deployment:
+    # Faster recording in real time; nothing about what is decided.
+    deployment.set(
+        "dispatcher.toml",
+        r'^drain_timeout = "30s".*$',
+        'drain_timeout = "5s"\nrecord_interval = "1ms"',
+    )
+    return deployment
+
+
+def _daemon_run(dep: Deployment) -> list[tuple[str, str, str, datetime]]:
+    store = dep.store()
+    load_cases(store, PEOPLE, CASES, (), START)
+    store.close()
+    clock = VirtualClock(START)
+
+    async def run() -> None:
+        daemon = Daemon(dep.config, clock=clock)
+        task = asyncio.create_task(daemon.run())
+        while daemon.dispatcher is None:
+            await asyncio.sleep(0.01)
+        await drive(
+            daemon.runtime,
+            daemon.store,
+            clock,
+            START + timedelta(days=DAYS),
+            dispatcher=daemon.dispatcher,
+            plan=daemon.plan,
+        )
+        daemon.stop()
+        await task
+
+    asyncio.run(run())
+    store = dep.store()
+    try:
+        result = collect(store, load_runtime(dep.config), START, START + timedelta(days=DAYS))
+    finally:
+        store.close()
+    return [(c.case_id, c.step, c.channel, c.at) for c in result.contacts]
+
+
+def test_simulate_and_a_daemon_with_a_virtual_clock_make_the_same_contacts(
+    dep: Deployment,
+) -> None:
+    runtime = load_runtime(dep.config)
+    result = simulate(runtime, PEOPLE, CASES, start=START, days=DAYS)
+    simulated = [(c.case_id, c.step, c.channel, c.at) for c in result.contacts]
+    assert len(simulated) >= 10
+    assert {c.channel for c in result.contacts} >= {"sms", "voice", "email"}
+    assert not [c for c in result.contacts if c.in_closed_window]
+    assert not dep.db.exists()  # simulate never touched the live store
+
+    assert _daemon_run(dep) == simulated
+    # The daemon really sent through its channels (letters are spooled as PDF + manifest).
+    letters = list(dep.outbox.glob("*.json"))
+    assert len(dep.outbox_lines()) + len(letters) == len(simulated)
+
+
+def test_compare_reports_added_removed_and_moved(dep: Deployment, tmp_path: Path) -> None:
+    runtime = load_runtime(dep.config)
+    base = simulate(runtime, PEOPLE, CASES, start=START, days=DAYS)
+    # The call four hours later; the gentle ladder's email beyond the simulated days.
+    dep.set(
+        "schedules.toml",
+        r'template = "call_script",   at = "11:00"',
+        ('template = "call_script",   at = "15:00"'),
+    )
+    dep.set("schedules.toml", r'day = 10, channel = "email"', 'day = 40, channel = "email"')
+    other = simulate(load_runtime(dep.config), PEOPLE, CASES, start=START, days=DAYS)
+    changes = compare(base, other)
+    assert {"moved", "removed"} <= {c.kind for c in changes}
+    removed = [c for c in changes if c.kind == "removed"]
+    assert [c.key for c in removed] == [("C6", "2", "email")]
+    assert compare(base, base) == []
+
+
+def test_simulate_command_prints_charts_and_writes_a_page(dep: Deployment, tmp_path: Path) -> None:
+    data = tmp_path / "people.csv"
+    data.write_text(
+        "person_id,name,locale,timezone,phone,email,address,case_id,amount,currency,due_date,"
+        "schedule\n"
+        "P1,Ann One,en,America/New_York,+12125550101,a@example.com,,C1,500.00,USD,2026-02-28,"
+        "standard\n"
+        "P2,Bo Two,zh-CN,Asia/Shanghai,+8613800138001,b@example.cn,,C2,800.00,CNY,2026-02-27,"
+        "standard\n"
+    )
+    page = tmp_path / "sim.html"
+    result = CliRunner().invoke(
+        main,
+        [
+            "--config",
+            str(dep.config),
+            "simulate",
+            "--days",
+            "10",
+            "--data",
+            str(data),
+            "--start",
+            "2026-03-02",
+            "--html",
+            str(page),
+        ],
+        env={"COLUMNS": "200"},
+        catch_exceptions=False,
+    )
+    assert result.exit_code == 0, result.output
+    assert "contacts by hour of day" in result.output
+    assert "contacts in a closed window: 0" in result.output
+    assert "Ann One" not in result.output and "+12125550101" not in result.output
+    text = page.read_text()
+    assert text.startswith("<!doctype html>") and "</html>" in text
+    assert "<script" not in text and "http" not in text  # self-contained
+
+
+def test_simulating_the_store_sees_its_history_and_leaves_it_untouched(dep: Deployment) -> None:
+    from dispatcher.model import ContactKind, Decision, Verdict
+    from dispatcher.store.api import NewReminder
+    from tests.conftest import seed
+
+    dep.write(
+        "policy.toml",
+        'jitter = "0s"\n[[windows]]\nfrom = "00:00"\nto = "24:00"\n'
+        '[[limits]]\nchannels = ["sms"]\nmax = 3\nper = "1d"\n',
+    )
+    now = datetime.now(UTC).replace(microsecond=0)
+    seed(dep, 1, due=now + timedelta(minutes=5))
+    store = dep.store()
+    # Three texts an hour ago: the limit of 3 a day is reached until they age out.
+    store.add_reminders(
+        [
+            NewReminder(
+                case_id="C0",
+                person_id="P0",
+                schedule="past",
+                step=str(k),
+                channel="sms",
+                template="first_notice",
+                due_at=now - timedelta(hours=1),
+            )
+            for k in range(3)
+        ],
+        [],
+        now,
+    )
+
+    def send(reminder, person, case, history):  # type: ignore[no-untyped-def]
+        return Decision(
+            Verdict.SEND,
+            now,
+            contact=next(c for c in person.contacts if c.kind is ContactKind.PHONE),
+        )
+
+    for _ in range(3):
+        batch = store.claim_due(now - timedelta(hours=1), 1, send, timedelta(0))
+        store.record(placed(batch.claims, now, channel="sms"))
+    before = store.status(now).by_state_channel
+    store.close()
+
+    runtime = load_runtime(dep.config)
+    result = simulate(runtime, start=now, days=2, source_url=dep.url)
+    contacts = [c for c in result.contacts if c.case_id == "C0"]
+    [contact] = contacts
+    # Not at its due time (now + 5 min) but once the oldest text leaves the day.
+    assert contact.at >= now - timedelta(hours=1) + timedelta(days=1)
+    store = dep.store()
+    assert store.status(now).by_state_channel == before, "the live store is not written"
+    store.close()

@@ -41,6 +41,7 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/mypy -p dispatcher
 	$(BIN)/mypy plugins
 	$(BIN)/mypy examples/dispatcher-fieldvisit/dispatcher_fieldvisit
+	$(BIN)/lint-imports
 
 check: $(VENV)/.installed  ## validate the config directory
 	$(BIN)/dispatcher --config $(CONFIG) check

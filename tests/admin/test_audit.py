@@ -79,8 +79,8 @@ def test_export_has_decisions_attempts_version_and_masks_contacts(
 
 
 def test_the_policy_version_changes_with_a_template(open_deployment: Deployment) -> None:
-    from dispatcher.runtime.versions import policy_version
     from dispatcher.config import load_config
+    from dispatcher.runtime.versions import policy_version
 
     before = policy_version(load_config(open_deployment.config))
     path = open_deployment.config / "templates/sms/first_notice.en.j2"

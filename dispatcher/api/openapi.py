@@ -11,7 +11,7 @@ from pydantic.json_schema import models_json_schema
 
 from dispatcher import __version__
 from dispatcher.api.models import ID_PATTERN, Problem
-from dispatcher.api.routes import OPERATIONS, Operation
+from dispatcher.api.operations import OPERATIONS, Operation
 
 PREFIX = "/v1"
 _REF = "#/components/schemas/{model}"

@@ -11,12 +11,16 @@ from typing import Any
 from aiohttp import web
 from pydantic import ValidationError
 
+from dispatcher.intake import RowError
 from dispatcher.privacy import scrub
 
 PROBLEM_TYPE = "application/problem+json"
 
 # Fields whose submitted values are personal data: never echoed back in an error.
 PERSONAL_FIELDS = frozenset({"name", "phones", "emails", "addresses", "phone", "email", "address"})
+
+# intake's field names → the API's.
+_API_FIELDS = {"phone": "phones", "email": "emails", "address": "addresses"}
 
 
 @dataclass(frozen=True)
@@ -96,3 +100,8 @@ def field_errors(error: ValidationError, prefix: str = "") -> list[FieldError]:
             message += f" (got {shown if len(shown) <= 60 else shown[:57] + '...'})"
         out.append(FieldError(_path(loc, prefix), scrub(message)))
     return out
+
+
+def intake_field_errors(errors: list[RowError], prefix: str = "") -> list[FieldError]:
+    """intake's errors as FieldErrors, under the API's field names."""
+    return [FieldError(prefix + _API_FIELDS.get(e.field, e.field), e.message) for e in errors]

@@ -20,7 +20,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from dispatcher.testing.contract import ChannelContract, Failure
+from dispatcher.testing.contract import ChannelContract
+from dispatcher.testing.contract.failure import Failure
 from dispatcher.testing.http_peer import HttpPeer, Reply, Request
 from dispatcher.testing.samples import PERSON_NAME, personal_data, sample_message
 from dispatcher.testing.watch import Peer

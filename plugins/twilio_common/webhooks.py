@@ -111,16 +111,26 @@ def add_routes(app: web.Application, services: Services) -> None:
     if app.get(ROUTES_ADDED):
         return
     app[ROUTES_ADDED] = True
+    callbacks = TwilioCallbacks(services)
+    app.router.add_post(STATUS_PATH, callbacks.status)
+    app.router.add_post(INBOUND_PATH, callbacks.inbound)
 
-    async def status(request: web.Request) -> web.Response:
-        checked = await authenticated(request, services)
+
+@dataclass(frozen=True)
+class TwilioCallbacks:
+    """The answers to Twilio's callbacks, reaching the core through the plugins' ``Services``."""
+
+    services: Services
+
+    async def status(self, request: web.Request) -> web.Response:
+        checked = await authenticated(request, self.services)
         if checked is None:
             return web.Response(status=403, text="signature missing or wrong")
         form, channels = checked
         attempt_id = request.query.get("attempt") or None
         sid = form.get("MessageSid") or form.get("CallSid") or None
         if request.query.get("event") == "amd":
-            return await machine_detected(form, channels[0], attempt_id, sid)
+            return await self.machine_detected(form, channels[0], attempt_id, sid)
         if form.get("CallStatus") in CALL_ENDED and attempt_id:
             forget = getattr(channels[0], "forget", None)
             if forget is not None:
@@ -128,7 +138,7 @@ def add_routes(app: web.Application, services: Services) -> None:
         settled = settlement(form)
         if settled is None:
             return web.Response(status=204)
-        result = await services.settle_attempt(
+        result = await self.services.settle_attempt(
             attempt_id=attempt_id,
             provider_id=sid,
             outcome=settled.outcome,
@@ -152,7 +162,7 @@ def add_routes(app: web.Application, services: Services) -> None:
         return web.Response(status=204)
 
     async def machine_detected(
-        form: dict[str, str], channel: TwilioChannel, attempt_id: str | None, sid: str | None
+        self, form: dict[str, str], channel: TwilioChannel, attempt_id: str | None, sid: str | None
     ) -> web.Response:
         """Detection's verdict decides what the silent call says (the voice channel's
         ``answered``); a person who heard the message is a conversation (its cooldown starts
@@ -165,7 +175,7 @@ def add_routes(app: web.Application, services: Services) -> None:
         if answered is not None and attempt_id and sid:
             done = await answered(attempt_id, sid, answered_by)
         if answered_by == "human" and done == "spoken" and sid:
-            await services.settle_attempt(
+            await self.services.settle_attempt(
                 attempt_id=attempt_id, provider_id=sid, outcome=Outcome.CONVERSATION
             )
         log.info(
@@ -174,8 +184,8 @@ def add_routes(app: web.Application, services: Services) -> None:
         )
         return web.Response(status=204)
 
-    async def inbound(request: web.Request) -> web.Response:
-        checked = await authenticated(request, services)
+    async def inbound(self, request: web.Request) -> web.Response:
+        checked = await authenticated(request, self.services)
         if checked is None:
             return web.Response(status=403, text="signature missing or wrong")
         form, channels = checked
@@ -187,31 +197,31 @@ def add_routes(app: web.Application, services: Services) -> None:
             return twiml_ok()
         sms = [c.name for c in channels if c.type_name == "twilio-sms"] or [channels[0].name]
         if word in STOP_WORDS or word in START_WORDS:
-            clear = word in START_WORDS
-            for name in sms:
-                people = await services.opt_out_contact(
-                    ContactKind.PHONE,
-                    number,
-                    name,
-                    source="sms_start" if clear else "sms_stop",
-                    clear=clear,
-                )
-                log.info(
-                    "sms opt-in" if clear else "sms opt-out",
-                    extra={
-                        "fields": {
-                            "channel": name,
-                            "from": mask(ContactKind.PHONE, number),
-                            "people": len(people),
-                        }
-                    },
-                )
+            await self.opt_out(number, sms, clear=word in START_WORDS)
         elif word in HELP_WORDS:
             log.info("sms help asked", extra={"fields": {"from": mask(ContactKind.PHONE, number)}})
         return twiml_ok()
 
-    app.router.add_post(STATUS_PATH, status)
-    app.router.add_post(INBOUND_PATH, inbound)
+    async def opt_out(self, number: str, channel_names: list[str], *, clear: bool) -> None:
+        """A STOP reply opts ``number`` out of each channel named (START, ``clear``, back in)."""
+        for name in channel_names:
+            people = await self.services.opt_out_contact(
+                ContactKind.PHONE,
+                number,
+                name,
+                source="sms_start" if clear else "sms_stop",
+                clear=clear,
+            )
+            log.info(
+                "sms opt-in" if clear else "sms opt-out",
+                extra={
+                    "fields": {
+                        "channel": name,
+                        "from": mask(ContactKind.PHONE, number),
+                        "people": len(people),
+                    }
+                },
+            )
 
 
 def twiml_ok() -> web.Response:

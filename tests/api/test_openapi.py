@@ -22,7 +22,7 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
-from dispatcher.api.routes import OPERATIONS
+from dispatcher.api.operations import OPERATIONS
 from dispatcher.daemon.web import build_app
 from tests.api.conftest import TOKENS, Api, bearer, running_daemon
 from tests.conftest import (

@@ -1,0 +1,122 @@
+"""``/v1/cases``: a case created or updated, many people and cases at once (each row validated
+alone), and a case read back with its reminders and decision history."""
+
+from __future__ import annotations
+
+from dispatcher.admin.explain import zone_note
+from dispatcher.api.call import Answer, Call
+from dispatcher.api.models import (
+    BatchBody,
+    BatchResult,
+    CaseBody,
+    CaseDetail,
+    CaseResult,
+    FieldErrorView,
+    RowResult,
+)
+from dispatcher.api.problems import ApiProblem, FieldError, intake_field_errors, invalid
+from dispatcher.api.views import case_view, history_view, person_view, reminder_view
+from dispatcher.intake import RowError, parse_case, parse_row
+from dispatcher.model import ReminderState
+from dispatcher.store.api import CaseIn, PersonIn, UnknownCase
+
+
+async def put_case(call: Call) -> Answer:
+    case_id = call.path_id("case_id")
+    body: CaseBody = call.body
+    core = call.core
+    if await core.call(core.store.get_person, body.person_id) is None:
+        raise invalid(
+            [FieldError("person_id", f"no person {body.person_id!r}: PUT /v1/people/… first")]
+        )
+    parsed = parse_case(
+        {
+            "case_id": case_id,
+            "person_id": body.person_id,
+            "amount": body.amount,
+            "currency": body.currency,
+            "due_date": body.due_date.isoformat(),
+            "schedule": body.schedule,
+        },
+        schedules=list(core.runtime.config.schedules.schedules),
+    )
+    if not isinstance(parsed, CaseIn):
+        raise invalid(intake_field_errors(parsed))
+    existing = await core.call(core.store.get_case, case_id)
+    if existing is not None and existing.person_id != body.person_id:
+        raise invalid([FieldError("person_id", f"case {case_id!r} belongs to another person")])
+    await core.call(core.store.upsert, [], [parsed], core.clock())
+    core.changed(case_id=case_id)
+    case = await core.call(core.store.get_case, case_id)
+    assert case is not None
+    return (200 if existing else 201), CaseResult(case=case_view(case), created=not existing)
+
+
+async def post_batch(call: Call) -> Answer:
+    body: BatchBody = call.body
+    core = call.core
+    runtime = core.runtime
+    limit = runtime.config.dispatcher.api.max_batch
+    if len(body.rows) > limit:
+        raise invalid(
+            [FieldError("rows", f"at most {limit} rows per batch (got {len(body.rows)})")]
+        )
+    schedules = list(runtime.config.schedules.schedules)
+    people: dict[str, PersonIn] = {}
+    cases: list[CaseIn] = []
+    seen: dict[str, int] = {}
+    results: list[RowResult] = []
+    for index, row in enumerate(body.rows):
+        parsed = parse_row(
+            index,
+            row,
+            schedules=schedules,
+            default_schedule=None,
+            default_locale=runtime.config.dispatcher.fallback_locale,
+            default_region=None,
+        )
+        case_id = str(row.get("case_id") or "") or None
+        errors: list[RowError] = parsed if isinstance(parsed, list) else []
+        if not isinstance(parsed, list):
+            if parsed.case.id in seen:
+                errors = [
+                    RowError(index, "case_id", f"case already given in row {seen[parsed.case.id]}")
+                ]
+            else:
+                seen[parsed.case.id] = index
+                people[parsed.person.id] = parsed.person
+                cases.append(parsed.case)
+        results.append(
+            RowResult(
+                index=index,
+                case_id=case_id,
+                accepted=not errors,
+                errors=[FieldErrorView(field=e.field, message=e.message) for e in errors],
+            )
+        )
+    if cases:
+        await core.call(core.store.upsert, list(people.values()), cases, core.clock())
+        for case in cases:  # a claim of theirs waiting to send is checked again
+            core.changed(case_id=case.id, person_id=case.person_id)
+    accepted = sum(r.accepted for r in results)
+    return 200, BatchResult(accepted=accepted, rejected=len(results) - accepted, rows=results)
+
+
+async def get_case(call: Call) -> Answer:
+    case_id = call.path_id("case_id")
+    core = call.core
+    try:
+        history = await core.call(core.store.case_history, case_id)
+    except UnknownCase:
+        raise ApiProblem(404, "Not found", f"no case {case_id!r}") from None
+    reminders = [reminder_view(r, history.reminder_reasons.get(r.id)) for r in history.reminders]
+    waiting = (ReminderState.PENDING, ReminderState.CLAIMED)
+    upcoming = sorted((r for r in reminders if r.state in waiting), key=lambda r: (r.due_at, r.id))
+    return 200, CaseDetail(
+        case=case_view(history.case),
+        person=person_view(history.person, personal_data=call.caller.sees_personal_data),
+        time_zone=zone_note(history, core.runtime.config.dispatcher.fallback_timezone),
+        upcoming=upcoming,
+        reminders=reminders,
+        history=history_view(history),
+    )

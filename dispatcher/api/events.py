@@ -1,0 +1,98 @@
+"""``POST /v1/cases/{case_id}/events``: what happened to a case or its person (paid, a dispute, a
+payment plan, an opt-out …), applied before its next claim."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, date, datetime, time
+from zoneinfo import ZoneInfo
+
+import phonenumbers
+
+from dispatcher.api.call import Answer, Call
+from dispatcher.api.models import EventResult, OptOutEvent, PauseEvent
+from dispatcher.api.problems import ApiProblem, FieldError, invalid
+from dispatcher.api.views import case_view
+from dispatcher.store.api import UnknownCase
+
+log = logging.getLogger("dispatcher.api")
+
+
+def _local_instant(value: date | datetime, zone: str) -> datetime:
+    """A date is midnight in ``zone``; a date-time without offset is in ``zone``."""
+    if not isinstance(value, datetime):
+        value = datetime.combine(value, time(0))
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=ZoneInfo(zone))
+    return value.astimezone(UTC)
+
+
+def _opt_out_contact(value: str | None) -> str | None:
+    """Phone numbers as the store keeps them (E.164), so the opt-out matches the contact."""
+    if value is None or not value.strip().startswith("+"):
+        return value
+    try:
+        number = phonenumbers.parse(value, None)
+    except phonenumbers.NumberParseException:
+        number = None
+    if number is None or not phonenumbers.is_valid_number(number):
+        raise invalid([FieldError("contact", "not a valid phone number (use E.164)")])
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+async def post_event(call: Call) -> Answer:
+    case_id = call.path_id("case_id")
+    event = call.body.root
+    core = call.core
+    store = core.store
+    runtime = core.runtime
+    case = await core.call(store.get_case, case_id)
+    if case is None:
+        raise ApiProblem(404, "Not found", f"no case {case_id!r}")
+    source = f"api:{call.caller.name}"
+    now = core.clock()
+    if isinstance(event, OptOutEvent):
+        if event.channel != "*" and event.channel not in runtime.config.dispatcher.channels:
+            known = ", ".join(["*", *runtime.config.dispatcher.channels])
+            raise invalid(
+                [FieldError("channel", f"unknown channel {event.channel!r} (known: {known})")]
+            )
+        await core.call(
+            store.opt_out,
+            case.person_id,
+            event.channel,
+            _opt_out_contact(event.contact),
+            now=now,
+            source=source,
+            clear=event.kind == "opt-in",
+        )
+    else:
+        until = None
+        if isinstance(event, PauseEvent):
+            person = await core.call(store.get_person, case.person_id)
+            zone = (
+                person.timezone if person else None
+            ) or runtime.config.dispatcher.fallback_timezone
+            until = _local_instant(event.until, zone)
+            if until <= now:
+                raise invalid([FieldError("until", "must be in the future")])
+        try:
+            case = await core.call(
+                store.case_event,
+                case_id,
+                event.kind,
+                now=now,
+                until=until,
+                source=source,
+                detail=event.note,
+            )
+        except UnknownCase:
+            raise ApiProblem(404, "Not found", f"no case {case_id!r}") from None
+    # A claim of this case not yet sent is checked again, and the loop claims again at once:
+    # the event applies before the next send.
+    core.changed(case_id=case_id, person_id=case.person_id)
+    log.info(
+        "api event",
+        extra={"fields": {"case": case_id, "event": event.kind, "token": call.caller.name}},
+    )
+    return 200, EventResult(case=case_view(case), event=event.kind)

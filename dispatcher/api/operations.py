@@ -1,0 +1,102 @@
+"""The ``/v1/`` operations: every one is declared once in ``OPERATIONS`` (method, path, scope,
+bodies); the router and the OpenAPI document are both built from that list."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pydantic import BaseModel
+
+from dispatcher.api.call import Handler
+from dispatcher.api.cases import get_case, post_batch, put_case
+from dispatcher.api.events import post_event
+from dispatcher.api.models import (
+    BatchBody,
+    BatchResult,
+    CaseBody,
+    CaseDetail,
+    CaseResult,
+    EventBody,
+    EventResult,
+    PersonBody,
+    PersonResult,
+    ReminderPage,
+    ReminderQuery,
+)
+from dispatcher.api.people import put_person
+from dispatcher.api.reminders import list_reminders
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One route of ``/v1/``: what it answers to, who may call it, what it takes and gives."""
+
+    method: str
+    path: str  # under /v1
+    handler: Handler
+    scope: str
+    summary: str
+    responses: dict[int, type[BaseModel]]
+    body: type[BaseModel] | None = None
+    query: type[BaseModel] | None = None
+    finds: bool = False  # answers 404 for an unknown case or person
+
+
+OPERATIONS: tuple[Operation, ...] = (
+    Operation(
+        "PUT",
+        "/people/{person_id}",
+        put_person,
+        "write",
+        "Create or update a person (contact points given are added; existing ones keep "
+        "their status)",
+        {200: PersonResult, 201: PersonResult},
+        body=PersonBody,
+    ),
+    Operation(
+        "PUT",
+        "/cases/{case_id}",
+        put_case,
+        "write",
+        "Create or update a case of an existing person (its state changes only by events)",
+        {200: CaseResult, 201: CaseResult},
+        body=CaseBody,
+    ),
+    Operation(
+        "POST",
+        "/cases:batch",
+        post_batch,
+        "write",
+        "Create or update many people and cases; each row is validated alone",
+        {200: BatchResult},
+        body=BatchBody,
+    ),
+    Operation(
+        "POST",
+        "/cases/{case_id}/events",
+        post_event,
+        "write",
+        "Record an event of a case; it applies before the next claim",
+        {200: EventResult},
+        body=EventBody,
+        finds=True,
+    ),
+    Operation(
+        "GET",
+        "/cases/{case_id}",
+        get_case,
+        "read",
+        "A case: state, upcoming reminders and its whole decision history",
+        {200: CaseDetail},
+        finds=True,
+    ),
+    Operation(
+        "GET",
+        "/reminders",
+        list_reminders,
+        "read",
+        "Reminders by state and channel, in id order, a page at a time",
+        {200: ReminderPage},
+        query=ReminderQuery,
+    ),
+)

@@ -20,7 +20,7 @@ class Config:
     dispatcher: DispatcherFile
     policy: PolicyFile
     schedules: SchedulesFile
-    templates: Any = None  # dispatcher.templates.TemplateSet, attached by load_config
+    templates: Any = None  # config.templates.TemplateSet, attached by load_config
     channel_settings: dict[str, Any] = field(default_factory=dict)  # name → plugin model
 
     @property

@@ -19,7 +19,8 @@ from typing import Any
 
 from jinja2 import nodes
 
-from dispatcher.config import Config, Problem
+from dispatcher.config.directory import Config
+from dispatcher.config.problems import Problem
 from dispatcher.config.templates import template_key
 from dispatcher.content import DEBT_WORDS
 from dispatcher.model import ContactKind

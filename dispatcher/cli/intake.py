@@ -1,0 +1,234 @@
+"""Commands that bring work in: ``import`` (people and cases from a file), ``enqueue`` (one
+ad-hoc reminder) and ``event`` (what happened to a case)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+)
+
+from dispatcher.cli.console import err, fail, out
+from dispatcher.cli.instants import parse_instant, utc_now
+from dispatcher.cli.loading import config_or_exit, store_or_exit
+from dispatcher.store import Store, open_store
+from dispatcher.store.api import NewReminder, UnknownCase
+
+if TYPE_CHECKING:
+    from dispatcher.intake import GoodRow, RowError
+    from dispatcher.store.api import CaseIn, PersonIn
+
+    ParseRow = Callable[[int, dict[str, Any]], GoodRow | list[RowError]]
+
+
+@click.command(name="import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--schedule", "default_schedule", help="Schedule for rows that name none.")
+@click.option("--region", "default_region", help="Region for phone numbers without +, e.g. US.")
+@click.option("--chunk", default=1000, show_default=True, help="Rows per transaction.")
+@click.pass_context
+def import_(
+    ctx: click.Context,
+    file: Path,
+    default_schedule: str | None,
+    default_region: str | None,
+    chunk: int,
+) -> None:
+    """Load people and cases from CSV or JSON Lines. Bad rows are reported and skipped."""
+    from dispatcher.intake import count_rows, parse_row, read_rows
+
+    config = config_or_exit(ctx.obj["config"])
+    store = open_store(config.store_url)
+    schedules = list(config.schedules.schedules)
+
+    def parse(number: int, row: dict[str, Any]) -> GoodRow | list[RowError]:
+        return parse_row(
+            number,
+            row,
+            schedules=schedules,
+            default_schedule=default_schedule,
+            default_locale=config.dispatcher.fallback_locale,
+            default_region=default_region,
+        )
+
+    total = count_rows(file)
+    columns = (TextColumn("importing"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=err, transient=False) as progress:
+        task = progress.add_task("import", total=total)
+        kept, errors = _store_rows(
+            store, read_rows(file), parse, chunk, advance=lambda: progress.advance(task)
+        )
+    store.close()
+    for error in errors:
+        err.print(str(error), markup=False)
+    rejected = len({e.row for e in errors})
+    out.print(f"imported {kept} row(s); rejected {rejected}", markup=False)
+    if rejected:
+        sys.exit(1)
+
+
+def _store_rows(
+    store: Store,
+    rows: Iterable[tuple[int, dict[str, Any] | RowError]],
+    parse: ParseRow,
+    chunk: int,
+    *,
+    advance: Callable[[], None],
+) -> tuple[int, list[RowError]]:
+    """Store the good rows, ``chunk`` cases per transaction; return how many were kept and
+    the errors of the others (a case given again keeps its first row)."""
+    from dispatcher.intake import RowError
+
+    errors: list[RowError] = []
+    seen_cases: dict[str, int] = {}
+    batch = _Batch(store, chunk)
+    for number, row in rows:
+        advance()
+        if isinstance(row, RowError):
+            errors.append(row)
+            continue
+        parsed = parse(number, row)
+        if isinstance(parsed, list):
+            errors.extend(parsed)
+            continue
+        if parsed.case.id in seen_cases:
+            errors.append(
+                RowError(
+                    number, "case_id", f"case already given in row {seen_cases[parsed.case.id]}"
+                )
+            )
+            continue
+        seen_cases[parsed.case.id] = number
+        batch.add(parsed)
+    batch.flush()
+    return batch.kept, errors
+
+
+class _Batch:
+    """The people and cases read since the last transaction: stored each time ``size`` cases
+    are in, and once more at the end."""
+
+    def __init__(self, store: Store, size: int) -> None:
+        self.store = store
+        self.size = size
+        self.people: dict[str, PersonIn] = {}
+        self.cases: list[CaseIn] = []
+        self.kept = 0
+
+    def add(self, row: GoodRow) -> None:
+        self.people[row.person.id] = row.person
+        self.cases.append(row.case)
+        self.kept += 1
+        if len(self.cases) >= self.size:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.cases:
+            self.store.upsert(list(self.people.values()), self.cases, utc_now())
+        self.people, self.cases = {}, []
+
+
+@click.command()
+@click.option("--case", "case_id", required=True, help="Case to remind about.")
+@click.option("--channel", required=True, help="Configured channel name.")
+@click.option("--template", required=True, help="Template name.")
+@click.option("--at", "at_text", help="When (ISO date-time; default now). Policy still applies.")
+@click.pass_context
+def enqueue(
+    ctx: click.Context, case_id: str, channel: str, template: str, at_text: str | None
+) -> None:
+    """Add one ad-hoc reminder for a case."""
+    config, store = store_or_exit(ctx.obj["config"])
+    if channel not in config.channels:
+        fail(f"unknown channel {channel!r} (configured: {', '.join(config.channels)})")
+    case = store.get_case(case_id)
+    if case is None:
+        fail(f"no case {case_id!r}")
+    person = store.get_person(case.person_id)
+    zone = (person.timezone if person else None) or config.fallback_timezone
+    due = parse_instant(at_text, zone) if at_text else utc_now()
+    reminder_id = store.enqueue(
+        NewReminder(
+            case_id=case.id,
+            person_id=case.person_id,
+            schedule="adhoc",
+            step=f"adhoc-{int(utc_now().timestamp() * 1000)}",
+            channel=channel,
+            template=template,
+            due_at=due,
+        ),
+        utc_now(),
+    )
+    store.close()
+    out.print(f"reminder {reminder_id} queued for {due:%Y-%m-%d %H:%M} UTC", markup=False)
+
+
+EVENTS = (
+    "paid",
+    "plan",
+    "hardship",
+    "dispute",
+    "resolve",
+    "cease",
+    "resume",
+    "close",
+    "opt-out",
+    "opt-in",
+)
+
+
+@click.command()
+@click.argument("case_id")
+@click.argument("kind", type=click.Choice(EVENTS))
+@click.option("--until", "until_text", help="For plan/hardship: pause until this date.")
+@click.option("--channel", help="For opt-out/opt-in: the channel (default every channel).")
+@click.option("--contact", help="For opt-out/opt-in: one address or number (default all).")
+@click.option("--note", help="Free text kept with the event.")
+@click.pass_context
+def event(
+    ctx: click.Context,
+    case_id: str,
+    kind: str,
+    until_text: str | None,
+    channel: str | None,
+    contact: str | None,
+    note: str | None,
+) -> None:
+    """Record what happened to a case: paid, plan --until, hardship --until, dispute,
+    resolve, cease, resume, close, opt-out, opt-in."""
+    config, store = store_or_exit(ctx.obj["config"])
+    case = store.get_case(case_id)
+    if case is None:
+        fail(f"no case {case_id!r}")
+    now = utc_now()
+    if kind in ("opt-out", "opt-in"):
+        store.opt_out(
+            case.person_id, channel or "*", contact, now=now, source="cli", clear=kind == "opt-in"
+        )
+        store.close()
+        out.print(f"{kind} recorded for the person of case {case_id}", markup=False)
+        return
+    person = store.get_person(case.person_id)
+    zone = (person.timezone if person else None) or config.fallback_timezone
+    until = parse_instant(until_text, zone) if until_text else None
+    if kind in ("plan", "hardship") and until is None:
+        fail(f"{kind} needs --until DATE")
+    try:
+        updated = store.case_event(case_id, kind, now=now, until=until, source="cli", detail=note)
+    except (ValueError, UnknownCase) as exc:
+        fail(str(exc))
+    finally:
+        store.close()
+    paused = (
+        f", paused until {updated.paused_until:%Y-%m-%d %H:%M} UTC" if updated.paused_until else ""
+    )
+    out.print(f"case {case_id}: {updated.state.value}{paused}", markup=False)

@@ -1,0 +1,42 @@
+"""The config directory ``--config`` names, as much of it as a command needs: the whole
+directory, the whole directory with its plugins (a runtime), or only ``dispatcher.toml`` and
+the store it names. A directory that does not check exits 2 with every problem listed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from dispatcher.cli.console import config_failed
+from dispatcher.config import Config, ConfigError, DispatcherFile, load_config, load_dispatcher_file
+from dispatcher.store import Store, open_store
+
+if TYPE_CHECKING:
+    from dispatcher.runtime import Runtime
+
+
+def config_or_exit(root: Path) -> Config:
+    """The whole config directory (templates not rendered), or exit 2 listing its errors."""
+    try:
+        return load_config(root, check_templates=False)
+    except ConfigError as exc:
+        config_failed(exc)
+
+
+def runtime_or_exit(root: Path) -> Runtime:
+    """The whole config with templates checked and plugins loaded, or exit 2."""
+    from dispatcher.runtime import load_runtime
+
+    try:
+        return load_runtime(root)
+    except ConfigError as exc:
+        config_failed(exc)
+
+
+def store_or_exit(root: Path) -> tuple[DispatcherFile, Store]:
+    """``dispatcher.toml`` and the store it names; the other files may be mid-edit."""
+    try:
+        settings = load_dispatcher_file(root)
+    except ConfigError as exc:
+        config_failed(exc)
+    return settings, open_store(settings.store)

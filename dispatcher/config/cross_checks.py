@@ -1,0 +1,88 @@
+"""Checks no single file's model can make: each channel's settings by its plugin (secrets
+resolved first), each step's channel against ``dispatcher.toml``, and each step's template
+rendered for its channel."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from pydantic import ValidationError
+
+from dispatcher.config.dispatcher_file import DispatcherFile
+from dispatcher.config.problems import Collector, Problem
+from dispatcher.config.schedules_file import SchedulesFile
+from dispatcher.config.secrets import is_secret_reference, resolve_secret
+
+# A channel plugin's settings validator: settings dict → model, raising ValidationError.
+SettingsCheck = Callable[[str, dict[str, Any]], Any]
+
+
+def check_channel_settings(
+    collector: Collector, config: DispatcherFile, settings_check: SettingsCheck | None
+) -> dict[str, Any]:
+    models: dict[str, Any] = {}
+    for name, channel in config.channels.items():
+        settings = {}
+        secrets: dict[str, str] = {}
+        for key, value in channel.plugin_settings.items():
+            if is_secret_reference(value):
+                try:
+                    value = secrets[key] = resolve_secret(value)
+                except ValueError as exc:
+                    collector.add("dispatcher.toml", ("channels", name, key), str(exc))
+                    continue
+            settings[key] = value
+        if settings_check is None:
+            continue
+        try:
+            models[name] = settings_check(channel.plugin, settings)
+        except KeyError:
+            collector.add(
+                "dispatcher.toml",
+                ("channels", name, "plugin"),
+                f"no installed plugin provides channel type {channel.plugin!r} "
+                "(see `dispatcher plugins`)",
+            )
+        except ValidationError as exc:
+            collector.add_validation(
+                "dispatcher.toml", exc, prefix=("channels", name), secrets=secrets
+            )
+    return models
+
+
+def check_step_channels(
+    collector: Collector, config: DispatcherFile, schedules: SchedulesFile
+) -> None:
+    for schedule_name, schedule in schedules.schedules.items():
+        for index, step in enumerate(schedule.steps):
+            if step.channel not in config.channels:
+                known = ", ".join(sorted(config.channels)) or "none configured"
+                collector.add(
+                    "schedules.toml",
+                    ("schedules", schedule_name, "steps", index, "channel"),
+                    f"unknown channel {step.channel!r} (channels in dispatcher.toml: {known})",
+                )
+
+
+def check_step_templates(
+    collector: Collector, templates: Any, config: DispatcherFile, schedules: SchedulesFile
+) -> None:
+    seen: set[tuple[str, str]] = set()
+    for schedule_name, schedule in schedules.schedules.items():
+        for index, step in enumerate(schedule.steps):
+            key = (step.channel, step.template)
+            if key in seen or step.channel not in config.channels:
+                continue  # an unknown channel is reported once, by check_step_channels
+            seen.add(key)
+            for problem in templates.check(step.channel, step.template):
+                if problem.file is None:
+                    collector.add(
+                        "schedules.toml",
+                        ("schedules", schedule_name, "steps", index, "template"),
+                        problem.message,
+                    )
+                else:
+                    collector.problems.append(
+                        Problem(problem.file, problem.line, problem.key, problem.message)
+                    )

@@ -1,0 +1,156 @@
+"""``policy.toml``: the contact policy's rules (windows, rolling limits, daily caps, the gap
+between contacts, the cooldown after a conversation, holidays), the preset and overlays they
+add to, and what a voicemail may contain."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated, Any, Literal
+
+from pydantic import BeforeValidator, Field, field_validator, model_validator
+
+from dispatcher.config.durations import Duration
+from dispatcher.config.values import Clock, Days, StrictModel, TimeZoneName
+
+
+class _NamedRule(StrictModel):
+    """A rule in a list. ``name`` lets a later layer (overlay, policy.toml) change or drop
+    (``enabled = false``) a preset's rule of the same name; ``origin`` is filled in when
+    presets are merged and names where the rule came from."""
+
+    name: str | None = None
+    enabled: bool = True
+    origin: str = ""
+
+
+class WindowRule(_NamedRule):
+    """When a channel may contact a person, in the person's local time. ``to`` earlier than
+    ``from`` means the window crosses midnight (it belongs to the day it starts on)."""
+
+    channels: tuple[str, ...] = ("*",)
+    days: Days = tuple(range(7))
+    start: Clock = Field(alias="from")
+    end: Clock = Field(alias="to")
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> WindowRule:
+        if self.start == self.end:
+            raise ValueError("from and to are equal: the window would be empty")
+        return self
+
+
+class LimitRule(_NamedRule):
+    """At most ``max`` counted attempts on ``channels`` in any rolling ``per``."""
+
+    channels: tuple[str, ...] = ("*",)
+    max: int = Field(ge=0)
+    per: Duration
+    scope: Literal["person", "case", "contact"] = "person"
+
+    @field_validator("per")
+    @classmethod
+    def _positive(cls, value: timedelta) -> timedelta:
+        if value <= timedelta(0):
+            raise ValueError("per must be longer than zero")
+        return value
+
+
+class DailyCapRule(_NamedRule):
+    """At most ``max`` attempts of a kind on ``channels`` per calendar day in the person's
+    local time, counted per ``scope``; the count starts again at local midnight.
+    ``count``: ``attempts`` (every counted attempt), ``conversations`` (connected
+    conversations, and calls still in flight or of unknown outcome) or ``unanswered``
+    (counted attempts that did not become a conversation)."""
+
+    channels: tuple[str, ...] = ("voice",)
+    max: int = Field(ge=0)
+    scope: Literal["person", "case", "contact"] = "person"
+    count: Literal["attempts", "conversations", "unanswered"] = "attempts"
+
+
+class GapRule(StrictModel):
+    """Minimum time between two contacts to one person on these channels."""
+
+    every: Duration = timedelta(0)
+    channels: tuple[str, ...] = ("*",)
+    origin: str = ""
+
+
+class CooldownRule(StrictModel):
+    """After a real conversation, no contact on ``channels`` for ``per`` (same scope).
+    ``calendar = true`` counts whole local days with the conversation's day as day 1: a
+    ``7d`` cooldown then ends at the start of local day 8."""
+
+    channels: tuple[str, ...] = ("voice",)
+    per: Duration = timedelta(days=7)
+    scope: Literal["person", "case"] = "case"
+    calendar: bool = False
+    origin: str = ""
+
+
+def _country(value: Any) -> str:
+    import holidays
+
+    code = str(value).upper()
+    if code not in holidays.list_supported_countries():
+        raise ValueError(f"{value!r} is not a holiday calendar (use an ISO code, e.g. US, CN)")
+    return code
+
+
+class HolidayRule(_NamedRule):
+    """Public holidays of ``calendar`` (an ISO country code, optionally a ``subdivision``)
+    are closed days for ``channels``, for people whose time zone is one of ``zones``
+    (default: every zone of that country)."""
+
+    calendar: Annotated[str, BeforeValidator(_country)]
+    subdivision: str | None = None
+    channels: tuple[str, ...] = ("*",)
+    zones: tuple[TimeZoneName, ...] = ()
+
+    @model_validator(mode="after")
+    def _subdivision_known(self) -> HolidayRule:
+        import holidays
+
+        if self.subdivision is not None:
+            known = holidays.list_supported_countries().get(self.calendar, [])
+            if self.subdivision not in known:
+                raise ValueError(
+                    f"{self.subdivision!r} is not a subdivision of {self.calendar} "
+                    f"(known: {', '.join(known[:12])}{' …' if len(known) > 12 else ''})"
+                )
+        return self
+
+
+PRESET_NAMES = ("none", "us-reg-f", "cn")
+OVERLAY_NAMES = ("us-ma",)
+
+
+class PolicyFile(StrictModel):
+    preset: Literal["none", "us-reg-f", "cn"] = "none"
+    overlays: tuple[Literal["us-ma"], ...] = ()
+    jitter: Duration = timedelta(minutes=20)
+    hold_recheck: Duration = timedelta(days=1)
+    window_exempt: tuple[str, ...] = ()
+    windows: tuple[WindowRule, ...] = ()
+    limits: tuple[LimitRule, ...] = ()
+    daily_caps: tuple[DailyCapRule, ...] = ()
+    holidays: tuple[HolidayRule, ...] = ()
+    min_gap: GapRule = Field(default_factory=GapRule)
+    cooldown: CooldownRule | None = None
+    # Reg F §1006.2(j): what a voicemail may contain. `check` rejects anything else.
+    voicemail_channels: tuple[str, ...] = ("voice",)
+    limited_content_vars: tuple[str, ...] = (
+        "company",
+        "company_zh",
+        "callback_number",
+        "contact_person",
+        "person.name",
+        "person.first_name",
+    )
+
+    @field_validator("hold_recheck")
+    @classmethod
+    def _recheck_positive(cls, value: timedelta) -> timedelta:
+        if value < timedelta(minutes=1):
+            raise ValueError("hold_recheck must be at least 1m")
+        return value

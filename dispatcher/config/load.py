@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -66,14 +65,12 @@ def load_config(
     root: str | Path,
     *,
     settings_check: SettingsCheck | None = None,
-    channel_info: Callable[[str], Any] | None = None,
     check_templates: bool = True,
 ) -> Config:
     """Load and validate a config directory; raise ConfigError with every problem found.
 
     ``settings_check(plugin, settings)`` validates one channel's plugin settings (raising
-    ``KeyError`` for an unknown plugin, ``ValidationError`` for bad settings);
-    ``channel_info(plugin)`` returns the plugin's Channel class (for template checks).
+    ``KeyError`` for an unknown plugin, ``ValidationError`` for bad settings).
     """
     from dispatcher.config.templates import TemplateSet
 

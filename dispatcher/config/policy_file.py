@@ -121,10 +121,6 @@ class HolidayRule(_NamedRule):
         return self
 
 
-PRESET_NAMES = ("none", "us-reg-f", "cn")
-OVERLAY_NAMES = ("us-ma",)
-
-
 class PolicyFile(StrictModel):
     preset: Literal["none", "us-reg-f", "cn"] = "none"
     overlays: tuple[Literal["us-ma"], ...] = ()

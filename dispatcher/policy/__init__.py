@@ -8,6 +8,7 @@
 - ``calendars``: public holidays as closed days
 - ``presets``: the built-in presets and overlays, merged under ``policy.toml``
 - ``compiled``: the compiled ``Policy`` and, per channel, the rules that bind it
+- ``deferral``: the earliest instant every time rule allows, and the jitter in a window
 - ``engine``: ``decide`` combines them into one Decision
 """
 

@@ -33,6 +33,7 @@ class ChannelRules:
     holidays: tuple[ClosedDays, ...] = ()
     window_rule: str | None = None
     closed: dict[str, frozenset[date]] = field(default_factory=dict)
+    limited_to_zero: bool = False  # a limit of max 0: the channel may not be used at all
 
     def closed_in(self, zone: str) -> frozenset[date]:
         """The holidays that close this channel for a person in ``zone``."""
@@ -92,14 +93,16 @@ class Policy:
                 windows = ALL_DAY  # no hours to keep, but holidays are closed days
             origins = dict.fromkeys(w.rule for w in windows or () if w.rule)
             origins.update(dict.fromkeys(h.rule for h in holidays if h.rule))
+            limits = tuple(limit for limit in self.limits if limit.applies_to(channel))
             rules = ChannelRules(
-                limits=tuple(limit for limit in self.limits if limit.applies_to(channel)),
+                limits=limits,
                 gap=gap,
                 cooldown=cooldown,
                 windows=windows,
                 daily_caps=tuple(cap for cap in self.daily_caps if cap.applies_to(channel)),
                 holidays=holidays,
                 window_rule="; ".join(origins) or None,
+                limited_to_zero=any(limit.max == 0 for limit in limits),
             )
             self._rules[channel] = rules
         return rules

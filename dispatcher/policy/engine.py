@@ -57,7 +57,7 @@ def decide(
 
     zones, zone_source, flags = _zones(person, policy.fallback_timezone)
     rules = policy.rules_for(channel)
-    if any(limit.max == 0 for limit in rules.limits):
+    if rules.limited_to_zero:
         zero = Reason("rate_limit", f"{channel} is limited to 0 contacts")
         return Decision(Verdict.SUPPRESS, now, None, (zero,), contact, (), zones, zone_source)
 

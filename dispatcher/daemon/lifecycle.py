@@ -46,6 +46,10 @@ log = logging.getLogger("dispatcher.daemon")
 
 
 class Daemon:
+    """One running daemon. It holds the state that changes while it runs (the runtime in
+    force, the dispatcher, the scheduler, the HTTP server, the status) and calls the steps
+    in order."""
+
     def __init__(
         self,
         config_dir: str | Path,

@@ -1,5 +1,7 @@
 """The daemon's lifecycle: start, run the scheduler, the dispatch loop and the HTTP server,
-reload, stop.
+reload, stop. ``Daemon`` owns the running state and wires the steps other modules hold:
+``claims`` (recovery, renewal, expiry), ``jobs`` (cron jobs, the planner), ``status``
+(readiness, gauges, the STATUS line) and ``reload``.
 
 Start: load and check config → open store (schema) → recover attempts a crash left in flight
 → open channels → plan once → cron jobs → HTTP → READY=1. The dispatch loop pings the
@@ -14,24 +16,28 @@ claims not started, record sends cut off as ``unknown``, exit 0.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import signal
-import socket
 from pathlib import Path
 from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from apscheduler.triggers.cron import CronTrigger
 
-from dispatcher.channel import Channel
 from dispatcher.config import ConfigError
+from dispatcher.daemon.claims import keep_claims, node_name, recover_claims, recover_last_run
+from dispatcher.daemon.jobs import plan_reminders, reconcile_jobs
 from dispatcher.daemon.notify import Notifier
+from dispatcher.daemon.reload import (
+    carry_over_channels,
+    close_after_sends,
+    count_accepted,
+    count_rejected,
+)
+from dispatcher.daemon.status import Status, count_queue, not_ready, report_periodically
 from dispatcher.daemon.web import HttpServer, build_app
 from dispatcher.dispatch import Clock, Dispatcher, StoreThread, utcnow
 from dispatcher.metrics import Metrics
-from dispatcher.planner import run_planner
 from dispatcher.runtime import Runtime, load_runtime
 from dispatcher.services import CoreAccess
 from dispatcher.store import open_store
@@ -39,13 +45,11 @@ from dispatcher.store import open_store
 log = logging.getLogger("dispatcher.daemon")
 
 
-def node_name(configured: str) -> str:
-    """This daemon's name on its claims: $DISPATCHER_NODE, else ``node`` in dispatcher.toml,
-    else the host name. Stable across restarts, so a restarted daemon finds its own claims."""
-    return os.environ.get("DISPATCHER_NODE") or configured or socket.gethostname()
-
-
 class Daemon:
+    """One running daemon. It holds the state that changes while it runs (the runtime in
+    force, the dispatcher, the scheduler, the HTTP server, the status) and calls the steps
+    in order."""
+
     def __init__(
         self,
         config_dir: str | Path,
@@ -67,28 +71,15 @@ class Daemon:
         self.dispatcher: Dispatcher | None = None
         self.scheduler: AsyncIOScheduler | None = None
         self.http: HttpServer | None = None
+        self.status = Status()
         self._background: set[asyncio.Task[None]] = set()
         self._reload_lock = asyncio.Lock()
-        self._last_problem: str | None = None
 
     # -- lifecycle --------------------------------------------------------------------------
 
     async def run(self) -> int:
         runtime = self.runtime
-        report = await self.store_thread.call(
-            self.store.recover, self.clock(), runtime.resend_on_unknown, self.node
-        )
-        if report.unknown or report.requeued or report.released:
-            log.warning(
-                "attempts left in flight by the last run",
-                extra={
-                    "fields": {
-                        "unknown": report.unknown,
-                        "requeued": report.requeued,
-                        "released": report.released,
-                    }
-                },
-            )
+        await recover_last_run(self.store_thread, runtime, self.node, self.clock())
         for channel in runtime.channels.values():
             await channel.open()
         self.dispatcher = Dispatcher(
@@ -103,26 +94,11 @@ class Daemon:
         self.scheduler = AsyncIOScheduler(timezone=runtime.config.dispatcher.timezone)
         self.schedule_jobs(runtime)
         self.scheduler.start()
-        http = runtime.config.dispatcher.http
-        if http.enabled:
-            app = build_app(self.metrics, self.ready, self.core_access())
-            self.http = HttpServer(app, http.listen)
-            try:
-                await self.http.start()
-            except OSError as exc:
-                log.error(
-                    "cannot listen; set [http] listen in dispatcher.toml",
-                    extra={"fields": {"listen": http.listen, "error": exc.strerror}},
-                )
-                self.http = None
-                self.dispatcher.stop()
-                await self._shut_down()
-                return 2
-
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, self.stop)
-        loop.add_signal_handler(signal.SIGHUP, self._reload_soon)
+        if not await self._serve_http(runtime):
+            self.dispatcher.stop()
+            await self._shut_down()
+            return 2
+        self._handle_signals()
         log.info(
             "dispatcher started",
             extra={
@@ -135,13 +111,38 @@ class Daemon:
             },
         )
         await self.refresh_status()
-        self._spawn(self._report_status_periodically())
+        interval = self.runtime.config.dispatcher.status_interval.total_seconds()
+        self._spawn(report_periodically(interval, self.refresh_status, self._report_status))
         self.notifier.ready(self._status_line())
         try:
             await self.dispatcher.run()
         finally:
             await self._shut_down()
         return 0
+
+    async def _serve_http(self, runtime: Runtime) -> bool:
+        """Start the HTTP server if it is enabled; False when it cannot listen."""
+        http = runtime.config.dispatcher.http
+        if not http.enabled:
+            return True
+        app = build_app(self.metrics, self.ready, self.core_access())
+        self.http = HttpServer(app, http.listen)
+        try:
+            await self.http.start()
+        except OSError as exc:
+            log.error(
+                "cannot listen; set [http] listen in dispatcher.toml",
+                extra={"fields": {"listen": http.listen, "error": exc.strerror}},
+            )
+            self.http = None
+            return False
+        return True
+
+    def _handle_signals(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.stop)
+        loop.add_signal_handler(signal.SIGHUP, self._reload_soon)
 
     async def _shut_down(self) -> None:
         self.notifier.stopping()
@@ -152,9 +153,7 @@ class Daemon:
         if self.http:
             await self.http.stop()
         # Sends cut off by the drain timeout stay claimed: record them as unknown now.
-        await self.store_thread.call(
-            self.store.recover, self.clock(), self.runtime.resend_on_unknown, self.node
-        )
+        await recover_claims(self.store_thread, self.runtime, self.node, self.clock())
         for channel in self.runtime.channels.values():
             await channel.close()
         self.store_thread.shutdown()
@@ -199,102 +198,35 @@ class Daemon:
     # -- jobs -------------------------------------------------------------------------------
 
     async def plan(self) -> None:
-        runtime = self.runtime
-        created = await self.store_thread.call(
-            run_planner,
-            self.store,
-            runtime.config.schedules,
-            runtime.config.dispatcher.fallback_timezone,
-            self.clock(),
-        )
-        if created:
-            log.info("planned reminders", extra={"fields": {"created": created}})
-            if self.dispatcher:
-                self.dispatcher.wake()
-
-    JOBS = {"plan": "plan"}  # job name in schedules.toml → Daemon method
+        created = await plan_reminders(self.store_thread, self.runtime, self.clock())
+        if created and self.dispatcher:
+            self.dispatcher.wake()
 
     def schedule_jobs(self, runtime: Runtime) -> None:
         """Make the scheduler's jobs match ``runtime``'s config: add, change, remove."""
         assert self.scheduler is not None
-        zone = runtime.config.dispatcher.timezone
-        wanted = {name: job for name, job in runtime.config.schedules.jobs.items() if job.enabled}
-        for job in self.scheduler.get_jobs():
-            if job.id not in wanted:
-                job.remove()
-        for name, job in wanted.items():
-            self.scheduler.add_job(
-                getattr(self, self.JOBS[name]),
-                CronTrigger.from_crontab(job.cron, timezone=zone),
-                id=name,
-                replace_existing=True,
-                max_instances=1,
-                coalesce=True,
-            )
+        reconcile_jobs(self.scheduler, runtime, {"plan": self.plan})
 
     # -- health and status --------------------------------------------------------------------
 
     async def ready(self) -> tuple[bool, str]:
         """Readiness: config loaded, store answering, not stopping."""
-        if self.dispatcher is None or self.dispatcher.stopping:
-            return False, "stopping" if self.dispatcher else "starting"
-        try:
-            await asyncio.wait_for(self.store_thread.call(self.store.ping), timeout=5)
-        except Exception as exc:  # any failure to reach the store means not ready
-            return False, f"store unreachable: {type(exc).__name__}"
+        problem = await not_ready(self.dispatcher, self.store_thread)
+        if problem is not None:
+            return False, problem
         return True, f"config {self.runtime.version}"
 
     async def refresh_status(self) -> None:
-        settings = self.runtime.config.dispatcher.dispatch
-        # Ours first: this node is alive, so its claims must not expire under it.
-        await self.store_thread.call(self.store.renew_claims, self.node, self.clock())
-        expired = await self.store_thread.call(
-            self.store.expire_claims,
-            self.clock(),
-            self.runtime.resend_on_unknown,
-            settings.claim_lease,
-        )
-        if expired.unknown or expired.requeued or expired.released:
-            log.warning(
-                "claims of a vanished node expired",
-                extra={
-                    "fields": {
-                        "unknown": expired.unknown,
-                        "requeued": expired.requeued,
-                        "released": expired.released,
-                    }
-                },
-            )
-        report = await self.store_thread.call(self.store.status, self.clock())
-        by_state: dict[str, int] = {}
-        for state, _channel, count in report.by_state_channel:
-            by_state[state] = by_state.get(state, 0) + count
-        self.metrics.reminders.clear()
-        for state, count in by_state.items():
-            self.metrics.reminders.labels(state).set(count)
-        self.metrics.due_now.set(report.due_now)
-        self.metrics.unknown.set(len(report.unknown_attempts))
-        self._queue = (report.due_now, by_state.get("pending", 0))
+        """Renew this node's claims, expire a vanished node's, count the queue."""
+        await keep_claims(self.store_thread, self.runtime, self.node, self.clock)
+        queue = await count_queue(self.store_thread, self.metrics, self.clock())
+        self.status.due, self.status.pending = queue
 
     def _status_line(self) -> str:
-        due, pending = getattr(self, "_queue", (0, 0))
-        last = self.dispatcher.counters.last_send if self.dispatcher else None
-        line = (
-            f"{due} due, {pending} pending; last send {last:%Y-%m-%d %H:%M:%S} UTC"
-            if last
-            else f"{due} due, {pending} pending; no send yet"
-        )
-        if self._last_problem:
-            line += f"; last reload rejected ({self._last_problem})"
-        return line
+        return self.status.line(self.dispatcher.counters.last_send if self.dispatcher else None)
 
-    async def _report_status_periodically(self) -> None:
-        interval = self.runtime.config.dispatcher.status_interval.total_seconds()
-        while True:
-            await asyncio.sleep(interval)
-            with contextlib.suppress(Exception):
-                await self.refresh_status()
-            self.notifier.status(self._status_line())
+    def _report_status(self) -> None:
+        self.notifier.status(self._status_line())
 
     # -- reload -----------------------------------------------------------------------------
 
@@ -310,68 +242,25 @@ class Daemon:
                     load_runtime, self.config_dir, extra_plugins=self.extra_plugins
                 )
             except ConfigError as exc:
-                for problem in exc.problems:
-                    log.error("reload rejected", extra={"fields": {"problem": str(problem)}})
-                self.metrics.reloads.labels("failure").inc()
-                self.metrics.config_ok.set(0)
-                self._last_problem = f"{len(exc.problems)} problem(s)"
+                self.status.reload_problem = count_rejected(self.metrics, exc)
                 self.notifier.ready(self._status_line())
                 return False
             old = self.runtime
-            retired = await self._carry_over_channels(old, new)
-            self.runtime = new
-            if self.dispatcher:
-                self.dispatcher.runtime = new
-            if self.scheduler:
-                self.schedule_jobs(new)
-            self._spawn(self._close_after_sends(retired, old))
-            self.metrics.reloads.labels("success").inc()
-            self.metrics.config_ok.set(1)
-            self.metrics.set_config_version(new.version)
-            self._last_problem = None
-            log.info(
-                "config reloaded",
-                extra={
-                    "fields": {
-                        "version": new.version,
-                        "channels": ",".join(new.channels),
-                        "reopened": len(retired),
-                    }
-                },
-            )
+            retired = await carry_over_channels(old, new)
+            self._swap_in(new)
+            drain = old.config.dispatcher.dispatch.drain_timeout
+            self._spawn(close_after_sends(retired, self.dispatcher, drain))
+            count_accepted(self.metrics, new, reopened=len(retired))
+            self.status.reload_problem = None
             self.notifier.ready(self._status_line())
         await self.plan()  # schedules may have changed
         if self.dispatcher:
             self.dispatcher.wake()
         return True
 
-    async def _carry_over_channels(self, old: Runtime, new: Runtime) -> list[Channel]:
-        """Keep each old channel whose plugin and settings are unchanged (its connections stay
-        open); open the new ones. Returns the old channels to close."""
-        retired: list[Channel] = []
-        old_settings = old.config.dispatcher.channels
-        new_settings = new.config.dispatcher.channels
-        for name, channel in old.channels.items():
-            same = (
-                name in new.channels
-                and old_settings[name] == new_settings[name]
-                and old.config.channel_settings.get(name) == new.config.channel_settings.get(name)
-            )
-            if same:
-                new.channels[name] = channel
-            else:
-                retired.append(channel)
-        kept = set(map(id, old.channels.values()))
-        for channel in new.channels.values():
-            if id(channel) not in kept:
-                await channel.open()
-        return retired
-
-    async def _close_after_sends(self, channels: list[Channel], old: Runtime) -> None:
-        # Sends already under way hold the old channel objects; close those once they finish.
-        if self.dispatcher is not None:
-            await self.dispatcher.settle(
-                old.config.dispatcher.dispatch.drain_timeout.total_seconds()
-            )
-        for channel in channels:
-            await channel.close()
+    def _swap_in(self, new: Runtime) -> None:
+        self.runtime = new
+        if self.dispatcher:
+            self.dispatcher.runtime = new
+        if self.scheduler:
+            self.schedule_jobs(new)

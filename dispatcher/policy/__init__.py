@@ -7,6 +7,8 @@
 - ``zones``: the candidate time zones of a person (explicit, phone numbers, address)
 - ``calendars``: public holidays as closed days
 - ``presets``: the built-in presets and overlays, merged under ``policy.toml``
+- ``compiled``: the compiled ``Policy`` and, per channel, the rules that bind it
+- ``deferral``: the earliest instant every time rule allows, and the jitter in a window
 - ``engine``: ``decide`` combines them into one Decision
 """
 
@@ -16,7 +18,8 @@ from collections.abc import Iterable, Mapping
 
 from dispatcher.config import PolicyFile
 from dispatcher.policy.calendars import closed_days
-from dispatcher.policy.engine import ChannelTraits, Policy, decide
+from dispatcher.policy.compiled import ChannelTraits, Policy
+from dispatcher.policy.engine import decide
 from dispatcher.policy.limits import Cooldown, DailyCap, Gap, Limit
 from dispatcher.policy.presets import effective_policy
 from dispatcher.policy.windows import Window

@@ -3,170 +3,27 @@
 Pure: everything it needs is passed in (the compiled policy, the reminder, the person, the
 case, the person's recent attempts and ``now``); it reads no clock, does no I/O and keeps no
 state, so the daemon, ``simulate`` and the tests all run the same code.
+
+The steps: the checks that suppress (an unknown channel, the case's state, no usable contact
+point, a limit of zero), the zones to judge the person in, the earliest instant the time rules
+allow (``deferral``), then send now or defer to that instant.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import datetime
 
-from dispatcher.model import (
-    Attempt,
-    Case,
-    ContactKind,
-    Decision,
-    Person,
-    Reason,
-    Reminder,
-    Verdict,
-)
-from dispatcher.policy.calendars import ClosedDays
+from dispatcher.model import Attempt, Case, Decision, Person, Reason, Reminder, Verdict
 from dispatcher.policy.case_state import case_gate
+from dispatcher.policy.compiled import Policy
 from dispatcher.policy.contacts import choose_contact
-from dispatcher.policy.limits import (
-    Cooldown,
-    DailyCap,
-    Gap,
-    Limit,
-    cooldown_clears_at,
-    cooldown_reason,
-    daily_cap_clears_at,
-    daily_cap_reason,
-    gap_clears_at,
-    gap_reason,
-    limit_clears_at,
-    limit_reason,
-)
-from dispatcher.policy.windows import (
-    ALL_DAY,
-    NO_CLOSED_DAYS,
-    Window,
-    describe_closed,
-    next_opening,
-    open_interval,
-)
+from dispatcher.policy.deferral import deferred_until, earliest_allowed
 from dispatcher.policy.zones import ZoneChoice, person_zones
-
-MAX_ROUNDS = 32  # rules push the candidate instant forward; this bounds a pathological config
-
-
-@dataclass(frozen=True, slots=True)
-class ChannelTraits:
-    """What the policy must know of a channel: the address kind it needs and whether it is
-    exempt from time windows (letters are posted, not received at an hour)."""
-
-    name: str
-    contact_kind: ContactKind
-    window_exempt: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class ChannelRules:
-    limits: tuple[Limit, ...]
-    gap: Gap | None
-    cooldown: Cooldown | None
-    windows: tuple[Window, ...] | None
-    daily_caps: tuple[DailyCap, ...] = ()
-    holidays: tuple[ClosedDays, ...] = ()
-    window_rule: str | None = None
-    closed: dict[str, frozenset[date]] = field(default_factory=dict)
-
-    def closed_in(self, zone: str) -> frozenset[date]:
-        """The holidays that close this channel for a person in ``zone``."""
-        days = self.closed.get(zone)
-        if days is None:
-            days = frozenset().union(*(h.days for h in self.holidays if zone in h.zones))
-            self.closed[zone] = days or NO_CLOSED_DAYS
-        return days
-
 
 CORE_CASE_STATE = "core: case state"
 CORE_CONTACTS = "core: opt-outs and contact points"
-
-
-@dataclass(frozen=True)
-class Policy:
-    """A compiled policy: the rules of ``policy.toml`` in the shape ``decide`` uses."""
-
-    channels: Mapping[str, ChannelTraits]
-    windows: Mapping[str, tuple[Window, ...]] = field(default_factory=dict)
-    limits: tuple[Limit, ...] = ()
-    gap: Gap | None = None
-    cooldown: Cooldown | None = None
-    jitter: timedelta = timedelta(minutes=20)
-    hold_recheck: timedelta = timedelta(days=1)
-    fallback_timezone: str = "UTC"
-    after_cease: frozenset[tuple[str, str]] = frozenset()
-    daily_caps: tuple[DailyCap, ...] = ()
-    holidays: tuple[ClosedDays, ...] = ()
-    preset: str = "none"
-    overlays: tuple[str, ...] = ()
-    version: str = ""  # a hash of the effective policy and the templates, set by the runtime
-    _rules: dict[str, ChannelRules] = field(default_factory=dict, compare=False, repr=False)
-
-    @property
-    def lookback(self) -> timedelta:
-        """How far back ``decide`` looks at attempts: the longest rule period."""
-        spans = [limit.per for limit in self.limits]
-        if self.daily_caps:
-            spans.append(timedelta(days=2))  # a local day, whatever the zone's offset
-        if self.gap:
-            spans.append(self.gap.every)
-        if self.cooldown:
-            # Calendar mode reaches back to the start of the conversation's local day.
-            extra = timedelta(days=1) if self.cooldown.calendar else timedelta(0)
-            spans.append(self.cooldown.per + extra)
-        return max(spans, default=timedelta(0))
-
-    def rules_for(self, channel: str) -> ChannelRules:
-        """The rules that bind ``channel``, worked out once per channel rather than per
-        decision."""
-        rules = self._rules.get(channel)
-        if rules is None:
-            gap = self.gap if self.gap and self.gap.every and self.gap.applies_to(channel) else None
-            cooldown = (
-                self.cooldown if self.cooldown and self.cooldown.applies_to(channel) else None
-            )
-            windows = self.windows_for(channel)
-            holidays = tuple(h for h in self.holidays if h.applies_to(channel))
-            if windows is None and holidays:
-                windows = ALL_DAY  # no hours to keep, but holidays are closed days
-            origins = dict.fromkeys(w.rule for w in windows or () if w.rule)
-            origins.update(dict.fromkeys(h.rule for h in holidays if h.rule))
-            rules = ChannelRules(
-                limits=tuple(limit for limit in self.limits if limit.applies_to(channel)),
-                gap=gap,
-                cooldown=cooldown,
-                windows=windows,
-                daily_caps=tuple(cap for cap in self.daily_caps if cap.applies_to(channel)),
-                holidays=holidays,
-                window_rule="; ".join(origins) or None,
-            )
-            self._rules[channel] = rules
-        return rules
-
-    def windows_for(self, channel: str) -> tuple[Window, ...] | None:
-        """The channel's windows; None when no window rule names it (always open)."""
-        traits = self.channels.get(channel)
-        if traits is not None and traits.window_exempt:
-            return None
-        if channel in self.windows:
-            return self.windows[channel]
-        return self.windows.get("*")
-
-
-def _jitter(reminder: Reminder, start: datetime, end: datetime, spread: timedelta) -> datetime:
-    # Deterministic per reminder, so a decision can be replayed; spread across the first part
-    # of the window so 08:00 does not start with every deferred reminder at once.
-    span = min(spread, (end - start) / 2)
-    seconds = int(span.total_seconds())
-    if seconds <= 0:
-        return start
-    # Hashes of int tuples are not salted per process, so this is stable across restarts.
-    offset = hash((reminder.id, int(start.timestamp()))) % seconds
-    return start + timedelta(seconds=offset)
 
 
 def decide(
@@ -181,11 +38,8 @@ def decide(
     channel = reminder.channel
     traits = policy.channels.get(channel)
     if traits is None:
-        return Decision(
-            Verdict.SUPPRESS,
-            now,
-            reasons=(Reason("unknown_channel", f"channel {channel!r} is not configured", "core"),),
-        )
+        unknown = Reason("unknown_channel", f"channel {channel!r} is not configured", "core")
+        return Decision(Verdict.SUPPRESS, now, reasons=(unknown,))
 
     gate = case_gate(
         case,
@@ -194,148 +48,45 @@ def decide(
         hold_recheck=policy.hold_recheck,
     )
     if gate.suppress:
-        ended = (replace(gate.reason, rule=CORE_CASE_STATE),) if gate.reason else ()
-        return Decision(Verdict.SUPPRESS, now, reasons=ended)
+        return _suppressed(now, gate.reason, CORE_CASE_STATE)
 
     choice = choose_contact(person, channel, traits.contact_kind)
     if choice.contact is None:
-        unusable = (replace(choice.reason, rule=CORE_CONTACTS),) if choice.reason else ()
-        return Decision(Verdict.SUPPRESS, now, reasons=unusable)
+        return _suppressed(now, choice.reason, CORE_CONTACTS)
     contact = choice.contact
 
-    if person.timezone:  # the common case, without building a ZoneChoice
-        zones: tuple[str, ...] = (person.timezone,)
-        zone_source = "person"
-        flags: tuple[str, ...] = ()
-    else:
-        where: ZoneChoice = person_zones(person, policy.fallback_timezone)
-        zones, zone_source = where.zones, where.source
-        flags = ("tz_fallback",) if where.fallback else ()
+    zones, zone_source, flags = _zones(person, policy.fallback_timezone)
+    rules = policy.rules_for(channel)
+    if rules.limited_to_zero:
+        zero = Reason("rate_limit", f"{channel} is limited to 0 contacts")
+        return Decision(Verdict.SUPPRESS, now, None, (zero,), contact, (), zones, zone_source)
+
     reasons: list[Reason] = []
     if gate.reason is not None and gate.not_before is not None:
         reasons.append(replace(gate.reason, rule=CORE_CASE_STATE))
-    candidate = gate.not_before or now
-    rules = policy.rules_for(channel)
-    windows = rules.windows
-    opened_by_window: tuple[datetime, datetime] | None = None
-    if any(limit.max == 0 for limit in rules.limits):
-        return Decision(
-            Verdict.SUPPRESS,
-            now,
-            contact=contact,
-            reasons=(Reason("rate_limit", f"{channel} is limited to 0 contacts"),),
-            zones=zones,
-            zone_source=zone_source,
-        )
-
-    for _ in range(MAX_ROUNDS):
-        moved = False
-        if history:  # rules over past attempts cannot bind someone never contacted
-            for limit in rules.limits:
-                clears = limit_clears_at(
-                    limit, history, at=candidate, case_id=case.id, contact=contact.value
-                )
-                if clears > candidate:
-                    reasons.append(limit_reason(limit, clears))
-                    candidate, moved, opened_by_window = clears, True, None
-            for cap in rules.daily_caps:
-                clears = daily_cap_clears_at(
-                    cap, history, at=candidate, case_id=case.id, contact=contact.value, zones=zones
-                )
-                if clears > candidate:
-                    reasons.append(daily_cap_reason(cap, clears))
-                    candidate, moved, opened_by_window = clears, True, None
-            if rules.gap:
-                clears = gap_clears_at(rules.gap, history, at=candidate)
-                if clears > candidate:
-                    reasons.append(gap_reason(rules.gap, clears))
-                    candidate, moved, opened_by_window = clears, True, None
-            if rules.cooldown:
-                clears = cooldown_clears_at(
-                    rules.cooldown, history, at=candidate, case_id=case.id, zones=zones
-                )
-                if clears > candidate:
-                    reasons.append(cooldown_reason(rules.cooldown, clears))
-                    candidate, moved, opened_by_window = clears, True, None
-        if windows is not None:
-            # With several candidate zones a contact must be allowed in every one of them.
-            holidays = rules.holidays
-            for zone in zones:
-                closed = rules.closed_in(zone) if holidays else NO_CLOSED_DAYS
-                if open_interval(windows, zone, candidate, closed) is not None:
-                    continue
-                opening = next_opening(windows, zone, candidate, closed)
-                reasons.append(_closed_reason(rules, windows, zone, candidate, opening, closed))
-                if opening is None:
-                    return Decision(
-                        Verdict.DEFER,
-                        now,
-                        until=now + policy.hold_recheck,
-                        contact=contact,
-                        reasons=_unique(reasons),
-                        flags=flags,
-                        zones=zones,
-                        zone_source=zone_source,
-                    )
-                candidate, moved, opened_by_window = opening[0], True, opening
-        if not moved:
-            break
-
-    if candidate <= now:
-        return Decision(Verdict.SEND, now, None, (), contact, flags, zones, zone_source)
-    if opened_by_window is not None:
-        if len(zones) > 1:
-            opened_by_window = _common_interval(rules, windows or (), zones, candidate)
-        candidate = _jitter(reminder, *opened_by_window, policy.jitter)
-    return Decision(
-        Verdict.DEFER,
-        now,
-        until=candidate,
-        contact=contact,
-        reasons=_unique(reasons),
-        flags=flags,
-        zones=zones,
-        zone_source=zone_source,
-    )
+    start = gate.not_before or now
+    found = earliest_allowed(rules, history, case.id, contact.value, zones, start, reasons)
+    if found is None:  # no window opens within the search: decide again then
+        until = now + policy.hold_recheck
+    else:
+        candidate, opened_by_window = found
+        if candidate <= now:
+            return Decision(Verdict.SEND, now, None, (), contact, flags, zones, zone_source)
+        until = deferred_until(reminder, rules, zones, candidate, opened_by_window, policy.jitter)
+    return Decision(Verdict.DEFER, now, until, _unique(reasons), contact, flags, zones, zone_source)
 
 
-def _closed_reason(
-    rules: ChannelRules,
-    windows: tuple[Window, ...],
-    zone: str,
-    at: datetime,
-    opening: tuple[datetime, datetime] | None,
-    closed: frozenset[date],
-) -> Reason:
-    text = describe_closed(windows, zone, at, opening)
-    if closed:
-        local_day = at.astimezone(_zone_info(zone)).date()
-        for holiday in rules.holidays:
-            if local_day in holiday.days and zone in holiday.zones:
-                name = holiday.names.get(local_day, "public holiday")
-                text = (
-                    f"{local_day.isoformat()} is a public holiday in {holiday.calendar} "
-                    f"({name}); " + text.split(" is outside ", 1)[-1].split("; ", 1)[-1]
-                )
-                return Reason("holiday", text, holiday.rule or rules.window_rule)
-    return Reason("quiet_hours", text, rules.window_rule)
+def _suppressed(now: datetime, reason: Reason | None, rule: str) -> Decision:
+    """A suppression for ``reason`` (an end of the case, no usable contact), under ``rule``."""
+    return Decision(Verdict.SUPPRESS, now, reasons=(replace(reason, rule=rule),) if reason else ())
 
 
-def _common_interval(
-    rules: ChannelRules, windows: tuple[Window, ...], zones: tuple[str, ...], at: datetime
-) -> tuple[datetime, datetime]:
-    """The stretch from ``at`` during which every zone's window stays open."""
-    end = None
-    for zone in zones:
-        closed = rules.closed_in(zone) if rules.holidays else NO_CLOSED_DAYS
-        interval = open_interval(windows, zone, at, closed)
-        if interval is not None:
-            end = interval[1] if end is None else min(end, interval[1])
-    return (at, end if end is not None else at)
-
-
-def _zone_info(name: str) -> ZoneInfo:
-    return ZoneInfo(name)
+def _zones(person: Person, fallback: str) -> tuple[tuple[str, ...], str, tuple[str, ...]]:
+    """The zones to judge ``person`` in, where they came from, and the flags they add."""
+    if person.timezone:  # the common case, without building a ZoneChoice
+        return (person.timezone,), "person", ()
+    where: ZoneChoice = person_zones(person, fallback)
+    return where.zones, where.source, ("tz_fallback",) if where.fallback else ()
 
 
 def _unique(reasons: list[Reason]) -> tuple[Reason, ...]:

@@ -219,6 +219,16 @@ def test_a_limit_on_voice_does_not_defer_sms() -> None:
     assert voice.until == NOW - HOUR + ONE_DAY
 
 
+def test_a_limit_of_zero_suppresses_its_channels_only() -> None:
+    compiled = policy(limits=[limit(0, "1d", channels=["sms"])])
+    sms = decide_at(compiled, NOW)
+    assert sms.verdict is Verdict.SUPPRESS and codes(sms) == ["rate_limit"]
+    assert sms.reasons[0].text == "sms is limited to 0 contacts"
+    assert sms.contact == PHONE_1 and sms.zones == (NEW_YORK,) and sms.zone_source == "person"
+    voice = decide_at(compiled, NOW, reminder=make_reminder(channel="voice"))
+    assert voice.verdict is Verdict.SEND
+
+
 @pytest.mark.parametrize(
     ("scope", "other", "deferred"),
     [

@@ -1,0 +1,65 @@
+"""This node's claims across restarts, and a vanished node's: the name claims carry, recovery
+at start and stop, renewal while alive, expiry of claims nobody renews any more."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from datetime import datetime
+
+from dispatcher.dispatch import Clock, StoreThread
+from dispatcher.runtime import Runtime
+from dispatcher.store.api import RecoveryReport
+
+log = logging.getLogger("dispatcher.daemon")
+
+
+def node_name(configured: str) -> str:
+    """This daemon's name on its claims: $DISPATCHER_NODE, else ``node`` in dispatcher.toml,
+    else the host name. Stable across restarts, so a restarted daemon finds its own claims."""
+    return os.environ.get("DISPATCHER_NODE") or configured or socket.gethostname()
+
+
+async def recover_claims(
+    store_thread: StoreThread, runtime: Runtime, node: str, now: datetime
+) -> RecoveryReport:
+    """Settle ``node``'s claims: back to the pool if never confirmed for sending, else
+    ``unknown`` (or pending again on the channels ``runtime`` resends on)."""
+    store = store_thread.store
+    return await store_thread.call(store.recover, now, runtime.resend_on_unknown, node)
+
+
+async def recover_last_run(
+    store_thread: StoreThread, runtime: Runtime, node: str, now: datetime
+) -> None:
+    """At start: settle the attempts a crash of this node left in flight, and say so."""
+    report = await recover_claims(store_thread, runtime, node, now)
+    _warn_settled("attempts left in flight by the last run", report)
+
+
+async def keep_claims(store_thread: StoreThread, runtime: Runtime, node: str, clock: Clock) -> None:
+    """Renew ``node``'s claims, then expire those of any node that stopped renewing its own
+    for the claim lease."""
+    store = store_thread.store
+    settings = runtime.config.dispatcher.dispatch
+    # Ours first: this node is alive, so its claims must not expire under it.
+    await store_thread.call(store.renew_claims, node, clock())
+    expired = await store_thread.call(
+        store.expire_claims, clock(), runtime.resend_on_unknown, settings.claim_lease
+    )
+    _warn_settled("claims of a vanished node expired", expired)
+
+
+def _warn_settled(message: str, report: RecoveryReport) -> None:
+    if report.unknown or report.requeued or report.released:
+        log.warning(
+            message,
+            extra={
+                "fields": {
+                    "unknown": report.unknown,
+                    "requeued": report.requeued,
+                    "released": report.released,
+                }
+            },
+        )

@@ -1,0 +1,52 @@
+"""The scheduler's jobs: the cron jobs of schedules.toml, run in dispatcher.toml's time zone,
+and the one they run today, the planner."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import datetime
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.cron import CronTrigger
+
+from dispatcher.dispatch import StoreThread
+from dispatcher.planner import run_planner
+from dispatcher.runtime import Runtime
+
+log = logging.getLogger("dispatcher.daemon")
+
+Job = Callable[[], Awaitable[None]]
+
+
+def reconcile_jobs(scheduler: AsyncIOScheduler, runtime: Runtime, jobs: Mapping[str, Job]) -> None:
+    """Make ``scheduler``'s jobs match ``runtime``'s config: add, change, remove. ``jobs``
+    maps a job name in schedules.toml to what it runs."""
+    zone = runtime.config.dispatcher.timezone
+    wanted = {name: job for name, job in runtime.config.schedules.jobs.items() if job.enabled}
+    for job in scheduler.get_jobs():
+        if job.id not in wanted:
+            job.remove()
+    for name, job in wanted.items():
+        scheduler.add_job(
+            jobs[name],
+            CronTrigger.from_crontab(job.cron, timezone=zone),
+            id=name,
+            replace_existing=True,
+            max_instances=1,
+            coalesce=True,
+        )
+
+
+async def plan_reminders(store_thread: StoreThread, runtime: Runtime, now: datetime) -> int:
+    """Run the planner over ``runtime``'s schedules; returns how many reminders it made."""
+    created = await store_thread.call(
+        run_planner,
+        store_thread.store,
+        runtime.config.schedules,
+        runtime.config.dispatcher.fallback_timezone,
+        now,
+    )
+    if created:
+        log.info("planned reminders", extra={"fields": {"created": created}})
+    return created

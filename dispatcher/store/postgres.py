@@ -13,12 +13,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, create_engine, select, text
+from sqlalchemy import Connection, Table, create_engine, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import make_url
+from sqlalchemy.sql import Select
 
 from dispatcher.model import Reminder
 from dispatcher.store import schema as t
+from dispatcher.store.claims import candidates_query, first_per_person
+from dispatcher.store.dialect import Dialect
 from dispatcher.store.sql import SqlStore
 
 # pg_advisory_xact_lock key for schema changes: daemons starting together migrate one by one.
@@ -47,28 +50,21 @@ def unreachable_reason(url: str, timeout: int = 3) -> str | None:
         return f"no PostgreSQL at {make_url(url).render_as_string(hide_password=True)}: {first}"
 
 
-class PostgresStore(SqlStore):
-    concurrent_writers = True
+class PostgresDialect(Dialect):
+    """A database many daemons share: claims lock their candidates and people (see above),
+    schema changes take an advisory lock."""
 
-    def __init__(self, url: str, *, pool_size: int = 5) -> None:
-        engine = create_engine(
-            engine_url(url), pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
-        )
-        super().__init__(engine)
-
-    def _insert_ignore(self, table: Any) -> Any:
+    def insert_ignore(self, table: Table) -> Any:
         return pg_insert(table).on_conflict_do_nothing()
 
-    def _migration_lock(self, conn: Connection) -> None:
+    def migration_lock(self, conn: Connection) -> None:
         conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
 
-    def _candidates_query(self, now: datetime, limit: int) -> Any:
+    def lock_candidates(self, query: Select[Any]) -> Select[Any]:
         # Nodes skip each other's candidate rows instead of all reading the same oldest ones.
-        return (
-            super()._candidates_query(now, limit).with_for_update(skip_locked=True, of=t.reminders)
-        )
+        return query.with_for_update(skip_locked=True, of=t.reminders)
 
-    def _take_people(self, conn: Connection, due: list[Reminder], now: datetime) -> list[Reminder]:
+    def take_people(self, conn: Connection, due: list[Reminder], now: datetime) -> list[Reminder]:
         if not due:
             return due
         wanted = sorted({r.person_id for r in due})
@@ -83,6 +79,18 @@ class PostgresStore(SqlStore):
         if not locked:
             return []
         fresh = conn.execute(
-            self._candidates_query(now, len(locked)).where(t.reminders.c.person_id.in_(locked))
+            self.lock_candidates(candidates_query(now, len(locked))).where(
+                t.reminders.c.person_id.in_(locked)
+            )
         )
-        return self._first_per_person(fresh, len(locked))
+        return first_per_person(fresh, len(locked))
+
+
+class PostgresStore(SqlStore):
+    concurrent_writers = True
+
+    def __init__(self, url: str, *, pool_size: int = 5) -> None:
+        engine = create_engine(
+            engine_url(url), pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+        )
+        super().__init__(engine, PostgresDialect())

@@ -14,13 +14,22 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, create_engine, event
+from sqlalchemy import Connection, Table, create_engine, event
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
 
+from dispatcher.store.dialect import Dialect
 from dispatcher.store.sql import SqlStore
 
 BUSY_TIMEOUT_MS = 30_000
+
+
+class SqliteDialect(Dialect):
+    """One writer at a time: ``BEGIN IMMEDIATE`` already excludes the others, so claims and
+    migrations lock nothing more."""
+
+    def insert_ignore(self, table: Table) -> Any:
+        return sqlite_insert(table).on_conflict_do_nothing()
 
 
 class SqliteStore(SqlStore):
@@ -47,7 +56,7 @@ class SqliteStore(SqlStore):
             immediate = conn.get_execution_options().get("dispatcher_write", False)
             conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
-        super().__init__(engine)
+        super().__init__(engine, SqliteDialect())
         self.path = database
 
     @contextmanager
@@ -78,6 +87,3 @@ class SqliteStore(SqlStore):
             source.close()
         os.replace(temp, destination)
         return destination.stat().st_size
-
-    def _insert_ignore(self, table: Any) -> Any:
-        return sqlite_insert(table).on_conflict_do_nothing()

@@ -1,0 +1,268 @@
+"""Attempts' outcomes: the dispatcher's records of its sends, and providers' delivery reports
+that settle an attempt later; the reminder follows its attempt."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, case, select, update
+
+from dispatcher.model import Outcome, ReminderState
+from dispatcher.store import opt_outs
+from dispatcher.store import schema as t
+from dispatcher.store.api import SETTLE_RANK, Retry, SendRecord, Settled
+from dispatcher.store.rows import chunks
+
+# -- the dispatcher's records ----------------------------------------------------------------
+
+
+def record(conn: Connection, records: Sequence[SendRecord], node: str) -> None:
+    record_outcomes(conn, records)
+    finals = [r for r in records if r.reschedule_at is None]
+    retries = [r for r in records if r.reschedule_at is not None]
+    finish_reminders(conn, finals, node)
+    reschedule_reminders(conn, retries, node)
+    mark_delivered(conn, [r.reminder_id for r in finals if r.reminder_state is ReminderState.SENT])
+    for r in records:
+        if r.mark_contact:
+            person_id, kind, value, status = r.mark_contact
+            opt_outs.mark_contact(conn, person_id, kind, value, status, r.error_code, r.finished_at)
+        if r.opt_out:
+            person_id, channel, value = r.opt_out
+            opt_outs.add_opt_out(conn, person_id, channel, value, r.finished_at, "provider")
+
+
+def record_outcomes(conn: Connection, records: Sequence[SendRecord]) -> None:
+    a = t.attempts.c
+    # Literal values: an executemany cannot expand an IN list.
+    in_flight = (a.outcome == Outcome.RESERVED.value) | (a.outcome == Outcome.SENDING.value)
+    conn.execute(
+        update(t.attempts)
+        .where(a.id == bindparam("aid"))
+        .values(
+            # A delivery callback may have settled the attempt before this record:
+            # the provider's later word stands.
+            outcome=case((in_flight, bindparam("outcome")), else_=a.outcome),
+            counted=bindparam("counted"),
+            finished_at=bindparam("fin"),
+            provider_id=bindparam("pid"),
+            error_code=bindparam("code"),
+            detail=bindparam("detail"),
+        ),
+        [
+            {
+                "aid": r.attempt_id,
+                "outcome": r.outcome.value,
+                "counted": r.counted,
+                "fin": r.finished_at,
+                "pid": r.provider_id,
+                "code": r.error_code,
+                "detail": r.detail,
+            }
+            for r in records
+        ],
+    )
+
+
+def held_by(node: str) -> Any:
+    # Only a reminder this node still holds: one whose claim expired meanwhile belongs
+    # to whoever settled or claimed it since.
+    return (
+        (t.reminders.c.id == bindparam("rid"))
+        & (t.reminders.c.state == ReminderState.CLAIMED.value)
+        & (t.reminders.c.claimed_by == node)
+    )
+
+
+def finish_reminders(conn: Connection, finals: Sequence[SendRecord], node: str) -> None:
+    if not finals:
+        return
+    conn.execute(
+        update(t.reminders)
+        .where(held_by(node))
+        .values(state=bindparam("st"), last_reason=bindparam("why"), updated_at=bindparam("fin")),
+        [
+            {
+                "rid": r.reminder_id,
+                "st": r.reminder_state.value,
+                "why": r.error_code,
+                "fin": r.finished_at,
+            }
+            for r in finals
+        ],
+    )
+
+
+def reschedule_reminders(conn: Connection, retries: Sequence[SendRecord], node: str) -> None:
+    if not retries:
+        return
+    conn.execute(
+        update(t.reminders)
+        .where(held_by(node))
+        .values(
+            state=ReminderState.PENDING.value,
+            due_at=bindparam("due"),
+            last_reason=bindparam("why"),
+            updated_at=bindparam("fin"),
+            tries=t.reminders.c.tries - bindparam("back"),
+        ),
+        [
+            {
+                "rid": r.reminder_id,
+                "due": r.reschedule_at,
+                "why": f"retry:{r.error_code or 'transient'}",
+                "fin": r.finished_at,
+                "back": 0 if r.spent_try else 1,
+            }
+            for r in retries
+        ],
+    )
+
+
+def mark_delivered(conn: Connection, sent: Sequence[int]) -> None:
+    """Sent reminders whose attempt a delivery report already settled as reached."""
+    a = t.attempts.c
+    for chunk in chunks(sent):
+        reached = (
+            select(a.id)
+            .where(
+                a.reminder_id == t.reminders.c.id,
+                a.outcome.in_([Outcome.DELIVERED.value, Outcome.CONVERSATION.value]),
+            )
+            .exists()
+        )
+        conn.execute(
+            update(t.reminders)
+            .where(t.reminders.c.id.in_(chunk), reached)
+            .values(state=ReminderState.DELIVERED.value)
+        )
+
+
+# -- providers' delivery reports -------------------------------------------------------------
+
+
+def settle_attempt(
+    conn: Connection,
+    *,
+    attempt_id: str | None,
+    provider_id: str | None,
+    outcome: Outcome,
+    now: datetime,
+    error_code: str | None,
+    detail: str | None,
+    mark_contact: str | None,
+    retry: Retry | None,
+) -> Settled:
+    """``settle_attempt`` of the store, for a callback naming an attempt or a provider id."""
+    a = t.attempts.c
+    which = a.id == attempt_id if attempt_id is not None else a.provider_id == provider_id
+    row = conn.execute(select(t.attempts).where(which)).first()
+    if row is None or row.outcome not in {o.value for o in SETTLE_RANK}:
+        return Settled(False)  # unknown to us, or a reservation given back unsent
+    if provider_id and row.provider_id and row.provider_id != provider_id:
+        return Settled(False)  # the callback is about another message than this one
+    changes: dict[str, Any] = {}
+    retried = False
+    if provider_id and row.provider_id is None:
+        changes["provider_id"] = provider_id
+    current = Outcome(row.outcome)
+    if SETTLE_RANK[outcome] > SETTLE_RANK[current] or (
+        current is Outcome.UNKNOWN and outcome is not Outcome.UNKNOWN
+    ):
+        changes.update(outcome=outcome.value, finished_at=row.finished_at or now)
+        if error_code is not None:
+            changes["error_code"] = error_code
+        if detail is not None:
+            changes["detail"] = detail
+        if row.reminder_id is not None:
+            # An attempt still in flight here is its reminder's current claim: the
+            # report beat the dispatcher's record, which then leaves the reminder be.
+            in_flight = current in (Outcome.RESERVED, Outcome.SENDING)
+            retried = settle_reminder(
+                conn, row.reminder_id, outcome, error_code, now, retry, in_flight
+            )
+    if changes:
+        conn.execute(update(t.attempts).where(a.id == row.id).values(**changes))
+    if mark_contact == "opted_out":
+        opt_outs.add_opt_out(conn, row.person_id, row.channel, row.contact, now, "provider")
+    elif mark_contact == "invalid":
+        opt_outs.mark_contact(
+            conn, row.person_id, row.contact_kind, row.contact, "invalid", error_code, now
+        )
+    return Settled(bool(changes), row.person_id, retried)
+
+
+def settle_reminder(
+    conn: Connection,
+    reminder_id: int,
+    outcome: Outcome,
+    error_code: str | None,
+    now: datetime,
+    retry: Retry | None = None,
+    in_flight: bool = False,
+) -> bool:
+    """The reminder follows its attempt's settled outcome, unless it has moved on (pending
+    again, claimed for another try): only a sent or unknown one, or a failed one that a
+    delivery receipt proves reached the person — or, ``in_flight``, one still claimed for
+    this very attempt. Returns whether it went back to pending for another try
+    (``retry``)."""
+    S = ReminderState
+    settled_from: tuple[ReminderState, ...]
+    claimed = (S.CLAIMED,) if in_flight else ()
+    if outcome is Outcome.FAILED_TRANSIENT and retry is not None:
+        return retry_reminder(conn, reminder_id, error_code, now, retry, claimed)
+    if outcome in (Outcome.DELIVERED, Outcome.CONVERSATION):
+        state, settled_from = S.DELIVERED, (S.SENT, S.UNKNOWN, S.FAILED, *claimed)
+    elif outcome is Outcome.FAILED_PERMANENT:
+        state, settled_from = S.FAILED, (S.SENT, S.UNKNOWN, *claimed)
+    else:
+        state, settled_from = S.SENT, (S.UNKNOWN,)
+    r = t.reminders.c
+    values: dict[str, Any] = {"state": state.value, "updated_at": now}
+    if claimed:
+        values.update(claimed_by=None, claimed_at=None)
+    if state is S.FAILED:
+        values["last_reason"] = error_code
+    conn.execute(
+        update(t.reminders)
+        .where(r.id == reminder_id, r.state.in_([s.value for s in settled_from]))
+        .values(**values)
+    )
+    return False
+
+
+def retry_reminder(
+    conn: Connection,
+    reminder_id: int,
+    error_code: str | None,
+    now: datetime,
+    retry: Retry,
+    also_from: tuple[ReminderState, ...] = (),
+) -> bool:
+    """A delivery that failed for a temporary reason (Twilio 30003, 30008): a reminder
+    still sent or unknown (nothing newer happened to it) goes back to pending after the
+    dispatcher's backoff, so the next claim decides it again through the policy; at
+    ``max_tries`` it fails for good, as a send that kept failing does."""
+    S = ReminderState
+    r = t.reminders.c
+    from_states = [S.SENT.value, S.UNKNOWN.value, *(s.value for s in also_from)]
+    row = conn.execute(select(r.tries).where(r.id == reminder_id, r.state.in_(from_states))).first()
+    if row is None:
+        return False
+    tries = max(row.tries, 1)  # counted when claimed: this try is already in
+    code = error_code or "transient"
+    values: dict[str, Any]
+    if tries >= retry.max_tries:
+        values = {"state": S.FAILED.value, "last_reason": f"gave_up:{code}"}
+    else:
+        due = now + retry.after * (2 ** (tries - 1))  # as dispatch's backoff
+        values = {"state": S.PENDING.value, "due_at": due, "last_reason": f"retry:{code}"}
+    values.update(claimed_by=None, claimed_at=None)
+    changed = conn.execute(
+        update(t.reminders)
+        .where(r.id == reminder_id, r.state.in_(from_states))
+        .values(updated_at=now, **values)
+    ).rowcount
+    return bool(changed) and values["state"] == S.PENDING.value

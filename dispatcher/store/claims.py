@@ -1,0 +1,274 @@
+"""Claims: taking due reminders, one per person, deciding each and reserving the attempt of
+each send in the same transaction; giving claimed reminders back; when the next is due."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, func, insert, select, update
+from sqlalchemy.sql import Select
+
+from dispatcher.model import (
+    Attempt,
+    Case,
+    Decision,
+    Outcome,
+    Person,
+    Reminder,
+    ReminderState,
+    Verdict,
+)
+from dispatcher.store import schema as t
+from dispatcher.store.api import Claim, ClaimBatch, DecideFn
+from dispatcher.store.dialect import Dialect
+from dispatcher.store.rows import (
+    cases_by_id,
+    history_by_person,
+    people_by_id,
+    reminder_from_row,
+)
+
+SCAN_FACTOR = 4  # candidate rows read per claimed reminder, for people with several due
+
+
+def new_attempt_id() -> str:
+    return uuid.uuid4().hex
+
+
+def candidates_query(now: datetime, limit: int) -> Select[Any]:
+    """Due pending reminders, oldest first, of people with nothing in flight. It reads a
+    few times ``limit`` rows along the (state, due_at) index rather than ranking every
+    due reminder; ``claim_due`` keeps the first per person."""
+    r = t.reminders.c
+    other = t.reminders.alias("in_flight")
+    busy = select(other.c.id).where(
+        other.c.person_id == r.person_id,
+        other.c.state == ReminderState.CLAIMED.value,
+    )
+    return (
+        select(t.reminders)
+        .where(r.state == ReminderState.PENDING.value, r.due_at <= now, ~busy.exists())
+        .order_by(r.due_at, r.id)
+        .limit(limit * SCAN_FACTOR)
+    )
+
+
+def first_per_person(rows: Iterable[Any], limit: int) -> list[Reminder]:
+    # At most one contact in flight per person: the rest of a person's due reminders wait
+    # for a later batch, after this one is recorded.
+    due: dict[str, Reminder] = {}
+    for row in rows:
+        if row.person_id not in due:
+            due[row.person_id] = reminder_from_row(row)
+            if len(due) == limit:
+                break
+    return list(due.values())
+
+
+def claim_due(
+    conn: Connection,
+    dialect: Dialect,
+    now: datetime,
+    limit: int,
+    decide: DecideFn,
+    lookback: timedelta,
+    node: str,
+    policy_version: str | None,
+) -> ClaimBatch:
+    rows = conn.execute(dialect.lock_candidates(candidates_query(now, limit)))
+    due = dialect.take_people(conn, first_per_person(rows, limit), now)
+    if not due:
+        return ClaimBatch([], [])
+    person_ids = [r.person_id for r in due]
+    people = people_by_id(conn, person_ids)
+    cases = cases_by_id(conn, list({r.case_id for r in due}))
+    history = history_by_person(conn, person_ids, now - lookback)
+    batch = decide_due(due, people, cases, history, decide, now, policy_version)
+    write_claims(conn, batch, node, now)
+    return ClaimBatch(batch.claims, batch.decided)
+
+
+@dataclass
+class DecidedBatch:
+    """Due reminders as decided, before anything is written: the claims and decisions to
+    hand back, and the rows of each statement that writes them."""
+
+    claims: list[Claim] = field(default_factory=list)
+    decided: list[tuple[Reminder, Decision]] = field(default_factory=list)
+    sends: list[dict[str, Any]] = field(default_factory=list)
+    attempt_rows: list[dict[str, Any]] = field(default_factory=list)
+    moves: list[dict[str, Any]] = field(default_factory=list)
+    ends: list[dict[str, Any]] = field(default_factory=list)
+    decision_rows: list[dict[str, Any]] = field(default_factory=list)
+
+
+def decide_due(
+    due: Sequence[Reminder],
+    people: dict[str, Person],
+    cases: dict[str, Case],
+    history: dict[str, list[Attempt]],
+    decide: DecideFn,
+    now: datetime,
+    policy_version: str | None,
+) -> DecidedBatch:
+    """Decide each due reminder, in order, and gather what the batch writes."""
+    batch = DecidedBatch()
+    for reminder in due:
+        person = people[reminder.person_id]
+        case = cases[reminder.case_id]
+        past = history.get(reminder.person_id, [])
+        decision = decide(reminder, person, case, past)
+        batch.decided.append((reminder, decision))
+        attempt_id = None
+        if decision.verdict is Verdict.SEND:
+            attempt_id = _reserve(batch, reminder, person, case, past, decision, now)
+        elif decision.verdict is Verdict.DEFER:
+            batch.moves.append(
+                {"rid": reminder.id, "due": decision.until, "why": _reason_codes(decision)}
+            )
+        else:
+            state = ReminderState.CANCELLED if decision.cancels else ReminderState.SUPPRESSED
+            batch.ends.append(
+                {"rid": reminder.id, "st": state.value, "why": _reason_codes(decision)}
+            )
+        batch.decision_rows.append(
+            {
+                "reminder_id": reminder.id,
+                "case_id": reminder.case_id,
+                "at": now,
+                "verdict": decision.verdict.value,
+                "until": decision.until,
+                "reasons": _reasons_json(decision),
+                "flags": ",".join(decision.flags),
+                "attempt_id": attempt_id,
+                "policy_version": policy_version,
+            }
+        )
+    return batch
+
+
+def _reserve(
+    batch: DecidedBatch,
+    reminder: Reminder,
+    person: Person,
+    case: Case,
+    past: list[Attempt],
+    decision: Decision,
+    now: datetime,
+) -> str:
+    """A send: claim the reminder and reserve its attempt. Returns the attempt's id."""
+    assert decision.contact is not None
+    attempt_id = new_attempt_id()
+    batch.sends.append({"rid": reminder.id})
+    batch.attempt_rows.append(
+        {
+            "id": attempt_id,
+            "reminder_id": reminder.id,
+            "person_id": reminder.person_id,
+            "case_id": reminder.case_id,
+            "channel": reminder.channel,
+            "contact_kind": decision.contact.kind.value,
+            "contact": decision.contact.value,
+            "at": now,
+            "outcome": Outcome.RESERVED.value,
+            "counted": True,
+        }
+    )
+    batch.claims.append(
+        Claim(reminder, person, case, decision, attempt_id, decision.contact, tuple(past))
+    )
+    return attempt_id
+
+
+def _reasons_json(decision: Decision) -> str:
+    # [code, text], or [code, text, rule] when the reason names the rule that produced it.
+    return json.dumps(
+        [[r.code, r.text, r.rule] if r.rule else [r.code, r.text] for r in decision.reasons],
+        ensure_ascii=False,
+    )
+
+
+def _reason_codes(decision: Decision) -> str | None:
+    return ",".join(r.code for r in decision.reasons) or None
+
+
+def write_claims(conn: Connection, batch: DecidedBatch, node: str, now: datetime) -> None:
+    """Claim the sends (their attempts reserved), move the deferrals, end the rest, and
+    record every decision."""
+    rid = t.reminders.c.id == bindparam("rid")
+    if batch.sends:
+        conn.execute(
+            update(t.reminders)
+            .where(rid)
+            .values(
+                state=ReminderState.CLAIMED.value,
+                tries=t.reminders.c.tries + 1,
+                last_reason=None,
+                claimed_by=node,
+                claimed_at=now,
+                updated_at=now,
+            ),
+            batch.sends,
+        )
+        conn.execute(insert(t.attempts), batch.attempt_rows)
+    if batch.moves:
+        conn.execute(
+            update(t.reminders)
+            .where(rid)
+            .values(due_at=bindparam("due"), last_reason=bindparam("why"), updated_at=now),
+            batch.moves,
+        )
+    if batch.ends:
+        conn.execute(
+            update(t.reminders)
+            .where(rid)
+            .values(state=bindparam("st"), last_reason=bindparam("why"), updated_at=now),
+            batch.ends,
+        )
+    conn.execute(insert(t.decisions), batch.decision_rows)
+
+
+def give_back(
+    conn: Connection, pairs: Sequence[tuple[int, str]], now: datetime, reason: str
+) -> int:
+    """Return claimed reminders to the pool (due as before, the try not counted) and
+    mark their attempts released: nothing was sent. ``pairs``: (reminder id, attempt id).
+    Returns how many reminders went back."""
+    if not pairs:
+        return 0
+    back = conn.execute(
+        update(t.reminders)
+        .where(
+            t.reminders.c.id == bindparam("rid"),
+            t.reminders.c.state == ReminderState.CLAIMED.value,
+        )
+        .values(
+            state=ReminderState.PENDING.value,
+            claimed_by=None,
+            claimed_at=None,
+            tries=t.reminders.c.tries - 1,
+            last_reason=reason,
+            updated_at=now,
+        ),
+        [{"rid": rid} for rid, _ in pairs],
+    ).rowcount
+    conn.execute(
+        update(t.attempts)
+        .where(t.attempts.c.id == bindparam("aid"))
+        .values(outcome=Outcome.RELEASED.value, counted=False, finished_at=now),
+        [{"aid": aid} for _, aid in pairs],
+    )
+    return back or 0
+
+
+def next_due_at(conn: Connection) -> datetime | None:
+    r = t.reminders.c
+    value: datetime | None = conn.execute(
+        select(func.min(r.due_at)).where(r.state == ReminderState.PENDING.value)
+    ).scalar()
+    return value

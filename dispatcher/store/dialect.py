@@ -1,0 +1,37 @@
+"""What differs between SQL databases, for the store's functions that need it.
+
+The defaults suit a database with one writer at a time (SQLite): its write transaction already
+excludes every other writer, so claims lock nothing of their own and migrations need no lock.
+A shared database (PostgreSQL) overrides them.
+"""
+
+from __future__ import annotations
+
+import abc
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Table
+from sqlalchemy.sql import Select
+
+from dispatcher.model import Reminder
+
+
+class Dialect(abc.ABC):
+    """The few statements a store writes differently on one database."""
+
+    @abc.abstractmethod
+    def insert_ignore(self, table: Table) -> Any:
+        """An insert into ``table`` that skips rows whose key already exists."""
+
+    def lock_candidates(self, query: Select[Any]) -> Select[Any]:
+        """The claim candidates ``query``, locked as this database needs."""
+        return query
+
+    def take_people(self, conn: Connection, due: list[Reminder], now: datetime) -> list[Reminder]:
+        """Make the claim of ``due`` exclusive per person. On SQLite the write transaction
+        already excludes every other writer; a shared store locks the people here."""
+        return due
+
+    def migration_lock(self, conn: Connection) -> None:  # noqa: B027 (one writer: no lock)
+        """Serialise schema changes between processes that start together."""

@@ -1,0 +1,116 @@
+"""Case events (paid, plan, hardship, dispute, resolve, cease, resume, close): the case's new
+state, and what it does to the case's pending reminders."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, insert, select, update
+
+from dispatcher.model import Case, CaseState, ReminderState, Verdict
+from dispatcher.store import schema as t
+from dispatcher.store.api import UnknownCase
+from dispatcher.store.rows import case_from_row
+
+CASE_EVENTS: dict[str, CaseState | None] = {
+    "paid": CaseState.PAID,
+    "close": CaseState.CLOSED,
+    "plan": CaseState.PLAN,
+    "hardship": CaseState.HARDSHIP,
+    "dispute": CaseState.DISPUTED,
+    "resolve": CaseState.OPEN,
+    "cease": CaseState.CEASED,
+    "resume": CaseState.OPEN,
+}
+# Events that end a pause bring the case's waiting reminders forward to be decided again.
+_BRING_FORWARD = {"resolve", "resume"}
+
+
+def state_after(kind: str, until: datetime | None, now: datetime) -> CaseState | None:
+    """The state an event of ``kind`` puts its case in (None: unchanged); ValueError for an
+    unknown event or a pause without a future end."""
+    if kind not in CASE_EVENTS:
+        raise ValueError(f"unknown case event {kind!r} (known: {', '.join(CASE_EVENTS)})")
+    if kind in ("plan", "hardship") and (until is None or until <= now):
+        raise ValueError(f"{kind} needs --until with a date in the future")
+    return CASE_EVENTS[kind]
+
+
+def case_event(
+    conn: Connection,
+    case_id: str,
+    kind: str,
+    state: CaseState | None,
+    *,
+    now: datetime,
+    until: datetime | None,
+    source: str,
+    detail: str | None,
+) -> Case:
+    """Apply the event ``kind`` (its ``state``, from ``state_after``) to the case."""
+    c = t.cases.c
+    row = conn.execute(select(t.cases).where(c.id == case_id)).first()
+    if row is None:
+        raise UnknownCase(case_id)
+    values: dict[str, Any] = {"updated_at": now}
+    if state is not None:
+        values["state"] = state.value
+    values["paused_until"] = until if kind in ("plan", "hardship") else None
+    conn.execute(update(t.cases).where(c.id == case_id).values(**values))
+    conn.execute(
+        insert(t.case_events).values(
+            case_id=case_id, kind=kind, until=until, at=now, source=source, detail=detail
+        )
+    )
+    r = t.reminders.c
+    if state in (CaseState.PAID, CaseState.CLOSED):
+        cancel_pending(conn, case_id, state, now)
+    elif kind in _BRING_FORWARD:
+        conn.execute(
+            update(t.reminders)
+            .where(
+                r.case_id == case_id,
+                r.state == ReminderState.PENDING.value,
+                r.due_at > now,
+                r.original_due_at <= now,
+            )
+            .values(due_at=now, updated_at=now)
+        )
+    row = conn.execute(select(t.cases).where(c.id == case_id)).one()
+    return case_from_row(row)
+
+
+def cancel_pending(conn: Connection, case_id: str, state: CaseState, now: datetime) -> None:
+    r = t.reminders.c
+    pending = list(
+        conn.execute(
+            select(r.id).where(r.case_id == case_id, r.state == ReminderState.PENDING.value)
+        ).scalars()
+    )
+    if not pending:
+        return
+    code = f"case_{state.value}"
+    text = f"case {case_id} is {state.value}"
+    conn.execute(
+        update(t.reminders)
+        .where(r.id.in_(pending))
+        .values(state=ReminderState.CANCELLED.value, last_reason=code, updated_at=now)
+    )
+    conn.execute(
+        insert(t.decisions),
+        [
+            {
+                "reminder_id": rid,
+                "case_id": case_id,
+                "at": now,
+                "verdict": Verdict.SUPPRESS.value,
+                "until": None,
+                "reasons": json.dumps([[code, text]]),
+                "flags": "event",
+                "attempt_id": None,
+            }
+            for rid in pending
+        ],
+    )

@@ -1,0 +1,69 @@
+"""Bringing a store's schema up to this program's version: missing tables created, then one
+upgrade step per version, in the migrate transaction."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, insert, select, update
+
+from dispatcher.model import Outcome
+from dispatcher.store import schema as t
+from dispatcher.store.dialect import Dialect
+
+
+def _add_column(conn: Connection, table: Any, name: str) -> None:
+    column = table.c[name]
+    kind = column.type.compile(dialect=conn.dialect)
+    conn.exec_driver_sql(f"ALTER TABLE {table.name} ADD COLUMN {name} {kind}")
+
+
+def _v1_to_v2(conn: Connection) -> None:
+    _add_column(conn, t.reminders, "claimed_by")
+    _add_column(conn, t.reminders, "claimed_at")
+
+
+def _v2_to_v3(conn: Connection) -> None:
+    _add_column(conn, t.decisions, "policy_version")
+
+
+def _v3_to_v4(conn: Connection) -> None:
+    # migrate() has already created missing tables; this keeps the step explicit and safe
+    # when run on its own.
+    t.idempotency_keys.create(conn, checkfirst=True)
+    # Before version 4 a claim was not confirmed before sending: an attempt an older daemon
+    # left reserved may have been sent, so recovery must treat it as confirmed (unknown).
+    conn.execute(
+        update(t.attempts)
+        .where(t.attempts.c.outcome == Outcome.RESERVED.value)
+        .values(outcome=Outcome.SENDING.value)
+    )
+
+
+# UPGRADES[n] takes a store from schema version n to n+1, inside the migrate transaction.
+UPGRADES = {1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4}
+
+
+def migrate(conn: Connection, dialect: Dialect) -> int:
+    """Create or upgrade the schema; return the schema version now in place."""
+    dialect.migration_lock(conn)
+    t.metadata.create_all(conn)
+    version = conn.execute(select(t.meta.c.value).where(t.meta.c.key == "schema_version")).scalar()
+    if version is None:
+        conn.execute(insert(t.meta).values(key="schema_version", value=str(t.SCHEMA_VERSION)))
+        return t.SCHEMA_VERSION
+    if int(version) > t.SCHEMA_VERSION:
+        raise RuntimeError(
+            f"the store has schema version {version}, newer than this program's "
+            f"{t.SCHEMA_VERSION}; upgrade the program"
+        )
+    current = int(version)
+    for step in range(current, t.SCHEMA_VERSION):
+        UPGRADES[step](conn)
+    if current != t.SCHEMA_VERSION:
+        conn.execute(
+            update(t.meta)
+            .where(t.meta.c.key == "schema_version")
+            .values(value=str(t.SCHEMA_VERSION))
+        )
+    return t.SCHEMA_VERSION

@@ -1,0 +1,144 @@
+"""Reading for people, not for the send path: the status summary, a case's whole history, the
+audit trail of decisions and attempts, and reminder listings for the API."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, func, select
+
+from dispatcher.model import Outcome, ReminderState
+from dispatcher.store import schema as t
+from dispatcher.store.api import CaseHistory, ListedReminder, StatusReport, UnknownCase
+from dispatcher.store.rows import cases_by_id, people_by_id, reminder_from_row
+
+
+def status(conn: Connection, now: datetime) -> StatusReport:
+    r = t.reminders.c
+    a = t.attempts.c
+    by_state = [
+        (row.state, row.channel, row.n)
+        for row in conn.execute(
+            select(r.state, r.channel, func.count().label("n"))
+            .group_by(r.state, r.channel)
+            .order_by(r.state, r.channel)
+        )
+    ]
+    pending = r.state == ReminderState.PENDING.value
+    next_due = conn.execute(select(func.min(r.due_at)).where(pending)).scalar()
+    due_now = conn.execute(select(func.count()).where(pending, r.due_at <= now)).scalar_one()
+    deferred: dict[str, int] = defaultdict(int)
+    for row in conn.execute(
+        select(r.last_reason, func.count().label("n"))
+        .where(pending, r.last_reason.is_not(None))
+        .group_by(r.last_reason)
+    ):
+        for code in str(row.last_reason).split(","):
+            deferred[code] += row.n
+    unknown = [
+        dict(row._mapping)
+        for row in conn.execute(
+            select(a.id, a.reminder_id, a.case_id, a.channel, a.contact, a.at)
+            .where(a.outcome == Outcome.UNKNOWN.value)
+            .order_by(a.at)
+            .limit(50)
+        )
+    ]
+    failures = [
+        (row.channel, row.error_code or "-", row.n)
+        for row in conn.execute(
+            select(a.channel, a.error_code, func.count().label("n"))
+            .where(a.outcome.in_([Outcome.FAILED_PERMANENT.value, Outcome.FAILED_TRANSIENT.value]))
+            .group_by(a.channel, a.error_code)
+        )
+    ]
+    return StatusReport(
+        by_state_channel=by_state,
+        next_due=next_due,
+        due_now=due_now,
+        deferred_by_reason=sorted(deferred.items(), key=lambda kv: -kv[1]),
+        unknown_attempts=unknown,
+        failures=failures,
+    )
+
+
+def case_of_reminder(conn: Connection, reminder_id: int) -> str | None:
+    return conn.execute(
+        select(t.reminders.c.case_id).where(t.reminders.c.id == reminder_id)
+    ).scalar()
+
+
+def case_history(conn: Connection, case_id: str) -> CaseHistory:
+    case = cases_by_id(conn, [case_id]).get(case_id)
+    if case is None:
+        raise UnknownCase(case_id)
+    person = people_by_id(conn, [case.person_id])[case.person_id]
+    history = CaseHistory(person=person, case=case)
+    e = t.case_events.c
+    history.events = [
+        dict(row._mapping)
+        for row in conn.execute(
+            select(t.case_events).where(e.case_id == case_id).order_by(e.at, e.id)
+        )
+    ]
+    r = t.reminders.c
+    for row in conn.execute(
+        select(t.reminders).where(r.case_id == case_id).order_by(r.original_due_at, r.id)
+    ):
+        history.reminders.append(reminder_from_row(row))
+        history.reminder_reasons[row.id] = row.last_reason
+    d = t.decisions.c
+    for row in conn.execute(select(t.decisions).where(d.case_id == case_id).order_by(d.at, d.id)):
+        item = dict(row._mapping)
+        item["reasons"] = json.loads(item["reasons"])
+        history.decisions.append(item)
+    a = t.attempts.c
+    history.attempts = [
+        dict(row._mapping)
+        for row in conn.execute(select(t.attempts).where(a.case_id == case_id).order_by(a.at))
+    ]
+    return history
+
+
+def audit_rows(conn: Connection, since: datetime, until: datetime) -> list[dict[str, Any]]:
+    d, a, r = t.decisions.c, t.attempts.c, t.reminders.c
+    rows: list[dict[str, Any]] = []
+    for row in conn.execute(
+        select(t.decisions, r.channel, r.template, r.person_id)
+        .join(t.reminders, r.id == d.reminder_id)
+        .where(d.at >= since, d.at < until)
+    ):
+        item = dict(row._mapping)
+        item["record"] = "decision"
+        rows.append(item)
+    for row in conn.execute(
+        select(t.attempts, r.template, d.policy_version)
+        .outerjoin(t.reminders, r.id == a.reminder_id)
+        .outerjoin(t.decisions, d.attempt_id == a.id)
+        .where(a.at >= since, a.at < until)
+    ):
+        item = dict(row._mapping)
+        item["record"] = "attempt"
+        rows.append(item)
+    return rows
+
+
+def in_audit_order(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Oldest first; at one instant, a decision before the attempt it made."""
+    rows.sort(key=lambda item: (item["at"], item["record"] == "attempt"))
+    return rows
+
+
+def list_reminders(
+    conn: Connection, state: str | None, channel: str | None, after_id: int, limit: int
+) -> list[ListedReminder]:
+    r = t.reminders.c
+    query = select(t.reminders).where(r.id > after_id).order_by(r.id).limit(limit)
+    if state is not None:
+        query = query.where(r.state == state)
+    if channel is not None:
+        query = query.where(r.channel == channel)
+    return [ListedReminder(reminder_from_row(row), row.last_reason) for row in conn.execute(query)]

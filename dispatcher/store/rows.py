@@ -1,0 +1,139 @@
+"""Rows into domain objects: cases, reminders, people with their contact points and opt-outs,
+and a person's attempt history, read by id in chunks that fit any dialect's IN list."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from dispatcher.model import (
+    Attempt,
+    Case,
+    CaseState,
+    ContactKind,
+    ContactPoint,
+    OptOut,
+    Outcome,
+    Person,
+    Reminder,
+    ReminderState,
+)
+from dispatcher.store import schema as t
+
+CHUNK = 500  # ids per IN (...) list; far below every dialect's bound-parameter limit
+
+
+def chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def case_from_row(row: Any) -> Case:
+    return Case(
+        id=row.id,
+        person_id=row.person_id,
+        amount=row.amount,
+        currency=row.currency,
+        due_date=row.due_date,
+        state=CaseState(row.state),
+        schedule=row.schedule,
+        paused_until=row.paused_until,
+        revision=row.updated_at,
+    )
+
+
+def reminder_from_row(row: Any) -> Reminder:
+    return Reminder(
+        id=row.id,
+        case_id=row.case_id,
+        person_id=row.person_id,
+        schedule=row.schedule,
+        step=row.step,
+        channel=row.channel,
+        template=row.template,
+        due_at=row.due_at,
+        original_due_at=row.original_due_at,
+        state=ReminderState(row.state),
+        tries=row.tries,
+    )
+
+
+def people_by_id(conn: Connection, ids: Sequence[str]) -> dict[str, Person]:
+    base: dict[str, Any] = {}
+    contacts: dict[str, list[ContactPoint]] = defaultdict(list)
+    outs: dict[str, list[OptOut]] = defaultdict(list)
+    for chunk in chunks(list(ids)):
+        for row in conn.execute(select(t.people).where(t.people.c.id.in_(chunk))):
+            base[row.id] = row
+        for row in conn.execute(
+            select(t.contact_points).where(t.contact_points.c.person_id.in_(chunk))
+        ):
+            contacts[row.person_id].append(
+                ContactPoint(row.id, ContactKind(row.kind), row.value, row.status, row.priority)
+            )
+        for row in conn.execute(
+            select(t.opt_outs.c.person_id, t.opt_outs.c.channel, t.opt_outs.c.contact).where(
+                t.opt_outs.c.person_id.in_(chunk), t.opt_outs.c.cleared_at.is_(None)
+            )
+        ):
+            outs[row.person_id].append(OptOut(row.channel, row.contact))
+    return {
+        pid: Person(
+            id=row.id,
+            name=row.name,
+            locale=row.locale,
+            timezone=row.timezone,
+            contacts=tuple(contacts[pid]),
+            opt_outs=tuple(outs[pid]),
+            revision=row.updated_at,
+        )
+        for pid, row in base.items()
+    }
+
+
+def cases_by_id(conn: Connection, ids: Sequence[str]) -> dict[str, Case]:
+    out: dict[str, Case] = {}
+    for chunk in chunks(list(ids)):
+        for row in conn.execute(select(t.cases).where(t.cases.c.id.in_(chunk))):
+            out[row.id] = case_from_row(row)
+    return out
+
+
+def history_by_person(
+    conn: Connection, person_ids: Sequence[str], since: datetime
+) -> dict[str, list[Attempt]]:
+    out: dict[str, list[Attempt]] = defaultdict(list)
+    a = t.attempts.c
+    for chunk in chunks(list(person_ids)):
+        rows = conn.execute(
+            select(
+                a.id,
+                a.reminder_id,
+                a.person_id,
+                a.case_id,
+                a.channel,
+                a.contact,
+                a.at,
+                a.outcome,
+                a.counted,
+            ).where(a.person_id.in_(chunk), a.at > since, a.outcome != Outcome.RELEASED.value)
+        )
+        for row in rows:
+            out[row.person_id].append(
+                Attempt(
+                    row.id,
+                    row.reminder_id,
+                    row.person_id,
+                    row.case_id,
+                    row.channel,
+                    row.contact,
+                    row.at,
+                    Outcome(row.outcome),
+                    bool(row.counted),
+                )
+            )
+    return out

@@ -268,15 +268,16 @@ class Store(abc.ABC):
         now: datetime,
         limit: int,
         decide: DecideFn,
-        lookback: Any,
+        lookback: timedelta,
         node: str = "",
         policy_version: str | None = None,
     ) -> ClaimBatch:
         """Take up to ``limit`` due reminders (oldest first, one per person, none for a person
         with a contact in flight), decide each, and in the same transaction: reserve an
         attempt for each send (claimed by ``node``), move each deferral, close each
-        suppression. Every decision records the ``policy_version`` it was taken under. The
-        first ``confirm`` sends are confirmed for sending at once (see ``start_sending``)."""
+        suppression. Every decision records the ``policy_version`` it was taken under. Sends
+        are reserved, not yet confirmed: ``start_sending`` confirms each just before it goes
+        to its channel."""
 
     @abc.abstractmethod
     def record(self, records: Sequence[SendRecord], node: str = "") -> None:
@@ -310,7 +311,7 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def expire_claims(
-        self, now: datetime, resend_channels: Iterable[str], lease: Any
+        self, now: datetime, resend_channels: Iterable[str], lease: timedelta
     ) -> RecoveryReport:
         """Any node's claims not renewed for ``lease``: that node is gone; settle them as
         ``recover`` does."""

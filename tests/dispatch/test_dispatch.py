@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from dispatcher.channel import PermanentError, TransientError
 from dispatcher.dispatch import Dispatcher, StoreThread
-from dispatcher.dispatch.loop import CONFIRMATION_FRESH
+from dispatcher.dispatch.confirm import CONFIRMATION_FRESH
 from dispatcher.hookspecs import hookimpl
 from dispatcher.runtime import load_runtime
 from dispatcher.store import schema

@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from dispatcher.channel import PermanentError, TransientError
 from dispatcher.dispatch import Dispatcher, StoreThread
-from dispatcher.dispatch.loop import CONFIRMATION_FRESH
+from dispatcher.dispatch.confirm import CONFIRMATION_FRESH
 from dispatcher.hookspecs import hookimpl
 from dispatcher.runtime import load_runtime
 from dispatcher.store import schema
@@ -103,6 +103,11 @@ async def _until_settled(dep: Deployment, timeout: float = 20) -> None:
     while any(r.state in ("pending", "claimed") for r in _rows(dep, schema.reminders)):
         assert asyncio.get_running_loop().time() < deadline, "reminders left unsettled"
         await asyncio.sleep(0.05)
+
+
+def _sending(dep: Deployment) -> set[str]:
+    """The people whose claims are confirmed for sending."""
+    return {a.person_id for a in _rows(dep, schema.attempts) if a.outcome == "sending"}
 
 
 def _attempts(dep: Deployment, person: str) -> list:
@@ -350,10 +355,12 @@ async def test_a_claim_whose_case_changed_before_its_send_is_not_sent(dep: Deplo
         while not ScriptedChannel.calls:
             await asyncio.sleep(0.01)
         assert ScriptedChannel.calls == ["P0"]
-        confirmed_ahead = {
-            a.person_id for a in _rows(dep, schema.attempts) if a.outcome == "sending"
-        }
-        assert "P1" in confirmed_ahead and "P5" not in confirmed_ahead
+        # The groups ahead are confirmed on the store thread while P0 sends: wait for P1's.
+        deadline = asyncio.get_running_loop().time() + 5
+        while "P1" not in (confirmed_ahead := _sending(dep)):
+            assert asyncio.get_running_loop().time() < deadline, "P1 not confirmed ahead"
+            await asyncio.sleep(0.01)
+        assert "P5" not in confirmed_ahead
         now = datetime.now(UTC)
         await asyncio.to_thread(other.case_event, "C5", "paid", now=now, source="api")
         await asyncio.to_thread(other.case_event, "C1", "paid", now=now, source="api")
@@ -410,13 +417,10 @@ async def test_a_send_of_unknown_outcome_is_not_repeated_unless_the_channel_says
     )
     ScriptedChannel.script["P0"] = [TransientError("no answer", code="timeout", attempted=True)]
     dispatcher, store = _dispatcher(dep)
+    # One read: the attempt's outcome and its reminder's state are recorded together.
     await _run_until(
         dispatcher,
-        lambda: (
-            _reminder(dep, "P0").state != "claimed"
-            and bool(_attempts(dep, "P0"))
-            and _attempts(dep, "P0")[0].outcome != "sending"
-        ),
+        lambda: any(a.outcome not in ("reserved", "sending") for a in _attempts(dep, "P0")),
     )
     store.shutdown()
     reminder = _reminder(dep, "P0")

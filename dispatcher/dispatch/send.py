@@ -1,0 +1,208 @@
+"""The send stage: one confirmed claim through its channel. Its message is rendered; then,
+for each try, the channel's capacity is awaited (``ready``), the claim confirmed again if need
+be, decided again at this very instant (a window may have closed), and sent; a refusal that
+contacted nobody is retried in process (tenacity) while the provider's hint fits the short
+wait. The result or error becomes the record to write (``outcomes``)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time as monotonic_time
+from collections.abc import Callable
+from datetime import datetime
+from functools import partial
+
+import jinja2
+from tenacity import (
+    AsyncRetrying,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_random_exponential,
+)
+
+from dispatcher.channel import Channel, Message, SendResult, TransientError
+from dispatcher.config.templates import TemplateNotFound
+from dispatcher.dispatch import outcomes
+from dispatcher.dispatch.clock import Clock
+from dispatcher.dispatch.confirm import ClaimGivenBack, Confirmations
+from dispatcher.dispatch.counters import Counters
+from dispatcher.dispatch.render import compose
+from dispatcher.metrics import Metrics
+from dispatcher.model import Verdict
+from dispatcher.policy import decide
+from dispatcher.privacy import mask, scrub
+from dispatcher.runtime import Runtime
+from dispatcher.store.api import Claim, SendRecord
+
+log = logging.getLogger("dispatcher.dispatch")
+
+
+class PolicyNoLongerAllows(Exception):
+    """Raised before an in-process retry when the policy would not send at that instant."""
+
+
+def retried_in_process(exc: BaseException, max_wait: float) -> bool:
+    # Only a refusal that contacted nobody is retried in process, and only when the
+    # provider's own hint fits in the short wait; anything longer is rescheduled so
+    # the retry passes policy again.
+    return (
+        isinstance(exc, TransientError)
+        and not exc.attempted
+        and (exc.retry_after is None or exc.retry_after <= max_wait)
+    )
+
+
+class Sender:
+    """Sends confirmed claims with the runtime of the moment (``runtime`` may be swapped by a
+    reload between two tries) and counts what became of them."""
+
+    def __init__(
+        self,
+        runtime: Callable[[], Runtime],
+        confirmations: Confirmations,
+        *,
+        clock: Clock,
+        counters: Counters,
+        metrics: Metrics | None,
+    ) -> None:
+        self._runtime = runtime
+        self._confirmations = confirmations
+        self._clock = clock
+        self._counters = counters
+        self._metrics = metrics
+
+    async def attempt(self, claim: Claim) -> SendRecord:
+        """Send ``claim``, confirmed just now, and return its outcome; ``ClaimGivenBack``
+        when, confirmed again before a try, the store did not confirm it."""
+        record = await self._attempt(claim)
+        self._counters.count(record)
+        return record
+
+    async def _attempt(self, claim: Claim) -> SendRecord:
+        runtime = self._runtime()
+        reminder = claim.reminder
+        channel = runtime.channels.get(reminder.channel)
+        if channel is None:
+            return outcomes.failed(
+                claim,
+                "channel_gone",
+                f"channel {reminder.channel} is not configured",
+                self._clock(),
+            )
+        try:
+            message = compose(claim, runtime.config.templates)
+        except (TemplateNotFound, jinja2.TemplateError) as exc:
+            log.error(
+                "template failed",
+                extra={
+                    "fields": {
+                        "reminder": reminder.id,
+                        "template": reminder.template,
+                        "error": scrub(str(exc)),
+                    }
+                },
+            )
+            return outcomes.failed(claim, "template_error", str(exc), self._clock())
+        return await self._deliver(channel, message, claim)
+
+    async def _deliver(self, channel: Channel, message: Message, claim: Claim) -> SendRecord:
+        started = monotonic_time.monotonic()
+        try:
+            result = await self._send_with_retry(channel, message, claim)
+        except PolicyNoLongerAllows:
+            # Not the reminder's fault: decided again at once, without spending a try.
+            now = self._clock()
+            settings = self._runtime().config.dispatcher.dispatch
+            return outcomes.retry_later(
+                claim,
+                now,
+                "policy_recheck",
+                max_tries=settings.max_tries,
+                now=now,
+                counted=False,
+                spend=False,
+            )
+        except ClaimGivenBack:
+            raise
+        except Exception as exc:  # the channel's error, or a plugin bug
+            dispatcher = self._runtime().config.dispatcher
+            return outcomes.refused(
+                claim,
+                exc,
+                dispatcher.dispatch,
+                dispatcher.channels.get(claim.reminder.channel),
+                self._clock(),
+            )
+        elapsed = monotonic_time.monotonic() - started
+        now = self._clock()
+        self._observe_sent(claim, elapsed, now)
+        return outcomes.sent(claim, result, now)
+
+    def _observe_sent(self, claim: Claim, elapsed: float, now: datetime) -> None:
+        reminder = claim.reminder
+        if self._metrics:
+            self._metrics.send_seconds.labels(reminder.channel).observe(elapsed)
+            lag = (now - reminder.due_at).total_seconds()
+            self._metrics.due_lag.labels(reminder.channel).observe(max(lag, 0.0))
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug(
+                "sent",
+                extra={
+                    "fields": {
+                        "reminder": reminder.id,
+                        "channel": reminder.channel,
+                        "to": mask(claim.contact.kind, claim.contact.value),
+                        "ms": round(elapsed * 1000, 1),
+                    }
+                },
+            )
+
+    async def _send_with_retry(
+        self, channel: Channel, message: Message, claim: Claim
+    ) -> SendResult:
+        settings = self._runtime().config.dispatcher.dispatch
+        max_wait = settings.retry_max_wait.total_seconds()
+        retryable = partial(retried_in_process, max_wait=max_wait)
+        try:
+            # The common case, without the retry machinery's per-call cost.
+            return await self._send_now(channel, message, claim)
+        except TransientError as exc:
+            if settings.retry_attempts <= 1 or not retryable(exc):
+                raise
+        # Space the first retry like the later ones (tenacity waits only between its tries).
+        await asyncio.sleep(random.uniform(0, min(0.2, max_wait)))
+        async for attempt in AsyncRetrying(
+            stop=stop_after_attempt(settings.retry_attempts - 1),
+            wait=wait_random_exponential(multiplier=0.2, max=max_wait),
+            retry=retry_if_exception(retryable),
+            reraise=True,
+        ):
+            with attempt:
+                self._counters.retried += 1
+                # A reload may have replaced the channel meanwhile (the old one closes).
+                channel = self._runtime().channels.get(claim.reminder.channel, channel)
+                return await self._send_now(channel, message, claim)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _send_now(self, channel: Channel, message: Message, claim: Claim) -> SendResult:
+        """Wait for the provider's capacity, then make sure the claim still stands: confirmed
+        again in the store if the wait was long or its case or person changed here, and
+        decided again at this very instant (a window may have closed). Then send."""
+        await channel.ready(message)
+        await self._confirmations.confirm_at_send(claim)
+        self._recheck(claim)
+        return await channel.send(message)
+
+    def _recheck(self, claim: Claim) -> None:
+        decision = decide(
+            self._runtime().policy,
+            claim.reminder,
+            claim.person,
+            claim.case,
+            claim.history,
+            self._clock(),
+        )
+        if decision.verdict is not Verdict.SEND:
+            raise PolicyNoLongerAllows()

@@ -19,8 +19,10 @@ class ScriptedSettings(ChannelSettings):
 
 class ScriptedChannel(Channel):
     """``script[person_id]`` is a list consumed one entry per send: an exception instance to
-    raise, None to succeed, or a callable run first whose result is used (a test's way to act
-    at the moment of a send). Sends are logged in ``sent``."""
+    raise, None to succeed, a callable run first whose result is used (a test's way to act
+    at the moment of a send), or an ``asyncio.Event`` the send waits for before it succeeds
+    (a send held open until the test has done what must happen meanwhile). Sends are logged
+    in ``sent``."""
 
     type_name = "scripted"
     contact_kind = ContactKind.PHONE
@@ -63,6 +65,9 @@ class ScriptedChannel(Channel):
             steps = cls.script.get(message.person_id)
             if steps:
                 outcome = steps.pop(0)
+                if isinstance(outcome, asyncio.Event):
+                    await outcome.wait()
+                    outcome = None
                 if callable(outcome):
                     outcome = outcome()
                 if outcome is not None:

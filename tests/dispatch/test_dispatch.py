@@ -348,7 +348,11 @@ async def test_a_claim_whose_case_changed_before_its_send_is_not_sent(dep: Deplo
     already confirmed ahead). Neither is sent; both are decided again and suppressed."""
     seed(dep, 8)
     dep.set("dispatcher.toml", r"^concurrency = \d+", "concurrency = 1")
-    dispatcher, store = _dispatcher(dep, delay=0.2)
+    # P0's send is held open until the payments are in: the claims behind it wait for the one
+    # send slot, however slowly this machine runs the test.
+    first_send = asyncio.Event()
+    ScriptedChannel.script["P0"] = [first_send]
+    dispatcher, store = _dispatcher(dep)
     other = dep.store()
     task = asyncio.create_task(dispatcher.run())
     try:
@@ -365,8 +369,10 @@ async def test_a_claim_whose_case_changed_before_its_send_is_not_sent(dep: Deplo
         await asyncio.to_thread(other.case_event, "C5", "paid", now=now, source="api")
         await asyncio.to_thread(other.case_event, "C1", "paid", now=now, source="api")
         dispatcher.changed(case_id="C1")
+        first_send.set()
         await _until_settled(dep)
     finally:
+        first_send.set()
         dispatcher.stop()
         await task
         store.shutdown()

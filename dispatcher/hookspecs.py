@@ -41,8 +41,9 @@ def register_routes(app: Any, services: Any) -> None:
     unsubscribe links). ``services`` is a ``dispatcher.services.Services``: a handler finds
     the channels in force through ``services.channels()`` on each request (reload swaps
     them), records what a provider or a person said through its methods (``settle_attempt``,
-    ``opt_out_contact``, ``opt_out``, ``person``), never the store, and answers a request it
-    cannot authenticate with 403 before changing anything. Paths start with the
+    ``opt_out_contact``, ``opt_out``, ``person`` …; docs/plugins.md lists them all), never
+    the store, and answers a request it cannot authenticate with 403 before changing
+    anything. Paths start with the
     plugin's own prefix (``/twilio/``, ``/email/``); ``/v1/`` and the health paths belong to
     the core. Routes stay for the daemon's life: a reload does not add or remove them.
     """

@@ -1,73 +1,26 @@
-"""What the daemon offers to code that answers HTTP requests.
-
-- ``Services`` is the plugins' side of it, passed to the ``register_routes`` hook: webhooks a
-  provider calls back (delivery reports, replies) and links a person follows (unsubscribe).
-  Each method is one documented operation on the daemon; a plugin never sees the store.
-- ``CoreAccess`` is the core's own side (the ``/v1/`` API): the store on its thread, the
-  config in force, the clock, the metrics. Internal: not for plugins.
+"""What a plugin's HTTP handlers may do in the daemon: ``Services``, passed to the
+``register_routes`` hook, for webhooks a provider calls back (delivery reports, replies) and
+links a person follows (unsubscribe). Each method is one documented operation on the daemon;
+a plugin never sees the store. ``Settled`` is what ``settle_attempt`` returns.
 
 Handlers are registered once, when the daemon starts, but the config is swapped on reload:
-both look the config up at each call, never keep it from registration time.
+every method looks the config up at each call, never keeps it from registration time.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from dispatcher.model import ContactKind, Outcome
-from dispatcher.store.api import Retry
+from dispatcher.store.api import Retry, Settled
 
 if TYPE_CHECKING:
     from dispatcher.channel import Channel
-    from dispatcher.metrics import Metrics
     from dispatcher.model import Case, Person
     from dispatcher.runtime import Runtime
-    from dispatcher.store.api import Settled, Store
-
-T = TypeVar("T")
-
-
-class CoreAccess:
-    """The daemon's state as the core's request handlers use it.
-
-    ``call(fn, *args)`` runs a store method on the daemon's store thread (the only way to
-    touch the store: SQLite sees one writer per process); ``changed(case_id=…,
-    person_id=…)`` after a handler changed a case or person (an event, an opt-out): a claim of
-    theirs not yet sent is checked again before its send, and the dispatch loop claims again
-    at once.
-    """
-
-    def __init__(
-        self,
-        *,
-        store: Store,
-        call: Callable[..., Any],
-        runtime: Callable[[], Runtime],
-        clock: Callable[[], datetime],
-        metrics: Metrics,
-        changed: Callable[[str | None, str | None], None],
-    ) -> None:
-        self.store = store
-        self._call = call
-        self._runtime = runtime
-        self.clock = clock
-        self.metrics = metrics
-        self._changed = changed
-
-    @property
-    def runtime(self) -> Runtime:
-        """The config in force now (it changes on reload)."""
-        return self._runtime()
-
-    async def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """Run ``fn`` (a bound method of ``self.store``) on the store thread."""
-        result: T = await self._call(fn, *args, **kwargs)
-        return result
-
-    def changed(self, *, case_id: str | None = None, person_id: str | None = None) -> None:
-        self._changed(case_id, person_id)
+    from dispatcher.store.api import Store
 
 
 class Services:
@@ -79,20 +32,35 @@ class Services:
     waits to be sent checked again first.
     """
 
-    def __init__(self, core: CoreAccess) -> None:
-        self._core = core
+    def __init__(
+        self,
+        *,
+        store: Store,
+        call: Callable[..., Awaitable[Any]],
+        runtime: Callable[[], Runtime],
+        clock: Callable[[], datetime],
+        changed: Callable[[str], None],
+    ) -> None:
+        """Built by the daemon: ``call`` runs a store method on its store thread, ``runtime``
+        returns the config in force, ``changed(person_id)`` has that person's waiting claims
+        checked again."""
+        self._store = store
+        self._call = call
+        self._runtime = runtime
+        self._clock = clock
+        self._changed = changed
 
     # -- the config in force ------------------------------------------------------------------
 
     @property
     def config_version(self) -> str:
         """A short hash of the config directory in force (``/metrics``' config version)."""
-        return self._core.runtime.version
+        return self._runtime().version
 
     def channels(self, type_name: str | None = None) -> list[Channel]:
         """The configured channels, in config order; with ``type_name``, only those whose
         plugin registered that type (``Channel.type_name``)."""
-        found = self._core.runtime.channels.values()
+        found = self._runtime().channels.values()
         return [c for c in found if type_name is None or c.type_name == type_name]
 
     # -- looking up -------------------------------------------------------------------------
@@ -100,11 +68,11 @@ class Services:
     async def person(self, person_id: str) -> Person | None:
         """The person with their contact points and opt-outs, or None. Personal data: never
         log it, never put it in a response a caller has not proved to own."""
-        return await self._core.call(self._core.store.get_person, person_id)
+        return await self._call(self._store.get_person, person_id)
 
     async def case(self, case_id: str) -> Case | None:
         """The case (state, amount, due date), or None."""
-        return await self._core.call(self._core.store.get_case, case_id)
+        return await self._call(self._store.get_case, case_id)
 
     # -- what a provider reports ------------------------------------------------------------
 
@@ -127,24 +95,23 @@ class Services:
         address as a failed send would. ``retry`` for a temporary delivery failure: the
         reminder is tried again after the ``[dispatch]`` backoff, through the policy, until
         ``max_tries``. Returns what changed (``.changed``, ``.person_id``, ``.retried``)."""
-        core = self._core
         rule = None
         if retry:
-            dispatch = core.runtime.config.dispatcher.dispatch
+            dispatch = self._runtime().config.dispatcher.dispatch
             rule = Retry(after=dispatch.reschedule_after, max_tries=dispatch.max_tries)
-        result = await core.call(
-            core.store.settle_attempt,
+        result = await self._call(
+            self._store.settle_attempt,
             attempt_id=attempt_id,
             provider_id=provider_id,
             outcome=outcome,
-            now=core.clock(),
+            now=self._clock(),
             error_code=error_code,
             detail=detail,
             mark_contact=mark_contact,
             retry=rule,
         )
         if result.person_id and (mark_contact or result.retried):
-            core.changed(person_id=result.person_id)
+            self._changed(result.person_id)
         return result
 
     # -- what a person asks -----------------------------------------------------------------
@@ -155,18 +122,17 @@ class Services:
         """Opt the address ``value`` out of ``channel`` (or with ``clear``, lift that) for
         every person who has it: a STOP reply names a number, not a person. ``source`` is
         recorded with the opt-out (``sms_stop``). Returns the ids of those people."""
-        core = self._core
-        people = await core.call(
-            core.store.opt_out_contact,
+        people = await self._call(
+            self._store.opt_out_contact,
             kind,
             value,
             channel,
-            now=core.clock(),
+            now=self._clock(),
             source=source,
             clear=clear,
         )
         for person_id in people:
-            core.changed(person_id=person_id)
+            self._changed(person_id)
         return people
 
     async def opt_out(
@@ -181,14 +147,16 @@ class Services:
         """Opt one person out of ``channel`` (``"*"``: every channel) for the address
         ``contact`` or, with None, all their addresses; with ``clear``, lift it. Raises
         LookupError for an unknown person."""
-        core = self._core
-        await core.call(
-            core.store.opt_out,
+        await self._call(
+            self._store.opt_out,
             person_id,
             channel,
             contact,
-            now=core.clock(),
+            now=self._clock(),
             source=source,
             clear=clear,
         )
-        core.changed(person_id=person_id)
+        self._changed(person_id)
+
+
+__all__ = ["Services", "Settled"]

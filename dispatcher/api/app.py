@@ -8,12 +8,12 @@ import logging
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
+from dispatcher.api.access import CoreAccess
 from dispatcher.api.auth import TokenBooks
 from dispatcher.api.endpoint import endpoint
 from dispatcher.api.openapi import PREFIX, document
 from dispatcher.api.operations import OPERATIONS
 from dispatcher.api.problems import ApiProblem
-from dispatcher.services import CoreAccess
 
 log = logging.getLogger("dispatcher.api")
 

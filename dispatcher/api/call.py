@@ -15,10 +15,10 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel
 
+from dispatcher.api.access import CoreAccess
 from dispatcher.api.auth import Caller
 from dispatcher.api.models import ID_PATTERN
 from dispatcher.api.problems import FieldError, invalid
-from dispatcher.services import CoreAccess
 
 _ID = re.compile(ID_PATTERN)
 

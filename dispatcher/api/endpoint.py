@@ -14,11 +14,11 @@ from aiohttp import web
 from aiohttp.typedefs import Handler as WebHandler
 from pydantic import BaseModel, ValidationError
 
+from dispatcher.api.access import CoreAccess
 from dispatcher.api.auth import Caller, TokenBooks, authenticate
 from dispatcher.api.call import Call
 from dispatcher.api.operations import Operation
 from dispatcher.api.problems import PROBLEM_TYPE, ApiProblem, FieldError, field_errors, invalid
-from dispatcher.services import CoreAccess
 
 
 async def read_body(request: web.Request, limit: int) -> bytes:

@@ -24,22 +24,27 @@ from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from dispatcher.api.access import CoreAccess
 from dispatcher.config import ConfigError
-from dispatcher.daemon.claims import keep_claims, node_name, recover_claims, recover_last_run
 from dispatcher.daemon.jobs import plan_reminders, reconcile_jobs
+from dispatcher.daemon.node import (
+    node_name,
+    recover_claims,
+    recover_last_run,
+    renew_and_expire_claims,
+)
 from dispatcher.daemon.notify import Notifier
 from dispatcher.daemon.reload import (
     carry_over_channels,
     close_after_sends,
-    count_accepted,
-    count_rejected,
+    report_accepted,
+    report_rejected,
 )
 from dispatcher.daemon.status import Status, count_queue, not_ready, report_periodically
 from dispatcher.daemon.web import HttpServer, build_app
 from dispatcher.dispatch import Clock, Dispatcher, StoreThread, utcnow
 from dispatcher.metrics import Metrics
 from dispatcher.runtime import Runtime, load_runtime
-from dispatcher.services import CoreAccess
 from dispatcher.store import open_store
 
 log = logging.getLogger("dispatcher.daemon")
@@ -218,7 +223,7 @@ class Daemon:
 
     async def refresh_status(self) -> None:
         """Renew this node's claims, expire a vanished node's, count the queue."""
-        await keep_claims(self.store_thread, self.runtime, self.node, self.clock)
+        await renew_and_expire_claims(self.store_thread, self.runtime, self.node, self.clock)
         queue = await count_queue(self.store_thread, self.metrics, self.clock())
         self.status.due, self.status.pending = queue
 
@@ -242,7 +247,7 @@ class Daemon:
                     load_runtime, self.config_dir, extra_plugins=self.extra_plugins
                 )
             except ConfigError as exc:
-                self.status.reload_problem = count_rejected(self.metrics, exc)
+                self.status.reload_problem = report_rejected(self.metrics, exc)
                 self.notifier.ready(self._status_line())
                 return False
             old = self.runtime
@@ -250,7 +255,7 @@ class Daemon:
             self._swap_in(new)
             drain = old.config.dispatcher.dispatch.drain_timeout
             self._spawn(close_after_sends(retired, self.dispatcher, drain))
-            count_accepted(self.metrics, new, reopened=len(retired))
+            report_accepted(self.metrics, new, reopened=len(retired))
             self.status.reload_problem = None
             self.notifier.ready(self._status_line())
         await self.plan()  # schedules may have changed

@@ -16,7 +16,7 @@ from dispatcher.runtime import Runtime
 log = logging.getLogger("dispatcher.daemon")
 
 
-def count_rejected(metrics: Metrics, exc: ConfigError) -> str:
+def report_rejected(metrics: Metrics, exc: ConfigError) -> str:
     """Log every problem of the rejected config and count the failure; returns the short
     reason for the STATUS line."""
     for problem in exc.problems:
@@ -26,7 +26,7 @@ def count_rejected(metrics: Metrics, exc: ConfigError) -> str:
     return f"{len(exc.problems)} problem(s)"
 
 
-def count_accepted(metrics: Metrics, new: Runtime, reopened: int) -> None:
+def report_accepted(metrics: Metrics, new: Runtime, reopened: int) -> None:
     """Count the swap of ``new`` in, and log it."""
     metrics.reloads.labels("success").inc()
     metrics.config_ok.set(1)

@@ -13,9 +13,10 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from dispatcher.api.access import CoreAccess
 from dispatcher.api.app import mount_api
 from dispatcher.metrics import Metrics
-from dispatcher.services import CoreAccess, Services
+from dispatcher.services import Services
 
 log = logging.getLogger("dispatcher.web")
 
@@ -47,7 +48,7 @@ def build_app(
     app.router.add_get("/metrics", metrics_page)
     if core is not None:
         mount_api(app, core)
-        core.runtime.plugins.manager.hook.register_routes(app=app, services=Services(core))
+        core.runtime.plugins.manager.hook.register_routes(app=app, services=plugin_services(core))
     return app
 
 
@@ -71,3 +72,15 @@ class HttpServer:
 
     async def stop(self) -> None:
         await asyncio.wait_for(self._runner.cleanup(), timeout=10)
+
+
+def plugin_services(core: CoreAccess) -> Services:
+    """What plugins' webhooks get of the daemon: the same store thread, config and clock as
+    the API's, behind ``Services``' methods."""
+    return Services(
+        store=core.store,
+        call=core.call,
+        runtime=lambda: core.runtime,
+        clock=core.clock,
+        changed=lambda person_id: core.changed(person_id=person_id),
+    )

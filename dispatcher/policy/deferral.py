@@ -52,7 +52,7 @@ def earliest_allowed(
     for _ in range(MAX_ROUNDS):
         moved = False
         if history:  # rules over past attempts cannot bind someone never contacted
-            clears = past_attempts_allow(
+            clears = past_attempts_clear_at(
                 rules, history, candidate, case_id, contact, zones, reasons
             )
             if clears > candidate:
@@ -74,7 +74,7 @@ def earliest_allowed(
     return candidate, opened_by_window
 
 
-def past_attempts_allow(
+def past_attempts_clear_at(
     rules: ChannelRules,
     history: Sequence[Attempt],
     at: datetime,

@@ -1,5 +1,5 @@
-"""This node's claims across restarts, and a vanished node's: the name claims carry, recovery
-at start and stop, renewal while alive, expiry of claims nobody renews any more."""
+"""This daemon as one node among several: the name its claims carry, its claims recovered at
+start and stop and renewed while it is alive, and the claims of a vanished node expired."""
 
 from __future__ import annotations
 
@@ -38,7 +38,9 @@ async def recover_last_run(
     _warn_settled("attempts left in flight by the last run", report)
 
 
-async def keep_claims(store_thread: StoreThread, runtime: Runtime, node: str, clock: Clock) -> None:
+async def renew_and_expire_claims(
+    store_thread: StoreThread, runtime: Runtime, node: str, clock: Clock
+) -> None:
     """Renew ``node``'s claims, then expire those of any node that stopped renewing its own
     for the claim lease."""
     store = store_thread.store

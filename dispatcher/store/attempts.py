@@ -156,6 +156,8 @@ def settle_attempt(
     retry: Retry | None,
 ) -> Settled:
     """``settle_attempt`` of the store, for a callback naming an attempt or a provider id."""
+    if attempt_id is None and provider_id is None:
+        return Settled(False)  # names no attempt: "provider_id IS NULL" would match any
     a = t.attempts.c
     which = a.id == attempt_id if attempt_id is not None else a.provider_id == provider_id
     row = conn.execute(select(t.attempts).where(which)).first()

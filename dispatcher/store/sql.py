@@ -187,7 +187,7 @@ class SqlStore(Store):
         retry: Retry | None = None,
     ) -> Settled:
         if attempt_id is None and provider_id is None:
-            return Settled(False)
+            return Settled(False)  # nothing to find: not worth the write lock
         with self._write() as conn:
             return attempts.settle_attempt(
                 conn,

@@ -25,8 +25,9 @@ BUSY_TIMEOUT_MS = 30_000
 
 
 class SqliteDialect(Dialect):
-    """One writer at a time: ``BEGIN IMMEDIATE`` already excludes the others, so claims and
-    migrations lock nothing more."""
+    """One writer at a time: the store's write transactions begin ``BEGIN IMMEDIATE``
+    (``SqliteStore._write``), which already excludes the others, so claims and migrations
+    lock nothing more."""
 
     def insert_ignore(self, table: Table) -> Any:
         return sqlite_insert(table).on_conflict_do_nothing()

@@ -145,7 +145,7 @@ class Dispatcher:
         observe_decisions(
             batch, self.counters, self.metrics, runtime.plugins.manager.hook.on_decision
         )
-        self._confirmations.group(batch.claims, self.runtime.config.dispatcher.dispatch.concurrency)
+        self._confirmations.group(batch.claims, runtime.config.dispatcher.dispatch.concurrency)
         for claim in batch.claims:
             self._held.start(claim, self._send)
         return len(batch.decided)

@@ -175,9 +175,11 @@ def transient(
 
 
 def crashed(claim: Claim, exc: Exception, now: datetime) -> SendRecord:
-    """A plugin bug: we cannot know whether anyone was contacted."""
-    log.exception(
+    """A plugin bug: we cannot know whether anyone was contacted. The log carries ``exc``'s
+    traceback."""
+    log.error(
         "channel raised an unexpected error",
+        exc_info=exc,
         extra={
             "fields": {
                 "reminder": claim.reminder.id,

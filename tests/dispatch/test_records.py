@@ -1,14 +1,19 @@
 """The record stage over a real SQLite file: outcomes held until a flush writes them, kept
-when the store refuses, counted in the metrics and shown to ``on_attempt`` observers."""
+when the store refuses, counted in the metrics and shown to ``on_attempt`` observers; the
+flusher writes at once when ``FLUSH_AT`` wait, and at stop writes what it holds, trying a
+refused write again."""
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 from collections.abc import Sequence
+from datetime import timedelta
 from pathlib import Path
 
 from dispatcher.channel import SendResult
 from dispatcher.dispatch.outcomes import sent
-from dispatcher.dispatch.records import Records
+from dispatcher.dispatch.records import FLUSH_AT, Records
 from dispatcher.dispatch.store_thread import StoreThread
 from dispatcher.hookspecs import hookimpl
 from dispatcher.metrics import Metrics
@@ -65,3 +70,65 @@ async def test_outcomes_are_written_when_flushed_and_kept_when_the_store_refuses
     assert metrics.registry.get_sample_value("dispatcher_attempts_total", placed) == 2
     refused = {"call": "record"}
     assert metrics.registry.get_sample_value("dispatcher_store_errors_total", refused) == 1
+
+
+def runtime_recording_every(interval: timedelta) -> Runtime:
+    runtime = load_runtime(EXAMPLE_CONFIG)
+    dispatch = runtime.config.dispatcher.dispatch.model_copy(update={"record_interval": interval})
+    settings = runtime.config.dispatcher.model_copy(update={"dispatch": dispatch})
+    return dataclasses.replace(
+        runtime, config=dataclasses.replace(runtime.config, dispatcher=settings)
+    )
+
+
+async def test_the_flusher_writes_at_once_when_flush_at_outcomes_wait(store: Store) -> None:
+    runtime = runtime_recording_every(timedelta(hours=1))
+    claims = claimed(store, 2)
+    thread = StoreThread(store)
+    written = asyncio.Event()
+    records = Records(thread, lambda: runtime, node="a", metrics=None, written=written.set)
+    records.start()
+    try:
+        for claim in claims[:1]:
+            records.add(sent(claim, SendResult(provider_id="SM1"), NOW))
+        await asyncio.sleep(0.2)
+        assert outcomes(store, "C0") == ["reserved"], "one outcome waits for the interval"
+        # Enough outcomes waiting kick the flusher (the same one again: the store's update
+        # is idempotent, and a count is all that matters here).
+        for _ in range(FLUSH_AT - 2):
+            records.add(sent(claims[0], SendResult(provider_id="SM1"), NOW))
+        records.add(sent(claims[1], SendResult(provider_id="SM2"), NOW))
+        await asyncio.wait_for(written.wait(), timeout=10)
+        assert outcomes(store, "C0") == outcomes(store, "C1") == ["placed"]
+    finally:
+        await records.finish()
+        thread.shutdown()
+
+
+async def test_at_stop_what_the_flusher_holds_is_written_and_a_refusal_tried_again(
+    store: Store,
+) -> None:
+    runtime = runtime_recording_every(timedelta(hours=1))
+    claims = claimed(store, 2)
+    thread = StoreThread(store)
+    records = Records(thread, lambda: runtime, node="a", metrics=None, written=lambda: None)
+    real_record = store.record
+    refusals: list[int] = []
+
+    def refuse_once(batch: Sequence[SendRecord], node: str = "") -> None:
+        if not refusals:
+            refusals.append(len(batch))
+            raise RuntimeError("database is locked")
+        real_record(batch, node)
+
+    store.record = refuse_once  # type: ignore[method-assign]
+    records.start()
+    try:
+        for claim in claims:
+            records.add(sent(claim, SendResult(provider_id="SM1"), NOW))
+        assert outcomes(store, "C0") == ["reserved"]
+        await records.finish()
+    finally:
+        thread.shutdown()
+    assert refusals == [2], "the flusher tried once at stop, and was refused"
+    assert outcomes(store, "C0") == outcomes(store, "C1") == ["placed"]

@@ -136,6 +136,10 @@ def add_due_visit(dep: Deployment) -> None:
     store.close()
 
 
+def recorded(dep: Deployment) -> bool:
+    return any(a.outcome not in ("reserved", "sending") for a in attempts(dep))
+
+
 async def run_until(dispatcher: Dispatcher, done: Callable[[], bool]) -> None:
     task = asyncio.create_task(dispatcher.run())
     try:
@@ -160,7 +164,8 @@ async def test_a_visit_is_booked_in_the_crm_and_retried_by_the_core(
     await runtime.channels["field_visit"].open()
 
     with crm.peer.replying(Reply(503), None):  # the CRM fails once, then books the visit
-        await run_until(dispatcher, lambda: attempts(open_deployment) != [])
+        # Done when the attempt's outcome is recorded: a reserved or sending one is not yet.
+        await run_until(dispatcher, lambda: recorded(open_deployment))
     await runtime.channels["field_visit"].close()
     store.shutdown()
 

@@ -109,9 +109,7 @@ class Confirmations:
             self._start(ahead)
         confirmed = await self._result(group, claim)
         if confirmed and monotonic_time.monotonic() - group.confirmed_at > CONFIRMATION_FRESH:
-            alone = Confirmation([claim])
-            self._start(alone)
-            confirmed = await self._result(alone, claim)
+            confirmed, _ = await self._confirm_alone(claim)
         return confirmed
 
     async def confirm_at_send(self, claim: Claim) -> None:
@@ -120,12 +118,10 @@ class Confirmations:
         changed here; ``ClaimGivenBack`` when the store did not confirm it."""
         stale = monotonic_time.monotonic() - self._confirmed_at.get(claim.attempt_id, 0.0)
         if self._take_change(claim) or stale > CONFIRMATION_FRESH:
-            alone = Confirmation([claim])
-            self._start(alone)
-            confirmed = await self._result(alone, claim)
+            confirmed, confirmed_at = await self._confirm_alone(claim)
             if not confirmed:
                 raise ClaimGivenBack(unconfirmed=confirmed is None)
-            self._confirmed_at[claim.attempt_id] = alone.confirmed_at
+            self._confirmed_at[claim.attempt_id] = confirmed_at
 
     @contextmanager
     def sending(self, claim: Claim) -> Iterator[None]:
@@ -147,6 +143,13 @@ class Confirmations:
         self._changed.discard(claim.case.id)
         self._changed.discard(claim.person.id)
         return changed
+
+    async def _confirm_alone(self, claim: Claim) -> tuple[bool | None, float]:
+        """``claim`` confirmed by itself, now: the answer (as ``confirm``'s) and when the
+        store gave it (monotonic)."""
+        alone = Confirmation([claim])
+        self._start(alone)
+        return await self._result(alone, claim), alone.confirmed_at
 
     def _start(self, group: Confirmation) -> None:
         if group.result is None:

@@ -187,6 +187,7 @@ def build_scenarios(
     """``count`` seeded scenarios; with ``history_size``, every person has exactly that many
     past attempts over ``lookback``, otherwise 0–10 over the last week."""
     rng = random.Random(seed)
+    past_rng = random.Random(seed + 1)
     out: list[Scenario] = []
     for n in range(count):
         now = WEEK_START + timedelta(seconds=rng.randint(0, 7 * 86400 - 1))
@@ -208,8 +209,8 @@ def build_scenarios(
         )
         if history_size is None:
             history = _history(rng, person, case, now, rng.choice(MIX_HISTORY), MIX_SPAN)
-        else:
-            history = _history(rng, person, case, now, history_size, lookback)
+        else:  # from a generator of their own: the same people and instants at every size
+            history = _history(past_rng, person, case, now, history_size, lookback)
         out.append((reminder, person, case, history, now))
     return out
 
@@ -262,7 +263,7 @@ def run(decisions: int, config_dir: Path = EXAMPLE_CONFIG) -> Section:
     per_decision: dict[int, float] = {}
     for size in HISTORY_SIZES:
         cases = build_scenarios(
-            min(SIZED_SCENARIOS, sized), SEED + size, history_size=size, lookback=policy.lookback
+            min(SIZED_SCENARIOS, sized), history_size=size, lookback=policy.lookback
         )
         _rate, size_best, _done = _timed(policy, cases, sized)
         per_decision[size] = 1e6 / size_best

@@ -34,6 +34,9 @@ class ChannelRules:
     window_rule: str | None = None
     closed: dict[str, frozenset[date]] = field(default_factory=dict)
     limited_to_zero: bool = False  # a limit of max 0: the channel may not be used at all
+    # How far back before an instant the rules over past attempts can see: older attempts
+    # cannot bind this channel.
+    horizon: timedelta = timedelta(0)
 
     def closed_in(self, zone: str) -> frozenset[date]:
         """The holidays that close this channel for a person in ``zone``."""
@@ -94,15 +97,18 @@ class Policy:
             origins = dict.fromkeys(w.rule for w in windows or () if w.rule)
             origins.update(dict.fromkeys(h.rule for h in holidays if h.rule))
             limits = tuple(limit for limit in self.limits if limit.applies_to(channel))
+            daily_caps = tuple(cap for cap in self.daily_caps if cap.applies_to(channel))
+            seeing = (*limits, *daily_caps, *(r for r in (gap, cooldown) if r is not None))
             rules = ChannelRules(
                 limits=limits,
                 gap=gap,
                 cooldown=cooldown,
                 windows=windows,
-                daily_caps=tuple(cap for cap in self.daily_caps if cap.applies_to(channel)),
+                daily_caps=daily_caps,
                 holidays=holidays,
                 window_rule="; ".join(origins) or None,
                 limited_to_zero=any(limit.max == 0 for limit in limits),
+                horizon=max((r.span for r in seeing), default=timedelta(0)),
             )
             self._rules[channel] = rules
         return rules

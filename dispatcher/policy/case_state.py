@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from dispatcher.model import Case, CaseState, Reason
+from dispatcher.policy.limits import utc_minute
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +63,7 @@ def case_gate(
                 case.paused_until,
                 Reason(
                     f"case_{state.value}",
-                    f"paused for {label} until {case.paused_until:%Y-%m-%d %H:%M} UTC",
+                    f"paused for {label} until {utc_minute(case.paused_until)} UTC",
                 ),
             )
         return OPEN

@@ -32,6 +32,8 @@ def case_gate(
     case: Case, *, now: datetime, after_cease_allowed: bool, hold_recheck: timedelta
 ) -> Gate:
     state = case.state
+    if state is CaseState.OPEN:  # most cases: nothing to check
+        return OPEN
     if state is CaseState.PAID:
         return Gate(True, None, Reason("case_paid", f"case {case.id} is paid"))
     if state is CaseState.CLOSED:

@@ -36,7 +36,12 @@ class ChannelRules:
     limited_to_zero: bool = False  # a limit of max 0: the channel may not be used at all
     # How far back before an instant the rules over past attempts can see: older attempts
     # cannot bind this channel.
-    horizon: timedelta = timedelta(0)
+    horizon: timedelta = field(init=False, default=timedelta(0))
+
+    def __post_init__(self) -> None:
+        gap_and_cooldown = (r for r in (self.gap, self.cooldown) if r is not None)
+        spans = [r.span for r in (*self.limits, *self.daily_caps, *gap_and_cooldown)]
+        object.__setattr__(self, "horizon", max(spans, default=timedelta(0)))
 
     def closed_in(self, zone: str) -> frozenset[date]:
         """The holidays that close this channel for a person in ``zone``."""
@@ -97,18 +102,15 @@ class Policy:
             origins = dict.fromkeys(w.rule for w in windows or () if w.rule)
             origins.update(dict.fromkeys(h.rule for h in holidays if h.rule))
             limits = tuple(limit for limit in self.limits if limit.applies_to(channel))
-            daily_caps = tuple(cap for cap in self.daily_caps if cap.applies_to(channel))
-            seeing = (*limits, *daily_caps, *(r for r in (gap, cooldown) if r is not None))
             rules = ChannelRules(
                 limits=limits,
                 gap=gap,
                 cooldown=cooldown,
                 windows=windows,
-                daily_caps=daily_caps,
+                daily_caps=tuple(cap for cap in self.daily_caps if cap.applies_to(channel)),
                 holidays=holidays,
                 window_rule="; ".join(origins) or None,
                 limited_to_zero=any(limit.max == 0 for limit in limits),
-                horizon=max((r.span for r in seeing), default=timedelta(0)),
             )
             self._rules[channel] = rules
         return rules

@@ -42,12 +42,12 @@ def reference_decide(
     history: Sequence[Attempt],
     now: datetime,
 ) -> Decision:
-    """What ``decide`` must answer, found the long way."""
+    """What ``decide`` must answer (the same arguments), found the long way."""
     channel = reminder.channel
-    traits = policy.channels.get(channel)
-    if traits is None:
-        unknown = Reason("unknown_channel", f"channel {channel!r} is not configured", "core")
-        return Decision(Verdict.SUPPRESS, now, reasons=(unknown,))
+    if channel not in policy.channels:
+        text = f"channel {channel!r} is not configured"
+        return Decision(Verdict.SUPPRESS, now, reasons=(Reason("unknown_channel", text, "core"),))
+    traits = policy.channels[channel]
     allowed_after_cease = (channel, reminder.template) in policy.after_cease
     gate = case_gate(
         case, now=now, after_cease_allowed=allowed_after_cease, hold_recheck=policy.hold_recheck
@@ -111,23 +111,23 @@ class _Rules:
         self, history: list[Attempt], at: datetime, reasons: list[Reason]
     ) -> tuple[datetime, tuple[datetime, datetime] | None] | None:
         opening: tuple[datetime, datetime] | None = None
-        for _ in range(MAX_ROUNDS):
-            moved = False
-            if history:
-                for clears_at, reason in self.past_rules(history):
-                    clears = clears_at(at)
-                    if clears > at:
-                        reasons.append(reason(clears))
-                        at, moved, opening = clears, True, None
+        rounds = 0
+        while rounds < MAX_ROUNDS:  # until a round moves nothing
+            rounds += 1
+            before = at
+            for clears_at, reason in self.past_rules(history) if history else ():
+                if clears_at(at) > at:
+                    at = clears_at(at)
+                    reasons.append(reason(at))
+                    opening = None
             for zone in self.zones if self.windows is not None else ():
-                if self.open_interval(zone, at) is not None:
-                    continue
-                found = self.next_opening(zone, at)
-                reasons.append(self.closed_reason(zone, at, found))
-                if found is None:
-                    return None
-                at, moved, opening = found[0], True, found
-            if not moved:
+                if self.open_interval(zone, at) is None:
+                    found = self.next_opening(zone, at)
+                    reasons.append(self.closed_reason(zone, at, found))
+                    if found is None:
+                        return None
+                    at, opening = found[0], found
+            if at == before:
                 break
         return at, opening
 

@@ -9,6 +9,7 @@
 - ``presets``: the built-in presets and overlays, merged under ``policy.toml``
 - ``compiled``: the compiled ``Policy`` and, per channel, the rules that bind it
 - ``deferral``: the earliest instant every time rule allows, and the jitter in a window
+- ``past``: a person's attempts as the rules read them, sorted once per decision
 - ``engine``: ``decide`` combines them into one Decision
 """
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from dispatcher.model import Case, CaseState, Reason
+from dispatcher.policy.limits import utc_minute
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +32,8 @@ def case_gate(
     case: Case, *, now: datetime, after_cease_allowed: bool, hold_recheck: timedelta
 ) -> Gate:
     state = case.state
+    if state is CaseState.OPEN:  # most cases: nothing to check
+        return OPEN
     if state is CaseState.PAID:
         return Gate(True, None, Reason("case_paid", f"case {case.id} is paid"))
     if state is CaseState.CLOSED:
@@ -62,7 +65,7 @@ def case_gate(
                 case.paused_until,
                 Reason(
                     f"case_{state.value}",
-                    f"paused for {label} until {case.paused_until:%Y-%m-%d %H:%M} UTC",
+                    f"paused for {label} until {utc_minute(case.paused_until)} UTC",
                 ),
             )
         return OPEN

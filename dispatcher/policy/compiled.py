@@ -34,6 +34,14 @@ class ChannelRules:
     window_rule: str | None = None
     closed: dict[str, frozenset[date]] = field(default_factory=dict)
     limited_to_zero: bool = False  # a limit of max 0: the channel may not be used at all
+    # How far back before an instant the rules over past attempts can see: older attempts
+    # cannot bind this channel.
+    horizon: timedelta = field(init=False, default=timedelta(0))
+
+    def __post_init__(self) -> None:
+        gap_and_cooldown = (r for r in (self.gap, self.cooldown) if r is not None)
+        spans = [r.span for r in (*self.limits, *self.daily_caps, *gap_and_cooldown)]
+        object.__setattr__(self, "horizon", max(spans, default=timedelta(0)))
 
     def closed_in(self, zone: str) -> frozenset[date]:
         """The holidays that close this channel for a person in ``zone``."""

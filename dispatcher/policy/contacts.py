@@ -22,6 +22,8 @@ def choose_contact(person: Person, channel: str, kind: ContactKind) -> ContactCh
     if not person.opt_outs:
         # The common case: no refusals on file, so the first usable address of the kind wins.
         usable = [c for c in person.contacts if c.kind == kind and c.status == "ok"]
+        if len(usable) == 1:  # most people have one address of each kind
+            return ContactChoice(usable[0], None)
         if usable:
             return ContactChoice(min(usable, key=lambda c: (c.priority, c.id)), None)
     if any(o.channel in (channel, "*") and o.contact is None for o in person.opt_outs):

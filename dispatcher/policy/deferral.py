@@ -21,6 +21,7 @@ from dispatcher.policy.limits import (
     limit_clears_at,
     limit_reason,
 )
+from dispatcher.policy.past import PastAttempts, past_attempts
 from dispatcher.policy.windows import (
     NO_CLOSED_DAYS,
     Interval,
@@ -49,11 +50,14 @@ def earliest_allowed(
     candidate = start
     opened_by_window: Interval | None = None
     windows = rules.windows
-    for _ in range(MAX_ROUNDS):
+    # Sorted once for every round; the instant only moves on from ``start``, so attempts
+    # older than the rules can see from there never bind.
+    past = past_attempts(history, start - rules.horizon) if history else None
+    for round_ in range(MAX_ROUNDS):
         moved = False
-        if history:  # rules over past attempts cannot bind someone never contacted
+        if past is not None:  # rules over past attempts cannot bind someone never contacted
             clears = past_attempts_clear_at(
-                rules, history, candidate, case_id, contact, zones, reasons
+                rules, past, candidate, case_id, contact, zones, reasons, again=round_ > 0
             )
             if clears > candidate:
                 candidate, moved, opened_by_window = clears, True, None
@@ -76,21 +80,29 @@ def earliest_allowed(
 
 def past_attempts_clear_at(
     rules: ChannelRules,
-    history: Sequence[Attempt],
+    history: Sequence[Attempt] | PastAttempts,
     at: datetime,
     case_id: str,
     contact: str,
     zones: tuple[str, ...],
     reasons: list[Reason],
+    *,
+    again: bool = False,
 ) -> datetime:
     """One pass of the rules over past attempts from ``at``: rolling limits, daily caps, the
     minimum gap, the cooldown, each judged at the instant the ones before it allow. Returns
-    where they leave the instant; each rule that moves it adds its reason to ``reasons``."""
-    for limit in rules.limits:
-        clears = limit_clears_at(limit, history, at=at, case_id=case_id, contact=contact)
-        if clears > at:
-            reasons.append(limit_reason(limit, clears))
-            at = clears
+    where they leave the instant; each rule that moves it adds its reason to ``reasons``.
+
+    ``again`` is a later pass, from an instant at or after where an earlier pass left it:
+    then only the daily caps are judged. Every other rule allowed an earlier instant, so it
+    allows every later one; a cap judges the local day of the instant, and a later day may be
+    full too."""
+    if not again:
+        for limit in rules.limits:
+            clears = limit_clears_at(limit, history, at=at, case_id=case_id, contact=contact)
+            if clears > at:
+                reasons.append(limit_reason(limit, clears))
+                at = clears
     for cap in rules.daily_caps:
         clears = daily_cap_clears_at(
             cap, history, at=at, case_id=case_id, contact=contact, zones=zones
@@ -98,6 +110,8 @@ def past_attempts_clear_at(
         if clears > at:
             reasons.append(daily_cap_reason(cap, clears))
             at = clears
+    if again:
+        return at
     if rules.gap:
         clears = gap_clears_at(rules.gap, history, at=at)
         if clears > at:

@@ -3,7 +3,9 @@ person's attempts.
 
 Each function answers: given the attempts so far, what is the earliest instant at or after
 ``at`` when this rule allows one more contact? History is fixed while deciding, so every rule
-is monotone: once it allows an instant, it allows every later one.
+is monotone: once it allows an instant, it allows every later one. Each takes the history as
+a plain sequence or as ``PastAttempts`` (sorted once per decision, so a rule looks only at the
+stretch of time its period covers); ``span`` says how far back before ``at`` a rule can see.
 """
 
 from __future__ import annotations
@@ -16,6 +18,11 @@ from zoneinfo import ZoneInfo
 
 from dispatcher.config.durations import format_duration
 from dispatcher.model import Attempt, Outcome, Reason
+from dispatcher.policy.past import PastAttempts, past_attempts
+
+# A local calendar day, whatever the zone's offset and its DST days, lies within this much
+# before any instant in it.
+DAY_REACH = timedelta(days=2)
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +39,10 @@ class Limit:
     def applies_to(self, channel: str) -> bool:
         return "*" in self.channels or channel in self.channels
 
+    @property
+    def span(self) -> timedelta:
+        return self.per
+
 
 @dataclass(frozen=True, slots=True)
 class Gap:
@@ -41,6 +52,10 @@ class Gap:
 
     def applies_to(self, channel: str) -> bool:
         return "*" in self.channels or channel in self.channels
+
+    @property
+    def span(self) -> timedelta:
+        return self.every
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +72,28 @@ class Cooldown:
     def applies_to(self, channel: str) -> bool:
         return "*" in self.channels or channel in self.channels
 
+    @property
+    def days(self) -> int:
+        """The cooldown's length in local days (calendar mode)."""
+        return max(1, round(self.per / timedelta(days=1)))
+
+    @property
+    def span(self) -> timedelta:
+        if not self.calendar:
+            return self.per
+        # Local midnight ``days`` days after the conversation's local date is at most a day
+        # (and a DST hour) more than ``days`` days after it.
+        return timedelta(days=self.days) + DAY_REACH
+
+
+def utc_minute(instant: datetime) -> str:
+    """``2026-11-03 13:00``: what ``%Y-%m-%d %H:%M`` writes, for reason texts, without the
+    cost of ``strftime`` (which the reasons of a busy queue pay many times a second)."""
+    return (
+        f"{instant.year}-{instant.month:02d}-{instant.day:02d} "
+        f"{instant.hour:02d}:{instant.minute:02d}"
+    )
+
 
 def _in_scope(attempt: Attempt, scope: str, case_id: str, contact: str | None) -> bool:
     if scope == "case":
@@ -66,25 +103,37 @@ def _in_scope(attempt: Attempt, scope: str, case_id: str, contact: str | None) -
     return True
 
 
+def _scoped(
+    attempts: Sequence[Attempt], scope: str, case_id: str, contact: str | None
+) -> Sequence[Attempt]:
+    """The attempts of ``attempts`` that ``scope`` counts (``_in_scope`` over a run)."""
+    if scope == "case":
+        return [a for a in attempts if a.case_id == case_id]
+    if scope == "contact":
+        return [a for a in attempts if a.contact == contact] if contact is not None else ()
+    return attempts
+
+
 def limit_clears_at(
     limit: Limit,
-    history: Sequence[Attempt],
+    history: Sequence[Attempt] | PastAttempts,
     *,
     at: datetime,
     case_id: str,
     contact: str | None,
 ) -> datetime:
     """Earliest instant ≥ ``at`` when one more attempt stays within ``limit``."""
-    if len(history) < limit.max:
-        return at  # even if every attempt counted, one more fits
-    times = sorted(
+    past = past_attempts(history)
+    since = at - limit.per
+    if past.count_after(since) < limit.max:
+        return at  # even if every attempt in the window counted, one more fits
+    channels = limit.channels
+    every = "*" in channels
+    times = [
         a.at
-        for a in history
-        if a.counted
-        and limit.applies_to(a.channel)
-        and _in_scope(a, limit.scope, case_id, contact)
-        and a.at > at - limit.per
-    )
+        for a in _scoped(past.after(since), limit.scope, case_id, contact)
+        if a.counted and (every or a.channel in channels)
+    ]  # in time order already
     excess = len(times) - limit.max
     if excess < 0:
         return at
@@ -97,36 +146,33 @@ def limit_reason(limit: Limit, until: datetime) -> Reason:
     return Reason(
         "rate_limit",
         f"{limit.max} {channels} contact(s) per {format_duration(limit.per)} per {limit.scope} "
-        f"reached; the oldest leaves the window at {until:%Y-%m-%d %H:%M} UTC",
+        f"reached; the oldest leaves the window at {utc_minute(until)} UTC",
         limit.rule or None,
     )
 
 
-def gap_clears_at(gap: Gap, history: Sequence[Attempt], *, at: datetime) -> datetime:
+def gap_clears_at(gap: Gap, history: Sequence[Attempt] | PastAttempts, *, at: datetime) -> datetime:
     """Earliest instant ≥ ``at`` that is ``gap.every`` after the last contact to the person."""
-    if not history:
-        return at
-    last = max(
-        (a.at for a in history if a.counted and gap.applies_to(a.channel)),
-        default=None,
-    )
-    if last is None:
-        return at
-    return max(at, last + gap.every)
+    channels = gap.channels
+    every = "*" in channels
+    for a in reversed(past_attempts(history).attempts):  # the latest first
+        if a.counted and (every or a.channel in channels):
+            return max(at, a.at + gap.every)
+    return at
 
 
 def gap_reason(gap: Gap, until: datetime) -> Reason:
     return Reason(
         "min_gap",
         f"at least {format_duration(gap.every)} between contacts to one person; "
-        f"next possible {until:%Y-%m-%d %H:%M} UTC",
+        f"next possible {utc_minute(until)} UTC",
         gap.rule or None,
     )
 
 
 def cooldown_clears_at(
     cooldown: Cooldown,
-    history: Sequence[Attempt],
+    history: Sequence[Attempt] | PastAttempts,
     *,
     at: datetime,
     case_id: str,
@@ -134,15 +180,13 @@ def cooldown_clears_at(
 ) -> datetime:
     """Earliest instant ≥ ``at`` that is ``cooldown.per`` after the last conversation (in
     calendar mode: the start of local day ``per + 1``, the latest over ``zones``)."""
-    if not history:
-        return at
-    last = max(
+    last = next(
         (
             a.at
-            for a in history
+            for a in reversed(past_attempts(history).attempts)  # the latest first
             if a.outcome is Outcome.CONVERSATION and _in_scope(a, cooldown.scope, case_id, None)
         ),
-        default=None,
+        None,
     )
     if last is None:
         return at
@@ -150,7 +194,7 @@ def cooldown_clears_at(
         return max(at, last + cooldown.per)
     # Reg F §1006.14(b)(2)(ii): the conversation's day is day 1, so a 7-day cooldown lasts
     # until local midnight at the start of day 8.
-    days = max(1, round(cooldown.per / timedelta(days=1)))
+    days = cooldown.days
     return max(at, *(_local_midnight_after(last, zone, days) for zone in zones))
 
 
@@ -163,7 +207,7 @@ def cooldown_reason(cooldown: Cooldown, until: datetime) -> Reason:
     return Reason(
         "cooldown",
         f"a conversation took place; no {', '.join(sorted(cooldown.channels))} for "
-        f"{span} per {cooldown.scope}, until {until:%Y-%m-%d %H:%M} UTC",
+        f"{span} per {cooldown.scope}, until {utc_minute(until)} UTC",
         cooldown.rule or None,
     )
 
@@ -198,6 +242,10 @@ class DailyCap:
     def applies_to(self, channel: str) -> bool:
         return "*" in self.channels or channel in self.channels
 
+    @property
+    def span(self) -> timedelta:
+        return DAY_REACH
+
     def counts(self, attempt: Attempt) -> bool:
         if not self.applies_to(attempt.channel):
             return False
@@ -218,7 +266,7 @@ _MAYBE_CONVERSATION = frozenset(
 
 def daily_cap_clears_at(
     cap: DailyCap,
-    history: Sequence[Attempt],
+    history: Sequence[Attempt] | PastAttempts,
     *,
     at: datetime,
     case_id: str,
@@ -227,17 +275,13 @@ def daily_cap_clears_at(
 ) -> datetime:
     """Earliest instant ≥ ``at`` when the cap allows one more: the next local midnight of
     each zone whose day is full (the latest of them)."""
+    past = past_attempts(history)
     clears = at
     for zone in zones:
         day_start = _local_midnight_after(at, zone, 0)
         day_end = _local_midnight_after(at, zone, 1)
-        used = sum(
-            1
-            for a in history
-            if day_start <= a.at < day_end
-            and cap.counts(a)
-            and _in_scope(a, cap.scope, case_id, contact)
-        )
+        today = _scoped(past.between(day_start, day_end), cap.scope, case_id, contact)
+        used = sum(1 for a in today if cap.counts(a))
         if used >= cap.max:
             clears = max(clears, day_end)
     return clears
@@ -250,6 +294,6 @@ def daily_cap_reason(cap: DailyCap, until: datetime) -> Reason:
     return Reason(
         "daily_cap",
         f"{cap.max} {', '.join(sorted(cap.channels))} {what} per local day per {cap.scope} "
-        f"reached; the count starts again at local midnight, {until:%Y-%m-%d %H:%M} UTC",
+        f"reached; the count starts again at local midnight, {utc_minute(until)} UTC",
         cap.rule or None,
     )

@@ -34,6 +34,7 @@ class Window:
 
 
 Interval = tuple[datetime, datetime]
+ONE_DAY = timedelta(days=1)
 NO_CLOSED_DAYS: frozenset[date] = frozenset()
 ALL_DAY = (Window(frozenset(range(7)), time(0), time.max),)
 # A holiday run (Golden Week, year-end) can close a week and more: look this much further.
@@ -101,6 +102,34 @@ def day_intervals(
     return tuple(sorted(out))
 
 
+@lru_cache(maxsize=65536)
+def _around(
+    windows: tuple[Window, ...], zone_name: str, day: date, closed: frozenset[date]
+) -> tuple[Interval, ...]:
+    """The intervals of the windows that start on the local day before ``day``, on ``day``
+    and on the day after, in that order: every interval that can contain an instant of
+    ``day``, and the first ones that can open after it."""
+    return (
+        *day_intervals(windows, zone_name, day - ONE_DAY, closed),
+        *day_intervals(windows, zone_name, day, closed),
+        *day_intervals(windows, zone_name, day + ONE_DAY, closed),
+    )
+
+
+@lru_cache(maxsize=65536)
+def _first_later(
+    windows: tuple[Window, ...], zone_name: str, day: date, closed: frozenset[date]
+) -> Interval | None:
+    """The first interval of a window that starts two or more local days after ``day``,
+    within the search (every one of them starts after any instant of ``day``)."""
+    search = SEARCH_DAYS + (HOLIDAY_SEARCH_DAYS if closed else 0)
+    for offset in range(2, search + 1):
+        intervals = day_intervals(windows, zone_name, day + timedelta(days=offset), closed)
+        if intervals:
+            return intervals[0]
+    return None
+
+
 def open_interval(
     windows: tuple[Window, ...],
     zone_name: str,
@@ -109,10 +138,10 @@ def open_interval(
 ) -> Interval | None:
     """The window interval containing ``at``, if any."""
     local_day = at.astimezone(_zone(zone_name)).date()
-    for day in (local_day - timedelta(days=1), local_day):
-        for start, end in day_intervals(windows, zone_name, day, closed):
-            if start <= at < end:
-                return (start, end)
+    # A window of the day after starts at its midnight or later: it cannot contain ``at``.
+    for start, end in _around(windows, zone_name, local_day, closed):
+        if start <= at < end:
+            return (start, end)
     return None
 
 
@@ -125,13 +154,10 @@ def next_opening(
     """The first window interval that starts after ``after`` (within SEARCH_DAYS, more when
     there are closed days)."""
     local_day = after.astimezone(_zone(zone_name)).date()
-    search = SEARCH_DAYS + (HOLIDAY_SEARCH_DAYS if closed else 0)
-    for offset in range(-1, search + 1):
-        day = local_day + timedelta(days=offset)
-        for start, end in day_intervals(windows, zone_name, day, closed):
-            if start > after:
-                return (start, end)
-    return None
+    for start, end in _around(windows, zone_name, local_day, closed):
+        if start > after:
+            return (start, end)
+    return _first_later(windows, zone_name, local_day, closed)
 
 
 @lru_cache(maxsize=1024)

@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 from benchmarks import Section, e2e_size, format_table
+from benchmarks.stores import bench_store
 
 # Policy decisions per end-to-end reminder: enough passes for a stable rate in a few seconds.
 POLICY_PER_E2E = 10
@@ -56,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--only",
-        choices=("e2e", "policy", "scale", "email", "sms"),
+        choices=("policy", "e2e", "scale", "steady", "scale-out", "email", "sms"),
         help="run one benchmark",
     )
     parser.add_argument(
@@ -87,6 +88,18 @@ def main(argv: list[str] | None = None) -> int:
         print(f"running end to end with {n:,} reminders …", flush=True)
         sections.append(e2e_outbox.run(n, keep=args.keep))
     if args.only in (None, "scale"):
+        from benchmarks import scale
+
+        cases = scale.scale_size(args.quick)
+        print(f"running scale with {cases:,} open cases …", flush=True)
+        sections.append(scale.run(cases, postgres=bench_store(), quick=args.quick, keep=args.keep))
+    if args.only in (None, "steady"):
+        from benchmarks import steady_rate
+
+        rate, seconds = steady_rate.steady_size(args.quick)
+        print(f"running steady rate, {rate}/s for {seconds} s …", flush=True)
+        sections.append(steady_rate.run(rate, seconds, keep=args.keep))
+    if args.only in (None, "scale-out"):
         from benchmarks import scale_out
 
         scale_n = max(1, n // 4)

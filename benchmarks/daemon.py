@@ -101,6 +101,7 @@ class Daemon:
     process: subprocess.Popen[bytes] | None = None
     spawned: float = 0.0  # time.perf_counter() at spawn
     notices: list[tuple[float, str]] = field(default_factory=list)  # (perf_counter, datagram)
+    _usage: Any = None
 
     def start(self) -> None:
         path = self.log.with_suffix(".notify")
@@ -138,7 +139,18 @@ class Daemon:
         return self.process.pid
 
     def running(self) -> bool:
-        return self.process is not None and self.process.poll() is None
+        return self.process is not None and self._reap(block=False) is None
+
+    def _reap(self, *, block: bool) -> Any:
+        """The daemon's rusage once it has exited (reaped with ``wait4``, which gives this
+        child's own peak RSS), else None. Never ``Popen.poll``: it would reap it first."""
+        assert self.process is not None
+        if self._usage is None:
+            pid, status, usage = os.wait4(self.pid, 0 if block else os.WNOHANG)
+            if pid:
+                self.process.returncode = os.waitstatus_to_exitcode(status)
+                self._usage = usage
+        return self._usage
 
     def wait_ready(self, timeout: float) -> float | None:
         """Seconds from spawn to READY=1, or None if it did not come (or the daemon exited)."""
@@ -177,27 +189,23 @@ class Daemon:
         return float("nan")
 
     def signal(self, sig: signal.Signals) -> None:
-        assert self.process is not None
-        self.process.send_signal(sig)
+        """``os.kill``, not ``Popen.send_signal``: that polls, and would reap the daemon
+        before ``wait4`` reads its usage. Until reaped its pid cannot be reused."""
+        if self.running():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, sig)
 
     def stop(self, timeout: float = 120.0) -> Exit:
         """SIGTERM, wait (then SIGKILL), reap with wait4."""
         assert self.process is not None
         started = time.perf_counter()
-        if self.process.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                self.process.send_signal(signal.SIGTERM)
-        usage = None
-        while time.perf_counter() - started < timeout:
-            pid, status, usage = os.wait4(self.pid, os.WNOHANG)
-            if pid:
-                break
-            usage = None
+        if self.running():
+            self.signal(signal.SIGTERM)
+        while self.running() and time.perf_counter() - started < timeout:
             time.sleep(0.01)
-        if usage is None:
-            self.process.kill()
-            _, status, usage = os.wait4(self.pid, 0)
-        self.process.returncode = os.waitstatus_to_exitcode(status)
+        if self.running():
+            self.signal(signal.SIGKILL)
+        usage = self._reap(block=True)
         self._listening = False
         self._socket.close()
         return Exit(

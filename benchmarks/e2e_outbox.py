@@ -52,7 +52,7 @@ from dispatcher.store.api import CaseIn, NewReminder, PersonIn
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE_CONFIG = REPO / "config"
 DISPATCHER = Path(sys.executable).parent / "dispatcher"
-TARGET_PER_S = 2_000
+TARGET_PER_S = 3_500
 POLL_S = 0.02
 QUIET_S = 0.3  # no new outbox line for this long: look whether the rest were deferred
 STOP_TIMEOUT_S = 60.0  # the example's drain_timeout is 30 s

@@ -22,7 +22,6 @@ goes to a fresh schema of its own.
 
 from __future__ import annotations
 
-import bisect
 import json
 import os
 import random
@@ -43,6 +42,14 @@ from pathlib import Path
 
 from benchmarks import ZONES, Section
 from benchmarks.histories import Owner, describe_sizes, seed_histories
+from benchmarks.observe import (
+    OutboxCounter,
+    log_instant,
+    percentile,
+    rate_over_time,
+    store_states,
+    try_reap,
+)
 from benchmarks.policy_text import describe_policy
 from benchmarks.stores import fresh_store, kind, point_config_at
 from dispatcher.runtime import load_runtime
@@ -215,29 +222,6 @@ def seed_store(dep: Deployment, count: int) -> tuple[Counter[str], Counter[int]]
     return channels, sizes
 
 
-class OutboxCounter:
-    """Counts outbox lines as they appear, reading only what was appended since last time."""
-
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
-        self.offsets: dict[Path, int] = {}
-        self.lines = 0
-
-    def poll(self) -> int:
-        if not self.directory.exists():
-            return 0
-        for path in self.directory.glob("*.jsonl"):
-            offset = self.offsets.get(path, 0)
-            with path.open("rb") as handle:
-                handle.seek(offset)
-                chunk = handle.read()
-            # Count complete lines only; a half-written tail is read again next time.
-            end = chunk.rfind(b"\n") + 1
-            self.lines += chunk.count(b"\n", 0, end)
-            self.offsets[path] = offset + end
-        return self.lines
-
-
 def daemon_rate(
     dep: Deployment,
     count: int,
@@ -273,80 +257,10 @@ def daemon_rate(
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-    started = _log_instant(dep.log, "dispatcher started")
+    started = log_instant(dep.log, "dispatcher started")
     if done is None or started is None:
         return None
     return count / (done - started).total_seconds()
-
-
-def _log_instant(log: Path, message: str) -> datetime | None:
-    """The ``ts`` of the first log line with ``msg=<message>`` (logfmt or JSON)."""
-    if not log.exists():
-        return None
-    for line in log.read_text(encoding="utf-8", errors="replace").splitlines():
-        if line.startswith("{"):
-            try:
-                item = json.loads(line)
-            except ValueError:
-                continue
-            if item.get("msg") == message:
-                return datetime.fromisoformat(item["ts"])
-        elif f'msg="{message}"' in line or f"msg={message} " in line:
-            match = re.search(r"ts=(\S+)", line)
-            if match:
-                return datetime.fromisoformat(match.group(1))
-    return None
-
-
-def _sent_count(url: str) -> tuple[int, dict[str, int]]:
-    store = open_store(url, migrate=False)
-    try:
-        report = store.status(datetime.now(UTC))
-    finally:
-        store.close()
-    states: Counter[str] = Counter()
-    for state, _channel, n in report.by_state_channel:
-        states[state] += n
-    return states["sent"], dict(states)
-
-
-def _decided(url: str) -> tuple[dict[str, int], int]:
-    """Reminders by state, and how many are due now (not yet decided)."""
-    store = open_store(url, migrate=False)
-    try:
-        report = store.status(datetime.now(UTC))
-    finally:
-        store.close()
-    states: Counter[str] = Counter()
-    for state, _channel, n in report.by_state_channel:
-        states[state] += n
-    return dict(states), report.due_now
-
-
-def _percentile(sorted_values: list[float], q: float) -> float:
-    if not sorted_values:
-        return float("nan")
-    index = min(len(sorted_values) - 1, max(0, round(q * (len(sorted_values) - 1))))
-    return sorted_values[index]
-
-
-def _rate_over_time(offsets: list[float], duration: float) -> list[str]:
-    """Sends per second in up to ~15 equal buckets from dispatch start."""
-    if not offsets or duration <= 0:
-        return []
-    width = max(1.0, round(duration / 12))
-    edges = []
-    t = 0.0
-    while t < max(duration, offsets[-1]):
-        edges.append(t)
-        t += width
-    lines = []
-    for start in edges:
-        end = start + width
-        n = bisect.bisect_left(offsets, end) - bisect.bisect_left(offsets, start)
-        bar = "#" * min(60, round(n / width / 100))
-        lines.append(f"{start:6.1f}–{end:5.1f} s  {n / width:8,.0f}/s  {bar}")
-    return lines
 
 
 def run(
@@ -392,16 +306,6 @@ def run(
     return section
 
 
-def _try_reap(process: subprocess.Popen[bytes]) -> resource.struct_rusage | None:
-    """The daemon's own resource usage if it has exited (reaping it), else None. wait4 gives
-    this child's peak RSS alone, not the largest of every child this process ever had."""
-    pid, status, usage = os.wait4(process.pid, os.WNOHANG)
-    if pid == 0:
-        return None
-    process.returncode = os.waitstatus_to_exitcode(status)
-    return usage
-
-
 def _measure(dep: Deployment, count: int, timeout: float, section: Section) -> None:
     env = dict(os.environ)
     env.pop("NOTIFY_SOCKET", None)  # never talk to a real systemd from a benchmark
@@ -424,13 +328,13 @@ def _measure(dep: Deployment, count: int, timeout: float, section: Section) -> N
         deadline = spawned + timeout
         # Outbox lines first (cheap, no lock taken); the store only once every reminder may
         # have gone (N lines) or the outbox has been quiet for QUIET_S (the rest deferred).
-        while time.perf_counter() < deadline and (usage := _try_reap(process)) is None:
+        while time.perf_counter() < deadline and (usage := try_reap(process)) is None:
             written = counter.poll()
             if written != lines_seen:
                 lines_seen, grew_at = written, datetime.now(UTC)
             quiet = (datetime.now(UTC) - grew_at).total_seconds() >= QUIET_S
             if written and (written >= count or quiet):
-                states, due_now = _decided(dep.url)
+                states, due_now = store_states(dep.url)
                 if due_now == 0 and not states.get("claimed") and states.get("sent") == written:
                     done_wall = grew_at
                     break
@@ -441,7 +345,7 @@ def _measure(dep: Deployment, count: int, timeout: float, section: Section) -> N
             process.send_signal(signal.SIGTERM)
         while usage is None and time.perf_counter() - stop_started < STOP_TIMEOUT_S:
             time.sleep(0.01)
-            usage = _try_reap(process)
+            usage = try_reap(process)
         if usage is None:
             process.kill()
             _, status, usage = os.wait4(process.pid, 0)
@@ -451,7 +355,7 @@ def _measure(dep: Deployment, count: int, timeout: float, section: Section) -> N
     # CPU is steadier than wall-clock rates on a shared machine: compare versions by it.
     cpu_s = usage.ru_utime + usage.ru_stime
 
-    started_wall = _log_instant(dep.log, "dispatcher started")
+    started_wall = log_instant(dep.log, "dispatcher started")
     if done_wall is None or started_wall is None:
         section.ok = False
         section.add("correct", "did not finish", "", "yes")
@@ -472,7 +376,7 @@ def _measure(dep: Deployment, count: int, timeout: float, section: Section) -> N
     )
     reminder_ids = {line["reminder_id"] for line in lines}
     attempt_ids = {line["attempt_id"] for line in lines}
-    final_states, _ = _decided(dep.url)
+    final_states, _ = store_states(dep.url)
     sent = final_states.get("sent", 0)
     deferred = final_states.get("pending", 0)
 
@@ -493,9 +397,9 @@ def _measure(dep: Deployment, count: int, timeout: float, section: Section) -> N
         "reminders/s incl. start-up", count / (done_wall - spawned_wall).total_seconds(), "1/s"
     )
     section.add("first send after start", offsets[0] if offsets else None, "s", decimals=3)
-    section.add("send time since start p50", _percentile(offsets, 0.50), "s", decimals=2)
-    section.add("send time since start p95", _percentile(offsets, 0.95), "s", decimals=2)
-    section.add("send time since start p99", _percentile(offsets, 0.99), "s", decimals=2)
+    section.add("send time since start p50", percentile(offsets, 0.50), "s", decimals=2)
+    section.add("send time since start p95", percentile(offsets, 0.95), "s", decimals=2)
+    section.add("send time since start p99", percentile(offsets, 0.99), "s", decimals=2)
     section.add("last send after start", offsets[-1] if offsets else None, "s", decimals=2)
     span = offsets[-1] - offsets[0] if len(offsets) > 1 else 0.0
     section.add("send rate first → last send", (len(offsets) - 1) / span if span else None, "1/s")
@@ -518,5 +422,5 @@ def _measure(dep: Deployment, count: int, timeout: float, section: Section) -> N
         f"{len(attempt_ids):,} distinct attempt ids, store states {final_states}"
     )
     section.blocks.append(
-        ("send rate over time since dispatch start", _rate_over_time(offsets, duration))
+        ("send rate over time since dispatch start", rate_over_time(offsets, duration))
     )

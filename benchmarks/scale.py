@@ -23,7 +23,8 @@ from benchmarks.casefile import (
     write_rows,
 )
 from benchmarks.daemon import YEARLY, Daemon, free_port, histogram_quantiles, prepare_config
-from benchmarks.e2e_outbox import Deployment, _percentile, make_deployment
+from benchmarks.e2e_outbox import Deployment, make_deployment
+from benchmarks.observe import percentile
 from benchmarks.policy_text import describe_policy
 from benchmarks.scale_steps import (
     BASELINE_S,
@@ -230,8 +231,8 @@ def _claim_histogram(port: int, section: Section) -> None:
 def _claims(url: str, dep: Deployment, cases: int, section: Section) -> None:
     batches = max(5, min(100, cases // (2 * CLAIM_BATCH)))
     timings = sorted(claim_timings(url, dep.config, batches, CLAIM_BATCH))
-    section.add(f"claim of {CLAIM_BATCH} p50", _percentile(timings, 0.5) * 1e3, "ms", decimals=1)
-    section.add(f"claim of {CLAIM_BATCH} p99", _percentile(timings, 0.99) * 1e3, "ms", "<= 50", 1)
+    section.add(f"claim of {CLAIM_BATCH} p50", percentile(timings, 0.5) * 1e3, "ms", decimals=1)
+    section.add(f"claim of {CLAIM_BATCH} p99", percentile(timings, 0.99) * 1e3, "ms", "<= 50", 1)
     section.notes.append(
         f"claims: {len(timings)} batches of {CLAIM_BATCH} through the dispatcher's claim stage "
         "(decide + reserve, one store transaction each), daemon stopped, clock two days ahead "

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from benchmarks import ZONES, Section
 from benchmarks.e2e_outbox import make_deployment
+from benchmarks.observe import sent_count
 from benchmarks.policy_text import describe_policy
 from benchmarks.stores import PG_BASE, fresh_store, point_config_at
 from dispatcher.store import open_store
@@ -77,15 +78,6 @@ def _seed(url: str, count: int) -> None:
     store.close()
 
 
-def _sent(url: str) -> int:
-    store = open_store(url, migrate=False)
-    try:
-        report = store.status(datetime.now(UTC))
-    finally:
-        store.close()
-    return sum(n for state, _, n in report.by_state_channel if state == "sent")
-
-
 def _one_run(kind: str, nodes: int, count: int, timeout: float) -> float | None:
     with tempfile.TemporaryDirectory(prefix="dispatcher-scale-") as tmp:
         dep = make_deployment(Path(tmp))
@@ -112,7 +104,7 @@ def _one_run(kind: str, nodes: int, count: int, timeout: float) -> float | None:
                 _seed(url, count)
                 started = time.perf_counter()
                 deadline = time.monotonic() + timeout
-                while _sent(url) < count:
+                while sent_count(url)[0] < count:
                     if time.monotonic() > deadline:
                         return None
                     time.sleep(0.05)

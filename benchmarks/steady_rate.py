@@ -29,10 +29,9 @@ from benchmarks.daemon import YEARLY, Daemon, free_port, log_events, prepare_con
 from benchmarks.e2e_outbox import (
     CHANNEL_MIX,
     Deployment,
-    OutboxCounter,
-    _percentile,
     make_deployment,
 )
+from benchmarks.observe import OutboxCounter, percentile
 from benchmarks.policy_text import describe_policy
 from benchmarks.stores import fresh_store, kind, point_config_at
 from dispatcher.store import open_store
@@ -129,8 +128,8 @@ def _run(dep: Deployment, url: str, rate: int, seconds: int, section: Section) -
     daemon.stop()
     lags = sorted(_lags(dep.outbox, first_due, rate))
     section.add("reminders handed to the outbox", len(lags), "", f"{count:,}")
-    section.add("due → handed p50", _percentile(lags, 0.5) * 1e3, "ms", decimals=1)
-    section.add("due → handed p99", _percentile(lags, 0.99) * 1e3, "ms", "<= 100", 1)
+    section.add("due → handed p50", percentile(lags, 0.5) * 1e3, "ms", decimals=1)
+    section.add("due → handed p99", percentile(lags, 0.99) * 1e3, "ms", "<= 100", 1)
     section.add("due → handed max", (lags[-1] if lags else float("nan")) * 1e3, "ms", decimals=1)
     section.add("daemon CPU, share of one core", cpu / wall * 100, "%", "<= 30", 1)
     section.add("daemon CPU per reminder", cpu / max(len(lags), 1) * 1e6, "µs")

@@ -101,6 +101,7 @@ class Daemon:
     process: subprocess.Popen[bytes] | None = None
     spawned: float = 0.0  # time.perf_counter() at spawn
     notices: list[tuple[float, str]] = field(default_factory=list)  # (perf_counter, datagram)
+    ready_s: float | None = None  # spawn → READY=1
     _usage: Any = None
 
     def start(self) -> None:
@@ -159,7 +160,8 @@ class Daemon:
         while time.perf_counter() < deadline and self.running():
             for at, text in self.notices[since:]:
                 if "READY=1" in text.split("\n"):
-                    return at - self.spawned
+                    self.ready_s = at - self.spawned
+                    return self.ready_s
             time.sleep(0.01)
         return None
 

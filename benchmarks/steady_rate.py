@@ -109,24 +109,19 @@ def _run(dep: Deployment, url: str, rate: int, seconds: int, section: Section) -
     _seed(url, rate, seconds, first_due)
     daemon = Daemon(dep.config, dep.root / "daemon.log")
     daemon.start()
-    ready = daemon.wait_ready(LEAD_S * 3)
-    if ready is None:
-        section.ok = False
-        section.add("daemon ready", "did not start", "")
-        section.blocks.append(("daemon log (last lines)", daemon.tail()))
+    try:
+        ready = daemon.wait_ready(LEAD_S * 3)
+        if ready is None:
+            section.ok = False
+            section.add("daemon ready", "did not start", "")
+            section.blocks.append(("daemon log (last lines)", daemon.tail()))
+            return
+        time.sleep(max(0.0, (first_due - datetime.now(UTC)).total_seconds()))
+        cpu, wall, rss = _through(daemon, OutboxCounter(dep.outbox), count, seconds + 60)
+    finally:
         daemon.stop()
-        return
-    time.sleep(max(0.0, (first_due - datetime.now(UTC)).total_seconds()))
-    cpu_start, wall_start = daemon.cpu_s(), time.perf_counter()
-    counter = OutboxCounter(dep.outbox)
-    deadline = wall_start + seconds + 60
-    while counter.poll() < count and time.perf_counter() < deadline and daemon.running():
-        time.sleep(0.05)
-    cpu = daemon.cpu_s() - cpu_start
-    wall = time.perf_counter() - wall_start
-    rss = daemon.rss_mib()
-    daemon.stop()
     lags = sorted(_lags(dep.outbox, first_due, rate))
+    section.ok = len(lags) == count
     section.add("reminders handed to the outbox", len(lags), "", f"{count:,}")
     section.add("due → handed p50", percentile(lags, 0.5) * 1e3, "ms", decimals=1)
     section.add("due → handed p99", percentile(lags, 0.99) * 1e3, "ms", "<= 100", 1)
@@ -138,14 +133,25 @@ def _run(dep: Deployment, url: str, rate: int, seconds: int, section: Section) -
         e for e in log_events(dep.log) if e.get("msg") == "claimed batch" and e.get("decided")
     ]
     if claims:
-        per_s = len(claims) / wall
-        section.add("claim transactions per second", per_s, "1/s", decimals=1)
+        section.add("claim transactions per second", len(claims) / wall, "1/s", decimals=1)
         section.add("reminders per claim", len(lags) / len(claims), "", decimals=1)
     section.notes.append(
         f"{count:,} reminders for as many people, due {rate}/s over {seconds} s (ready "
         f"{ready:.1f} s after spawn, idle until the first came due); CPU from /proc over "
         f"first due → last line ({wall:.1f} s)"
     )
+
+
+def _through(
+    daemon: Daemon, counter: OutboxCounter, count: int, timeout: float
+) -> tuple[float, float, float]:
+    """Wait for ``count`` outbox lines; the daemon's CPU seconds and the wall time it took,
+    and its RSS (MiB) at the end."""
+    cpu_start, wall_start = daemon.cpu_s(), time.perf_counter()
+    deadline = wall_start + timeout
+    while counter.poll() < count and time.perf_counter() < deadline and daemon.running():
+        time.sleep(0.05)
+    return daemon.cpu_s() - cpu_start, time.perf_counter() - wall_start, daemon.rss_mib()
 
 
 def _lags(outbox: Path, first_due: datetime, rate: int) -> list[float]:

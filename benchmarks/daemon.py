@@ -2,8 +2,8 @@
 
 ``Daemon`` spawns ``dispatcher --config DIR run`` with a ``NOTIFY_SOCKET`` of the harness's
 own (so READY=1, STATUS= and STOPPING=1 arrive as they would at systemd), samples its CPU and
-RSS from ``/proc``, reads its JSON log lines, and stops it with SIGTERM, reaping it with
-``wait4`` for its own peak RSS and CPU time.
+RSS from ``/proc`` (its peak as ``VmHWM``), reads its JSON log lines, and stops it with
+SIGTERM, reaping it with ``wait4`` for its CPU time.
 """
 
 from __future__ import annotations
@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+from benchmarks.observe import PeakRss
 
 DISPATCHER = Path(sys.executable).parent / "dispatcher"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -83,7 +85,8 @@ def log_events(log: Path) -> list[dict[str, Any]]:
 
 @dataclass
 class Exit:
-    """How the daemon ended: exit code, peak RSS (MiB), CPU (s), and SIGTERM → exit (s)."""
+    """How the daemon ended: exit code, peak RSS (MiB, sampled ``VmHWM``), CPU (s, from
+    ``wait4``), and SIGTERM → exit (s)."""
 
     code: int | None
     peak_rss_mib: float
@@ -102,6 +105,7 @@ class Daemon:
     spawned: float = 0.0  # time.perf_counter() at spawn
     notices: list[tuple[float, str]] = field(default_factory=list)  # (perf_counter, datagram)
     ready_s: float | None = None  # spawn → READY=1
+    _peak: PeakRss | None = None
     _usage: Any = None
 
     def start(self) -> None:
@@ -123,9 +127,13 @@ class Daemon:
                 cwd=self.config.parent,
                 env=env,
             )
+        self._peak = PeakRss(self.process.pid)
 
     def _listen(self) -> None:
+        """Notify datagrams as they come; between them (every 0.2 s), the peak RSS."""
         while self._listening:
+            if self._peak is not None:
+                self._peak.sample()
             try:
                 data = self._socket.recv(4096)
             except TimeoutError:
@@ -143,8 +151,8 @@ class Daemon:
         return self.process is not None and self._reap(block=False) is None
 
     def _reap(self, *, block: bool) -> Any:
-        """The daemon's rusage once it has exited (reaped with ``wait4``, which gives this
-        child's own peak RSS), else None. Never ``Popen.poll``: it would reap it first."""
+        """The daemon's rusage once it has exited (reaped with ``wait4``, for its CPU time),
+        else None. Never ``Popen.poll``: it would reap it first."""
         assert self.process is not None
         if self._usage is None:
             pid, status, usage = os.wait4(self.pid, 0 if block else os.WNOHANG)
@@ -201,6 +209,8 @@ class Daemon:
         """SIGTERM, wait (then SIGKILL), reap with wait4."""
         assert self.process is not None
         started = time.perf_counter()
+        if self._peak is not None:
+            self._peak.sample()
         if self.running():
             self.signal(signal.SIGTERM)
         while self.running() and time.perf_counter() - started < timeout:
@@ -212,7 +222,7 @@ class Daemon:
         self._socket.close()
         return Exit(
             self.process.returncode,
-            usage.ru_maxrss / 1024,
+            self._peak.mib if self._peak else float("nan"),
             usage.ru_utime + usage.ru_stime,
             time.perf_counter() - started,
         )

@@ -44,6 +44,7 @@ from benchmarks import ZONES, Section
 from benchmarks.histories import Owner, describe_sizes, seed_histories
 from benchmarks.observe import (
     OutboxCounter,
+    PeakRss,
     log_instant,
     percentile,
     rate_over_time,
@@ -322,6 +323,7 @@ def _measure(dep: Deployment, count: int, timeout: float, section: Section) -> N
         )
     done_wall: datetime | None = None
     usage: resource.struct_rusage | None = None
+    peak = PeakRss(process.pid)
     states: dict[str, int] = {}
     lines_seen, grew_at = 0, datetime.now(UTC)
     try:
@@ -329,6 +331,7 @@ def _measure(dep: Deployment, count: int, timeout: float, section: Section) -> N
         # Outbox lines first (cheap, no lock taken); the store only once every reminder may
         # have gone (N lines) or the outbox has been quiet for QUIET_S (the rest deferred).
         while time.perf_counter() < deadline and (usage := try_reap(process)) is None:
+            peak.sample()
             written = counter.poll()
             if written != lines_seen:
                 lines_seen, grew_at = written, datetime.now(UTC)
@@ -341,6 +344,7 @@ def _measure(dep: Deployment, count: int, timeout: float, section: Section) -> N
             time.sleep(POLL_S)
     finally:
         stop_started = time.perf_counter()
+        peak.sample()
         if usage is None:
             process.send_signal(signal.SIGTERM)
         while usage is None and time.perf_counter() - stop_started < STOP_TIMEOUT_S:
@@ -351,7 +355,8 @@ def _measure(dep: Deployment, count: int, timeout: float, section: Section) -> N
             _, status, usage = os.wait4(process.pid, 0)
             process.returncode = os.waitstatus_to_exitcode(status)
         stop_s = time.perf_counter() - stop_started
-    peak_rss_mib = usage.ru_maxrss / 1024  # kilobytes on Linux
+    # Sampled VmHWM, not wait4's ru_maxrss: that counts this harness's memory at the fork.
+    peak_rss_mib = peak.mib
     # CPU is steadier than wall-clock rates on a shared machine: compare versions by it.
     cpu_s = usage.ru_utime + usage.ru_stime
 

@@ -9,6 +9,7 @@ import os
 import re
 import resource
 import subprocess
+import time
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
@@ -104,10 +105,40 @@ def rate_over_time(offsets: list[float], duration: float) -> list[str]:
 
 
 def try_reap(process: subprocess.Popen[bytes]) -> resource.struct_rusage | None:
-    """The daemon's own resource usage if it has exited (reaping it), else None. wait4 gives
-    this child's peak RSS alone, not the largest of every child this process ever had."""
+    """The daemon's own resource usage if it has exited (reaping it), else None: its CPU
+    time alone, not every child's (its peak RSS is ``peak_rss_mib``'s, not this one's)."""
     pid, status, usage = os.wait4(process.pid, os.WNOHANG)
     if pid == 0:
         return None
     process.returncode = os.waitstatus_to_exitcode(status)
     return usage
+
+
+def peak_rss_mib(pid: int) -> float | None:
+    """The process's peak RSS so far (``VmHWM``), None once it is gone. Not ``wait4``'s
+    ``ru_maxrss``: Linux counts in it the parent's memory at the fork (the child runs on a
+    copy of it until exec), so a child of a big harness would look as big as the harness."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    for line in status.splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return None
+
+
+class PeakRss:
+    """The largest ``peak_rss_mib`` seen of one process, sampled at most every ``every`` s."""
+
+    def __init__(self, pid: int, every: float = 0.2) -> None:
+        self.pid = pid
+        self.every = every
+        self.mib = 0.0
+        self._last = 0.0
+
+    def sample(self) -> None:
+        now = time.perf_counter()
+        if now - self._last >= self.every:
+            self._last = now
+            self.mib = max(self.mib, peak_rss_mib(self.pid) or 0.0)

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.daemon import DISPATCHER, Daemon, ReadyzProbe
+from benchmarks.observe import PeakRss
 from dispatcher.store import open_store
 from dispatcher.store.api import CaseIn, NewReminder, PersonIn
 
@@ -26,7 +27,8 @@ BASELINE_S = 10.0  # of the stream before the tick, for the gap between sends wi
 
 @dataclass
 class Command:
-    """A CLI run: wall time, the process's own peak RSS and CPU, exit code, its output."""
+    """A CLI run: wall time, its peak RSS (sampled ``VmHWM``) and CPU (``wait4``), exit
+    code, its output."""
 
     wall_s: float
     peak_rss_mib: float
@@ -47,12 +49,16 @@ def run_cli(config: Path, *args: str, log: Path) -> Command:
             cwd=config.parent,
             env=env,
         )
-        _, status, usage = os.wait4(process.pid, 0)
+        peak = PeakRss(process.pid, every=0.05)
+        while not (reaped := os.wait4(process.pid, os.WNOHANG))[0]:
+            peak.sample()
+            time.sleep(0.02)
+        _, status, usage = reaped
         wall = time.perf_counter() - started
     process.returncode = os.waitstatus_to_exitcode(status)
     return Command(
         wall,
-        usage.ru_maxrss / 1024,
+        peak.mib,
         usage.ru_utime + usage.ru_stime,
         process.returncode,
         log.read_text(encoding="utf-8", errors="replace"),

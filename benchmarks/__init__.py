@@ -1,14 +1,21 @@
 """``make bench``: throughput and latency figures for the dispatcher. Prints, asserts nothing.
 
-Two benchmarks, each a module with ``run(...) -> Section``:
+Each benchmark is a module with ``run(...) -> Section`` (benchmarks/README.md describes them):
 
-- ``e2e_outbox``: the real daemon, in a subprocess, sends N due reminders through the outbox
-  channel; reminders/s end to end, send-time percentiles, rate over time, peak memory.
 - ``policy_decisions``: the compiled example policy's ``decide`` on a realistic mix of
   people, cases, histories and instants; decisions/s and the verdict mix.
+- ``e2e_outbox``: the real daemon, in a subprocess, decides N due reminders for people with
+  realistic histories and sends them through the outbox channel; reminders/s, CPU, memory.
+- ``scale``: ``BENCH_CASES`` open cases loaded through ``dispatcher import``; start to ready,
+  planner ticks and the claim stall they cause, ``status``, claims, idle RSS and CPU.
+- ``steady_rate``: reminders due at a steady rate; due → handed and CPU per reminder.
+- ``scale_out``, ``email_throughput``, ``sms_throughput``: several nodes, and the real
+  channels against their raw clients.
 
 Sizes: ``--quick`` (or ``BENCH_QUICK=1``) runs small sizes; ``BENCH_N`` sets the number of
-end-to-end reminders (the policy benchmark scales with it).
+end-to-end reminders (the policy benchmark scales with it), ``BENCH_CASES`` the scale run's.
+``BENCH_STORE=postgresql://…`` runs the scale run on PostgreSQL and the end-to-end run on it
+too.
 """
 
 from __future__ import annotations
@@ -59,6 +66,13 @@ class Section:
         decimals: int = 0,
     ) -> None:
         self.figures.append(Figure(name, value, unit, target, decimals))
+
+    def value(self, name: str) -> float | None:
+        """The number measured for the figure ``name`` (None if absent or not a number)."""
+        for figure in self.figures:
+            if figure.name == name and isinstance(figure.value, int | float):
+                return float(figure.value)
+        return None
 
 
 def e2e_size(quick: bool) -> int:

@@ -45,10 +45,10 @@ from benchmarks import ZONES, Section, at_latency, latency_size
 from benchmarks.e2e_outbox import (
     REPO,
     Deployment,
-    _sent_count,
     daemon_rate,
     make_deployment,
 )
+from benchmarks.observe import sent_count
 from dispatcher.channel import Message
 from dispatcher.model import ContactKind
 from dispatcher.store import open_store
@@ -218,7 +218,7 @@ def _dispatcher(dep: Deployment, count: int, timeout: float) -> float | None:
     """Reminders per second through the daemon, or None if it did not finish."""
     env = dict(os.environ, EMAIL_UNSUBSCRIBE_SECRET=SECRET)
     env.pop("DISPATCHER_PLUGINS", None)
-    return daemon_rate(dep, count, env, lambda: _sent_count(dep.url)[0] >= count, timeout)
+    return daemon_rate(dep, count, env, lambda: sent_count(dep.url)[0] >= count, timeout)
 
 
 def _measure(root: Path, count: int, delay: float) -> tuple[float, float | None, Deployment]:

@@ -1,9 +1,11 @@
 """Throughput with 1, 2 and 3 daemons on one PostgreSQL store, and one on SQLite for
 comparison.
 
-Each run: a fresh store (a schema of its own on PostgreSQL), the example config with an
-all-day window and no limits, the daemons started and ready first, then N due reminders for N
-distinct people put in at once; timed until the store reports all N sent. The sink is the
+Each run: a fresh store (a schema of its own on PostgreSQL), the e2e deployment (the example
+config with every channel on the outbox and one 00:00–24:00 window added for every channel;
+the example's preset and limits kept: the output names every rule in force), the daemons
+started and ready first, then N due SMS reminders for N distinct people with no history put
+in at once, so no limit binds; timed until the store reports all N sent. The sink is the
 outbox channel (one buffered append per message), far from the bottleneck. Skipped, with the
 reason, when no PostgreSQL answers at $DISPATCHER_TEST_PG (default the local test database).
 """
@@ -11,31 +13,24 @@ reason, when no PostgreSQL answers at $DISPATCHER_TEST_PG (default the local tes
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from benchmarks import ZONES, Section
 from benchmarks.e2e_outbox import make_deployment
+from benchmarks.observe import sent_count
+from benchmarks.policy_text import describe_policy
+from benchmarks.stores import PG_BASE, fresh_store, point_config_at
 from dispatcher.store import open_store
 from dispatcher.store.api import CaseIn, NewReminder, PersonIn
 from dispatcher.store.postgres import unreachable_reason
 
 DISPATCHER = Path(sys.executable).parent / "dispatcher"
-PG_BASE = os.environ.get("DISPATCHER_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 RUNS = (("sqlite", 1), ("postgresql", 1), ("postgresql", 2), ("postgresql", 3))
-
-
-def _schema(action: str, name: str) -> None:
-    import psycopg
-
-    with psycopg.connect(PG_BASE, autocommit=True) as conn:
-        conn.execute(f'{action} SCHEMA "{name}"' + (" CASCADE" if action == "DROP" else ""))
 
 
 def _seed(url: str, count: int) -> None:
@@ -83,27 +78,11 @@ def _seed(url: str, count: int) -> None:
     store.close()
 
 
-def _sent(url: str) -> int:
-    store = open_store(url, migrate=False)
-    try:
-        report = store.status(datetime.now(UTC))
-    finally:
-        store.close()
-    return sum(n for state, _, n in report.by_state_channel if state == "sent")
-
-
 def _one_run(kind: str, nodes: int, count: int, timeout: float) -> float | None:
     with tempfile.TemporaryDirectory(prefix="dispatcher-scale-") as tmp:
         dep = make_deployment(Path(tmp))
-        schema = f"bench_{uuid.uuid4().hex[:10]}"
-        url = dep.url
-        if kind == "postgresql":
-            _schema("CREATE", schema)
-            url = f"{PG_BASE}?options=-csearch_path%3D{schema}"
-        try:
-            path = dep.config / "dispatcher.toml"
-            text = re.sub(r'^store = ".*"$', f'store = "{url}"', path.read_text(), flags=re.M)
-            path.write_text(text)
+        with fresh_store(Path(tmp), PG_BASE if kind == "postgresql" else None) as url:
+            point_config_at(dep.config, url)
             open_store(url).close()  # schema in place before the nodes race to create it
             logs = [Path(tmp) / f"node-{n}.log" for n in range(nodes)]
             processes = [
@@ -125,7 +104,7 @@ def _one_run(kind: str, nodes: int, count: int, timeout: float) -> float | None:
                 _seed(url, count)
                 started = time.perf_counter()
                 deadline = time.monotonic() + timeout
-                while _sent(url) < count:
+                while sent_count(url)[0] < count:
                     if time.monotonic() > deadline:
                         return None
                     time.sleep(0.05)
@@ -135,9 +114,6 @@ def _one_run(kind: str, nodes: int, count: int, timeout: float) -> float | None:
                     process.terminate()
                 for process in processes:
                     process.wait(timeout=60)
-        finally:
-            if kind == "postgresql":
-                _schema("DROP", schema)
 
 
 def run(count: int, timeout: float = 300) -> Section:
@@ -152,8 +128,13 @@ def run(count: int, timeout: float = 300) -> Section:
     if reason:
         section.notes.append(f"PostgreSQL runs skipped: {reason}")
     section.notes.append(
-        f"{count:,} reminders for {count:,} people per run, put in after every "
-        "node was up; all-day window, no limits; sink: outbox; nodes are `dispatcher run` "
-        "subprocesses sharing the machine's 2 cores with the database"
+        f"{count:,} SMS reminders for {count:,} people without a history per run, put in "
+        "after every node was up, so no limit binds (the rules in force are below); sink: "
+        "outbox; nodes are `dispatcher run` subprocesses sharing the machine's 2 cores with "
+        "the database"
     )
+    with tempfile.TemporaryDirectory(prefix="dispatcher-scale-") as tmp:
+        section.blocks.append(
+            ("policy in force", describe_policy(make_deployment(Path(tmp)).config))
+        )
     return section

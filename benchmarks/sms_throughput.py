@@ -52,10 +52,10 @@ from twilio.rest import Client
 from benchmarks import Section, at_latency, latency_size
 from benchmarks.e2e_outbox import (
     EXAMPLE_CONFIG,
-    _sent_count,
     daemon_rate,
     make_deployment,
 )
+from benchmarks.observe import sent_count
 from dispatcher.store import open_store
 from dispatcher.store.api import CaseIn, NewReminder, PersonIn
 from dispatcher.testing.twilio_peer import ACCOUNT_SID, AUTH_TOKEN
@@ -197,7 +197,7 @@ def _through_dispatcher(count: int, peer: Peer, timeout: float) -> float | None:
         before = peer.counts()["messages"]
 
         def finished() -> bool:
-            return peer.counts()["messages"] - before >= count and _sent_count(dep.url)[0] >= count
+            return peer.counts()["messages"] - before >= count and sent_count(dep.url)[0] >= count
 
         return daemon_rate(dep, count, env, finished, timeout, POLL_S)
 

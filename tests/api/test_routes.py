@@ -3,7 +3,8 @@ events, the case view, reminder pages, validation, body limits and idempotency."
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from tests.api.conftest import Api
 from tests.conftest import seed
@@ -101,7 +102,9 @@ async def test_events_change_the_case_and_paid_cancels_its_reminders(api: Api) -
         "POST", "/v1/cases/C1/events", json={"kind": "plan", "until": until, "note": "6 months"}
     )
     assert (status, body["case"]["state"]) == (200, "plan")
-    assert body["case"]["paused_until"].startswith(until[:8])
+    # A pause "until" a date lasts to that date's midnight in the person's zone (Shanghai).
+    midnight = datetime.combine(date.fromisoformat(until), time(), ZoneInfo("Asia/Shanghai"))
+    assert datetime.fromisoformat(body["case"]["paused_until"]) == midnight
     status, body = await api.call("POST", "/v1/cases/C1/events", json={"kind": "hardship"})
     assert (status, body["errors"][0]["field"]) == (422, "hardship.until")
     status, body = await api.call(

@@ -79,9 +79,9 @@ def _sqlite_triggers(table: str) -> list[str]:
     watched = WATCHED[table]
     return [
         f"CREATE TRIGGER {table}_tally_insert AFTER INSERT ON {table} "
-        f"BEGIN {_sqlite_add(table, 'new', 1)} END",
+        f"WHEN {_counted(table, 'new')} BEGIN {_sqlite_add(table, 'new', 1)} END",
         f"CREATE TRIGGER {table}_tally_delete AFTER DELETE ON {table} "
-        f"BEGIN {_sqlite_add(table, 'old', -1)} END",
+        f"WHEN {_counted(table, 'old')} BEGIN {_sqlite_add(table, 'old', -1)} END",
         f"CREATE TRIGGER {table}_tally_update AFTER UPDATE OF {watched} ON {table} "
         f"WHEN {counted} AND ({changed}) "
         f"BEGIN {_sqlite_add(table, 'old', -1)} {_sqlite_add(table, 'new', 1)} END",

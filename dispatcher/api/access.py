@@ -20,7 +20,8 @@ class CoreAccess:
     """The daemon's state as the core's request handlers use it.
 
     ``call(fn, *args)`` runs a store method on the daemon's store thread (the only way to
-    touch the store: SQLite sees one writer per process); ``changed(case_id=…,
+    write to the store: SQLite sees one writer per process); ``read(fn, *args)`` runs a read
+    method on the daemon's reader (its own thread and connection); ``changed(case_id=…,
     person_id=…)`` after a handler changed a case or person (an event, an opt-out): a claim of
     theirs not yet sent is checked again before its send, and the dispatch loop claims again
     at once.
@@ -31,6 +32,7 @@ class CoreAccess:
         *,
         store: Store,
         call: Callable[..., Any],
+        read: Callable[..., Any] | None = None,
         runtime: Callable[[], Runtime],
         clock: Callable[[], datetime],
         metrics: Metrics,
@@ -38,6 +40,7 @@ class CoreAccess:
     ) -> None:
         self.store = store
         self._call = call
+        self._read = read or call
         self._runtime = runtime
         self.clock = clock
         self.metrics = metrics
@@ -51,6 +54,12 @@ class CoreAccess:
     async def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run ``fn`` (a bound method of ``self.store``) on the store thread."""
         result: T = await self._call(fn, *args, **kwargs)
+        return result
+
+    async def read(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run ``fn`` (a read method of ``self.store``) on the daemon's reader, so it does not
+        wait behind claims on the store thread (the store thread when there is no reader)."""
+        result: T = await self._read(fn, *args, **kwargs)
         return result
 
     def changed(self, *, case_id: str | None = None, person_id: str | None = None) -> None:

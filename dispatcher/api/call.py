@@ -1,8 +1,9 @@
 """What a ``/v1/`` handler is given (``Call``: one authenticated request, its body and query
 validated) and what it gives back (``Answer``: a status and a model).
 
-Handlers touch the store only through ``core.call`` (the daemon's store thread) and read the
-config per request, since a reload may have changed it.
+Handlers touch the store only through ``core.call`` (the daemon's store thread) or, for reads,
+``core.read`` (the daemon's reader), and read the config per request, since a reload may have
+changed it.
 """
 
 from __future__ import annotations

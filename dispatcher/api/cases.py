@@ -106,7 +106,7 @@ async def get_case(call: Call) -> Answer:
     case_id = call.path_id("case_id")
     core = call.core
     try:
-        history = await core.call(core.store.case_history, case_id)
+        history = await core.read(core.store.case_history, case_id)
     except UnknownCase:
         raise ApiProblem(404, "Not found", f"no case {case_id!r}") from None
     reminders = [reminder_view(r, history.reminder_reasons.get(r.id)) for r in history.reminders]

@@ -10,7 +10,7 @@ from dispatcher.api.views import reminder_view
 async def list_reminders(call: Call) -> Answer:
     query: ReminderQuery = call.query
     core = call.core
-    rows = await core.call(
+    rows = await core.read(
         core.store.list_reminders,
         query.state.value if query.state else None,
         query.channel,

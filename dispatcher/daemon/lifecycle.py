@@ -34,6 +34,7 @@ from dispatcher.daemon.node import (
     renew_and_expire_claims,
 )
 from dispatcher.daemon.notify import Notifier
+from dispatcher.daemon.reader import StoreReader
 from dispatcher.daemon.reload import (
     carry_over_channels,
     close_after_sends,
@@ -70,6 +71,7 @@ class Daemon:
         self.store = open_store(self.runtime.config.store_url)
         self.node = node_name(self.runtime.config.dispatcher.node)
         self.store_thread = StoreThread(self.store)
+        self.store_reader = StoreReader(self.store)
         self.notifier = notifier or Notifier()
         self.metrics = Metrics()
         self.metrics.set_config_version(self.runtime.version)
@@ -162,6 +164,7 @@ class Daemon:
         for channel in self.runtime.channels.values():
             await channel.close()
         self.store_thread.shutdown()
+        self.store_reader.shutdown()
         self.store.close()
         counters = self.dispatcher.counters if self.dispatcher else None
         log.info(
@@ -185,6 +188,7 @@ class Daemon:
         return CoreAccess(
             store=self.store,
             call=self.store_thread.call,
+            read=self.store_reader.call,
             runtime=lambda: self.runtime,
             clock=self.clock,
             metrics=self.metrics,
@@ -224,7 +228,7 @@ class Daemon:
     async def refresh_status(self) -> None:
         """Renew this node's claims, expire a vanished node's, count the queue."""
         await renew_and_expire_claims(self.store_thread, self.runtime, self.node, self.clock)
-        queue = await count_queue(self.store_thread, self.metrics, self.clock())
+        queue = await count_queue(self.store_reader, self.metrics, self.clock())
         self.status.due, self.status.pending = queue
 
     def _status_line(self) -> str:

@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from dispatcher.daemon.reader import StoreReader
 from dispatcher.dispatch import Dispatcher, StoreThread
 from dispatcher.metrics import Metrics
 
@@ -45,11 +46,10 @@ async def not_ready(dispatcher: Dispatcher | None, store_thread: StoreThread) ->
     return None
 
 
-async def count_queue(
-    store_thread: StoreThread, metrics: Metrics, now: datetime
-) -> tuple[int, int]:
-    """Count reminders by state into the gauges; returns the queue: (due now, pending)."""
-    report = await store_thread.call(store_thread.store.status, now)
+async def count_queue(reader: StoreReader, metrics: Metrics, now: datetime) -> tuple[int, int]:
+    """Count reminders by state into the gauges, on the reader (claims never wait for it);
+    returns the queue: (due now, pending)."""
+    report = await reader.call(reader.store.status, now)
     by_state: dict[str, int] = {}
     for state, _channel, count in report.by_state_channel:
         by_state[state] = by_state.get(state, 0) + count
@@ -57,7 +57,7 @@ async def count_queue(
     for state, count in by_state.items():
         metrics.reminders.labels(state).set(count)
     metrics.due_now.set(report.due_now)
-    metrics.unknown.set(len(report.unknown_attempts))
+    metrics.unknown.set(report.unknown_total)
     return report.due_now, by_state.get("pending", 0)
 
 

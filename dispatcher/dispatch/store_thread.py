@@ -17,9 +17,9 @@ class StoreThread:
     """Runs store calls on one worker thread: the event loop never blocks on the database,
     and SQLite sees a single writer per process."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, *, name: str = "store") -> None:
         self.store = store
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store")
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
 
     async def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         loop = asyncio.get_running_loop()

@@ -139,6 +139,7 @@ class StatusReport:
     deferred_by_reason: list[tuple[str, int]]
     unknown_attempts: list[dict[str, Any]]
     failures: list[tuple[str, str, int]]  # channel, error code, count
+    unknown_total: int = 0  # every unknown attempt (unknown_attempts lists the oldest 50)
 
 
 @dataclass

@@ -9,6 +9,7 @@ from sqlalchemy import Connection, insert, select, update
 
 from dispatcher.model import Outcome
 from dispatcher.store import schema as t
+from dispatcher.store import tallies
 from dispatcher.store.dialect import Dialect
 
 
@@ -40,8 +41,16 @@ def _v3_to_v4(conn: Connection) -> None:
     )
 
 
+def _v4_to_v5(conn: Connection) -> None:
+    # Status reads counts kept by triggers instead of scanning every reminder and attempt:
+    # install them and count what the store already holds, in the migrate transaction.
+    t.reminder_tallies.create(conn, checkfirst=True)
+    t.attempt_tallies.create(conn, checkfirst=True)
+    tallies.install(conn)
+
+
 # UPGRADES[n] takes a store from schema version n to n+1, inside the migrate transaction.
-UPGRADES = {1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4}
+UPGRADES = {1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4, 4: _v4_to_v5}
 
 
 def migrate(conn: Connection, dialect: Dialect) -> int:
@@ -51,6 +60,7 @@ def migrate(conn: Connection, dialect: Dialect) -> int:
     version = conn.execute(select(t.meta.c.value).where(t.meta.c.key == "schema_version")).scalar()
     if version is None:
         conn.execute(insert(t.meta).values(key="schema_version", value=str(t.SCHEMA_VERSION)))
+        tallies.install(conn)  # a new store's counts are kept from its first row
         return t.SCHEMA_VERSION
     if int(version) > t.SCHEMA_VERSION:
         raise RuntimeError(

@@ -12,57 +12,54 @@ from sqlalchemy import Connection, func, select
 
 from dispatcher.model import Outcome, ReminderState
 from dispatcher.store import schema as t
+from dispatcher.store import tallies
 from dispatcher.store.api import CaseHistory, ListedReminder, StatusReport, UnknownCase
 from dispatcher.store.rows import cases_by_id, people_by_id, reminder_from_row
 
 
 def status(conn: Connection, now: datetime) -> StatusReport:
+    """The queue and its troubles now, from the counts triggers keep (``tallies``) and two
+    reads along the (state, due_at) index: its cost does not grow with the store."""
+    by_state: dict[tuple[str, str], int] = defaultdict(int)
+    deferred: dict[str, int] = defaultdict(int)
+    for state, channel, reason, n in tallies.reminder_counts(conn):
+        by_state[state, channel] += n
+        for code in reason.split(",") if reason else ():
+            deferred[code] += n
     r = t.reminders.c
-    a = t.attempts.c
-    by_state = [
-        (row.state, row.channel, row.n)
-        for row in conn.execute(
-            select(r.state, r.channel, func.count().label("n"))
-            .group_by(r.state, r.channel)
-            .order_by(r.state, r.channel)
-        )
-    ]
     pending = r.state == ReminderState.PENDING.value
     next_due = conn.execute(select(func.min(r.due_at)).where(pending)).scalar()
     due_now = conn.execute(select(func.count()).where(pending, r.due_at <= now)).scalar_one()
-    deferred: dict[str, int] = defaultdict(int)
-    for row in conn.execute(
-        select(r.last_reason, func.count().label("n"))
-        .where(pending, r.last_reason.is_not(None))
-        .group_by(r.last_reason)
-    ):
-        for code in str(row.last_reason).split(","):
-            deferred[code] += row.n
-    unknown = [
+    failures: dict[tuple[str, str], int] = defaultdict(int)
+    unknown_total = 0
+    for channel, outcome, error_code, n in tallies.attempt_counts(conn):
+        if outcome in tallies.FAILED_OUTCOMES:
+            failures[channel, error_code or "-"] += n
+        elif outcome == Outcome.UNKNOWN.value:
+            unknown_total += n
+    return StatusReport(
+        by_state_channel=[(s, c, n) for (s, c), n in sorted(by_state.items()) if n],
+        next_due=next_due,
+        due_now=due_now,
+        deferred_by_reason=sorted(deferred.items(), key=lambda kv: -kv[1]),
+        unknown_attempts=_unknown_attempts(conn),
+        failures=[(c, code, n) for (c, code), n in sorted(failures.items()) if n],
+        unknown_total=unknown_total,
+    )
+
+
+def _unknown_attempts(conn: Connection, limit: int = 50) -> list[dict[str, Any]]:
+    """The oldest ``limit`` attempts whose outcome is unknown (by the outcome index: few)."""
+    a = t.attempts.c
+    return [
         dict(row._mapping)
         for row in conn.execute(
             select(a.id, a.reminder_id, a.case_id, a.channel, a.contact, a.at)
             .where(a.outcome == Outcome.UNKNOWN.value)
             .order_by(a.at)
-            .limit(50)
+            .limit(limit)
         )
     ]
-    failures = [
-        (row.channel, row.error_code or "-", row.n)
-        for row in conn.execute(
-            select(a.channel, a.error_code, func.count().label("n"))
-            .where(a.outcome.in_([Outcome.FAILED_PERMANENT.value, Outcome.FAILED_TRANSIENT.value]))
-            .group_by(a.channel, a.error_code)
-        )
-    ]
-    return StatusReport(
-        by_state_channel=by_state,
-        next_due=next_due,
-        due_now=due_now,
-        deferred_by_reason=sorted(deferred.items(), key=lambda kv: -kv[1]),
-        unknown_attempts=unknown,
-        failures=failures,
-    )
 
 
 def case_of_reminder(conn: Connection, reminder_id: int) -> str | None:

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     Date,
@@ -25,7 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.types import TypeDecorator
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -208,4 +209,32 @@ idempotency_keys = Table(
     Column("status", Integer),
     Column("response", Text),
     Column("created_at", UTCDateTime, nullable=False),
+)
+
+# Counts kept by triggers for ``status`` (store/tallies.py): reminders by state, channel and
+# (pending only) the reasons of their last deferral; failed and unknown attempts by channel,
+# outcome and error code ('' for none). One row per key on SQLite; on PostgreSQL rows are
+# appended per statement and summed on read, so several nodes never wait on one row.
+reminder_tallies = Table(
+    "reminder_tallies",
+    metadata,
+    Column("state", String(16), nullable=False),
+    Column("channel", String(64), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("n", BigInteger, nullable=False),
+    Index("ux_reminder_tallies", "state", "channel", "reason", unique=True).ddl_if(
+        dialect="sqlite"
+    ),
+)
+
+attempt_tallies = Table(
+    "attempt_tallies",
+    metadata,
+    Column("channel", String(64), nullable=False),
+    Column("outcome", String(24), nullable=False),
+    Column("error_code", String(64), nullable=False),
+    Column("n", BigInteger, nullable=False),
+    Index("ux_attempt_tallies", "channel", "outcome", "error_code", unique=True).ddl_if(
+        dialect="sqlite"
+    ),
 )

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from dispatcher.config.durations import Duration
 from dispatcher.config.secrets import SecretReference
-from dispatcher.config.values import StrictModel, TimeZoneName
+from dispatcher.config.values import StrictModel, TimeZoneName, shown
 
 
 class DispatchSettings(StrictModel):
@@ -25,6 +25,14 @@ class DispatchSettings(StrictModel):
     drain_timeout: Duration = timedelta(seconds=30)
     claim_lease: Duration = timedelta(minutes=10)
     record_interval: Duration = timedelta(milliseconds=50)
+
+    @field_validator("poll_interval")
+    @classmethod
+    def _not_busy(cls, value: timedelta) -> timedelta:
+        # The idle loop polls the store this often: "0s" kept an idle daemon at 60 % CPU.
+        if value < timedelta(milliseconds=100):
+            raise ValueError("must be at least 100ms (the idle loop polls the store this often)")
+        return value
 
 
 class LogSettings(StrictModel):
@@ -99,6 +107,16 @@ class ChannelSettings(BaseModel):
         return dict(self.model_extra or {})
 
 
+# en, zh-CN, pt-BR, zh-Hant-TW: a locale is part of a template's file name.
+_LOCALE = re.compile(r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8})*\Z")
+
+
+def _locale(value: str) -> str:
+    if not _LOCALE.match(value):
+        raise ValueError(f"{shown(value)} is not a locale (use e.g. en, zh-CN)")
+    return value
+
+
 class DispatcherFile(StrictModel):
     store: str = "sqlite:///var/dispatcher.db"
     node: str = ""  # this daemon's name in a shared store; default the host name
@@ -114,9 +132,23 @@ class DispatcherFile(StrictModel):
     template_vars: dict[str, Any] = Field(default_factory=dict)
     channels: dict[str, ChannelSettings] = Field(default_factory=dict)
 
+    @field_validator("locales")
+    @classmethod
+    def _some_locales(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value:
+            raise ValueError("needs at least one locale: with none, no template would be checked")
+        return tuple(_locale(v) for v in value)
+
+    @field_validator("fallback_locale")
+    @classmethod
+    def _fallback_locale(cls, value: str) -> str:
+        return _locale(value)
+
     @field_validator("store")
     @classmethod
     def _store_url(cls, value: str) -> str:
         if not re.match(r"^(sqlite|postgresql)(\+\w+)?://", value):
-            raise ValueError(f"{value!r} is not a store URL (use sqlite:///path or postgresql://…)")
+            raise ValueError(
+                f"{shown(value)} is not a store URL (use sqlite:///path or postgresql://…)"
+            )
         return value

@@ -13,6 +13,7 @@ from dispatcher.config.dispatcher_file import DispatcherFile
 from dispatcher.config.problems import Collector, Problem
 from dispatcher.config.schedules_file import SchedulesFile
 from dispatcher.config.secrets import is_secret_reference, resolve_secret
+from dispatcher.config.values import shown
 
 # A channel plugin's settings validator: settings dict → model, raising ValidationError.
 SettingsCheck = Callable[[str, dict[str, Any]], Any]
@@ -90,7 +91,7 @@ def check_step_channels(
                 collector.add(
                     "schedules.toml",
                     ("schedules", schedule_name, "steps", index, "channel"),
-                    f"unknown channel {step.channel!r} (channels in dispatcher.toml: {known})",
+                    f"unknown channel {shown(step.channel)} (channels in dispatcher.toml: {known})",
                 )
 
 

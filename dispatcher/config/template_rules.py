@@ -27,11 +27,13 @@ from dispatcher.model import ContactKind
 
 
 def _steps(config: Config) -> Iterator[tuple[str, str]]:
+    """Each (channel, template) a schedule names, on a configured channel (an unknown one is
+    reported by the step check)."""
     seen: set[tuple[str, str]] = set()
     for schedule in config.schedules.schedules.values():
         for step in schedule.steps:
             key = (step.channel, step.template)
-            if key not in seen:
+            if key not in seen and step.channel in config.dispatcher.channels:
                 seen.add(key)
                 yield key
 

@@ -185,7 +185,7 @@ class TemplateSet:
         if cached is not None:
             return cached
         for path in self.candidates(channel, name, locale):
-            if (self.root / path).is_file():
+            if _is_file(self.root / path):
                 self._resolved[key] = path
                 return path
         looked = ", ".join(f"templates/{p}" for p in self.candidates(channel, name, locale))
@@ -235,7 +235,7 @@ class TemplateSet:
     def _html_path(self, path: str) -> str | None:
         if path not in self._html_parts:
             html = html_part_of(path)
-            self._html_parts[path] = html if (self.root / html).is_file() else None
+            self._html_parts[path] = html if _is_file(self.root / html) else None
         return self._html_parts[path]
 
     # -- checking -------------------------------------------------------------------------
@@ -317,6 +317,14 @@ def _too_big(operator: str, left: Any, right: Any) -> bool:
         if isinstance(sized, str | list | tuple) and integer(count):
             return len(sized) * count > MAX_RENDERED
     return False
+
+
+def _is_file(path: Path) -> bool:
+    # A name too long for the file system is an OSError, a NUL byte a ValueError: not found.
+    try:
+        return path.is_file()
+    except (OSError, ValueError):
+        return False
 
 
 def _render(template: jinja2.Template, data: dict[str, Any]) -> str:

@@ -277,3 +277,25 @@ def test_check_output_shows_control_characters_escaped(deployment: Deployment) -
     assert "\x1b" not in result.output and "\x07" not in result.output
     assert f"dispatcher.toml:{line}: fallback_timezone:" in result.output
     assert "\\x1b]8;;http://x\\x07" in result.output
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("template", "x" * 5000, "is not a template name"),
+        ("template", "../../../etc/passwd", "is not a template name"),
+        ("channel", "x" * 5000, "unknown channel"),
+    ],
+)
+def test_a_step_naming_a_file_the_file_system_refuses(
+    deployment: Deployment, key: str, value: str, message: str
+) -> None:
+    schedules = deployment.config / "schedules.toml"
+    text = schedules.read_text(encoding="utf-8")
+    old = 'template = "first_notice"' if key == "template" else 'channel = "sms"'
+    schedules.write_text(text.replace(old, f'{key} = "{value}"', 1), encoding="utf-8")
+
+    file, _, found, problem = only_problem(check(deployment.config))
+
+    assert (file, found) == ("schedules.toml", f"schedules.standard.steps[0].{key}")
+    assert message in problem and len(problem) < 300

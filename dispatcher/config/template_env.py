@@ -125,9 +125,10 @@ class MetaStrippingLoader(jinja2.FileSystemLoader):
         """Refuse a template that resolves (through a symlink) outside the config directory,
         or that is not a regular file (a FIFO would block the read for ever)."""
         path = self._root / template
-        if not path.exists():
-            return  # the loader says it is not found
-        real = path.resolve()
+        try:
+            real = path.resolve(strict=True)
+        except (OSError, ValueError, RuntimeError):
+            return  # not there (or a symlink loop): the loader says it is not found
         if not real.is_relative_to(self._boundary):
             raise TemplateRefused(
                 f"resolves to {real}, outside the config directory {self._boundary}"
@@ -138,7 +139,10 @@ class MetaStrippingLoader(jinja2.FileSystemLoader):
     def load(
         self, environment: jinja2.Environment, name: str, globals: Any = None
     ) -> jinja2.Template:
-        template = super().load(environment, name, globals)
+        try:
+            template = super().load(environment, name, globals)
+        except RecursionError:  # the parser's, on brackets nested thousands deep
+            raise TemplateRefused("syntax error: nested too deeply") from None
         meta = self._meta.pop(template.filename or name, {})
         template.dispatcher_meta = meta  # type: ignore[attr-defined]
         # Compiled once with the template, not per message: compiling costs more than rendering.

@@ -249,8 +249,6 @@ class TemplateSet:
             return TemplateProblem(shown, exc.line, key, str(exc))
         except jinja2.TemplateError as exc:
             return TemplateProblem(shown, 1, key, f"cannot be loaded: {exc}")
-        except RecursionError:
-            return TemplateProblem(shown, 1, key, "syntax error: nested too deeply")
         context = sample_context()
         context["person"]["locale"] = locale
         data = {**self.variables, **context}

@@ -299,3 +299,22 @@ def test_a_step_naming_a_file_the_file_system_refuses(
 
     assert (file, found) == ("schedules.toml", f"schedules.standard.steps[0].{key}")
     assert message in problem and len(problem) < 300
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"Caf\xe9 {{ company }}\n", "not UTF-8: byte 0xe9"),
+        (b"{{ " + b"(" * 3000 + b"1" + b")" * 3000 + b" }}\n", "nested too deeply"),
+        (b"{# meta\nsubject = [[[[\n#}\nHello\n", "meta block is not valid TOML"),
+    ],
+)
+def test_a_template_that_cannot_be_loaded_is_reported_not_raised(
+    deployment: Deployment, content: bytes, message: str
+) -> None:
+    (deployment.config / "templates" / "sms" / "first_notice.en.j2").write_bytes(content)
+
+    file, _, key, problem = only_problem(check(deployment.config))
+
+    assert (file, key) == ("templates/sms/first_notice.en.j2", "sms/first_notice.en")
+    assert message in problem

@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from dispatcher.admin.simulate import Contact, SimulationResult
+from dispatcher.privacy import open_private
 from dispatcher.terminal import cell
 
 BAR = "█"
@@ -217,4 +218,6 @@ def render_changes(console: Console, changes: list[Change], base: str, other: st
 
 
 def write_html(path: Path, result: SimulationResult) -> None:
-    path.write_text(render_html(result), encoding="utf-8")
+    """The report as a page at ``path``, 0600 like every file naming people's cases."""
+    with open_private(path, "w", encoding="utf-8") as page:
+        page.write(render_html(result))

@@ -1,13 +1,20 @@
-"""Masking of personal data for logs, ``explain`` and ``status``.
+"""Masking of personal data for logs, ``explain`` and ``status``; files that hold it.
 
 Phone numbers keep their last two digits, email addresses the first letter and the domain,
 names their initials; postal addresses are reduced to a marker. Enough to tell two records
 apart, never enough to contact anyone.
+
+A file holding personal data (the store, an outbox, a letter, a backup) is created by
+``open_private`` or ``create_private``: owner read and write only (0600), whatever the umask.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
+from pathlib import Path
+from typing import IO, Any
 
 from dispatcher.model import ContactKind
 
@@ -78,3 +85,33 @@ def scrub(text: str) -> str:
     replies) before it reaches a log."""
     text = _EMAIL_IN_TEXT.sub(lambda m: mask_email(m.group(0)), text)
     return _PHONE_IN_TEXT.sub(lambda m: mask_phone(m.group(0)), text)
+
+
+# Owner read and write only: the umask can take bits away from this, never add any.
+PRIVATE_MODE = 0o600
+
+
+def open_private(path: str | Path, mode: str = "wb", **options: Any) -> IO[Any]:
+    """``open(path, mode)`` for writing (``w``, ``a`` or ``x``, text or binary), creating the
+    file 0600 whatever the umask; an existing file keeps its mode. ``options`` go to
+    ``open`` (``buffering``, ``encoding``)."""
+    flags = os.O_WRONLY | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
+    if "a" in mode:
+        flags |= os.O_APPEND
+    elif "x" in mode:
+        flags |= os.O_EXCL
+    else:
+        flags |= os.O_TRUNC
+    descriptor = os.open(path, flags, PRIVATE_MODE)
+    try:
+        return os.fdopen(descriptor, mode.replace("x", "w"), **options)
+    except BaseException:
+        os.close(descriptor)
+        raise
+
+
+def create_private(path: str | Path) -> None:
+    """Create ``path`` empty and 0600 if it does not exist (for a file another library then
+    opens, such as SQLite's database); an existing file is left as it is."""
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_MODE))

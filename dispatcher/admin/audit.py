@@ -4,6 +4,11 @@ Contact points are masked unless the operator asks for them (``--unmasked``). Ea
 the policy version its decision was taken under (recorded with the decision: a hash of the
 effective policy, presets merged, and every template file) and the template's content hash,
 so an export can be matched to the exact rules and wording in force.
+
+In CSV a text cell that a spreadsheet would run as a formula (beginning ``=``, ``+``, ``-``,
+``@``, a tab or a carriage return: OWASP's CSV-injection advice) is written with a ``'`` in
+front, and so is one that already begins with ``'``: removing one leading ``'`` from any
+cell that has one gives back the stored value exactly. JSON Lines are written as stored.
 """
 
 from __future__ import annotations
@@ -77,6 +82,17 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "'")
+
+
+def csv_cell(value: Any) -> Any:
+    """``value`` as a CSV cell no spreadsheet runs as a formula: text beginning with a
+    formula character (or a ``'``) gets a ``'`` in front; anything else is unchanged."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
 def write_export(records: Iterable[dict[str, Any]], fmt: str) -> str:
     out = io.StringIO()
     if fmt == "jsonl":
@@ -89,5 +105,5 @@ def write_export(records: Iterable[dict[str, Any]], fmt: str) -> str:
         record = dict(record)
         if record["reasons"] is not None:
             record["reasons"] = json.dumps(record["reasons"], ensure_ascii=False)
-        writer.writerow(record)
+        writer.writerow({key: csv_cell(value) for key, value in record.items()})
     return out.getvalue()

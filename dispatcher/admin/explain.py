@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from dispatcher.privacy import mask, mask_contact, mask_name
 from dispatcher.store.api import CaseHistory
+from dispatcher.terminal import cell, printable
 
 
 def _when(value: datetime | None) -> str:
@@ -78,9 +78,11 @@ def render_history(
 ) -> None:
     person, case = history.person, history.case
     console.print(
-        f"case {case.id}: {case.state.value}, {case.amount} {case.currency} due {case.due_date}, "
-        f"schedule {case.schedule}"
-        + (f", paused until {_when(case.paused_until)} UTC" if case.paused_until else ""),
+        printable(
+            f"case {case.id}: {case.state.value}, {case.amount} {case.currency} due "
+            f"{case.due_date}, schedule {case.schedule}"
+            + (f", paused until {_when(case.paused_until)} UTC" if case.paused_until else "")
+        ),
         markup=False,
     )
     contacts = ", ".join(
@@ -94,13 +96,15 @@ def render_history(
         or "none"
     )
     console.print(
-        f"person {person.id}: {mask_name(person.name)}, locale {person.locale}, "
-        f"time zone {person.timezone or '(not on file)'}",
+        printable(
+            f"person {person.id}: {mask_name(person.name)}, locale {person.locale}, "
+            f"time zone {person.timezone or '(not on file)'}"
+        ),
         markup=False,
     )
-    console.print(f"contacts: {contacts or 'none'}; opt-outs: {outs}", markup=False)
+    console.print(printable(f"contacts: {contacts or 'none'}; opt-outs: {outs}"), markup=False)
     for note in notes:
-        console.print(note, markup=False)
+        console.print(printable(note), markup=False)
 
     reminders = Table(title="reminders")
     for column in (
@@ -118,14 +122,19 @@ def render_history(
         if focus is not None and reminder.id != focus:
             continue
         reminders.add_row(
-            str(reminder.id),
-            reminder.step,
-            reminder.channel,
-            reminder.template,
-            _when(reminder.original_due_at),
-            _when(reminder.due_at),
-            reminder.state.value,
-            history.reminder_reasons.get(reminder.id) or "",
+            *map(
+                cell,
+                (
+                    reminder.id,
+                    reminder.step,
+                    reminder.channel,
+                    reminder.template,
+                    _when(reminder.original_due_at),
+                    _when(reminder.due_at),
+                    reminder.state.value,
+                    history.reminder_reasons.get(reminder.id) or "",
+                ),
+            )
         )
     console.print(reminders)
 
@@ -135,6 +144,6 @@ def render_history(
     for when, reminder_id, what, detail in timeline(history):
         if focus is not None and reminder_id not in (focus, None):
             continue
-        # Escaped: rule names and flags are written in [brackets], which rich reads as markup.
-        table.add_row(_when(when), str(reminder_id or ""), what, escape(detail))
+        # Cells, not markup: rule names and flags are written in [brackets].
+        table.add_row(*map(cell, (_when(when), reminder_id or "", what, detail)))
     console.print(table)

@@ -14,6 +14,8 @@ from rich.console import Console
 from rich.table import Table
 
 from dispatcher.admin.simulate import Contact, SimulationResult
+from dispatcher.privacy import open_private
+from dispatcher.terminal import cell
 
 BAR = "█"
 
@@ -56,12 +58,17 @@ def render_timeline(console: Console, contacts: list[Contact]) -> None:
         table.add_column(column, overflow="fold")
     for contact in sorted(contacts, key=lambda c: (c.case_id, c.at)):
         table.add_row(
-            contact.case_id,
-            f"{contact.local:%Y-%m-%d %a %H:%M}",
-            ", ".join(contact.zones),
-            contact.channel,
-            contact.template,
-            contact.outcome,
+            *map(
+                cell,
+                (
+                    contact.case_id,
+                    f"{contact.local:%Y-%m-%d %a %H:%M}",
+                    ", ".join(contact.zones),
+                    contact.channel,
+                    contact.template,
+                    contact.outcome,
+                ),
+            )
         )
     console.print(table)
 
@@ -71,7 +78,7 @@ def render_days(console: Console, result: SimulationResult) -> None:
     table = Table(title="contacts per day and channel (local date)")
     table.add_column("day")
     for channel in channels:
-        table.add_column(channel, justify="right")
+        table.add_column(cell(channel), justify="right")
     table.add_column("total", justify="right")
     for day in days:
         row = [counts[(day, c)] for c in channels]
@@ -82,7 +89,7 @@ def render_days(console: Console, result: SimulationResult) -> None:
 def render_hours(console: Console, result: SimulationResult) -> None:
     for channel, hours in hour_counts(result).items():
         top = max(hours) or 1
-        table = Table(title=f"{channel}: contacts by hour of day, person's local time")
+        table = Table(title=cell(f"{channel}: contacts by hour of day, person's local time"))
         table.add_column("hour", justify="right")
         table.add_column("contacts", justify="right")
         table.add_column("", overflow="crop")
@@ -197,13 +204,20 @@ def render_changes(console: Console, changes: list[Change], base: str, other: st
         table.add_column(column, overflow="fold")
     for change in changes:
         table.add_row(
-            change.kind,
-            *change.key,
-            f"{change.before:%Y-%m-%d %H:%M}" if change.before else "-",
-            f"{change.after:%Y-%m-%d %H:%M}" if change.after else "-",
+            *map(
+                cell,
+                (
+                    change.kind,
+                    *change.key,
+                    f"{change.before:%Y-%m-%d %H:%M}" if change.before else "-",
+                    f"{change.after:%Y-%m-%d %H:%M}" if change.after else "-",
+                ),
+            )
         )
     console.print(table)
 
 
 def write_html(path: Path, result: SimulationResult) -> None:
-    path.write_text(render_html(result), encoding="utf-8")
+    """The report as a page at ``path``, 0600 like every file naming people's cases."""
+    with open_private(path, "w", encoding="utf-8") as page:
+        page.write(render_html(result))

@@ -7,8 +7,10 @@ import sys
 from typing import NoReturn
 
 from rich.console import Console
+from rich.markup import escape
 
 from dispatcher.config import ConfigError
+from dispatcher.terminal import printable
 
 # soft_wrap: one error per line even when the output is a pipe or the journal.
 out = Console(highlight=False, soft_wrap=True)
@@ -16,12 +18,14 @@ err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
-    err.print(f"[red]error:[/red] {message}", markup=True)
+    """``error: message`` on stderr (the message shown as written: never markup, control
+    characters escaped), and exit ``code``."""
+    err.print(f"[red]error:[/red] {escape(printable(message))}", markup=True)
     sys.exit(code)
 
 
 def config_failed(exc: ConfigError) -> NoReturn:
     """Every problem of the config directory on stderr, one a line; exit 2."""
     for problem in exc.problems:
-        err.print(str(problem), markup=False)
+        err.print(printable(problem), markup=False)
     sys.exit(2)

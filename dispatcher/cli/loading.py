@@ -1,6 +1,10 @@
 """The config directory ``--config`` names, as much of it as a command needs: the whole
 directory, the whole directory with its plugins (a runtime), or only ``dispatcher.toml`` and
-the store it names. A directory that does not check exits 2 with every problem listed."""
+the store it names. A directory that does not check exits 2 with every problem listed.
+
+Only ``run`` and ``check`` resolve the channels' secrets: the commands loading a config here
+send nothing, so they run on a host without the credentials (a secret reference stands
+unresolved)."""
 
 from __future__ import annotations
 
@@ -18,7 +22,7 @@ if TYPE_CHECKING:
 def config_or_exit(root: Path) -> Config:
     """The whole config directory (templates not rendered), or exit 2 listing its errors."""
     try:
-        return load_config(root, check_templates=False)
+        return load_config(root, check_templates=False, secrets=False)
     except ConfigError as exc:
         config_failed(exc)
 
@@ -28,7 +32,7 @@ def runtime_or_exit(root: Path) -> Runtime:
     from dispatcher.runtime import load_runtime
 
     try:
-        return load_runtime(root)
+        return load_runtime(root, secrets=False)
     except ConfigError as exc:
         config_failed(exc)
 

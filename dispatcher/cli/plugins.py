@@ -7,6 +7,7 @@ import sys
 import click
 
 from dispatcher.cli.console import err, out
+from dispatcher.terminal import printable
 
 
 @click.command()
@@ -18,15 +19,15 @@ def plugins() -> None:
     out.print(f"plugins (entry-point group 'dispatcher'): {len(loaded.info)}")
     # One block per plugin rather than a table: paths stay whole at any terminal width.
     for info in loaded.info:
-        out.print(
-            f"\n{info.name}\n"
-            f"  channel types  {', '.join(info.channels) or '-'}\n"
-            f"  distribution   {info.distribution} {info.version}\n"
-            f"  module         {info.module}\n"
+        lines = (
+            info.name,
+            f"  channel types  {', '.join(info.channels) or '-'}",
+            f"  distribution   {info.distribution} {info.version}",
+            f"  module         {info.module}",
             f"  found in       {info.location}",
-            markup=False,
         )
+        out.print("\n" + "\n".join(map(printable, lines)), markup=False)
     for problem in loaded.problems:
-        err.print(problem, markup=False)
+        err.print(printable(problem), markup=False)
     if loaded.problems:
         sys.exit(1)

@@ -11,6 +11,7 @@ from dispatcher.cli.instants import utc_now
 from dispatcher.cli.loading import store_or_exit
 from dispatcher.config import ConfigError, load_config
 from dispatcher.privacy import mask_contact
+from dispatcher.terminal import cell
 
 
 @click.command()
@@ -27,11 +28,11 @@ def status(ctx: click.Context) -> None:
     table = Table(title="reminders by state and channel")
     table.add_column("state", overflow="fold")
     for channel in channels:
-        table.add_column(channel, justify="right")
+        table.add_column(cell(channel), justify="right")
     table.add_column("total", justify="right")
     for state in states:
         row = [str(counts.get((state, c), 0)) for c in channels]
-        table.add_row(state, *row, str(sum(counts.get((state, c), 0) for c in channels)))
+        table.add_row(cell(state), *row, str(sum(counts.get((state, c), 0) for c in channels)))
     out.print(table)
     next_due = f"{report.next_due:%Y-%m-%d %H:%M:%S} UTC" if report.next_due else "none"
     out.print(f"due now: {report.due_now}    next due: {next_due}", markup=False)
@@ -40,26 +41,31 @@ def status(ctx: click.Context) -> None:
         reasons.add_column("reason", overflow="fold")
         reasons.add_column("reminders", justify="right")
         for code, n in report.deferred_by_reason:
-            reasons.add_row(code, str(n))
+            reasons.add_row(cell(code), str(n))
         out.print(reasons)
     if report.failures:
         failures = Table(title="failed attempts")
         for column in ("channel", "code", "attempts"):
             failures.add_column(column, overflow="fold")
         for channel, code, n in report.failures:
-            failures.add_row(channel, code, str(n))
+            failures.add_row(cell(channel), cell(code), str(n))
         out.print(failures)
     unknown = Table(title=f"attempts with unknown outcome ({len(report.unknown_attempts)})")
     for column in ("attempt", "reminder", "case", "channel", "to", "at"):
         unknown.add_column(column, overflow="fold")
     for item in report.unknown_attempts:
         unknown.add_row(
-            item["id"][:12],
-            str(item["reminder_id"]),
-            item["case_id"],
-            item["channel"],
-            mask_contact(item["contact"]),
-            f"{item['at']:%Y-%m-%d %H:%M}",
+            *map(
+                cell,
+                (
+                    item["id"][:12],
+                    item["reminder_id"],
+                    item["case_id"],
+                    item["channel"],
+                    mask_contact(item["contact"]),
+                    f"{item['at']:%Y-%m-%d %H:%M}",
+                ),
+            )
         )
     if report.unknown_attempts:
         out.print(unknown)
@@ -85,7 +91,7 @@ def explain(ctx: click.Context, target: str) -> None:
     store.close()
     focus = int(target) if target.isdigit() and target != case_id else None
     try:
-        policy = load_config(ctx.obj["config"], check_templates=False).policy
+        policy = load_config(ctx.obj["config"], check_templates=False, secrets=False).policy
         layers = " + ".join([f"preset {policy.preset}", *(f"overlay {o}" for o in policy.overlays)])
         policy_note = f"policy: {layers} + policy.toml (each reason names its rule in [brackets])"
     except ConfigError:

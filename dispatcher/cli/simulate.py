@@ -13,6 +13,7 @@ from dispatcher.cli.console import err, out
 from dispatcher.cli.instants import parse_instant, utc_now
 from dispatcher.cli.loading import runtime_or_exit
 from dispatcher.config import Config
+from dispatcher.terminal import printable
 
 
 @click.command()
@@ -92,7 +93,7 @@ def _simulation_input(config: Config, data: Path) -> tuple[list[Any], list[Any],
     cases: list[CaseIn] = []
     for number, row in read_rows(data):
         if isinstance(row, RowError):
-            err.print(f"{data}: {row} (left out)", markup=False)
+            err.print(printable(f"{data}: {row} (left out)"), markup=False)
             continue
         parsed = parse_row(
             number,
@@ -104,7 +105,7 @@ def _simulation_input(config: Config, data: Path) -> tuple[list[Any], list[Any],
         )
         if isinstance(parsed, list):
             for error in parsed:
-                err.print(f"{data}: {error} (left out)", markup=False)
+                err.print(printable(f"{data}: {error} (left out)"), markup=False)
             continue
         people[parsed.person.id] = parsed.person
         cases.append(parsed.case)

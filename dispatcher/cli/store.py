@@ -3,6 +3,7 @@ database, checked table by table)."""
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import click
@@ -15,9 +16,15 @@ from dispatcher.cli.loading import store_or_exit
 
 @click.command()
 @click.argument("destination", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="Replace DESTINATION if it exists.")
 @click.pass_context
-def backup(ctx: click.Context, destination: Path) -> None:
-    """Copy the SQLite store to DESTINATION while the daemon runs (online-safe)."""
+def backup(ctx: click.Context, destination: Path, force: bool) -> None:
+    """Copy the SQLite store to DESTINATION while the daemon runs (online-safe). The copy is
+    created 0600; an existing DESTINATION is kept unless --force."""
+    if destination.exists() and not force:
+        fail(f"{destination} exists: not replaced (--force to replace it)")
+    if not destination.parent.is_dir():
+        fail(f"{destination.parent} is not a directory: create it first")
     config, store = store_or_exit(ctx.obj["config"])
     copy = getattr(store, "backup", None)
     if copy is None:
@@ -25,8 +32,8 @@ def backup(ctx: click.Context, destination: Path) -> None:
         fail("backup is for SQLite stores; back up PostgreSQL with pg_dump")
     try:
         size = copy(destination)
-    except (OSError, ValueError, RuntimeError) as exc:
-        fail(str(exc))
+    except (OSError, ValueError, RuntimeError, sqlite3.Error) as exc:
+        fail(f"backup to {destination} failed: {exc}")
     finally:
         store.close()
     out.print(f"backed up {config.store} to {destination} ({size:,} bytes)", markup=False)

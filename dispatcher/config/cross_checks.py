@@ -13,25 +13,40 @@ from dispatcher.config.dispatcher_file import DispatcherFile
 from dispatcher.config.problems import Collector, Problem
 from dispatcher.config.schedules_file import SchedulesFile
 from dispatcher.config.secrets import is_secret_reference, resolve_secret
+from dispatcher.config.values import shown
 
 # A channel plugin's settings validator: settings dict → model, raising ValidationError.
 SettingsCheck = Callable[[str, dict[str, Any]], Any]
 
 
+# What stands for a secret not resolved: long and plain enough for any plugin's checks.
+UNRESOLVED_SECRET = "unresolved-secret-" + "0" * 46
+
+
 def check_channel_settings(
-    collector: Collector, config: DispatcherFile, settings_check: SettingsCheck | None
+    collector: Collector,
+    config: DispatcherFile,
+    settings_check: SettingsCheck | None,
+    *,
+    secrets: bool = True,
 ) -> dict[str, Any]:
+    """Each channel's plugin settings validated by its plugin, its secret references
+    resolved. A secret that cannot be resolved is reported once, at its key, and the rest of
+    the channel's settings are still checked; with ``secrets=False`` none is resolved (for
+    commands that send nothing) and a placeholder stands in."""
     models: dict[str, Any] = {}
     for name, channel in config.channels.items():
         settings = {}
-        secrets: dict[str, str] = {}
+        resolved: dict[str, str] = {}
+        unresolved: set[str] = set()
         for key, value in channel.plugin_settings.items():
             if is_secret_reference(value):
-                try:
-                    value = secrets[key] = resolve_secret(value)
-                except ValueError as exc:
-                    collector.add("dispatcher.toml", ("channels", name, key), str(exc))
-                    continue
+                value, problem = _resolved(value, secrets)
+                if problem:
+                    collector.add("dispatcher.toml", ("channels", name, key), problem)
+                    unresolved.add(key)
+                elif secrets:
+                    resolved[key] = value
             settings[key] = value
         if settings_check is None:
             continue
@@ -46,9 +61,24 @@ def check_channel_settings(
             )
         except ValidationError as exc:
             collector.add_validation(
-                "dispatcher.toml", exc, prefix=("channels", name), secrets=secrets
+                "dispatcher.toml",
+                exc,
+                prefix=("channels", name),
+                secrets=resolved,
+                reported=unresolved,
             )
     return models
+
+
+def _resolved(reference: str, secrets: bool) -> tuple[str, str | None]:
+    """The secret's value (the placeholder when secrets are not wanted) and, if it could not
+    be resolved, why."""
+    if not secrets:
+        return UNRESOLVED_SECRET, None
+    try:
+        return resolve_secret(reference), None
+    except ValueError as exc:
+        return UNRESOLVED_SECRET, str(exc)
 
 
 def check_step_channels(
@@ -61,7 +91,7 @@ def check_step_channels(
                 collector.add(
                     "schedules.toml",
                     ("schedules", schedule_name, "steps", index, "channel"),
-                    f"unknown channel {step.channel!r} (channels in dispatcher.toml: {known})",
+                    f"unknown channel {shown(step.channel)} (channels in dispatcher.toml: {known})",
                 )
 
 

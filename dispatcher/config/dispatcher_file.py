@@ -5,26 +5,32 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from dispatcher.config.durations import Duration
+from dispatcher.config.durations import Duration, at_least
 from dispatcher.config.secrets import SecretReference
-from dispatcher.config.values import StrictModel, TimeZoneName
+from dispatcher.config.values import StrictModel, TimeZoneName, shown
 
 
 class DispatchSettings(StrictModel):
     batch_size: int = Field(500, ge=1, le=10_000)
     concurrency: int = Field(32, ge=1, le=10_000)
-    poll_interval: Duration = timedelta(seconds=1)
+    poll_interval: Annotated[
+        Duration, at_least(timedelta(milliseconds=100), "the idle loop polls the store this often")
+    ] = timedelta(seconds=1)
     retry_attempts: int = Field(3, ge=1, le=10, description="tries in process per claim")
     retry_max_wait: Duration = timedelta(seconds=5)
     reschedule_after: Duration = timedelta(minutes=15)
     max_tries: int = Field(5, ge=1, description="claims before a reminder is failed for good")
     drain_timeout: Duration = timedelta(seconds=30)
-    claim_lease: Duration = timedelta(minutes=10)
-    record_interval: Duration = timedelta(milliseconds=50)
+    claim_lease: Annotated[
+        Duration, at_least(timedelta(seconds=1), "a claim not renewed for this long is taken back")
+    ] = timedelta(minutes=10)
+    record_interval: Annotated[
+        Duration, at_least(timedelta(milliseconds=1), "the records are flushed this often")
+    ] = timedelta(milliseconds=50)
 
 
 class LogSettings(StrictModel):
@@ -99,6 +105,17 @@ class ChannelSettings(BaseModel):
         return dict(self.model_extra or {})
 
 
+_CHANNEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]{0,63}\Z")
+# en, zh-CN, pt-BR, zh-Hant-TW: a locale is part of a template's file name.
+_LOCALE = re.compile(r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8})*\Z")
+
+
+def _locale(value: str) -> str:
+    if not _LOCALE.match(value):
+        raise ValueError(f"{shown(value)} is not a locale (use e.g. en, zh-CN)")
+    return value
+
+
 class DispatcherFile(StrictModel):
     store: str = "sqlite:///var/dispatcher.db"
     node: str = ""  # this daemon's name in a shared store; default the host name
@@ -110,13 +127,40 @@ class DispatcherFile(StrictModel):
     log: LogSettings = Field(default_factory=LogSettings)
     http: HttpSettings = Field(default_factory=HttpSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
-    status_interval: Duration = timedelta(seconds=10)
+    status_interval: Annotated[
+        Duration, at_least(timedelta(milliseconds=100), "the status is refreshed this often")
+    ] = timedelta(seconds=10)
     template_vars: dict[str, Any] = Field(default_factory=dict)
     channels: dict[str, ChannelSettings] = Field(default_factory=dict)
+
+    @field_validator("channels")
+    @classmethod
+    def _channel_names(cls, value: dict[str, ChannelSettings]) -> dict[str, ChannelSettings]:
+        # A channel's name is a metric label and part of file names (templates/<name>/).
+        for name in value:
+            if not _CHANNEL_NAME.match(name):
+                raise ValueError(
+                    f"{shown(name)} is not a channel name (up to 64 letters, digits, _ -)"
+                )
+        return value
+
+    @field_validator("locales")
+    @classmethod
+    def _some_locales(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value:
+            raise ValueError("needs at least one locale: with none, no template would be checked")
+        return tuple(_locale(v) for v in value)
+
+    @field_validator("fallback_locale")
+    @classmethod
+    def _fallback_locale(cls, value: str) -> str:
+        return _locale(value)
 
     @field_validator("store")
     @classmethod
     def _store_url(cls, value: str) -> str:
         if not re.match(r"^(sqlite|postgresql)(\+\w+)?://", value):
-            raise ValueError(f"{value!r} is not a store URL (use sqlite:///path or postgresql://…)")
+            raise ValueError(
+                f"{shown(value)} is not a store URL (use sqlite:///path or postgresql://…)"
+            )
         return value

@@ -6,7 +6,7 @@ same form, with the line found by ``tomlpos``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from dispatcher.config.tomlpos import KeyLines
+from dispatcher.config.values import shown
 
 
 @dataclass(frozen=True)
@@ -62,7 +63,7 @@ def _message(error: Mapping[str, Any], *, show_input: bool = True) -> str:
         and error["type"] not in ("value_error",)
         and not isinstance(error["input"], dict | list)
     ):
-        message += f" (got {error['input']!r})"
+        message += f" (got {shown(error['input'])})"
     return message
 
 
@@ -94,11 +95,15 @@ class Collector:
         error: ValidationError,
         prefix: Sequence[str | int] = (),
         secrets: Mapping[str, str] | None = None,
+        reported: Collection[str] = (),
     ) -> None:
         """Record each error of ``error``; values of ``secrets`` (setting → resolved value)
-        never appear in a message."""
+        never appear in a message; errors at a setting in ``reported`` (already reported:
+        a secret that could not be resolved) are left out."""
         for item in error.errors():
             loc = _clean_loc(item["loc"])
+            if loc and str(loc[0]) in reported:
+                continue
             secret = (secrets or {}).get(str(loc[0])) if loc else None
             message = _message(item, show_input=secret is None)
             if secret:

@@ -3,13 +3,16 @@ the jobs the daemon runs on a cron (planning ahead)."""
 
 from __future__ import annotations
 
+import re
 from datetime import time, timedelta
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from dispatcher.config.durations import Duration
-from dispatcher.config.values import Clock, StrictModel
+from dispatcher.config.values import Clock, StrictModel, shown
+
+_TEMPLATE_NAME = re.compile(r"^[^\W][\w.\-]{0,99}\Z")
 
 
 class Step(StrictModel):
@@ -17,6 +20,17 @@ class Step(StrictModel):
     channel: str
     template: str
     at: Clock = time(10, 0)
+
+    @field_validator("template")
+    @classmethod
+    def _template_name(cls, value: str) -> str:
+        # The name is part of a file name under templates/<channel>/.
+        if not _TEMPLATE_NAME.match(value):
+            raise ValueError(
+                f"{shown(value)} is not a template name (up to 100 letters, digits, _ - .; "
+                "no / and no leading .)"
+            )
+        return value
 
 
 class Repeat(StrictModel):

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterator, Mapping
 from typing import Any
 
-from jinja2 import nodes
+from jinja2 import TemplateError, nodes
 
 from dispatcher.config.directory import Config
 from dispatcher.config.problems import Problem
@@ -27,11 +27,13 @@ from dispatcher.model import ContactKind
 
 
 def _steps(config: Config) -> Iterator[tuple[str, str]]:
+    """Each (channel, template) a schedule names, on a configured channel (an unknown one is
+    reported by the step check)."""
     seen: set[tuple[str, str]] = set()
     for schedule in config.schedules.schedules.values():
         for step in schedule.steps:
             key = (step.channel, step.template)
-            if key not in seen:
+            if key not in seen and step.channel in config.dispatcher.channels:
                 seen.add(key)
                 yield key
 
@@ -64,11 +66,11 @@ def check_template_rules(
         for locale in config.dispatcher.locales:
             try:
                 path = templates.resolve(channel, name, locale)
-            except LookupError:
-                continue  # reported by the existence check
+                meta = templates.meta(channel, name, locale)
+            except (LookupError, TemplateError):
+                continue  # reported by the existence and rendering checks
             shown = f"templates/{path}"
             key = template_key(path)
-            meta = templates.meta(channel, name, locale)
             cease_flags[path] = meta.get("allowed_after_cease", False)
             if not isinstance(cease_flags[path], bool):
                 problems.append(
@@ -134,9 +136,19 @@ def _voicemail_of(
         return
     try:
         path = templates.resolve(channel, name, locale)
+        own = templates.meta(channel, name, locale).get("voicemail")
     except LookupError as exc:
         yield Problem(shown, 1, f"{key}.voicemail", str(exc))
         return
+    except TemplateError:
+        return  # reported by the rendering check
+    if own is not None:
+        yield Problem(
+            f"templates/{path}",
+            1,
+            f"{path.removesuffix('.j2')}.voicemail",
+            f"a voicemail ({name!r}, named by {shown}) cannot name a voicemail of its own",
+        )
     yield from _limited_content(
         templates, path, f"templates/{path}", path.removesuffix(".j2"), allowed
     )
@@ -145,8 +157,11 @@ def _voicemail_of(
 def _limited_content(
     templates: Any, path: str, shown: str, key: str, allowed: set[str]
 ) -> Iterator[Problem]:
-    source = templates.env.loader.get_source(templates.env, path)[0]
-    ast = templates.env.parse(source)
+    try:
+        source = templates.env.loader.get_source(templates.env, path)[0]
+        ast = templates.env.parse(source)
+    except TemplateError:
+        return  # reported by the rendering check
     for used in sorted(_used_names(ast) - allowed):
         if used in allowed or used.split(".", 1)[0] in allowed:
             continue

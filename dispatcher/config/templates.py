@@ -11,10 +11,7 @@ it are templates too. The meta block belongs to the text part.
 
 from __future__ import annotations
 
-import re
-import tomllib
 import traceback
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
@@ -22,9 +19,14 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-_META = re.compile(r"^\s*\{#-?\s*meta\s*\n(.*?)-?#\}\s*?\n?", re.DOTALL)
+from dispatcher.config.template_env import (
+    BoundedSandbox,
+    MetaStrippingLoader,
+    TemplateRefused,
+    render_bounded,
+)
+
 # The text part of a template is ``.txt.j2`` or plain ``.j2``; the HTML part ``.html.j2``.
 TEXT_SUFFIXES = (".txt.j2", ".j2")
 HTML_SUFFIX = ".html.j2"
@@ -89,15 +91,6 @@ def html_part_of(path: str) -> str:
     return template_key(path) + HTML_SUFFIX
 
 
-def split_meta(source: str) -> tuple[dict[str, Any], str, int]:
-    """Split a template into its meta table, its body and how many lines the meta took."""
-    match = _META.match(source)
-    if not match:
-        return {}, source, 0
-    meta = tomllib.loads(match.group(1))
-    return meta, source[match.end() :], source[: match.end()].count("\n")
-
-
 def sample_context() -> dict[str, Any]:
     """Data shaped like a real render context, for `check` and previews."""
     return {
@@ -128,13 +121,16 @@ class TemplateSet:
         locales: tuple[str, ...] = ("en",),
         fallback_locale: str = "en",
         variables: dict[str, Any] | None = None,
+        confine_to: Path | None = None,
     ) -> None:
+        """Templates under ``root``; each must resolve inside ``confine_to`` (default the
+        config directory, ``root``'s parent): a symlink to ``/etc/passwd`` is refused."""
         self.root = Path(root)
         self.locales = locales
         self.fallback_locale = fallback_locale
         self.variables = dict(variables or {})
-        self.env = ImmutableSandboxedEnvironment(
-            loader=_MetaStrippingLoader(self.root),
+        self.env = BoundedSandbox(
+            loader=MetaStrippingLoader(self.root, confine_to or self.root.parent),
             undefined=jinja2.StrictUndefined,
             # A subject (compiled from a string) is plain text: never HTML-escaped.
             autoescape=jinja2.select_autoescape(["html.j2", "html"], default_for_string=False),
@@ -166,7 +162,7 @@ class TemplateSet:
         if cached is not None:
             return cached
         for path in self.candidates(channel, name, locale):
-            if (self.root / path).is_file():
+            if _is_file(self.root / path):
                 self._resolved[key] = path
                 return path
         looked = ", ".join(f"templates/{p}" for p in self.candidates(channel, name, locale))
@@ -187,32 +183,36 @@ class TemplateSet:
         data = {**self.variables, **context}
         body, subject, meta = self._render_text(path, data, locale)
         html_path = self._html_path(path)
-        html = self.env.get_template(html_path).render(data).strip() if html_path else None
+        html = render_bounded(self.env.get_template(html_path), data) if html_path else None
         return Rendered(
             body=body, subject=subject, locale=locale, template_file=path, meta=meta, html=html
         )
 
     def _render_text(
-        self, path: str, data: dict[str, Any], locale: str
+        self, path: str, data: dict[str, Any], locale: str, *, voicemail: bool = True
     ) -> tuple[str, str | None, dict[str, Any]]:
         """The text part's body and subject, and its meta table."""
         template = self.env.get_template(path)
-        body = template.render(data).strip()
+        body = render_bounded(template, data)
         meta: dict[str, Any] = getattr(template, "dispatcher_meta", {})
         subject_template: jinja2.Template | None = getattr(template, "dispatcher_subject", None)
-        subject = subject_template.render(data).strip() if subject_template else None
-        voicemail = meta.get("voicemail")
-        if isinstance(voicemail, str):
+        subject = render_bounded(subject_template, data) if subject_template else None
+        name = meta.get("voicemail")
+        if voicemail and isinstance(name, str):
             # A call's voicemail is a template of its own (held to the limited-content rules
-            # by `check`), rendered with the call so the channel has both at hand.
+            # by `check`), rendered with the call so the channel has both at hand. Its own
+            # meta names no further voicemail (`check` refuses one): never followed, so a
+            # voicemail naming itself cannot recurse.
             channel = path.split("/", 1)[0]
-            meta = {**meta, "voicemail_body": self.render(channel, voicemail, locale, data).body}
+            voicemail_path = self.resolve(channel, name, locale)
+            vm_body = self._render_text(voicemail_path, data, locale, voicemail=False)[0]
+            meta = {**meta, "voicemail_body": vm_body}
         return body, subject, meta
 
     def _html_path(self, path: str) -> str | None:
         if path not in self._html_parts:
             html = html_part_of(path)
-            self._html_parts[path] = html if (self.root / html).is_file() else None
+            self._html_parts[path] = html if _is_file(self.root / html) else None
         return self._html_parts[path]
 
     # -- checking -------------------------------------------------------------------------
@@ -245,8 +245,10 @@ class TemplateSet:
             template = self.env.get_template(path)
         except jinja2.TemplateSyntaxError as exc:
             return TemplateProblem(shown, exc.lineno or 1, key, f"syntax error: {exc.message}")
-        except tomllib.TOMLDecodeError as exc:
-            return TemplateProblem(shown, 1, key, f"meta block is not valid TOML: {exc}")
+        except TemplateRefused as exc:
+            return TemplateProblem(shown, exc.line, key, str(exc))
+        except jinja2.TemplateError as exc:
+            return TemplateProblem(shown, 1, key, f"cannot be loaded: {exc}")
         context = sample_context()
         context["person"]["locale"] = locale
         data = {**self.variables, **context}
@@ -259,11 +261,19 @@ class TemplateSet:
             line = _template_line(exc, template.filename)
             return TemplateProblem(shown, line, key, f"undefined variable: {exc.message}")
         except jinja2.TemplateError as exc:
-            line = _template_line(exc, template.filename)
+            line = _template_line(exc.__cause__ or exc, template.filename)
             return TemplateProblem(shown, line, key, f"does not render: {exc}")
         except TemplateNotFound as exc:  # a template its meta names (a voicemail)
             return TemplateProblem(shown, 1, key, str(exc))
         return None
+
+
+def _is_file(path: Path) -> bool:
+    # A name too long for the file system is an OSError, a NUL byte a ValueError: not found.
+    try:
+        return path.is_file()
+    except (OSError, ValueError):
+        return False
 
 
 def _template_line(exc: BaseException, filename: str | None) -> int:
@@ -272,32 +282,3 @@ def _template_line(exc: BaseException, filename: str | None) -> int:
         if filename and frame.filename == filename and frame.lineno:
             return frame.lineno
     return 1
-
-
-class _MetaStrippingLoader(jinja2.FileSystemLoader):
-    """Loads a template without its meta comment, keeping line numbers true by replacing the
-    meta block with as many blank lines; the meta is attached to the compiled template."""
-
-    def __init__(self, root: Path) -> None:
-        super().__init__(root)
-        self._meta: dict[str, dict[str, Any]] = {}
-
-    def get_source(
-        self, environment: jinja2.Environment, template: str
-    ) -> tuple[str, str, Callable[[], bool]]:
-        source, filename, uptodate = super().get_source(environment, template)
-        meta, body, meta_lines = split_meta(source)
-        self._meta[filename or template] = meta
-        return "\n" * meta_lines + body, filename, uptodate
-
-    def load(
-        self, environment: jinja2.Environment, name: str, globals: Any = None
-    ) -> jinja2.Template:
-        template = super().load(environment, name, globals)
-        meta = self._meta.pop(template.filename or name, {})
-        template.dispatcher_meta = meta  # type: ignore[attr-defined]
-        # Compiled once with the template, not per message: compiling costs more than rendering.
-        subject = meta.get("subject")
-        compiled = environment.from_string(subject) if isinstance(subject, str) else None
-        template.dispatcher_subject = compiled  # type: ignore[attr-defined]
-        return template

@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from dispatcher.channel import Channel
-from dispatcher.config import Config, ConfigError, Problem, load_config
+from dispatcher.config import Config, ConfigError, Problem
+from dispatcher.config.load import RULE_KEYS, read_config
 from dispatcher.config.template_rules import check_template_rules
 from dispatcher.policy import ChannelTraits, Policy, compile_policy
 from dispatcher.runtime.plugins import Plugins, load_plugins
@@ -32,34 +33,49 @@ class Runtime:
 
 
 def load_runtime(
-    root: str | Path, *, plugins: Plugins | None = None, extra_plugins: list[Any] | None = None
+    root: str | Path,
+    *,
+    plugins: Plugins | None = None,
+    extra_plugins: list[Any] | None = None,
+    secrets: bool = True,
 ) -> Runtime:
     """Load and check the config directory with the installed plugins; raise ConfigError
-    listing every problem."""
+    listing every problem of every stage at once: the template rules are checked too, on
+    whatever of the directory could be read. ``secrets=False`` for commands that send
+    nothing: secret references are not resolved (channels get a placeholder)."""
     plugins = plugins or load_plugins(extra_plugins)
-    try:
-        config = load_config(root, settings_check=plugins.validate_settings)
-    except ConfigError as exc:
-        problems = exc.problems + [Problem("(plugins)", 0, "plugins", p) for p in plugins.problems]
-        raise ConfigError(problems) from None
-    if plugins.problems:
-        raise ConfigError([Problem("(plugins)", 0, "plugins", p) for p in plugins.problems])
-    runtime = build_runtime(config, plugins)
-    kinds = {name: channel.contact_kind for name, channel in runtime.channels.items()}
-    calls = {name for name, channel in runtime.channels.items() if channel.requires_voicemail}
-    template_problems = check_template_rules(config, kinds, needs_voicemail=calls)
-    if template_problems:
-        raise ConfigError(template_problems)
-    return runtime
+    reading = read_config(root, settings_check=plugins.validate_settings, secrets=secrets)
+    problems = reading.problems + [Problem("(plugins)", 0, "plugins", p) for p in plugins.problems]
+    config = reading.config()
+    channels: dict[str, Channel] = {}
+    if config is not None:
+        channels = build_channels(config, plugins)
+        if reading.intact("policy.toml", RULE_KEYS):
+            kinds = {name: channel.contact_kind for name, channel in channels.items()}
+            calls = {name for name, channel in channels.items() if channel.requires_voicemail}
+            problems += check_template_rules(config, kinds, needs_voicemail=calls)
+    if problems or config is None:
+        raise ConfigError(problems)
+    return build_runtime(config, plugins, channels)
 
 
-def build_runtime(config: Config, plugins: Plugins) -> Runtime:
+def build_channels(config: Config, plugins: Plugins) -> dict[str, Channel]:
+    """An instance of each enabled channel whose settings its plugin accepted."""
     channels: dict[str, Channel] = {}
     for name, settings in config.dispatcher.channels.items():
-        if not settings.enabled:
-            continue
-        cls = plugins.channel_class(settings.plugin)
-        channels[name] = cls(name, config.channel_settings[name])
+        if settings.enabled and name in config.channel_settings:
+            cls = plugins.channel_class(settings.plugin)
+            channels[name] = cls(name, config.channel_settings[name])
+    return channels
+
+
+def build_runtime(
+    config: Config, plugins: Plugins, channels: dict[str, Channel] | None = None
+) -> Runtime:
+    """``config`` made ready to run: its channels (built here unless given) and its policy
+    compiled for them."""
+    if channels is None:
+        channels = build_channels(config, plugins)
     traits = {
         name: ChannelTraits(name, channel.contact_kind, channel.window_exempt)
         for name, channel in channels.items()

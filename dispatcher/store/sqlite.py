@@ -18,6 +18,7 @@ from sqlalchemy import Connection, Table, create_engine, event
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
 
+from dispatcher.privacy import create_private
 from dispatcher.store.dialect import Dialect
 from dispatcher.store.sql import SqlStore
 
@@ -39,6 +40,9 @@ class SqliteStore(SqlStore):
         database = parsed.database
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
+            # SQLite creates the file 0644 under the usual umask, and its -wal and -shm files
+            # with the database's mode: created 0600 first, all three hold personal data.
+            create_private(database)
         engine = create_engine(parsed, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
 
         @event.listens_for(engine, "connect")
@@ -76,6 +80,7 @@ class SqliteStore(SqlStore):
         destination = Path(destination)
         temp = destination.with_name(f".{destination.name}.partial")
         temp.unlink(missing_ok=True)
+        create_private(temp)  # a copy of the store: 0600 like it, kept by the rename
         source = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000)
         target = sqlite3.connect(temp)
         try:

@@ -14,6 +14,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from dispatcher.privacy import open_private
+
 
 class Spool:
     """One directory of finished letters."""
@@ -48,7 +50,7 @@ class Spool:
         # A leading dot keeps the unfinished file out of a print house's "*.pdf" / "*.json".
         temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         try:
-            with open(temporary, "wb") as handle:
+            with open_private(temporary, "wb") as handle:  # 0600: a name and an address
                 handle.write(content)
                 handle.flush()
                 if self.fsync:

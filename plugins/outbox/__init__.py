@@ -11,9 +11,8 @@ import json
 import os
 from collections.abc import Callable
 from datetime import UTC, datetime
-from io import FileIO
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from pydantic import Field
 
@@ -27,6 +26,7 @@ from dispatcher.channel import (
 )
 from dispatcher.hookspecs import hookimpl
 from dispatcher.model import ContactKind
+from dispatcher.privacy import open_private
 
 
 class OutboxSettings(ChannelSettings):
@@ -46,7 +46,7 @@ class OutboxChannel(Channel):
         super().__init__(name, settings)
         self.settings: OutboxSettings = settings
         self.contact_kind = settings.contact
-        self._file: FileIO | None = None
+        self._file: IO[bytes] | None = None
 
     @property
     def path(self) -> Path:
@@ -56,7 +56,8 @@ class OutboxChannel(Channel):
         if self._file is None:
             self.settings.directory.mkdir(parents=True, exist_ok=True)
             # Unbuffered: a line the disk refused is not kept to be written again with the next.
-            self._file = open(self.path, "ab", buffering=0)  # noqa: SIM115
+            # 0600 whatever the umask: every line holds a contact point and a message.
+            self._file = open_private(self.path, "ab", buffering=0)
 
     async def send(self, message: Message) -> SendResult:
         if self._file is None:

@@ -27,7 +27,7 @@ DISPATCH = """
 [dispatch]
 batch_size = 100
 concurrency = 8
-poll_interval = "50ms"
+poll_interval = "100ms"
 retry_attempts = 3
 retry_max_wait = "50ms"
 reschedule_after = "15m"

@@ -25,6 +25,16 @@ class DispatchSettings(StrictModel):
     drain_timeout: Duration = timedelta(seconds=30)
     claim_lease: Duration = timedelta(minutes=10)
     record_interval: Duration = timedelta(milliseconds=50)
+    # After a claim that did not fill its batch, wait this long before claiming again: a
+    # steady trickle of due reminders is then claimed a few times a second, not once each.
+    claim_coalesce: Duration = timedelta(milliseconds=50)
+
+    @field_validator("claim_coalesce")
+    @classmethod
+    def _short_coalesce(cls, value: timedelta) -> timedelta:
+        if value > timedelta(seconds=1):
+            raise ValueError(f"{value} is longer than 1s: every reminder would wait that long")
+        return value
 
 
 class LogSettings(StrictModel):

@@ -13,11 +13,18 @@ from dispatcher.model import Outcome, ReminderState
 from dispatcher.store import opt_outs
 from dispatcher.store import schema as t
 from dispatcher.store.api import SETTLE_RANK, Retry, SendRecord, Settled
+from dispatcher.store.dialect import Dialect
 
 # -- the dispatcher's records ----------------------------------------------------------------
 
 
-def record(conn: Connection, records: Sequence[SendRecord], node: str) -> None:
+def record(conn: Connection, dialect: Dialect, records: Sequence[SendRecord], node: str) -> None:
+    if not any(r.mark_contact or r.opt_out for r in records):
+        # Outcomes lost in a database crash leave their attempts ``sending``, which recovery
+        # turns into ``unknown``: never sent again, and counted toward the limits as before.
+        # An opt-out or a dead address is never written this way: a lost one could let a
+        # later reminder reach someone who asked not to be contacted.
+        dialect.commit_without_flush(conn)
     record_outcomes(conn, records)
     finals = [r for r in records if r.reschedule_at is None]
     retries = [r for r in records if r.reschedule_at is not None]

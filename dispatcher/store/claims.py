@@ -95,6 +95,9 @@ def claim_due(
     cases = cases_by_id(conn, list({r.case_id for r in due}))
     history = history_by_person(conn, person_ids, now - lookback)
     batch = decide_due(due, people, cases, history, decide, now, policy_version)
+    # A claim lost in a database crash sent nothing: nothing goes to a channel before its
+    # confirmation commits, and that commit waits for the disk, this claim included.
+    dialect.commit_without_flush(conn)
     write_claims(conn, batch, node, now)
     return ClaimBatch(batch.claims, batch.decided)
 

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from dispatcher.config.durations import Duration, at_least
+from dispatcher.config.durations import Duration, at_least, at_most
 from dispatcher.config.secrets import SecretReference
 from dispatcher.config.values import StrictModel, TimeZoneName, shown
 
@@ -30,6 +30,11 @@ class DispatchSettings(StrictModel):
     ] = timedelta(minutes=10)
     record_interval: Annotated[
         Duration, at_least(timedelta(milliseconds=1), "the records are flushed this often")
+    ] = timedelta(milliseconds=50)
+    # After a claim that did not fill its batch, wait this long before claiming again: a
+    # steady trickle of due reminders is then claimed a few times a second, not once each.
+    claim_coalesce: Annotated[
+        Duration, at_most(timedelta(seconds=1), "every reminder would wait that long")
     ] = timedelta(milliseconds=50)
 
 

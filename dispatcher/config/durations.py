@@ -81,6 +81,19 @@ def at_least(minimum: timedelta, why: str) -> AfterValidator:
     return AfterValidator(check)
 
 
+def at_most(maximum: timedelta, why: str) -> AfterValidator:
+    """A check for a duration field: ``maximum`` or less, for waits every reminder pays."""
+
+    def check(value: timedelta) -> timedelta:
+        if value > maximum:
+            raise ValueError(
+                f"{format_duration_ms(value)} is longer than {format_duration_ms(maximum)} ({why})"
+            )
+        return value
+
+    return AfterValidator(check)
+
+
 def format_duration_ms(value: timedelta) -> str:
     """Like ``format_duration``, with milliseconds for a duration under a second."""
     if value < timedelta(seconds=1):

@@ -117,13 +117,24 @@ class Dispatcher:
                 # Claimed work waiting for a send slot bounds how much more is claimed.
                 room = settings.batch_size - self._held.waiting
                 # Claim in big batches: a claim's cost is mostly per batch, not per reminder.
-                if room >= max(1, settings.batch_size // 2) and await self._claim(room):
+                claimed = await self._claim(room) if room >= max(1, settings.batch_size // 2) else 0
+                if claimed:
+                    if claimed < room:
+                        await self._coalesce(settings.claim_coalesce.total_seconds())
                     continue
                 await self._idle(settings.poll_interval.total_seconds())
         finally:
             await drain(self._held, self.store, self.clock, settings.drain_timeout.total_seconds())
             await self._records.finish()
             self._confirmations.close()
+
+    async def _coalesce(self, wait: float) -> None:
+        """After a batch that was not full: let more reminders come due before the next
+        claim (``claim_coalesce``), so a trickle costs a few claims a second. Only a stop
+        cuts it short: wake-ups (records written, events) come many times a second."""
+        if wait > 0 and not self._stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), timeout=wait)
 
     async def _idle(self, poll: float) -> None:
         """Sleep until the next reminder is due, at most ``poll``, or until woken."""

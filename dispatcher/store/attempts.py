@@ -7,24 +7,29 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, case, select, update
+from sqlalchemy import Connection, String, bindparam, case, select, update
 
 from dispatcher.model import Outcome, ReminderState
 from dispatcher.store import opt_outs
 from dispatcher.store import schema as t
 from dispatcher.store.api import SETTLE_RANK, Retry, SendRecord, Settled
-from dispatcher.store.rows import chunks
+from dispatcher.store.dialect import Dialect
 
 # -- the dispatcher's records ----------------------------------------------------------------
 
 
-def record(conn: Connection, records: Sequence[SendRecord], node: str) -> None:
+def record(conn: Connection, dialect: Dialect, records: Sequence[SendRecord], node: str) -> None:
+    if not any(r.mark_contact or r.opt_out for r in records):
+        # Outcomes lost in a database crash leave their attempts ``sending``, which recovery
+        # turns into ``unknown``: never sent again, and counted toward the limits as before.
+        # An opt-out or a dead address is never written this way: a lost one could let a
+        # later reminder reach someone who asked not to be contacted.
+        dialect.commit_without_flush(conn)
     record_outcomes(conn, records)
     finals = [r for r in records if r.reschedule_at is None]
     retries = [r for r in records if r.reschedule_at is not None]
     finish_reminders(conn, finals, node)
     reschedule_reminders(conn, retries, node)
-    mark_delivered(conn, [r.reminder_id for r in finals if r.reminder_state is ReminderState.SENT])
     for r in records:
         if r.mark_contact:
             person_id, kind, value, status = r.mark_contact
@@ -79,13 +84,34 @@ def held_by(node: str) -> Any:
 def finish_reminders(conn: Connection, finals: Sequence[SendRecord], node: str) -> None:
     if not finals:
         return
+    a = t.attempts.c
+    # A sent reminder whose attempt a delivery report already settled as reached is
+    # delivered: looked up by the attempt's key, in the same statement.
+    reached = (
+        select(a.id)
+        .where(
+            a.id == bindparam("aid"),
+            # Literal values: an executemany cannot expand an IN list.
+            (a.outcome == Outcome.DELIVERED.value) | (a.outcome == Outcome.CONVERSATION.value),
+        )
+        .exists()
+    )
+    state = bindparam("st", type_=String)
     conn.execute(
         update(t.reminders)
         .where(held_by(node))
-        .values(state=bindparam("st"), last_reason=bindparam("why"), updated_at=bindparam("fin")),
+        .values(
+            state=case(
+                ((state == ReminderState.SENT.value) & reached, ReminderState.DELIVERED.value),
+                else_=state,
+            ),
+            last_reason=bindparam("why"),
+            updated_at=bindparam("fin"),
+        ),
         [
             {
                 "rid": r.reminder_id,
+                "aid": r.attempt_id,
                 "st": r.reminder_state.value,
                 "why": r.error_code,
                 "fin": r.finished_at,
@@ -119,25 +145,6 @@ def reschedule_reminders(conn: Connection, retries: Sequence[SendRecord], node: 
             for r in retries
         ],
     )
-
-
-def mark_delivered(conn: Connection, sent: Sequence[int]) -> None:
-    """Sent reminders whose attempt a delivery report already settled as reached."""
-    a = t.attempts.c
-    for chunk in chunks(sent):
-        reached = (
-            select(a.id)
-            .where(
-                a.reminder_id == t.reminders.c.id,
-                a.outcome.in_([Outcome.DELIVERED.value, Outcome.CONVERSATION.value]),
-            )
-            .exists()
-        )
-        conn.execute(
-            update(t.reminders)
-            .where(t.reminders.c.id.in_(chunk), reached)
-            .values(state=ReminderState.DELIVERED.value)
-        )
 
 
 # -- providers' delivery reports -------------------------------------------------------------

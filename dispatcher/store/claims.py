@@ -4,7 +4,8 @@ each send in the same transaction; giving claimed reminders back; when the next 
 from __future__ import annotations
 
 import json
-import uuid
+import secrets
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -27,6 +28,7 @@ from dispatcher.store import schema as t
 from dispatcher.store.api import Claim, ClaimBatch, DecideFn
 from dispatcher.store.dialect import Dialect
 from dispatcher.store.rows import (
+    REMINDER_COLUMNS,
     cases_by_id,
     history_by_person,
     people_by_id,
@@ -37,7 +39,11 @@ SCAN_FACTOR = 4  # candidate rows read per claimed reminder, for people with sev
 
 
 def new_attempt_id() -> str:
-    return uuid.uuid4().hex
+    """32 hex digits, as a UUID's: the time in microseconds, then 72 random bits. Ids made
+    one after another sort together, so each claim's inserts touch the end of the attempts'
+    key index instead of a page anywhere in it (at a million attempts, every one a page read
+    and written)."""
+    return f"{time.time_ns() // 1000:014x}{secrets.token_hex(9)}"
 
 
 def candidates_query(now: datetime, limit: int) -> Select[Any]:
@@ -51,7 +57,7 @@ def candidates_query(now: datetime, limit: int) -> Select[Any]:
         other.c.state == ReminderState.CLAIMED.value,
     )
     return (
-        select(t.reminders)
+        select(*REMINDER_COLUMNS)
         .where(r.state == ReminderState.PENDING.value, r.due_at <= now, ~busy.exists())
         .order_by(r.due_at, r.id)
         .limit(limit * SCAN_FACTOR)
@@ -89,6 +95,9 @@ def claim_due(
     cases = cases_by_id(conn, list({r.case_id for r in due}))
     history = history_by_person(conn, person_ids, now - lookback)
     batch = decide_due(due, people, cases, history, decide, now, policy_version)
+    # A claim lost in a database crash sent nothing: nothing goes to a channel before its
+    # confirmation commits, and that commit waits for the disk, this claim included.
+    dialect.commit_without_flush(conn)
     write_claims(conn, batch, node, now)
     return ClaimBatch(batch.claims, batch.decided)
 

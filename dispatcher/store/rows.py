@@ -26,6 +26,39 @@ from dispatcher.store import schema as t
 
 CHUNK = 500  # ids per IN (...) list; far below every dialect's bound-parameter limit
 
+# The columns each domain object is built from: reading only these spares the claim path
+# converting instants it never uses (a datetime read back is parsed per value on SQLite).
+CASE_COLUMNS = tuple(
+    t.cases.c[name]
+    for name in (
+        "id",
+        "person_id",
+        "amount",
+        "currency",
+        "due_date",
+        "state",
+        "schedule",
+        "paused_until",
+        "updated_at",
+    )
+)
+REMINDER_COLUMNS = tuple(
+    t.reminders.c[name]
+    for name in (
+        "id",
+        "case_id",
+        "person_id",
+        "schedule",
+        "step",
+        "channel",
+        "template",
+        "due_at",
+        "original_due_at",
+        "state",
+        "tries",
+    )
+)
+
 
 def chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
     for start in range(0, len(items), size):
@@ -66,21 +99,28 @@ def people_by_id(conn: Connection, ids: Sequence[str]) -> dict[str, Person]:
     base: dict[str, Any] = {}
     contacts: dict[str, list[ContactPoint]] = defaultdict(list)
     outs: dict[str, list[OptOut]] = defaultdict(list)
+    p, cp = t.people.c, t.contact_points.c
     for chunk in chunks(list(ids)):
-        for row in conn.execute(select(t.people).where(t.people.c.id.in_(chunk))):
-            base[row.id] = row
         for row in conn.execute(
-            select(t.contact_points).where(t.contact_points.c.person_id.in_(chunk))
+            select(p.id, p.name, p.locale, p.timezone, p.updated_at).where(p.id.in_(chunk))
         ):
-            contacts[row.person_id].append(
-                ContactPoint(row.id, ContactKind(row.kind), row.value, row.status, row.priority)
+            base[row.id] = row
+        for point in conn.execute(
+            select(cp.id, cp.person_id, cp.kind, cp.value, cp.status, cp.priority).where(
+                cp.person_id.in_(chunk)
             )
-        for row in conn.execute(
+        ):
+            contacts[point.person_id].append(
+                ContactPoint(
+                    point.id, ContactKind(point.kind), point.value, point.status, point.priority
+                )
+            )
+        for out in conn.execute(
             select(t.opt_outs.c.person_id, t.opt_outs.c.channel, t.opt_outs.c.contact).where(
                 t.opt_outs.c.person_id.in_(chunk), t.opt_outs.c.cleared_at.is_(None)
             )
         ):
-            outs[row.person_id].append(OptOut(row.channel, row.contact))
+            outs[out.person_id].append(OptOut(out.channel, out.contact))
     return {
         pid: Person(
             id=row.id,
@@ -98,7 +138,7 @@ def people_by_id(conn: Connection, ids: Sequence[str]) -> dict[str, Person]:
 def cases_by_id(conn: Connection, ids: Sequence[str]) -> dict[str, Case]:
     out: dict[str, Case] = {}
     for chunk in chunks(list(ids)):
-        for row in conn.execute(select(t.cases).where(t.cases.c.id.in_(chunk))):
+        for row in conn.execute(select(*CASE_COLUMNS).where(t.cases.c.id.in_(chunk))):
             out[row.id] = case_from_row(row)
     return out
 

@@ -140,7 +140,7 @@ class SqlStore(Store):
         if not records:
             return
         with self._write() as conn:
-            attempts.record(conn, records, node)
+            attempts.record(conn, self.dialect, records, node)
 
     def release(self, claims: Sequence[Claim], now: datetime) -> None:
         if not claims:

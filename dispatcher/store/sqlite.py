@@ -19,6 +19,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
 
 from dispatcher.privacy import create_private
+from dispatcher.store.checkpoint import Checkpointer
 from dispatcher.store.dialect import Dialect
 from dispatcher.store.sql import SqlStore
 
@@ -43,7 +44,11 @@ class SqliteStore(SqlStore):
             # SQLite creates the file 0644 under the usual umask, and its -wal and -shm files
             # with the database's mode: created 0600 first, all three hold personal data.
             create_private(database)
+        database = database or ""
         engine = create_engine(parsed, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
+        on_file = bool(database) and database != ":memory:"
+        checkpointer = Checkpointer(database, BUSY_TIMEOUT_MS / 1000) if on_file else None
+        self._checkpointer = checkpointer
 
         @event.listens_for(engine, "connect")
         def _connect(dbapi_connection: Any, _record: Any) -> None:
@@ -54,6 +59,8 @@ class SqliteStore(SqlStore):
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            if checkpointer is not None:
+                cursor.execute("PRAGMA wal_autocheckpoint=0")  # the checkpointer's job
             cursor.close()
 
         @event.listens_for(engine, "begin")
@@ -63,6 +70,12 @@ class SqliteStore(SqlStore):
 
         super().__init__(engine, SqliteDialect())
         self.path = database
+
+    def close(self) -> None:
+        super().close()
+        if self._checkpointer is not None:
+            self._checkpointer.stop()
+            self._checkpointer = None
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:

@@ -7,6 +7,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import timedelta
 
+import pydantic
+import pytest
+
+from dispatcher.config.dispatcher_file import DispatchSettings
 from dispatcher.dispatch.claims import observe_decisions
 from dispatcher.dispatch.counters import Counters
 from dispatcher.dispatch.render import render_context
@@ -59,3 +63,10 @@ def test_a_template_sees_the_first_name_and_the_days_overdue(store: Store) -> No
     assert context["person"]["first_name"] == "Name"
     assert context["case"]["days_overdue"] == 28  # due 1 Nov, reminded 29 Nov
     assert (context["reminder"]["channel"], context["reminder"]["step"]) == ("sms", "0")
+
+
+def test_a_claim_coalesce_longer_than_a_second_is_refused_and_zero_turns_it_off() -> None:
+    with pytest.raises(pydantic.ValidationError, match="longer than 1s"):
+        DispatchSettings.model_validate({"claim_coalesce": "2s"})
+    assert DispatchSettings.model_validate({"claim_coalesce": "0s"}).claim_coalesce == timedelta(0)
+    assert DispatchSettings().claim_coalesce == timedelta(milliseconds=50)

@@ -1,0 +1,60 @@
+"""The SQLite store's write-ahead log is checkpointed by a thread of its own: the store's
+connections never checkpoint in a commit, and what they wrote still reaches the database
+file, while the store is open and at the latest when it closes."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime
+from pathlib import Path
+
+from dispatcher.store.api import PersonIn
+from dispatcher.store.sqlite import SqliteStore
+from tests.conftest import wait_for
+
+
+def _people(count: int) -> list[PersonIn]:
+    return [
+        PersonIn(
+            id=f"P{i}", name=f"Name {i}", locale="en", timezone="UTC", phones=("+12125550100",)
+        )
+        for i in range(count)
+    ]
+
+
+def _in_database_file(path: Path) -> int:
+    """People in the database file itself, ignoring the log (``immutable``): only what a
+    checkpoint has copied back."""
+    conn = sqlite3.connect(f"{path.absolute().as_uri()}?immutable=1", uri=True)
+    try:
+        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
+        if "people" not in tables:
+            return 0
+        count: int = conn.execute("SELECT count(*) FROM people").fetchone()[0]
+        return count
+    finally:
+        conn.close()
+
+
+def test_commits_do_not_checkpoint_and_the_checkpointer_copies_the_log_back(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "store.db"
+    store = SqliteStore(f"sqlite:///{path}")
+    try:
+        store.migrate()
+        with store.engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 0
+        store.upsert(_people(50), [], datetime.now(UTC))
+        wait_for(lambda: _in_database_file(path) == 50, timeout=30, interval=0.05)
+        store.upsert(_people(80), [], datetime.now(UTC))
+    finally:
+        store.close()
+    assert _in_database_file(path) == 80  # at close nothing is left in the log alone
+
+
+def test_the_checkpointer_never_creates_the_database(tmp_path: Path) -> None:
+    path = tmp_path / "never-opened.db"
+    store = SqliteStore(f"sqlite:///{path}")
+    store.close()  # its last checkpoint ran against a file that does not exist
+    assert not path.exists()

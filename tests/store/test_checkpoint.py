@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from dispatcher.store.api import PersonIn
+from dispatcher.store.checkpoint import Checkpointer
 from dispatcher.store.sqlite import SqliteStore
 from tests.conftest import wait_for
 
@@ -54,7 +55,9 @@ def test_commits_do_not_checkpoint_and_the_checkpointer_copies_the_log_back(
 
 
 def test_the_checkpointer_never_creates_the_database(tmp_path: Path) -> None:
+    # The store creates its file itself, private; a checkpoint must not create one with
+    # SQLite's default mode (say, after the file was moved away by a restore).
     path = tmp_path / "never-opened.db"
-    store = SqliteStore(f"sqlite:///{path}")
-    store.close()  # its last checkpoint ran against a file that does not exist
+    checkpointer = Checkpointer(str(path), busy_timeout=1.0)
+    checkpointer.stop()  # its last checkpoint ran against a file that does not exist
     assert not path.exists()

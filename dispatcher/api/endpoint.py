@@ -27,9 +27,10 @@ BODY_TIMEOUT = 30.0
 MAX_DEPTH = 32
 
 
-async def read_body(request: web.Request, limit: int, timeout: float = BODY_TIMEOUT) -> bytes:
+async def read_body(request: web.Request, limit: int) -> bytes:
     """The request body, refused with 413 past ``limit`` bytes (before reading it all when
-    Content-Length says so) and with 408 when it takes longer than ``timeout`` seconds."""
+    Content-Length says so) and with 408 when it takes longer than ``BODY_TIMEOUT``."""
+    timeout = BODY_TIMEOUT
     too_large = ApiProblem(413, "Payload too large", f"the body may have at most {limit} bytes")
     if request.content_length is not None and request.content_length > limit:
         raise too_large

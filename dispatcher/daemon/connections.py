@@ -76,6 +76,11 @@ class ConnectionGuard:
         return True
 
     @property
+    def busy(self) -> int:
+        """How many connections are answering a request now."""
+        return len(self._busy)
+
+    @property
     def middleware(self) -> Middleware:
         @web.middleware
         async def busy(request: web.Request, handler: Handler) -> web.StreamResponse:

@@ -86,7 +86,10 @@ class HttpServer:
         app.middlewares.append(self.guard.middleware)
         # aiohttp's keep-alive timer runs from the connection's start and after each answer,
         # until a whole request head has arrived: it is the header timeout.
-        self._runner = web.AppRunner(app, access_log=None, keepalive_timeout=header_timeout)
+        # At stop, requests under way get a few seconds; then their connections are closed.
+        self._runner = web.AppRunner(
+            app, access_log=None, keepalive_timeout=header_timeout, shutdown_timeout=5
+        )
         self._listener: asyncio.Server | None = None
 
     async def start(self) -> None:

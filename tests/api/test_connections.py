@@ -1,0 +1,95 @@
+"""The daemon's HTTP server with clients that misbehave: one that leaves mid-body is no error
+of ours; one that sends its head or body too slowly is cut off; a flood of idle connections
+past the cap closes the oldest idle ones, so a new request is still answered."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import pytest
+
+from tests.api.conftest import bearer, served
+from tests.api.raw_http import raw_request
+from tests.conftest import Deployment
+
+ROUTE = "/v1/people/{person_id}"
+
+
+def _head(person_id: str, length: int) -> bytes:
+    return (
+        f"PUT /v1/people/{person_id} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        f"Authorization: {bearer('writer')['Authorization']}\r\nContent-Length: {length}\r\n\r\n"
+    ).encode()
+
+
+async def _until(done, what: str) -> None:  # type: ignore[no-untyped-def]
+    for _ in range(3000):
+        if done():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"never: {what}")
+
+
+async def test_a_client_leaving_mid_body_is_logged_at_debug_and_not_counted_as_500(
+    with_tokens: Deployment, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="dispatcher")
+    async with served(with_tokens) as (daemon, server):
+        _, writer = await asyncio.open_connection(server.host, server.port)
+        writer.write(_head("P-gone", 5000) + b'{"name": "A')
+        await writer.drain()
+        counter = daemon.metrics.api_requests
+        await _until(lambda: server.guard.busy == 1, "the request under way")
+        writer.transport.abort()  # the client leaves, mid-body
+        await _until(lambda: "http client disconnected" in caplog.text, "the disconnect logged")
+        assert counter.labels(ROUTE, "PUT", "499")._value.get() == 1
+        assert counter.labels(ROUTE, "PUT", "500")._value.get() == 0
+        errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+        assert not errors
+        assert daemon.store.get_person("P-gone") is None
+
+
+async def test_a_head_sent_too_slowly_is_cut_off(with_tokens: Deployment) -> None:
+    async with served(with_tokens, header_timeout=0.5) as (_, server):
+        reader, writer = await asyncio.open_connection(server.host, server.port)
+        writer.write(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")  # and never the blank line
+        await writer.drain()
+        assert await asyncio.wait_for(reader.read(), 30) == b"", "closed without an answer"
+        idle_reader, _ = await asyncio.open_connection(server.host, server.port)
+        assert await asyncio.wait_for(idle_reader.read(), 30) == b"", "an idle one too"
+        answer = await raw_request(server.host, server.port, b"GET /healthz HTTP/1.1\r\nHost: x")
+        assert answer.status == 200
+
+
+async def test_a_body_sent_too_slowly_is_a_408(
+    with_tokens: Deployment, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("dispatcher.api.endpoint.BODY_TIMEOUT", 0.5)
+    async with served(with_tokens) as (daemon, server):
+        reader, writer = await asyncio.open_connection(server.host, server.port)
+        writer.write(_head("P-slow", 5000) + b'{"name": "A')
+        await writer.drain()
+        answer = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 30)
+        assert answer.startswith(b"HTTP/1.1 408 "), answer
+        assert b"application/problem+json" in answer
+        assert daemon.store.get_person("P-slow") is None
+
+
+async def test_idle_connections_past_the_cap_make_room_for_a_request(
+    with_tokens: Deployment,
+) -> None:
+    async with served(with_tokens, max_connections=50) as (_, server):
+        idle = [await asyncio.open_connection(server.host, server.port) for _ in range(300)]
+        busy_reader, busy = await asyncio.open_connection(server.host, server.port)
+        busy.write(_head("P-busy", 100) + b"{")  # a request under way: not closed for room
+        await busy.drain()
+        answer = await raw_request(server.host, server.port, b"GET /healthz HTTP/1.1\r\nHost: x")
+        assert answer.status == 200
+        closed = [await asyncio.wait_for(r.read(), 30) == b"" for r, _ in idle[:200]]
+        assert all(closed), "the oldest idle connections were closed"
+        busy.write(b"}" + b" " * 98)
+        await busy.drain()
+        assert (await asyncio.wait_for(busy_reader.readline(), 30)).startswith(b"HTTP/1.1 422")
+        for _, writer in idle:
+            writer.close()

@@ -4,13 +4,11 @@ mid-body is no error of ours."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-import logging
 
 import pytest
 
-from tests.api.conftest import TOKENS, Api, bearer
+from tests.api.conftest import TOKENS, Api
 from tests.api.raw_http import raw_request
 from tests.api.test_routes import ANA
 

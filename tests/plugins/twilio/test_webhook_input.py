@@ -15,8 +15,12 @@ from dispatcher.daemon import Daemon
 from dispatcher.daemon.web import build_app
 from dispatcher.testing.twilio_peer import ACCOUNT_SID, AUTH_TOKEN, TwilioPeer, sign
 from tests.conftest import Deployment, seed
+from tests.plugins.twilio import test_webhooks
 from tests.plugins.twilio.conftest import PUBLIC
-from tests.plugins.twilio.test_webhooks import NUMBER, Deployed, deployed, on_twilio  # noqa: F401
+from tests.plugins.twilio.test_webhooks import NUMBER, Deployed
+
+deployed = test_webhooks.deployed  # the fixtures of the signed-callback tests
+on_twilio = test_webhooks.on_twilio
 
 SIGNED_FORM = {"AccountSid": ACCOUNT_SID, "From": NUMBER, "Body": "STOP"}
 
@@ -67,7 +71,7 @@ async def test_the_routes_answer_404_without_a_twilio_channel(open_deployment: D
 
 
 @pytest.fixture
-def sms_without_callbacks(on_twilio: Deployment) -> Deployment:  # noqa: F811
+def sms_without_callbacks(on_twilio: Deployment) -> Deployment:
     """The sms channel (the account's first) asks for no callbacks; voice, of the same
     account, has the public base its webhooks are signed with."""
     path = on_twilio.config / "dispatcher.toml"

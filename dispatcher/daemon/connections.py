@@ -76,6 +76,13 @@ class ConnectionGuard:
         return True
 
     @property
+    def backlog(self) -> int:
+        """The listen backlog, which is also how many connections asyncio accepts at once
+        before any is admitted here: small enough that a burst cannot pass the file limit
+        before the oldest idle connections are closed."""
+        return max(16, min(128, self.cap // 4))
+
+    @property
     def busy(self) -> int:
         """How many connections are answering a request now."""
         return len(self._busy)

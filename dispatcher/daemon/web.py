@@ -97,7 +97,11 @@ class HttpServer:
         server = self._runner.server
         assert server is not None
         self._listener = await asyncio.get_running_loop().create_server(
-            self.guard.factory(server), self.host, self.port, reuse_address=True, backlog=1024
+            self.guard.factory(server),
+            self.host,
+            self.port,
+            reuse_address=True,
+            backlog=self.guard.backlog,
         )
         self.port = int(self._listener.sockets[0].getsockname()[1])
         log.info(

@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import resource
+import socket
+import subprocess
 
 import pytest
 
 from tests.api.conftest import bearer, served
 from tests.api.raw_http import raw_request
-from tests.conftest import Deployment
+from tests.conftest import DISPATCHER, Deployment, free_port, http_get, stop, wait_for
 
 ROUTE = "/v1/people/{person_id}"
 
@@ -93,3 +96,37 @@ async def test_idle_connections_past_the_cap_make_room_for_a_request(
         assert (await asyncio.wait_for(busy_reader.readline(), 30)).startswith(b"HTTP/1.1 422")
         for _, writer in idle:
             writer.close()
+
+
+@pytest.mark.slow
+def test_1500_idle_connections_leave_the_real_daemon_answering(with_tokens: Deployment) -> None:
+    """The daemon under a file limit of 512 (the cap is then 256 connections): 1,500 idle
+    connections, and /healthz and /readyz still answer."""
+    dep = with_tokens
+    port = free_port()
+    dep.set("dispatcher.toml", r'^listen = ".*"$', f'listen = "127.0.0.1:{port}"')
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < 2000 <= hard or hard == resource.RLIM_INFINITY:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (4096, hard))  # this process holds 1,500
+    process = subprocess.Popen(
+        [str(DISPATCHER), "--config", str(dep.config), "run"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=dep.root,
+        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (512, 512)),
+    )
+    idle: list[socket.socket] = []
+    try:
+        wait_for(lambda: process.poll() is not None or http_get(port, "/healthz")[0] == 200)
+        for _ in range(1500):
+            idle.append(socket.create_connection(("127.0.0.1", port), timeout=10))
+        assert http_get(port, "/healthz")[0] == 200
+        assert http_get(port, "/readyz")[0] == 200
+    finally:
+        for sock in idle:
+            sock.close()
+        output = stop(process)
+    assert process.returncode == 0, output
+    assert "http connections at the cap" in output
+    assert "level=error" not in output, output

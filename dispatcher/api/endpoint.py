@@ -23,6 +23,8 @@ from dispatcher.api.problems import PROBLEM_TYPE, ApiProblem, FieldError, field_
 
 # A client has this long to send its whole body: a slow one must not hold a connection.
 BODY_TIMEOUT = 30.0
+# Bodies from this size on are parsed and validated on a worker thread.
+OFF_LOOP_SIZE = 64 * 1024
 # Deeper JSON is refused: no body of the API nests more than a few levels.
 MAX_DEPTH = 32
 
@@ -83,6 +85,10 @@ def _depth(data: Any) -> int:
     return deepest
 
 
+def _body(model: type[BaseModel], raw: bytes) -> Any:
+    return _validated(model, _parsed_json(raw))
+
+
 def _query(request: web.Request) -> dict[str, str]:
     repeated = sorted({k for k in request.query if len(request.query.getall(k)) > 1})
     if repeated:
@@ -131,7 +137,11 @@ async def _run(
     """Validate the body and query, run the handler; its problem is an answer too (so an
     idempotent replay repeats it)."""
     try:
-        body = _validated(operation.body, _parsed_json(raw)) if operation.body else None
+        body = None
+        if operation.body is not None and len(raw) < OFF_LOOP_SIZE:
+            body = _body(operation.body, raw)
+        elif operation.body is not None:  # a batch: parsed off the event loop meanwhile
+            body = await asyncio.to_thread(_body, operation.body, raw)
         query = _validated(operation.query, _query(request)) if operation.query else None
         status, model = await operation.handler(Call(request, core, caller, body, query))
     except ApiProblem as problem:

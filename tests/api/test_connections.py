@@ -9,9 +9,13 @@ import logging
 import resource
 import socket
 import subprocess
+import threading
+from typing import Any
 
+import aiohttp
 import pytest
 
+from dispatcher.api import cases
 from tests.api.conftest import bearer, served
 from tests.api.raw_http import raw_request
 from tests.conftest import DISPATCHER, Deployment, free_port, http_get, stop, wait_for
@@ -130,3 +134,54 @@ def test_1500_idle_connections_leave_the_real_daemon_answering(with_tokens: Depl
     assert process.returncode == 0, output
     assert "http connections at the cap" in output
     assert "level=error" not in output, output
+
+
+async def test_healthz_answers_while_a_maximal_batch_is_checked(
+    with_tokens: Deployment, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The batch's first row waits until /healthz has answered: with the rows checked on the
+    event loop it would wait for ever (and fail); off it, both answer, every row kept, and a
+    replay of its Idempotency-Key gets the same answer."""
+    healthz_answered = threading.Event()
+    real_parse_row = cases.parse_row
+
+    def parse_row(index: int, *args: Any, **kwargs: Any) -> Any:
+        if index == 0:
+            assert healthz_answered.wait(30), "/healthz was not answered during the batch"
+        return real_parse_row(index, *args, **kwargs)
+
+    monkeypatch.setattr(cases, "parse_row", parse_row)
+    rows = [
+        {
+            "person_id": f"P{i}",
+            "name": "Bo Chen",
+            "phone": f"+86138{i:08d}",
+            "case_id": f"C{i}",
+            "amount": "10",
+            "currency": "CNY",
+            "due_date": "2026-02-01",
+            "schedule": "standard",
+        }
+        for i in range(5000)
+    ]
+    async with served(with_tokens) as (_, server), aiohttp.ClientSession() as session:
+        base = f"http://{server.host}:{server.port}"
+        headers = {**bearer("writer"), "Idempotency-Key": "batch-1"}
+        batch = asyncio.create_task(
+            session.post(f"{base}/v1/cases:batch", json={"rows": rows}, headers=headers)
+        )
+        await _until(lambda: server.guard.busy == 1, "the batch under way")
+        async with session.get(f"{base}/healthz") as health:
+            assert health.status == 200
+        assert not batch.done()
+        healthz_answered.set()
+        response = await batch
+        first = await response.json()
+        assert response.status == 200, first
+        assert (first["accepted"], first["rejected"]) == (5000, 0)
+        assert [r["index"] for r in first["rows"]] == list(range(5000))
+        async with session.post(
+            f"{base}/v1/cases:batch", json={"rows": rows}, headers=headers
+        ) as replay:
+            assert replay.headers["Idempotency-Replayed"] == "true"
+            assert await replay.json() == first

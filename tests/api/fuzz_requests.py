@@ -75,7 +75,8 @@ ROUTES = [
     ("GET", "/v1/openapi.json"), ("GET", "/v1/{id}"), ("POST", "/twilio/inbound"),
     ("POST", "/twilio/status?channel={id}"), ("POST", "/twilio/inbound?channel=sms"),
     ("POST", "/twilio/status?channel=voice&event=amd&attempt={id}"), ("GET", "/healthz"),
-    ("GET", "/metrics"), ("POST", "/{id}"),
+    ("GET", "/metrics"), ("POST", "/{id}"), ("GET", "/email/unsubscribe/{id}"),
+    ("POST", "/email/unsubscribe/{id}"),
 ]  # fmt: skip
 METHODS = st.sampled_from(["GET", "PUT", "POST", "DELETE", "PATCH"])
 TARGETS = st.builds(

@@ -16,6 +16,7 @@ import aiohttp
 import pytest
 
 from dispatcher.api import cases
+from dispatcher.daemon.connections import connection_cap
 from tests.api.conftest import bearer, served
 from tests.api.raw_http import raw_request
 from tests.conftest import DISPATCHER, Deployment, free_port, http_get, stop, wait_for
@@ -185,3 +186,12 @@ async def test_healthz_answers_while_a_maximal_batch_is_checked(
         ) as replay:
             assert replay.headers["Idempotency-Replayed"] == "true"
             assert await replay.json() == first
+
+
+@pytest.mark.parametrize(
+    ("file_limit", "cap"), [(65536, 49152), (1024, 768), (512, 256), (300, 44), (40, 16)]
+)
+def test_the_cap_keeps_a_quarter_of_the_files_and_256_for_the_rest(
+    file_limit: int, cap: int
+) -> None:
+    assert connection_cap(file_limit) == cap

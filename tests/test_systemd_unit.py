@@ -37,6 +37,7 @@ def test_unit_declares_what_ops_rely_on() -> None:
         "StateDirectory=dispatcher",
         "ConfigurationDirectory=dispatcher",
         "DynamicUser=yes",
+        "LimitNOFILE=65536",
     ):
         assert line in text.splitlines(), line
     assert re.search(r"^WatchdogSec=\d+s$", text, re.M)

@@ -18,6 +18,17 @@ from dispatcher.api.problems import ApiProblem
 log = logging.getLogger("dispatcher.api")
 
 
+# What a request is counted as when its client left before the answer (nginx's convention).
+CLIENT_GONE = 499
+
+
+def client_gone(request: web.Request) -> web.Response:
+    """The answer to a request whose client disconnected: logged at debug (a client's choice,
+    not a failure of ours), never sent."""
+    log.debug("http client disconnected", extra={"fields": {"path": request.path}})
+    return web.Response(status=CLIENT_GONE)
+
+
 def _problems_and_metrics(core: CoreAccess) -> Middleware:
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -25,6 +36,10 @@ def _problems_and_metrics(core: CoreAccess) -> Middleware:
             response = await handler(request)
         except ApiProblem as problem:
             response = problem.response()
+        except ConnectionError:
+            # The client went away (mostly while sending its body): no one to answer, and
+            # no failure of ours.
+            response = client_gone(request)
         except web.HTTPException as exc:
             # The router's own answers (unknown path, method not allowed) in the same form.
             headers = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else {}

@@ -53,7 +53,8 @@ class TokenBook:
     unusable: tuple[str, ...]
 
     def identify(self, presented: str) -> Caller | None:
-        digest = hashlib.sha256(presented.encode()).digest()
+        # A header's bytes that are not UTF-8 reach us as surrogates: they match no token.
+        digest = hashlib.sha256(presented.encode("utf-8", "surrogateescape")).digest()
         found: _Token | None = None
         for token in self.tokens:
             if hmac.compare_digest(digest, token.digest) and found is None:

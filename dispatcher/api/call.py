@@ -36,7 +36,7 @@ class Call:
 
     def path_id(self, name: str) -> str:
         value = self.request.match_info[name]
-        if not _ID.match(value):
+        if not _ID.fullmatch(value):  # not match: ``$`` alone lets a final newline through
             raise invalid(
                 [FieldError(name, f"not an id (letters, digits, . _ : -; got {value!r})")]
             )

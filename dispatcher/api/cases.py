@@ -3,6 +3,9 @@ alone), and a case read back with its reminders and decision history."""
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
 from dispatcher.admin.explain import zone_note
 from dispatcher.api.call import Answer, Call
 from dispatcher.api.models import (
@@ -61,18 +64,38 @@ async def post_batch(call: Call) -> Answer:
         raise invalid(
             [FieldError("rows", f"at most {limit} rows per batch (got {len(body.rows)})")]
         )
-    schedules = list(runtime.config.schedules.schedules)
+    # Thousands of rows take a while to check (phone numbers): off the event loop, so
+    # /healthz and other requests are answered meanwhile.
+    people, cases, results = await asyncio.to_thread(
+        _checked_rows,
+        body.rows,
+        list(runtime.config.schedules.schedules),
+        runtime.config.dispatcher.fallback_locale,
+    )
+    if cases:
+        await core.call(core.store.upsert, list(people.values()), cases, core.clock())
+        for case in cases:  # a claim of theirs waiting to send is checked again
+            core.changed(case_id=case.id, person_id=case.person_id)
+    accepted = sum(r.accepted for r in results)
+    return 200, BatchResult(accepted=accepted, rejected=len(results) - accepted, rows=results)
+
+
+def _checked_rows(
+    rows: list[dict[str, Any]], schedules: list[str], default_locale: str
+) -> tuple[dict[str, PersonIn], list[CaseIn], list[RowResult]]:
+    """Each row of a batch parsed alone: its people and cases, and every row's result (a case
+    given twice is refused the second time)."""
     people: dict[str, PersonIn] = {}
     cases: list[CaseIn] = []
     seen: dict[str, int] = {}
     results: list[RowResult] = []
-    for index, row in enumerate(body.rows):
+    for index, row in enumerate(rows):
         parsed = parse_row(
             index,
             row,
             schedules=schedules,
             default_schedule=None,
-            default_locale=runtime.config.dispatcher.fallback_locale,
+            default_locale=default_locale,
             default_region=None,
         )
         case_id = str(row.get("case_id") or "") or None
@@ -94,12 +117,7 @@ async def post_batch(call: Call) -> Answer:
                 errors=[FieldErrorView(field=e.field, message=e.message) for e in errors],
             )
         )
-    if cases:
-        await core.call(core.store.upsert, list(people.values()), cases, core.clock())
-        for case in cases:  # a claim of theirs waiting to send is checked again
-            core.changed(case_id=case.id, person_id=case.person_id)
-    accepted = sum(r.accepted for r in results)
-    return 200, BatchResult(accepted=accepted, rejected=len(results) - accepted, rows=results)
+    return people, cases, results
 
 
 async def get_case(call: Call) -> Answer:

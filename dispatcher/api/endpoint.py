@@ -4,6 +4,7 @@ the handler run, and its answer or problem sent as JSON."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from collections.abc import Awaitable, Callable
@@ -20,20 +21,34 @@ from dispatcher.api.call import Call
 from dispatcher.api.operations import Operation
 from dispatcher.api.problems import PROBLEM_TYPE, ApiProblem, FieldError, field_errors, invalid
 
+# A client has this long to send its whole body: a slow one must not hold a connection.
+BODY_TIMEOUT = 30.0
+# Bodies from this size on are parsed and validated on a worker thread.
+OFF_LOOP_SIZE = 64 * 1024
+# Deeper JSON is refused: no body of the API nests more than a few levels.
+MAX_DEPTH = 32
+
 
 async def read_body(request: web.Request, limit: int) -> bytes:
     """The request body, refused with 413 past ``limit`` bytes (before reading it all when
-    Content-Length says so)."""
+    Content-Length says so) and with 408 when it takes longer than ``BODY_TIMEOUT``."""
+    timeout = BODY_TIMEOUT
     too_large = ApiProblem(413, "Payload too large", f"the body may have at most {limit} bytes")
     if request.content_length is not None and request.content_length > limit:
         raise too_large
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.content.iter_any():
-        size += len(chunk)
-        if size > limit:
-            raise too_large
-        chunks.append(chunk)
+    try:
+        async with asyncio.timeout(timeout):
+            async for chunk in request.content.iter_any():
+                size += len(chunk)
+                if size > limit:
+                    raise too_large
+                chunks.append(chunk)
+    except TimeoutError:
+        raise ApiProblem(
+            408, "Request timeout", f"the body was not sent within {timeout:g} seconds"
+        ) from None
     return b"".join(chunks)
 
 
@@ -48,9 +63,30 @@ def _validated(model: type[BaseModel] | None, data: Any) -> Any:
 
 def _parsed_json(raw: bytes) -> Any:
     try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+        data = json.loads(raw)
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
         raise ApiProblem(400, "Bad request", "the body is not valid JSON") from None
+    if _depth(data) > MAX_DEPTH:
+        raise ApiProblem(400, "Bad request", f"the body nests deeper than {MAX_DEPTH} levels")
+    return data
+
+
+def _depth(data: Any) -> int:
+    """How deep ``data``'s arrays and objects nest (iteratively: no recursion to exhaust)."""
+    deepest = 0
+    pending = [(data, 1)]
+    while pending:
+        value, level = pending.pop()
+        if isinstance(value, dict | list):
+            deepest = max(deepest, level)
+            if level <= MAX_DEPTH:
+                children = value.values() if isinstance(value, dict) else value
+                pending.extend((child, level + 1) for child in children)
+    return deepest
+
+
+def _body(model: type[BaseModel], raw: bytes) -> Any:
+    return _validated(model, _parsed_json(raw))
 
 
 def _query(request: web.Request) -> dict[str, str]:
@@ -101,7 +137,11 @@ async def _run(
     """Validate the body and query, run the handler; its problem is an answer too (so an
     idempotent replay repeats it)."""
     try:
-        body = _validated(operation.body, _parsed_json(raw)) if operation.body else None
+        body = None
+        if operation.body is not None and len(raw) < OFF_LOOP_SIZE:
+            body = _body(operation.body, raw)
+        elif operation.body is not None:  # a batch: parsed off the event loop meanwhile
+            body = await asyncio.to_thread(_body, operation.body, raw)
         query = _validated(operation.query, _query(request)) if operation.query else None
         status, model = await operation.handler(Call(request, core, caller, body, query))
     except ApiProblem as problem:
@@ -120,8 +160,8 @@ async def _idempotent(
     """Answer a POST once per caller and key: a replay with the same request gets the first
     answer (``Idempotency-Replayed: true``), a different one a 409; a failed answer (5xx or
     an exception) frees the key."""
-    if not 1 <= len(key) <= 255:
-        raise invalid([FieldError("Idempotency-Key", "1 to 255 characters")])
+    if not (1 <= len(key) <= 255 and key.isascii() and key.isprintable()):
+        raise invalid([FieldError("Idempotency-Key", "1 to 255 printable ASCII characters")])
     store = core.store
     what = f"{request.method} {request.path}"
     digest = hashlib.sha256(raw).hexdigest()

@@ -12,15 +12,30 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from dispatcher.api.access import CoreAccess
-from dispatcher.api.app import mount_api
+from dispatcher.api.app import client_gone, mount_api
+from dispatcher.daemon.connections import ConnectionGuard, connection_cap
 from dispatcher.metrics import Metrics
 from dispatcher.services import Services
 
 log = logging.getLogger("dispatcher.web")
 
 ReadyCheck = Callable[[], Awaitable[tuple[bool, str]]]
+
+# A client has this long to send a request's headers once connected (or once its previous
+# answer was sent, on a kept-alive connection): an idle or trickling one is closed after it.
+HEADER_TIMEOUT = 15.0
+
+
+@web.middleware
+async def _disconnects(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """A client that left mid-request (webhooks, health) is logged at debug, not as an error."""
+    try:
+        return await handler(request)
+    except ConnectionError:
+        return client_gone(request)
 
 
 def build_app(
@@ -42,7 +57,7 @@ def build_app(
         body = metrics.exposition()
         return web.Response(body=body, headers={"Content-Type": metrics.content_type})
 
-    app = web.Application(client_max_size=1024 * 1024)
+    app = web.Application(client_max_size=1024 * 1024, middlewares=[_disconnects])
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics_page)
@@ -53,24 +68,52 @@ def build_app(
 
 
 class HttpServer:
-    """Runs an application on ``host:port`` (port 0 picks a free one, logged)."""
+    """Runs an application on ``host:port`` (port 0 picks a free one, logged), its
+    connections capped below the file limit (``connections``) and slow clients timed out."""
 
-    def __init__(self, app: web.Application, listen: str) -> None:
+    def __init__(
+        self,
+        app: web.Application,
+        listen: str,
+        *,
+        header_timeout: float = HEADER_TIMEOUT,
+        max_connections: int | None = None,
+    ) -> None:
         host, _, port = listen.rpartition(":")
         self.host = host.strip("[]") or "127.0.0.1"
         self.port = int(port)
-        self._runner = web.AppRunner(app, access_log=None)
+        self.guard = ConnectionGuard(max_connections or connection_cap())
+        app.middlewares.append(self.guard.middleware)
+        # aiohttp's keep-alive timer runs from the connection's start and after each answer,
+        # until a whole request head has arrived: it is the header timeout.
+        # At stop, requests under way get a few seconds; then their connections are closed.
+        self._runner = web.AppRunner(
+            app, access_log=None, keepalive_timeout=header_timeout, shutdown_timeout=5
+        )
+        self._listener: asyncio.Server | None = None
 
     async def start(self) -> None:
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port, reuse_address=True)
-        await site.start()
-        addresses = self._runner.addresses
-        if addresses:
-            self.port = int(addresses[0][1])
-        log.info("http listening", extra={"fields": {"listen": f"{self.host}:{self.port}"}})
+        server = self._runner.server
+        assert server is not None
+        self._listener = await asyncio.get_running_loop().create_server(
+            self.guard.factory(server),
+            self.host,
+            self.port,
+            reuse_address=True,
+            backlog=self.guard.backlog,
+        )
+        self.port = int(self._listener.sockets[0].getsockname()[1])
+        log.info(
+            "http listening",
+            extra={
+                "fields": {"listen": f"{self.host}:{self.port}", "max_connections": self.guard.cap}
+            },
+        )
 
     async def stop(self) -> None:
+        if self._listener is not None:
+            self._listener.close()
         await asyncio.wait_for(self._runner.cleanup(), timeout=10)
 
 

@@ -2,15 +2,19 @@
 answering-machine detection) and ``POST /twilio/inbound`` (replies: STOP and START keywords).
 
 Every request must carry a valid ``X-Twilio-Signature`` made with the auth token of the
-channel it is for; anything else gets 403 and changes nothing. Callbacks may come twice or out
-of order: the store only moves an attempt's outcome forward.
+channel it is for; anything else gets 403 and changes nothing. A body that is not the form
+Twilio sends (URL-encoded UTF-8) gets 400 or 415 before anything else reads it, and with no
+Twilio channel configured both paths answer 404. Callbacks may come twice or out of order: the
+store only moves an attempt's outcome forward.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+from urllib.parse import parse_qsl
 
 from aiohttp import web
 
@@ -27,6 +31,10 @@ if TYPE_CHECKING:
 log = logging.getLogger("dispatcher_plugins.twilio")
 
 ROUTES_ADDED = web.AppKey("twilio_routes_added", bool)
+
+FORM = "application/x-www-form-urlencoded"
+BODY_TIMEOUT = 30.0  # seconds for the whole body: a slow client must not hold a connection
+MAX_FIELDS = 200  # Twilio sends a few dozen
 
 # Twilio's opt-out and opt-in keywords (Advanced Opt-Out defaults; POLICY.md).
 STOP_WORDS = {"STOP", "UNSUBSCRIBE", "END", "QUIT", "STOPALL", "REVOKE", "OPTOUT", "CANCEL"}
@@ -90,20 +98,61 @@ def channels_for(
     return [c for c in candidates if c.settings.account_sid == account]
 
 
+class Refused(Exception):
+    """A callback answered without being acted on: its status and why."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+    def response(self) -> web.Response:
+        return web.Response(status=self.status, text=self.reason)
+
+
+async def read_form(request: web.Request) -> dict[str, str]:
+    """The callback's form, read and parsed here (not by aiohttp's multipart reader): Twilio
+    sends URL-encoded UTF-8; anything else is refused before any field is looked at."""
+    if request.content_type != FORM:
+        raise Refused(415, f"send {FORM}")
+    try:
+        raw = await asyncio.wait_for(request.read(), BODY_TIMEOUT)
+    except TimeoutError:
+        raise Refused(408, "the body was not sent in time") from None
+    try:
+        pairs = (
+            parse_qsl(
+                raw.decode("utf-8"),
+                keep_blank_values=True,
+                strict_parsing=True,
+                errors="strict",
+                max_num_fields=MAX_FIELDS,
+            )
+            if raw
+            else []
+        )
+    except (UnicodeDecodeError, ValueError):
+        raise Refused(400, "the body is not a URL-encoded UTF-8 form") from None
+    return dict(pairs)
+
+
 async def authenticated(
     request: web.Request, services: Services
-) -> tuple[dict[str, str], list[TwilioChannel]] | None:
-    """The form and its channels when Twilio signed it with their auth token."""
-    form = {k: str(v) for k, v in (await request.post()).items()}
+) -> tuple[dict[str, str], list[TwilioChannel]]:
+    """The form and its channels when Twilio signed it with their auth token (any channel of
+    the account may be the one whose URL was signed); else ``Refused``."""
+    if not twilio_channels(services):
+        raise Refused(404, "no Twilio channel is configured")
+    form = await read_form(request)
     channels = channels_for(request, form, services)
     signature = request.headers.get("X-Twilio-Signature", "")
-    if channels and channels[0].signed(request.path_qs, form, signature):
+    if any(c.signed(request.path_qs, form, signature) for c in channels):
         return form, channels
     log.warning(
         "twilio callback refused: signature missing or wrong",
         extra={"fields": {"path": request.path, "channel": request.query.get("channel", "")}},
     )
-    return None
+    raise Refused(403, "signature missing or wrong")
 
 
 def add_routes(app: web.Application, services: Services) -> None:
@@ -123,10 +172,10 @@ class TwilioCallbacks:
     services: Services
 
     async def status(self, request: web.Request) -> web.Response:
-        checked = await authenticated(request, self.services)
-        if checked is None:
-            return web.Response(status=403, text="signature missing or wrong")
-        form, channels = checked
+        try:
+            form, channels = await authenticated(request, self.services)
+        except Refused as refused:
+            return refused.response()
         attempt_id = request.query.get("attempt") or None
         sid = form.get("MessageSid") or form.get("CallSid") or None
         if request.query.get("event") == "amd":
@@ -185,10 +234,10 @@ class TwilioCallbacks:
         return web.Response(status=204)
 
     async def inbound(self, request: web.Request) -> web.Response:
-        checked = await authenticated(request, self.services)
-        if checked is None:
-            return web.Response(status=403, text="signature missing or wrong")
-        form, channels = checked
+        try:
+            form, channels = await authenticated(request, self.services)
+        except Refused as refused:
+            return refused.response()
         word = form.get("Body", "").strip().strip(".!").upper()
         sender = form.get("From", "")
         try:

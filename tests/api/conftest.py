@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import contextmanager
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,7 +14,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from dispatcher.daemon import Daemon
-from dispatcher.daemon.web import build_app
+from dispatcher.daemon.web import HttpServer, build_app
 from tests.conftest import (
     EXAMPLE_CONFIG,
     OPEN_ALL_DAY,
@@ -63,10 +63,35 @@ class Api:
 
 
 @pytest.fixture
-async def api(open_deployment: Deployment, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Api]:
+def with_tokens(open_deployment: Deployment, monkeypatch: pytest.MonkeyPatch) -> Deployment:
+    """The open example deployment with the test tokens, their secrets in the environment."""
     for env, value in add_tokens(open_deployment).items():
         monkeypatch.setenv(env, value)
     monkeypatch.delenv("DISPATCHER_API_TOKEN", raising=False)
+    return open_deployment
+
+
+@asynccontextmanager
+async def served(dep: Deployment, **limits: Any) -> AsyncIterator[tuple[Daemon, HttpServer]]:
+    """``dep``'s daemon parts with its HTTP app on the daemon's own server (not aiohttp's test
+    server: it cancels a handler whose client leaves, the daemon's does not) on a free loopback
+    port; ``limits`` are HttpServer's (header_timeout, max_connections)."""
+    daemon = Daemon(dep.config)
+    server = HttpServer(
+        build_app(daemon.metrics, daemon.ready, daemon.core_access()), "127.0.0.1:0", **limits
+    )
+    await server.start()
+    try:
+        yield daemon, server
+    finally:
+        await server.stop()
+        daemon.store_thread.shutdown()
+        daemon.store.close()
+
+
+@pytest.fixture
+async def api(with_tokens: Deployment) -> AsyncIterator[Api]:
+    open_deployment = with_tokens
     daemon = Daemon(open_deployment.config)
     app = build_app(daemon.metrics, daemon.ready, daemon.core_access())
     client: TestClient[Any, Any] = TestClient(TestServer(app))

@@ -95,7 +95,7 @@ def test_a_version_3_store_gains_the_idempotency_table(store) -> None:  # type: 
         conn.exec_driver_sql("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
     store.engine.dispose()
     assert "idempotency_keys" not in inspect(store.engine).get_table_names()
-    assert store.migrate() == SCHEMA_VERSION == 4
+    assert store.migrate() == SCHEMA_VERSION == 5
     assert store.idempotency_begin("t", "k", "POST /v1/x", "h", NOW, NOW) is None
     assert len(store.list_reminders(None, None, 0, 10)) == 1, "data kept"
 

@@ -283,9 +283,10 @@ class Store(abc.ABC):
         self, through: datetime, after: PlanCursor | None, limit: int, plan: PlanFn, now: datetime
     ) -> PlannedPage:
         """Plan, in one transaction, up to ``limit`` cases whose next step not yet planned
-        falls at or before ``through`` (after ``after``, in the order of their next step): add
-        what ``plan`` gives for each (as ``add_reminders``) and keep when each is next to be
-        planned. A case with nothing left to plan (ladder finished, paid, closed) is not read."""
+        falls at or before ``through`` (after ``after``, in the order of their next step), and
+        none more once they have ``limit`` new reminders: add what ``plan`` gives for each (as
+        ``add_reminders``) and keep when each is next to be planned. A case with nothing left
+        to plan (ladder finished, paid, closed) is not read."""
 
     @abc.abstractmethod
     def add_reminders(

@@ -73,10 +73,15 @@ def plan_cases(
         marks.append(
             {"cid": row.id, "through": planned.planned_through, "next": planned.next_step_at}
         )
+        # Writing the reminders is most of a page's cost: a page of cases found late (whose
+        # past steps are all planned at once) stops at ``limit`` reminders too.
+        if len(reminders) >= limit:
+            break
     created = add_reminders(conn, dialect, reminder_rows(reminders, now), marks)
-    if len(rows) < limit:
+    if len(rows) < limit and len(marks) == len(rows):
         return PlannedPage(created, None)
-    return PlannedPage(created, PlanCursor(rows[-1].next_plan_at, rows[-1].id))
+    last = rows[len(marks) - 1]
+    return PlannedPage(created, PlanCursor(last.next_plan_at, last.id))
 
 
 def reminder_rows(reminders: Iterable[NewReminder], now: datetime) -> list[dict[str, Any]]:

@@ -188,3 +188,20 @@ def test_an_upgraded_store_plans_every_case_once(store) -> None:  # type: ignore
         DUE + timedelta(days=91), time(10), tzinfo=UTC
     )
     assert run_planner(store, SCHEDULES, "UTC", DAY_1) == 0
+
+
+def test_a_page_stops_at_its_limit_of_new_reminders_too(store) -> None:  # type: ignore[no-untyped-def]
+    # Found late, C-late has both steps to plan at once (one superseded); C-new has one.
+    _cases(store, ("C-late", DUE - timedelta(days=10), "standard"), ("C-new", DUE, "standard"))
+    read: list[str] = []
+
+    def plan(item: PlanningCase) -> CasePlan:
+        read.append(item.case.id)
+        return plan_case_ahead(item, SCHEDULES, "UTC", DAY_1)
+
+    through = DAY_1 + SCHEDULES.plan_ahead
+    first = store.plan_cases(through, None, 2, plan, DAY_1)
+    assert (first.created, read) == (2, ["C-late"]), "two reminders: the page is full"
+    assert first.cursor is not None
+    second = store.plan_cases(through, first.cursor, 2, plan, DAY_1)
+    assert (second.created, read, second.cursor) == (1, ["C-late", "C-new"], None)

@@ -1,5 +1,5 @@
 """The scheduler's jobs: the cron jobs of schedules.toml, run in dispatcher.toml's time zone,
-and the one they run today, the planner."""
+and the one they run today, the planner (a page per store call, so claims interleave)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 
 from dispatcher.dispatch import StoreThread
-from dispatcher.planner import run_planner
+from dispatcher.planner import planning_pass
 from dispatcher.runtime import Runtime
 
 log = logging.getLogger("dispatcher.daemon")
@@ -38,15 +38,26 @@ def reconcile_jobs(scheduler: AsyncIOScheduler, runtime: Runtime, jobs: Mapping[
         )
 
 
-async def plan_reminders(store_thread: StoreThread, runtime: Runtime, now: datetime) -> int:
-    """Run the planner over ``runtime``'s schedules; returns how many reminders it made."""
-    created = await store_thread.call(
-        run_planner,
+async def plan_reminders(
+    store_thread: StoreThread,
+    runtime: Runtime,
+    now: datetime,
+    on_created: Callable[[], None] | None = None,
+) -> int:
+    """Run the planner over ``runtime``'s schedules, each page its own call on the store
+    thread (other store calls run between them); ``on_created`` is called after each page
+    that created reminders. Returns how many reminders it made."""
+    pages = planning_pass(
         store_thread.store,
         runtime.config.schedules,
         runtime.config.dispatcher.fallback_timezone,
         now,
     )
+    created = 0
+    while (page := await store_thread.call(next, pages, None)) is not None:
+        created += page
+        if page and on_created is not None:
+            on_created()
     if created:
         log.info("planned reminders", extra={"fields": {"created": created}})
     return created

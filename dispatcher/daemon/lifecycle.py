@@ -4,8 +4,9 @@ reload, stop. ``Daemon`` owns the running state and wires the steps other module
 (readiness, gauges, the STATUS line) and ``reload``.
 
 Start: load and check config → open store (schema) → recover attempts a crash left in flight
-→ open channels → plan once → cron jobs → HTTP → READY=1. The dispatch loop pings the
-watchdog itself, so a loop that hangs gets the service restarted.
+→ open channels → cron jobs → HTTP → READY=1 → plan what is due to be planned, in the
+background (a page per store call, so readiness never waits on it and claims interleave).
+The dispatch loop pings the watchdog itself, so a loop that hangs gets the service restarted.
 SIGHUP: load the whole config again; if it is valid, swap it in between batches (channels
 whose settings did not change keep their connections; cron jobs are reconciled), else log
 every error, count the failure in /metrics and keep the old config running.
@@ -81,6 +82,7 @@ class Daemon:
         self.status = Status()
         self._background: set[asyncio.Task[None]] = set()
         self._reload_lock = asyncio.Lock()
+        self._plan_lock = asyncio.Lock()  # one planning pass at a time
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -97,7 +99,6 @@ class Daemon:
             heartbeat=self.notifier.watchdog,
             node=self.node,
         )
-        await self.plan()
         self.scheduler = AsyncIOScheduler(timezone=runtime.config.dispatcher.timezone)
         self.schedule_jobs(runtime)
         self.scheduler.start()
@@ -121,6 +122,7 @@ class Daemon:
         interval = self.runtime.config.dispatcher.status_interval.total_seconds()
         self._spawn(report_periodically(interval, self.refresh_status, self._report_status))
         self.notifier.ready(self._status_line())
+        self._spawn(self.plan())
         try:
             await self.dispatcher.run()
         finally:
@@ -207,8 +209,12 @@ class Daemon:
     # -- jobs -------------------------------------------------------------------------------
 
     async def plan(self) -> None:
-        created = await plan_reminders(self.store_thread, self.runtime, self.clock())
-        if created and self.dispatcher:
+        """A planning pass with the schedules in force (after any pass under way)."""
+        async with self._plan_lock:
+            await plan_reminders(self.store_thread, self.runtime, self.clock(), self._wake)
+
+    def _wake(self) -> None:
+        if self.dispatcher:
             self.dispatcher.wake()
 
     def schedule_jobs(self, runtime: Runtime) -> None:

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from dispatcher.config import Schedule, SchedulesFile
 from dispatcher.model import Case, ReminderState
-from dispatcher.store.api import NewReminder, PlanningCase
+from dispatcher.store.api import CasePlan, NewReminder, PlanningCase
 
 
 @dataclass(frozen=True)
@@ -73,16 +73,28 @@ def plan_case(
     item: PlanningCase, schedules: SchedulesFile, fallback_zone: str, now: datetime
 ) -> tuple[list[NewReminder], datetime]:
     """The reminders to add for one case and how far it is then planned."""
+    planned = plan_case_ahead(item, schedules, fallback_zone, now)
+    assert planned.planned_through is not None
+    return planned.reminders, planned.planned_through
+
+
+def plan_case_ahead(
+    item: PlanningCase, schedules: SchedulesFile, fallback_zone: str, now: datetime
+) -> CasePlan:
+    """``plan_case``, with the due instant of the case's next step after the horizon (None
+    when its ladder ends before, or its schedule is unknown: nothing left to plan)."""
     case = item.case
     through = now + schedules.plan_ahead
     schedule = schedules.schedules.get(case.schedule)
     if schedule is None:
-        return [], through
+        return CasePlan([], through, None)
     zone = item.timezone or fallback_zone
     window_start = item.planned_through
+    every = list(schedule_steps(schedule, case, zone))
+    later = [s.due_at for s in every if s.due_at > through]
     steps = [
         s
-        for s in schedule_steps(schedule, case, zone)
+        for s in every
         if s.due_at <= through and (window_start is None or s.due_at > window_start)
     ]
     past = [s for s in steps if s.due_at <= now]
@@ -111,4 +123,4 @@ def plan_case(
                 last_reason=reason,
             )
         )
-    return reminders, through
+    return CasePlan(reminders, through, min(later, default=None))

@@ -7,7 +7,7 @@ each is one transaction.
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -83,6 +83,37 @@ class PlanningCase:
     case: Case
     timezone: str | None
     planned_through: datetime | None
+
+
+@dataclass(frozen=True)
+class CasePlan:
+    """What planning one case gives: its new reminders, how far it is now planned, and the
+    due instant of its next step not yet planned (None: nothing left to plan)."""
+
+    reminders: list[NewReminder]
+    planned_through: datetime | None
+    next_step_at: datetime | None
+
+
+# plan(case) -> CasePlan, with the schedules and `now` already bound.
+PlanFn = Callable[[PlanningCase], CasePlan]
+
+
+@dataclass(frozen=True)
+class PlanCursor:
+    """Where a planning pass stands: the last case of its last page, in index order."""
+
+    next_plan_at: datetime
+    case_id: str
+
+
+@dataclass(frozen=True)
+class PlannedPage:
+    """One page of a planning pass: the reminders it created, and where the next page starts
+    (None: no case is left to plan)."""
+
+    created: int
+    cursor: PlanCursor | None
 
 
 @dataclass(frozen=True)
@@ -249,8 +280,14 @@ class Store(abc.ABC):
 
     # -- planning ---------------------------------------------------------------------------
     @abc.abstractmethod
-    def cases_to_plan(self, through: datetime, limit: int) -> list[PlanningCase]:
-        """Cases still collectable whose reminders are not yet planned up to ``through``."""
+    def plan_cases(
+        self, through: datetime, after: PlanCursor | None, limit: int, plan: PlanFn, now: datetime
+    ) -> PlannedPage:
+        """Plan, in one transaction, up to ``limit`` cases whose next step not yet planned
+        falls at or before ``through`` (after ``after``, in the order of their next step), and
+        none more once they have ``limit`` new reminders: add what ``plan`` gives for each (as
+        ``add_reminders``) and keep when each is next to be planned. A case with nothing left
+        to plan (ladder finished, paid, closed) is not read."""
 
     @abc.abstractmethod
     def add_reminders(
@@ -260,7 +297,22 @@ class Store(abc.ABC):
         now: datetime,
     ) -> int:
         """Insert reminders, ignoring ones whose (case, schedule, step) exists, and record how
-        far each case is planned. Returns how many were new."""
+        far each case is planned (its next step is after that). Returns how many were new."""
+
+    @abc.abstractmethod
+    def planned_schedules(self) -> dict[str, str] | None:
+        """The fingerprint of each schedule as the cases were last planned with it (None:
+        never recorded)."""
+
+    @abc.abstractmethod
+    def keep_planned_schedules(self, fingerprints: dict[str, str]) -> None:
+        """Record the fingerprint of each schedule the cases are now planned with."""
+
+    @abc.abstractmethod
+    def look_again(self, schedules: Collection[str], after: str | None, limit: int) -> str | None:
+        """Have the next planning look again at the collectable cases on ``schedules`` among
+        the ``limit`` cases after id ``after`` (in id order, one transaction); return the
+        last id seen (None: no case is left)."""
 
     # -- dispatch ---------------------------------------------------------------------------
     @abc.abstractmethod

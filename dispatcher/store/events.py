@@ -12,6 +12,7 @@ from sqlalchemy import Connection, insert, select, update
 from dispatcher.model import Case, CaseState, ReminderState, Verdict
 from dispatcher.store import schema as t
 from dispatcher.store.api import UnknownCase
+from dispatcher.store.planning import next_plan_after_event
 from dispatcher.store.rows import case_from_row
 
 CASE_EVENTS: dict[str, CaseState | None] = {
@@ -58,6 +59,7 @@ def case_event(
     if state is not None:
         values["state"] = state.value
     values["paused_until"] = until if kind in ("plan", "hardship") else None
+    values["next_plan_at"] = next_plan_after_event(state)
     conn.execute(update(t.cases).where(c.id == case_id).values(**values))
     conn.execute(
         insert(t.case_events).values(

@@ -11,6 +11,11 @@ from sqlalchemy import Connection, bindparam, insert, select, update
 from dispatcher.store import schema as t
 from dispatcher.store.api import CaseIn, PersonIn
 from dispatcher.store.dialect import Dialect
+from dispatcher.store.planning import (
+    look_again_at_people,
+    next_plan_after_reimport,
+    next_plan_of_new_case,
+)
 from dispatcher.store.rows import chunks
 
 
@@ -31,13 +36,14 @@ def upsert_people(
     if not people:
         return
     ids = [p.id for p in people]
-    existing: set[str] = set()
+    existing: dict[str, str | None] = {}  # id → time zone
     for chunk in chunks(ids):
-        existing.update(
-            conn.execute(select(t.people.c.id).where(t.people.c.id.in_(chunk))).scalars()
-        )
+        query = select(t.people.c.id, t.people.c.timezone).where(t.people.c.id.in_(chunk))
+        existing.update((row.id, row.timezone) for row in conn.execute(query))
     fresh = [p for p in people if p.id not in existing]
     known = [p for p in people if p.id in existing]
+    # A new time zone moves the instants of the person's steps: plan their cases again.
+    look_again_at_people(conn, [p.id for p in known if p.timezone != existing[p.id]])
     if fresh:
         conn.execute(
             insert(t.people),
@@ -126,6 +132,7 @@ def upsert_cases(conn: Connection, cases: Sequence[CaseIn], now: datetime) -> No
                     "state": c.state,
                     "paused_until": c.paused_until,
                     "schedule": c.schedule,
+                    "next_plan_at": next_plan_of_new_case(c.state),
                     "created_at": now,
                     "updated_at": now,
                 }
@@ -142,6 +149,7 @@ def upsert_cases(conn: Connection, cases: Sequence[CaseIn], now: datetime) -> No
                 currency=bindparam("currency"),
                 due_date=bindparam("due_date"),
                 schedule=bindparam("schedule"),
+                next_plan_at=next_plan_after_reimport(),
                 updated_at=now,
             ),
             [

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, insert, inspect, select, update
 
 from dispatcher.model import Outcome
 from dispatcher.store import schema as t
@@ -49,8 +49,20 @@ def _v4_to_v5(conn: Connection) -> None:
     tallies.install(conn)
 
 
+def _v5_to_v6(conn: Connection) -> None:
+    # When each case next needs planning. The column's default (plan at once) is a constant,
+    # so adding it rewrites no row on either database; every existing case is then planned
+    # once by the first planning pass (a page at a time), which sets its real value.
+    if "next_plan_at" not in {c["name"] for c in inspect(conn).get_columns("cases")}:
+        kind = t.cases.c.next_plan_at.type.compile(dialect=conn.dialect)
+        conn.exec_driver_sql(
+            f"ALTER TABLE cases ADD COLUMN next_plan_at {kind} DEFAULT '{t.PLAN_AT_ONCE_TEXT}'"
+        )
+    next(i for i in t.cases.indexes if i.name == "ix_cases_next_plan").create(conn, checkfirst=True)
+
+
 # UPGRADES[n] takes a store from schema version n to n+1, inside the migrate transaction.
-UPGRADES = {1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4, 4: _v4_to_v5}
+UPGRADES = {1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4, 4: _v4_to_v5, 5: _v5_to_v6}
 
 
 def migrate(conn: Connection, dialect: Dialect) -> int:

@@ -1,37 +1,87 @@
-"""New reminders: the cases the planner has still to plan, the reminders it plans for them
-(with how far each case is planned), and one ad-hoc reminder at a time."""
+"""New reminders: the planner's pages (the cases whose next step falls within the horizon,
+read by key in the order of ``next_plan_at``, planned and written in one transaction), the
+reminders planned for them, what makes the planner look at a case again, the fingerprints
+of the schedules the cases are planned with, and one ad-hoc reminder at a time."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import json
+from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, insert, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    bindparam,
+    case,
+    insert,
+    literal,
+    or_,
+    select,
+    tuple_,
+    update,
+)
 
 from dispatcher.model import CaseState, ReminderState
 from dispatcher.store import schema as t
-from dispatcher.store.api import NewReminder, PlanningCase
+from dispatcher.store.api import (
+    NewReminder,
+    PlanCursor,
+    PlanFn,
+    PlannedPage,
+    PlanningCase,
+)
 from dispatcher.store.dialect import Dialect
-from dispatcher.store.rows import case_from_row
+from dispatcher.store.rows import case_from_row, chunks
+
+# Cases in these states have nothing to plan: their next_plan_at is NULL.
+FINISHED = (CaseState.PAID.value, CaseState.CLOSED.value)
+_FINGERPRINTS = "planned_schedules"  # the meta row holding them
 
 
-def cases_to_plan(conn: Connection, through: datetime, limit: int) -> list[PlanningCase]:
+def plan_cases(
+    conn: Connection,
+    dialect: Dialect,
+    through: datetime,
+    after: PlanCursor | None,
+    limit: int,
+    plan: PlanFn,
+    now: datetime,
+) -> PlannedPage:
     c = t.cases.c
     query = (
         select(t.cases, t.people.c.timezone)
         .join(t.people, t.people.c.id == c.person_id)
-        .where(
-            c.state.not_in([CaseState.PAID.value, CaseState.CLOSED.value]),
-            (c.planned_through.is_(None)) | (c.planned_through < through),
-        )
-        .order_by(c.id)
+        .where(c.next_plan_at <= through)
+        .order_by(c.next_plan_at, c.id)
         .limit(limit)
+        # Another node planning the same cases, or an event changing one, is skipped, not
+        # waited on (PostgreSQL; SQLite's write transaction already excludes them).
+        .with_for_update(of=t.cases, skip_locked=True)
     )
-    return [
-        PlanningCase(case_from_row(row), row.timezone, row.planned_through)
-        for row in conn.execute(query)
-    ]
+    if after is not None:
+        at = literal(after.next_plan_at, t.UTCDateTime)
+        query = query.where(tuple_(c.next_plan_at, c.id) > tuple_(at, literal(after.case_id)))
+    rows = list(conn.execute(query))
+    reminders: list[NewReminder] = []
+    marks: list[dict[str, Any]] = []
+    for row in rows:
+        item = PlanningCase(case_from_row(row), row.timezone, row.planned_through)
+        planned = plan(item)
+        reminders.extend(planned.reminders)
+        marks.append(
+            {"cid": row.id, "through": planned.planned_through, "next": planned.next_step_at}
+        )
+        # Writing the reminders is most of a page's cost: a page of cases found late (whose
+        # past steps are all planned at once) stops at ``limit`` reminders too.
+        if len(reminders) >= limit:
+            break
+    created = add_reminders(conn, dialect, reminder_rows(reminders, now), marks)
+    if len(rows) < limit and len(marks) == len(rows):
+        return PlannedPage(created, None)
+    last = rows[len(marks) - 1]
+    return PlannedPage(created, PlanCursor(last.next_plan_at, last.id))
 
 
 def reminder_rows(reminders: Iterable[NewReminder], now: datetime) -> list[dict[str, Any]]:
@@ -56,27 +106,101 @@ def reminder_rows(reminders: Iterable[NewReminder], now: datetime) -> list[dict[
 
 
 def planned_marks(planned: Iterable[tuple[str, datetime]]) -> list[dict[str, Any]]:
-    return [{"cid": case_id, "through": through} for case_id, through in planned]
+    # Planned through ``through``: the case's next step is after it, so the planner need not
+    # look at the case again before its horizon passes ``through``.
+    return [{"cid": case_id, "through": through, "next": through} for case_id, through in planned]
 
 
 def add_reminders(
     conn: Connection, dialect: Dialect, rows: list[dict[str, Any]], marks: list[dict[str, Any]]
 ) -> int:
     """Insert ``rows`` (``reminder_rows``), skipping ones whose (case, schedule, step)
-    exists, and mark how far each case is planned (``planned_marks``). Returns how many
-    reminders were new."""
-    before = conn.execute(select(func.count()).select_from(t.reminders)).scalar_one()
+    exists, and mark how far each case is planned and when it is next to be planned
+    (``planned_marks``). Returns how many reminders were new (from the inserts' row counts:
+    a skipped row counts none)."""
+    created = 0
     if rows:
-        conn.execute(dialect.insert_ignore(t.reminders), rows)
+        insert_new = dialect.insert_ignore(t.reminders).execution_options(preserve_rowcount=True)
+        created = conn.execute(insert_new, rows).rowcount
     if marks:
         conn.execute(
             update(t.cases)
             .where(t.cases.c.id == bindparam("cid"))
-            .values(planned_through=bindparam("through")),
+            .values(planned_through=bindparam("through"), next_plan_at=bindparam("next")),
             marks,
         )
-    after = conn.execute(select(func.count()).select_from(t.reminders)).scalar_one()
-    return int(after - before)
+    return created
+
+
+def next_plan_after_event(state: CaseState | None) -> ColumnElement[Any] | datetime | None:
+    """``next_plan_at`` of a case after an event puts it in ``state``: nothing to plan when
+    it is paid or closed, else look at it again (the event may change what is planned)."""
+    if state is None:
+        return t.cases.c.next_plan_at
+    return None if state.value in FINISHED else t.PLAN_AT_ONCE
+
+
+def next_plan_of_new_case(state: str) -> datetime | None:
+    """``next_plan_at`` of a case inserted in ``state``."""
+    return None if state in FINISHED else t.PLAN_AT_ONCE
+
+
+def next_plan_after_reimport() -> ColumnElement[Any]:
+    """``next_plan_at`` of a known case updated from the bind parameters ``due_date`` and
+    ``schedule``: looked at again when either changed, else as it was."""
+    c = t.cases.c
+    return case(
+        (
+            or_(c.due_date != bindparam("due_date"), c.schedule != bindparam("schedule")),
+            literal(t.PLAN_AT_ONCE, t.UTCDateTime),
+        ),
+        else_=c.next_plan_at,
+    )
+
+
+def look_again_at_people(conn: Connection, person_ids: Sequence[str]) -> None:
+    """The collectable cases of ``person_ids`` (whose time zone changed, so their steps'
+    instants moved) are looked at again by the next planning."""
+    c = t.cases.c
+    for chunk in chunks(person_ids):
+        conn.execute(
+            update(t.cases)
+            .where(c.person_id.in_(chunk), c.state.not_in(FINISHED))
+            .values(next_plan_at=t.PLAN_AT_ONCE)
+        )
+
+
+def look_again(
+    conn: Connection, schedules: Collection[str], after: str | None, limit: int
+) -> str | None:
+    c = t.cases.c
+    # The page's upper bound by the primary key alone: each page reads at most ``limit``
+    # index entries, however few of them are on ``schedules``.
+    ids = select(c.id).order_by(c.id).offset(limit - 1).limit(1)
+    if after is not None:
+        ids = ids.where(c.id > after)
+    last = conn.execute(ids).scalar()
+    page: list[ColumnElement[bool]] = [c.schedule.in_(list(schedules)), c.state.not_in(FINISHED)]
+    if after is not None:
+        page.append(c.id > after)
+    if last is not None:
+        page.append(c.id <= last)
+    conn.execute(update(t.cases).where(*page).values(next_plan_at=t.PLAN_AT_ONCE))
+    return last
+
+
+def planned_schedules(conn: Connection) -> dict[str, str] | None:
+    value = conn.execute(select(t.meta.c.value).where(t.meta.c.key == _FINGERPRINTS)).scalar()
+    return None if value is None else dict(json.loads(value))
+
+
+def keep_planned_schedules(conn: Connection, fingerprints: dict[str, str]) -> None:
+    value = json.dumps(fingerprints, sort_keys=True)
+    changed = conn.execute(
+        update(t.meta).where(t.meta.c.key == _FINGERPRINTS).values(value=value)
+    ).rowcount
+    if not changed:
+        conn.execute(insert(t.meta).values(key=_FINGERPRINTS, value=value))
 
 
 def enqueue(conn: Connection, reminder: NewReminder, now: datetime) -> int:

@@ -23,10 +23,17 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.types import TypeDecorator
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
+
+# ``cases.next_plan_at`` of a case the planner must look at on its next pass, whatever the
+# horizon: the epoch. As a column default it is written the way SQLite stores a bound
+# instant, so both sort alike there (PostgreSQL reads it in its own zone: as early anyway).
+PLAN_AT_ONCE = datetime(1970, 1, 1, tzinfo=UTC)
+PLAN_AT_ONCE_TEXT = "1970-01-01 00:00:00.000000"
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -110,10 +117,16 @@ cases = Table(
     Column("schedule", String(64), nullable=False),
     Column("paused_until", UTCDateTime),
     Column("planned_through", UTCDateTime),
+    # When the planner must look at the case again: the due instant of its next step not yet
+    # planned (it is planned once that falls within ``plan_ahead``), the epoch when something
+    # changed what is planned (an event, a re-import, a schedule's steps), NULL when nothing
+    # is left to plan. A case inserted without it is looked at by the next planning.
+    Column("next_plan_at", UTCDateTime, server_default=text(f"'{PLAN_AT_ONCE_TEXT}'")),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     Index("ix_cases_person", "person_id"),
     Index("ix_cases_state", "state"),
+    Index("ix_cases_next_plan", "next_plan_at", "id"),
 )
 
 case_events = Table(

@@ -12,7 +12,7 @@ so a PostgreSQL or SQLite store supplies only those.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
@@ -43,7 +43,9 @@ from dispatcher.store.api import (
     ListedReminder,
     NewReminder,
     PersonIn,
-    PlanningCase,
+    PlanCursor,
+    PlanFn,
+    PlannedPage,
     RecoveryReport,
     Retry,
     SendRecord,
@@ -101,9 +103,11 @@ class SqlStore(Store):
 
     # -- planning ---------------------------------------------------------------------------
 
-    def cases_to_plan(self, through: datetime, limit: int) -> list[PlanningCase]:
-        with self._read() as conn:
-            return planning.cases_to_plan(conn, through, limit)
+    def plan_cases(
+        self, through: datetime, after: PlanCursor | None, limit: int, plan: PlanFn, now: datetime
+    ) -> PlannedPage:
+        with self._write() as conn:
+            return planning.plan_cases(conn, self.dialect, through, after, limit, plan, now)
 
     def add_reminders(
         self,
@@ -115,6 +119,18 @@ class SqlStore(Store):
         marks = planning.planned_marks(planned)
         with self._write() as conn:
             return planning.add_reminders(conn, self.dialect, rows, marks)
+
+    def planned_schedules(self) -> dict[str, str] | None:
+        with self._read() as conn:
+            return planning.planned_schedules(conn)
+
+    def keep_planned_schedules(self, fingerprints: dict[str, str]) -> None:
+        with self._write() as conn:
+            planning.keep_planned_schedules(conn, fingerprints)
+
+    def look_again(self, schedules: Collection[str], after: str | None, limit: int) -> str | None:
+        with self._write() as conn:
+            return planning.look_again(conn, schedules, after, limit)
 
     def enqueue(self, reminder: NewReminder, now: datetime) -> int:
         with self._write() as conn:

@@ -161,7 +161,7 @@ class Tick:
     problem: str | None = None
 
 
-def _is_plan_line(event: dict[str, Any]) -> bool:
+def is_plan_line(event: dict[str, Any]) -> bool:
     return "plann" in str(event.get("msg", "")).lower()
 
 
@@ -186,7 +186,7 @@ def planner_tick(
         trigger_perf = time.perf_counter()
         daemon.signal(signal.SIGHUP)
         reload = daemon.wait_log(lambda e: e.get("msg") == "config reloaded", triggered, 60)
-        plan = daemon.wait_log(_is_plan_line, reload["ts"], timeout) if reload else None
+        plan = daemon.wait_log(is_plan_line, reload["ts"], timeout) if reload else None
         tick.cpu_s = daemon.cpu_s() - cpu_before if daemon.running() else None
         tick.readyz_s, tick.readyz_failed = readyz.worst(trigger_perf, time.perf_counter())
     if reload is None or plan is None:

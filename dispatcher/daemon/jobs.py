@@ -4,6 +4,7 @@ and the one they run today, the planner (a page per store call, so claims interl
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 
@@ -53,11 +54,30 @@ async def plan_reminders(
         runtime.config.dispatcher.fallback_timezone,
         now,
     )
-    created = 0
-    while (page := await store_thread.call(next, pages, None)) is not None:
+    created = calls = 0
+    longest = 0.0
+    started = time.perf_counter()
+    while True:
+        called = time.perf_counter()
+        page = await store_thread.call(next, pages, None)
+        if page is None:
+            break
+        calls += 1
+        longest = max(longest, time.perf_counter() - called)
         created += page
         if page and on_created is not None:
             on_created()
-    if created:
-        log.info("planned reminders", extra={"fields": {"created": created}})
+    # Every pass is logged, idle ones too: its duration and its longest store call are what
+    # tell ops whether planning keeps up and whether it holds up sending.
+    log.info(
+        "planned reminders",
+        extra={
+            "fields": {
+                "created": created,
+                "pages": calls,
+                "seconds": round(time.perf_counter() - started, 3),
+                "longest_page_ms": round(longest * 1000, 1),
+            }
+        },
+    )
     return created

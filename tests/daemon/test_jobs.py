@@ -1,13 +1,18 @@
-"""Cron jobs from schedules.toml run in dispatcher.toml's time zone."""
+"""Cron jobs from schedules.toml run in dispatcher.toml's time zone; every planning pass is
+logged with what it cost."""
 
 from __future__ import annotations
 
-from datetime import datetime
+import logging
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
+import pytest
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from dispatcher.daemon import Daemon
+from dispatcher.daemon.jobs import plan_reminders
+from dispatcher.dispatch import StoreThread
 from tests.conftest import Deployment
 
 
@@ -38,4 +43,21 @@ def test_disabled_job_is_not_scheduled(open_deployment: Deployment) -> None:
         daemon.schedule_jobs(daemon.runtime)
         assert daemon.scheduler.get_job("plan") is None
     finally:
+        daemon.store.close()
+
+
+async def test_every_planning_pass_is_logged_with_its_cost_even_an_idle_one(
+    open_deployment: Deployment, caplog: pytest.LogCaptureFixture
+) -> None:
+    daemon = Daemon(open_deployment.config)
+    thread = StoreThread(daemon.store)
+    try:
+        with caplog.at_level(logging.INFO, logger="dispatcher.daemon"):
+            assert await plan_reminders(thread, daemon.runtime, datetime.now(UTC)) == 0
+        (line,) = [r for r in caplog.records if r.getMessage() == "planned reminders"]
+        fields = line.fields  # type: ignore[attr-defined]
+        assert fields["created"] == 0 and fields["pages"] >= 1
+        assert fields["seconds"] >= 0 and fields["longest_page_ms"] >= 0
+    finally:
+        thread.shutdown()
         daemon.store.close()

@@ -1,157 +1,162 @@
 """Intake into the store: people with their contact points, and their cases, inserted or
-updated in one transaction."""
+updated in one transaction per call.
+
+Each table is written with one ``INSERT … ON CONFLICT … DO UPDATE`` per call, executed by the
+driver for all rows at once (SQLite and PostgreSQL share the syntax): an import's batch of a
+few thousand rows is a handful of statements, so the writer is held for tens of milliseconds
+and the daemon's claims interleave between batches.
+
+A case belongs to one person for good: a case given with another person than its own is
+refused (nothing of the call is written and the refused ids are returned), and the update
+itself only touches a case of the same person, so no caller can move or overwrite one.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Column, Connection, Table, select
 
 from dispatcher.store import schema as t
 from dispatcher.store.api import CaseIn, PersonIn
-from dispatcher.store.dialect import Dialect
 from dispatcher.store.rows import chunks
+
+# What a re-import may change. A person's facts are replaced; a contact point keeps its status
+# (an opt-out or a dead number survives a re-import) and takes the new priority; a case's debt
+# facts are replaced, its state changes only through events.
+PERSON_UPDATES = ("name", "locale", "timezone", "updated_at")
+CONTACT_UPDATES = ("priority",)
+CASE_UPDATES = ("amount", "currency", "due_date", "schedule", "updated_at")
 
 
 def upsert(
     conn: Connection,
-    dialect: Dialect,
     people: Sequence[PersonIn],
     cases: Sequence[CaseIn],
     now: datetime,
-) -> None:
-    upsert_people(conn, dialect, people, now)
+) -> list[str]:
+    """Write ``people`` and ``cases``; return the ids of cases that belong to another person
+    than the one given (then nothing is written: the caller leaves them out and calls again)."""
+    refused = cases_of_others(conn, cases)
+    if refused:
+        return refused
+    upsert_people(conn, people, now)
     upsert_cases(conn, cases, now)
+    return []
 
 
-def upsert_people(
-    conn: Connection, dialect: Dialect, people: Sequence[PersonIn], now: datetime
-) -> None:
-    if not people:
-        return
-    ids = [p.id for p in people]
-    existing: set[str] = set()
-    for chunk in chunks(ids):
-        existing.update(
-            conn.execute(select(t.people.c.id).where(t.people.c.id.in_(chunk))).scalars()
-        )
-    fresh = [p for p in people if p.id not in existing]
-    known = [p for p in people if p.id in existing]
-    if fresh:
-        conn.execute(
-            insert(t.people),
-            [
-                {
-                    "id": p.id,
-                    "name": p.name,
-                    "locale": p.locale,
-                    "timezone": p.timezone,
-                    "created_at": now,
-                    "updated_at": now,
-                }
-                for p in fresh
-            ],
-        )
-    if known:
-        conn.execute(
-            update(t.people)
-            .where(t.people.c.id == bindparam("pid"))
-            .values(
-                name=bindparam("name"),
-                locale=bindparam("locale"),
-                timezone=bindparam("timezone"),
-                updated_at=now,
-            ),
-            [
-                {"pid": p.id, "name": p.name, "locale": p.locale, "timezone": p.timezone}
-                for p in known
-            ],
-        )
-    upsert_contact_points(conn, dialect, people, now)
+def cases_of_others(conn: Connection, cases: Sequence[CaseIn]) -> list[str]:
+    """The ids of ``cases`` already stored for another person."""
+    given = {c.id: c.person_id for c in cases}
+    refused: list[str] = []
+    for chunk in chunks(list(given)):
+        query = select(t.cases.c.id, t.cases.c.person_id).where(t.cases.c.id.in_(chunk))
+        refused.extend(cid for cid, owner in conn.execute(query) if given[cid] != owner)
+    return refused
 
 
-def upsert_contact_points(
-    conn: Connection, dialect: Dialect, people: Sequence[PersonIn], now: datetime
-) -> None:
-    # Contact points: add new ones, keep status of existing ones (an opt-out or a dead
-    # number must survive a re-import), update priority.
-    rows = [
+def person_values(person: PersonIn, now: datetime) -> dict[str, Any]:
+    """A person's row as written (the one place that builds it)."""
+    return {
+        "id": person.id,
+        "name": person.name,
+        "locale": person.locale,
+        "timezone": person.timezone,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+def case_values(case: CaseIn, now: datetime) -> dict[str, Any]:
+    """A case's row as written (the one place that builds it)."""
+    return {
+        "id": case.id,
+        "person_id": case.person_id,
+        "amount": case.amount,
+        "currency": case.currency,
+        "due_date": case.due_date,
+        "state": case.state,
+        "paused_until": case.paused_until,
+        "schedule": case.schedule,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+def upsert_people(conn: Connection, people: Sequence[PersonIn], now: datetime) -> None:
+    """Insert or update ``people`` and their contact points."""
+    _upsert(conn, t.people, ("id",), PERSON_UPDATES, [person_values(p, now) for p in people])
+    points = [
         {
             "person_id": p.id,
             "kind": kind.value,
             "value": value,
-            "priority": prio,
+            "priority": priority,
             "status": "ok",
             "updated_at": now,
         }
         for p in people
-        for kind, value, prio in p.contact_values()
+        for kind, value, priority in p.contact_values()
     ]
-    if rows:
-        conn.execute(dialect.insert_ignore(t.contact_points), rows)
-        conn.execute(
-            update(t.contact_points)
-            .where(
-                t.contact_points.c.person_id == bindparam("pid"),
-                t.contact_points.c.kind == bindparam("k"),
-                t.contact_points.c.value == bindparam("v"),
-            )
-            .values(priority=bindparam("p")),
-            [
-                {"pid": r["person_id"], "k": r["kind"], "v": r["value"], "p": r["priority"]}
-                for r in rows
-            ],
-        )
+    _upsert(conn, t.contact_points, ("person_id", "kind", "value"), CONTACT_UPDATES, points)
 
 
 def upsert_cases(conn: Connection, cases: Sequence[CaseIn], now: datetime) -> None:
-    if not cases:
+    """Insert or update ``cases``; an existing case is updated only for its own person."""
+    _upsert(
+        conn,
+        t.cases,
+        ("id",),
+        CASE_UPDATES,
+        [case_values(c, now) for c in cases],
+        only_if=f"{t.cases.name}.person_id = excluded.person_id",
+    )
+
+
+def _upsert(
+    conn: Connection,
+    table: Table,
+    key: Sequence[str],
+    updates: Sequence[str],
+    rows: list[dict[str, Any]],
+    only_if: str | None = None,
+) -> None:
+    """``rows`` (dicts with the same keys) inserted into ``table``, or the ``updates`` columns
+    set where ``key`` exists (and ``only_if`` holds), in one driver-level executemany."""
+    if not rows:
         return
-    existing: set[str] = set()
-    for chunk in chunks([c.id for c in cases]):
-        existing.update(conn.execute(select(t.cases.c.id).where(t.cases.c.id.in_(chunk))).scalars())
-    fresh = [c for c in cases if c.id not in existing]
-    known = [c for c in cases if c.id in existing]
-    if fresh:
-        conn.execute(
-            insert(t.cases),
-            [
-                {
-                    "id": c.id,
-                    "person_id": c.person_id,
-                    "amount": c.amount,
-                    "currency": c.currency,
-                    "due_date": c.due_date,
-                    "state": c.state,
-                    "paused_until": c.paused_until,
-                    "schedule": c.schedule,
-                    "created_at": now,
-                    "updated_at": now,
-                }
-                for c in fresh
-            ],
-        )
-    if known:
-        # A re-import updates the debt's facts; its state changes only through events.
-        conn.execute(
-            update(t.cases)
-            .where(t.cases.c.id == bindparam("cid"))
-            .values(
-                amount=bindparam("amount"),
-                currency=bindparam("currency"),
-                due_date=bindparam("due_date"),
-                schedule=bindparam("schedule"),
-                updated_at=now,
-            ),
-            [
-                {
-                    "cid": c.id,
-                    "amount": c.amount,
-                    "currency": c.currency,
-                    "due_date": c.due_date,
-                    "schedule": c.schedule,
-                }
-                for c in known
-            ],
-        )
+    names = list(rows[0])
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    sql = (
+        f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({', '.join([mark] * len(names))})"
+        f" ON CONFLICT ({', '.join(key)}) DO UPDATE SET "
+        + ", ".join(f"{name} = excluded.{name}" for name in updates)
+        + (f" WHERE {only_if}" if only_if else "")
+    )
+    values = [list(row.values()) for row in rows]
+    for index, name in enumerate(names):
+        convert = _converter(table.c[name], conn)
+        if convert is not None:
+            for row_values in values:
+                row_values[index] = convert(row_values[index])
+    conn.exec_driver_sql(sql, [tuple(row_values) for row_values in values])
+
+
+def _converter(column: Column[Any], conn: Connection) -> Callable[[Any], Any] | None:
+    """The column type's conversion of a Python value for this database (None: as is),
+    remembered per value: a batch's instants are mostly the same ``now``, its dates few."""
+    process = column.type._cached_bind_processor(conn.dialect)
+    if process is None:
+        return None
+    seen: dict[Any, Any] = {}
+
+    def convert(value: Any) -> Any:
+        try:
+            return seen[value]
+        except KeyError:
+            seen[value] = done = process(value)
+            return done
+
+    return convert

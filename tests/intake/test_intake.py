@@ -22,7 +22,7 @@ from dispatcher.model import CaseState, ContactKind, Person
 from dispatcher.store import open_store
 
 EXAMPLE_CONFIG = Path(__file__).parents[2] / "config"
-CSV_COLUMNS = (*FIELDS, "state")
+CSV_COLUMNS = FIELDS
 # What most rows share; each row states only what it is about.
 BLANK_ROW = {
     "locale": "en",

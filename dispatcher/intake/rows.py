@@ -132,9 +132,15 @@ def _column(name: str) -> str:
 class _Findings:
     """The errors found in one row, each with its field and (masked) value."""
 
-    def __init__(self, number: int) -> None:
+    def __init__(self, number: int, row: dict[str, Any]) -> None:
         self.number = number
         self.errors: list[RowError] = []
+        # One look over the whole row: in the usual row no value needs its own.
+        plain = [v for k, v in row.items() if k != "address" and v.__class__ is str]
+        address = row.get("address")
+        self.suspect = _UNFIT.search("".join(plain)) is not None or (
+            address.__class__ is str and _UNFIT_ADDRESS.search(address) is not None
+        )
 
     def bad(self, field: str, message: str, value: Any = None) -> None:
         suffix = f" (got {_shown(field, value)})" if value not in (None, "") else ""
@@ -144,10 +150,10 @@ class _Findings:
         """``row[key]`` as stripped text ("" when absent), or "" with an error when it is not
         a fit scalar value."""
         value = row.get(key)
-        if value is None:
-            return ""
-        if isinstance(value, str):
+        if value.__class__ is str:
             text = value.strip()
+        elif value is None:
+            return ""
         elif isinstance(value, int | float) and not isinstance(value, bool):
             text = str(value)
         else:
@@ -161,7 +167,7 @@ class _Findings:
         if len(text) > limit:
             self.bad(key, f"longer than {limit} characters", text)
             return ""
-        if (_UNFIT_ADDRESS if key == "address" else _UNFIT).search(text):
+        if self.suspect and (_UNFIT_ADDRESS if key == "address" else _UNFIT).search(text):
             self.bad(key, "holds control characters or bytes that are not text", text)
             return ""
         return text
@@ -169,35 +175,39 @@ class _Findings:
     def many(self, row: dict[str, Any], key: str) -> list[str]:
         """``row[key]`` as a list of values (a JSON list, or text split at ``;``)."""
         value = row.get(key)
-        if value is None or value == "":
+        if not value:
             return []
-        if isinstance(value, list):
-            items = value
-        elif isinstance(value, str):
+        if value.__class__ is str:
             items = value.split(";")
+        elif isinstance(value, list):
+            items = value
         else:
             items = [value]
         out: list[str] = []
         for item in items:
-            if not isinstance(item, str | int) or isinstance(item, bool):
+            if item.__class__ is not str and (
+                not isinstance(item, int) or isinstance(item, bool)
+            ):
                 self.bad(key, "not a text value")
                 return []
             text = str(item).strip()
             if text:
-                out.append(self.fit(key, text))
+                text = self.fit(key, text)
+                if text:
+                    out.append(text)
         if len(out) > MOST[key]:
             self.bad(key, f"more than {MOST[key]} values")
             return []
-        return [text for text in out if text]
+        return out
 
     def require(self, row: dict[str, Any], keys: Iterable[str]) -> None:
         for key in keys:
             value = row.get(key)
-            if value is None or (isinstance(value, str) and not value.strip()):
+            if value is None or (value.__class__ is str and not value.strip()):
                 self.bad(key, "required")
 
 
-@lru_cache(maxsize=65_536)
+@lru_cache(maxsize=4096)
 def _e164(raw: str, region: str | None) -> str | None:
     # Remembered: a person with several cases repeats the same numbers row after row.
     try:
@@ -313,7 +323,7 @@ def parse_person(
 ) -> PersonIn | list[RowError]:
     """Validate a person alone (keys ``person_id, name, locale, timezone, phone, email,
     address``), as the API's person upsert does; errors carry row number 1."""
-    found = _Findings(1)
+    found = _Findings(1, row)
     found.require(row, PERSON_REQUIRED)
     person = _person(row, found, default_locale=default_locale, default_region=default_region)
     return found.errors or person
@@ -322,7 +332,7 @@ def parse_person(
 def parse_case(row: dict[str, Any], *, schedules: Iterable[str] | None) -> CaseIn | list[RowError]:
     """Validate a case alone (keys ``case_id, person_id, amount, currency, due_date,
     schedule, state``), as the API's case upsert does; errors carry row number 1."""
-    found = _Findings(1)
+    found = _Findings(1, row)
     found.require(row, ("person_id", *CASE_REQUIRED))
     person_id = _id(row, "person_id", found)
     case = _case(row, found, person_id=person_id, schedules=schedules, default_schedule=None)
@@ -341,7 +351,7 @@ def parse_row(
     default_region: str | None,
 ) -> GoodRow | list[RowError]:
     """Validate one row; return it as a person and a case, or every error in it."""
-    found = _Findings(number)
+    found = _Findings(number, row)
     for key in sorted(set(row) - set(FIELDS)):
         found.bad(_column(key), "unknown column")
     found.require(row, REQUIRED)

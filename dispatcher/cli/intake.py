@@ -3,9 +3,10 @@ ad-hoc reminder) and ``event`` (what happened to a case)."""
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 from rich.progress import (
@@ -23,7 +24,7 @@ from dispatcher.store import open_store
 from dispatcher.store.api import NewReminder, UnknownCase
 
 if TYPE_CHECKING:
-    from dispatcher.intake import GoodRow, RowError
+    from dispatcher.intake import RowError
 
 
 @click.command(name="import")
@@ -36,6 +37,11 @@ if TYPE_CHECKING:
     "recognised), e.g. cp1252.",
 )
 @click.option("--chunk", default=2000, show_default=True, help="Rows per transaction.")
+@click.option(
+    "--jobs",
+    type=int,
+    help="Processes that check rows (default: one per core, up to 4, for a file over 4 MB).",
+)
 @click.pass_context
 def import_(
     ctx: click.Context,
@@ -44,40 +50,38 @@ def import_(
     default_region: str | None,
     encoding: str | None,
     chunk: int,
+    jobs: int | None,
 ) -> None:
     """Load people and cases from CSV or JSON Lines. Bad rows are reported and skipped."""
-    from dispatcher.intake import FileProblem, Importer, RowFile, parse_row
+    from dispatcher.intake import FileProblem, Importer, RowFile
+    from dispatcher.intake.checking import RowRules, checked_rows
     from dispatcher.intake.decoding import UnknownEncoding
 
     config = config_or_exit(ctx.obj["config"])
-    if chunk < 1:
-        fail("--chunk must be at least 1")
+    if chunk < 1 or (jobs is not None and jobs < 1):
+        fail("--chunk and --jobs must be at least 1")
     try:
         rows = RowFile(file, encoding)
     except (UnknownEncoding, OSError) as exc:
         fail(f"{file}: {exc}")
     store = open_store(config.store_url)
-    schedules = list(config.schedules.schedules)
-
-    def parse(number: int, row: dict[str, Any]) -> GoodRow | list[RowError]:
-        return parse_row(
-            number,
-            row,
-            schedules=schedules,
-            default_schedule=default_schedule,
-            default_locale=config.dispatcher.fallback_locale,
-            default_region=default_region,
-        )
+    rules = RowRules(
+        schedules=tuple(config.schedules.schedules),
+        default_schedule=default_schedule,
+        default_locale=config.dispatcher.fallback_locale,
+        default_region=default_region,
+    )
 
     def report(error: RowError) -> None:
         err.print(str(error), markup=False, highlight=False)
 
-    importer = Importer(store, parse, now=utc_now, on_error=report, size=chunk)
+    importer = Importer(store, now=utc_now, on_error=report, size=chunk)
+    workers = jobs or (min(os.cpu_count() or 1, 4) if rows.size >= PARALLEL_FROM else 1)
     try:
         with Progress(*_COLUMNS, console=err, transient=False) as progress:
             task = progress.add_task("import", total=rows.size)
-            for count, (number, row) in enumerate(rows, start=1):
-                importer.add(number, row)
+            for count, (number, checked) in enumerate(checked_rows(rows, rules, workers), 1):
+                importer.add(number, checked)
                 if count % 1000 == 0:
                     progress.update(task, completed=rows.position())
             importer.close()
@@ -91,6 +95,10 @@ def import_(
     out.print(f"imported {importer.kept} row(s); rejected {importer.rejected}", markup=False)
     if importer.rejected:
         sys.exit(1)
+
+
+# Below this size checking rows in this process is quicker than starting workers.
+PARALLEL_FROM = 4_000_000
 
 
 # The progress of an import is shown by the bytes read: a record may span lines, and counting

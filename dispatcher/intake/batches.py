@@ -11,14 +11,12 @@ import sqlite3
 import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
-from typing import Any
 
 from dispatcher.intake.rows import GoodRow, RowError
 from dispatcher.store import Store
 from dispatcher.store.api import PersonIn
 
 BATCH_ROWS = 2000
-ParseRow = Callable[[int, dict[str, Any]], GoodRow | list[RowError]]
 
 
 def store_rows(store: Store, rows: Sequence[GoodRow], now: datetime) -> list[RowError]:
@@ -73,20 +71,18 @@ class _SeenCases:
 
 
 class Importer:
-    """Rows (or the errors of rows that could not be read) in, good rows stored every
-    ``size`` rows; ``on_error`` hears of every rejected row as soon as it is known."""
+    """Checked rows in, good ones stored every ``size`` rows; ``on_error`` hears of every
+    rejected row as soon as it is known."""
 
     def __init__(
         self,
         store: Store,
-        parse: ParseRow,
         *,
         now: Callable[[], datetime],
         on_error: Callable[[RowError], None],
         size: int = BATCH_ROWS,
     ) -> None:
         self.store = store
-        self.parse = parse
         self.now = now
         self.on_error = on_error
         self.size = size
@@ -96,12 +92,8 @@ class Importer:
         self._batch: dict[str, GoodRow] = {}
         self._seen = _SeenCases()
 
-    def add(self, number: int, row: dict[str, Any] | RowError) -> None:
-        """One row of the file: checked, and kept for the next batch or rejected."""
-        if isinstance(row, RowError):
-            self._reject([row])
-            return
-        parsed = self.parse(number, row)
+    def add(self, number: int, parsed: GoodRow | list[RowError]) -> None:
+        """One checked row of the file: kept for the next batch, or rejected."""
         if isinstance(parsed, list):
             self._reject(parsed)
             return

@@ -78,10 +78,13 @@ class RowFile:
 
     def __iter__(self) -> Iterator[Row]:
         text = decoding.open_text(self._raw, self.encoding)
-        if self.path.suffix.lower() in JSON_SUFFIXES:
-            yield from self._json_rows(_Lines(text))
-        else:
-            yield from self._csv_rows(_Lines(text))
+        try:
+            if self.path.suffix.lower() in JSON_SUFFIXES:
+                yield from self._json_rows(_Lines(text))
+            else:
+                yield from self._csv_rows(_Lines(text))
+        finally:
+            text.detach()  # the file stays open (and its position known) until close()
 
     def _json_rows(self, lines: _Lines) -> Iterator[Row]:
         number = 0

@@ -185,9 +185,7 @@ class _Findings:
             items = [value]
         out: list[str] = []
         for item in items:
-            if item.__class__ is not str and (
-                not isinstance(item, int) or isinstance(item, bool)
-            ):
+            if item.__class__ is not str and (not isinstance(item, int) or isinstance(item, bool)):
                 self.bad(key, "not a text value")
                 return []
             text = str(item).strip()

@@ -214,3 +214,17 @@ def test_a_case_of_another_person_is_refused_and_the_rest_kept(site: ImportSite)
         assert store.get_case("C-2") is not None and store.get_case("C-4") is not None
     finally:
         store.close()
+
+
+def test_rows_checked_by_worker_processes_give_the_same_import(site: ImportSite) -> None:
+    rows = many_rows(2500)
+    rows[1200]["amount"] = "-1"
+    rows[2400]["case_id"] = "C-7"  # given again: the first row keeps it
+    text = csv_text(*rows)
+    result = site.import_(site.write("people.csv", text), "--jobs", "2", "--chunk", "700")
+
+    assert result.exit_code == 1, result.output
+    assert "imported 2498 row(s); rejected 2" in result.output
+    assert [line.split(":")[0] for line in error_lines(result)] == ["row 1202", "row 2402"]
+    assert_reported(result, 2402, "case_id", "already given in row 9")
+    assert len(site.case_ids()) == 2498 and "C-1200" not in site.case_ids()

@@ -7,7 +7,6 @@ config per request, since a reload may have changed it.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -17,10 +16,8 @@ from pydantic import BaseModel
 
 from dispatcher.api.access import CoreAccess
 from dispatcher.api.auth import Caller
-from dispatcher.api.models import ID_PATTERN
 from dispatcher.api.problems import FieldError, invalid
-
-_ID = re.compile(ID_PATTERN)
+from dispatcher.intake import is_id
 
 
 @dataclass
@@ -35,7 +32,7 @@ class Call:
 
     def path_id(self, name: str) -> str:
         value = self.request.match_info[name]
-        if not _ID.match(value):
+        if not is_id(value):
             raise invalid(
                 [FieldError(name, f"not an id (letters, digits, . _ : -; got {value!r})")]
             )

@@ -55,3 +55,10 @@ async def test_a_batch_row_of_another_persons_case_is_refused_and_the_rest_kept(
     assert case is not None and (case.person_id, case.amount) == ("P-1", "50")
     assert store.get_person("P-3") is None
     assert store.get_case("C-2") is not None and store.get_case("C-5") is not None
+
+
+async def test_an_id_with_a_final_newline_is_refused_before_anything_is_written(api: Api) -> None:
+    status, body = await api.call("PUT", "/v1/people/P-NL%0A", json=ANA)
+    assert status == 422, body
+    assert body["errors"][0]["field"] == "person_id"
+    assert api.dep.store().get_person("P-NL\n") is None

@@ -64,7 +64,11 @@ class RowFile:
         self.path = path
         self.size = path.stat().st_size
         self._raw = path.open("rb")
-        self.encoding = decoding.sniff(self._raw.read(64), encoding)
+        try:
+            self.encoding = decoding.sniff(self._raw.read(64), encoding)
+        except decoding.UnknownEncoding:
+            self._raw.close()
+            raise
         self._raw.seek(0)
         self._suggestion: str | None = None
         self._suggested = False

@@ -1,8 +1,8 @@
 """Intake into the store: people with their contact points, and their cases, inserted or
 updated in one transaction per call.
 
-Each table is written with one ``INSERT … ON CONFLICT … DO UPDATE`` per call, executed by the
-driver for all rows at once (SQLite and PostgreSQL share the syntax): an import's batch of a
+Each table is written with multi-row ``INSERT … ON CONFLICT … DO UPDATE`` statements (SQLite
+and PostgreSQL share the syntax), handed to the driver as they are: an import's batch of a
 few thousand rows is a handful of statements, so the writer is held for tens of milliseconds
 and the daemon's claims interleave between batches.
 
@@ -29,6 +29,9 @@ from dispatcher.store.rows import chunks
 PERSON_UPDATES = ("name", "locale", "timezone", "updated_at")
 CONTACT_UPDATES = ("priority",)
 CASE_UPDATES = ("amount", "currency", "due_date", "schedule", "updated_at")
+# Rows per statement: ten columns of 500 rows stay well inside every database's limit on
+# bound values (SQLite 32,766, PostgreSQL 65,535).
+ROWS_PER = 500
 
 
 def upsert(
@@ -124,24 +127,30 @@ def _upsert(
     only_if: str | None = None,
 ) -> None:
     """``rows`` (dicts with the same keys) inserted into ``table``, or the ``updates`` columns
-    set where ``key`` exists (and ``only_if`` holds), in one driver-level executemany."""
+    set where ``key`` exists (and ``only_if`` holds): multi-row statements of ``ROWS_PER``
+    rows each (one round trip each on PostgreSQL), the last row given for a key winning."""
     if not rows:
         return
     names = list(rows[0])
-    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    sql = (
-        f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({', '.join([mark] * len(names))})"
-        f" ON CONFLICT ({', '.join(key)}) DO UPDATE SET "
-        + ", ".join(f"{name} = excluded.{name}" for name in updates)
-        + (f" WHERE {only_if}" if only_if else "")
-    )
-    values = [list(row.values()) for row in rows]
+    # One statement may not touch a row twice (PostgreSQL refuses): one row per key.
+    values = list({tuple(row[k] for k in key): list(row.values()) for row in rows}.values())
     for index, name in enumerate(names):
         convert = _converter(table.c[name], conn)
         if convert is not None:
             for row_values in values:
                 row_values[index] = convert(row_values[index])
-    conn.exec_driver_sql(sql, [tuple(row_values) for row_values in values])
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    one = f"({', '.join([mark] * len(names))})"
+    tail = (
+        f" ON CONFLICT ({', '.join(key)}) DO UPDATE SET "
+        + ", ".join(f"{name} = excluded.{name}" for name in updates)
+        + (f" WHERE {only_if}" if only_if else "")
+    )
+    head = f"INSERT INTO {table.name} ({', '.join(names)}) VALUES "
+    for start in range(0, len(values), ROWS_PER):
+        part = values[start : start + ROWS_PER]
+        flat = tuple(value for row_values in part for value in row_values)
+        conn.exec_driver_sql(head + ", ".join([one] * len(part)) + tail, flat)
 
 
 def _converter(column: Column[Any], conn: Connection) -> Callable[[Any], Any] | None:

@@ -48,3 +48,11 @@ def test_the_update_itself_only_touches_a_case_of_the_same_person(store) -> None
     store.upsert([ANN], [replace(CASE, amount="75", due_date=date(2026, 12, 1))], NOW)
     case = store.get_case("C-1")
     assert (case.amount, case.due_date) == ("75", date(2026, 12, 1))
+
+
+def test_a_value_given_twice_in_one_call_is_written_once(store) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    twice = replace(ANN, phones=("+447911123401", "+447911123401", "+447911123409"))
+    assert store.upsert([twice, replace(twice, name="Ann B")], [CASE, CASE], NOW) == []
+    person = store.get_person("P-1")
+    assert person.name == "Ann B", "the last row given for a key wins"
+    assert sorted(c.value for c in person.contacts) == ["+447911123401", "+447911123409"]

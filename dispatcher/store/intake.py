@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from itertools import chain
 from typing import Any
 
 from sqlalchemy import Column, Connection, Table, select
@@ -127,13 +128,12 @@ def _upsert(
     only_if: str | None = None,
 ) -> None:
     """``rows`` (dicts with the same keys) inserted into ``table``, or the ``updates`` columns
-    set where ``key`` exists (and ``only_if`` holds): multi-row statements of ``ROWS_PER``
-    rows each (one round trip each on PostgreSQL), the last row given for a key winning."""
+    set where ``key`` exists (and ``only_if`` holds), row after row (the last row given for a
+    key wins)."""
     if not rows:
         return
     names = list(rows[0])
-    # One statement may not touch a row twice (PostgreSQL refuses): one row per key.
-    values = list({tuple(row[k] for k in key): list(row.values()) for row in rows}.values())
+    values = [list(row.values()) for row in rows]
     for index, name in enumerate(names):
         convert = _converter(table.c[name], conn)
         if convert is not None:
@@ -147,9 +147,16 @@ def _upsert(
         + (f" WHERE {only_if}" if only_if else "")
     )
     head = f"INSERT INTO {table.name} ({', '.join(names)}) VALUES "
+    if mark == "%s":
+        # psycopg parses a statement's placeholders on every call unless it is short: one
+        # short statement, pipelined by the driver for every row.
+        conn.exec_driver_sql(head + one + tail, [tuple(row_values) for row_values in values])
+        return
+    # SQLite: multi-row statements, each row applied in turn (one already written by the same
+    # statement is updated, as by a later statement).
     for start in range(0, len(values), ROWS_PER):
         part = values[start : start + ROWS_PER]
-        flat = tuple(value for row_values in part for value in row_values)
+        flat = tuple(chain.from_iterable(part))
         conn.exec_driver_sql(head + ", ".join([one] * len(part)) + tail, flat)
 
 

@@ -8,7 +8,6 @@ changed it.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -18,10 +17,8 @@ from pydantic import BaseModel
 
 from dispatcher.api.access import CoreAccess
 from dispatcher.api.auth import Caller
-from dispatcher.api.models import ID_PATTERN
 from dispatcher.api.problems import FieldError, invalid
-
-_ID = re.compile(ID_PATTERN)
+from dispatcher.intake import is_id
 
 
 @dataclass
@@ -36,7 +33,7 @@ class Call:
 
     def path_id(self, name: str) -> str:
         value = self.request.match_info[name]
-        if not _ID.fullmatch(value):  # not match: ``$`` alone lets a final newline through
+        if not is_id(value):  # fullmatch: ``$`` alone would let a final newline through
             raise invalid(
                 [FieldError(name, f"not an id (letters, digits, . _ : -; got {value!r})")]
             )

@@ -19,9 +19,9 @@ from dispatcher.api.models import (
 )
 from dispatcher.api.problems import ApiProblem, FieldError, intake_field_errors, invalid
 from dispatcher.api.views import case_view, history_view, person_view, reminder_view
-from dispatcher.intake import RowError, parse_case, parse_row
+from dispatcher.intake import GoodRow, RowError, parse_case, parse_row, store_rows
 from dispatcher.model import ReminderState
-from dispatcher.store.api import CaseIn, PersonIn, UnknownCase
+from dispatcher.store.api import CaseIn, UnknownCase
 
 
 async def put_case(call: Call) -> Answer:
@@ -48,7 +48,8 @@ async def put_case(call: Call) -> Answer:
     existing = await core.call(core.store.get_case, case_id)
     if existing is not None and existing.person_id != body.person_id:
         raise invalid([FieldError("person_id", f"case {case_id!r} belongs to another person")])
-    await core.call(core.store.upsert, [], [parsed], core.clock())
+    if await core.call(core.store.upsert, [], [parsed], core.clock()):  # taken meanwhile
+        raise invalid([FieldError("person_id", f"case {case_id!r} belongs to another person")])
     core.changed(case_id=case_id)
     case = await core.call(core.store.get_case, case_id)
     assert case is not None
@@ -66,29 +67,41 @@ async def post_batch(call: Call) -> Answer:
         )
     # Thousands of rows take a while to check (phone numbers): off the event loop, so
     # /healthz and other requests are answered meanwhile.
-    people, cases, results = await asyncio.to_thread(
+    good, row_errors = await asyncio.to_thread(
         _checked_rows,
         body.rows,
         list(runtime.config.schedules.schedules),
         runtime.config.dispatcher.fallback_locale,
     )
-    if cases:
-        await core.call(core.store.upsert, list(people.values()), cases, core.clock())
-        for case in cases:  # a claim of theirs waiting to send is checked again
-            core.changed(case_id=case.id, person_id=case.person_id)
+    if good:
+        for error in await core.call(store_rows, core.store, good, core.clock()):
+            row_errors[error.row] = [error]
+        for kept in good:  # a claim of theirs waiting to send is checked again
+            if kept.row not in row_errors:
+                core.changed(case_id=kept.case.id, person_id=kept.case.person_id)
+    results = [
+        RowResult(
+            index=index,
+            case_id=_shown_id(row.get("case_id")),
+            accepted=index not in row_errors,
+            errors=[
+                FieldErrorView(field=e.field, message=e.message) for e in row_errors.get(index, [])
+            ],
+        )
+        for index, row in enumerate(body.rows)
+    ]
     accepted = sum(r.accepted for r in results)
     return 200, BatchResult(accepted=accepted, rejected=len(results) - accepted, rows=results)
 
 
 def _checked_rows(
     rows: list[dict[str, Any]], schedules: list[str], default_locale: str
-) -> tuple[dict[str, PersonIn], list[CaseIn], list[RowResult]]:
-    """Each row of a batch parsed alone: its people and cases, and every row's result (a case
+) -> tuple[list[GoodRow], dict[int, list[RowError]]]:
+    """Each row of a batch parsed alone: the good rows, and the errors by row index (a case
     given twice is refused the second time)."""
-    people: dict[str, PersonIn] = {}
-    cases: list[CaseIn] = []
+    good: list[GoodRow] = []
     seen: dict[str, int] = {}
-    results: list[RowResult] = []
+    row_errors: dict[int, list[RowError]] = {}
     for index, row in enumerate(rows):
         parsed = parse_row(
             index,
@@ -98,26 +111,20 @@ def _checked_rows(
             default_locale=default_locale,
             default_region=None,
         )
-        case_id = str(row.get("case_id") or "") or None
-        errors: list[RowError] = parsed if isinstance(parsed, list) else []
-        if not isinstance(parsed, list):
-            if parsed.case.id in seen:
-                errors = [
-                    RowError(index, "case_id", f"case already given in row {seen[parsed.case.id]}")
-                ]
-            else:
-                seen[parsed.case.id] = index
-                people[parsed.person.id] = parsed.person
-                cases.append(parsed.case)
-        results.append(
-            RowResult(
-                index=index,
-                case_id=case_id,
-                accepted=not errors,
-                errors=[FieldErrorView(field=e.field, message=e.message) for e in errors],
-            )
-        )
-    return people, cases, results
+        if isinstance(parsed, list):
+            row_errors[index] = parsed
+        elif parsed.case.id in seen:
+            row_errors[index] = [
+                RowError(index, "case_id", f"case already given in row {seen[parsed.case.id]}")
+            ]
+        else:
+            seen[parsed.case.id] = index
+            good.append(parsed)
+    return good, row_errors
+
+
+def _shown_id(value: object) -> str | None:
+    return str(value)[:128] if isinstance(value, str | int) and str(value) else None
 
 
 async def get_case(call: Call) -> Answer:

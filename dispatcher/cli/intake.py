@@ -3,15 +3,15 @@ ad-hoc reminder) and ``event`` (what happened to a case)."""
 
 from __future__ import annotations
 
+import os
 import sys
-from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 from rich.progress import (
     BarColumn,
-    MofNCompleteColumn,
+    DownloadColumn,
     Progress,
     TextColumn,
     TimeRemainingColumn,
@@ -20,121 +20,95 @@ from rich.progress import (
 from dispatcher.cli.console import err, fail, out
 from dispatcher.cli.instants import parse_instant, utc_now
 from dispatcher.cli.loading import config_or_exit, store_or_exit
-from dispatcher.store import Store, open_store
+from dispatcher.store import open_store
 from dispatcher.store.api import NewReminder, UnknownCase
 
 if TYPE_CHECKING:
-    from dispatcher.intake import GoodRow, RowError
-    from dispatcher.store.api import CaseIn, PersonIn
-
-    ParseRow = Callable[[int, dict[str, Any]], GoodRow | list[RowError]]
+    from dispatcher.intake import RowError
 
 
 @click.command(name="import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--schedule", "default_schedule", help="Schedule for rows that name none.")
 @click.option("--region", "default_region", help="Region for phone numbers without +, e.g. US.")
-@click.option("--chunk", default=1000, show_default=True, help="Rows per transaction.")
+@click.option(
+    "--encoding",
+    help="The file's encoding if not UTF-8 (UTF-8 and UTF-16 with a byte-order mark are "
+    "recognised), e.g. cp1252.",
+)
+@click.option("--chunk", default=2000, show_default=True, help="Rows per transaction.")
+@click.option(
+    "--jobs",
+    type=int,
+    help="Processes that check rows (default: one per core, up to 4, for a file over 4 MB).",
+)
 @click.pass_context
 def import_(
     ctx: click.Context,
     file: Path,
     default_schedule: str | None,
     default_region: str | None,
+    encoding: str | None,
     chunk: int,
+    jobs: int | None,
 ) -> None:
     """Load people and cases from CSV or JSON Lines. Bad rows are reported and skipped."""
-    from dispatcher.intake import count_rows, parse_row, read_rows
+    from dispatcher.intake import FileProblem, Importer, RowFile
+    from dispatcher.intake.checking import RowRules, checked_rows
+    from dispatcher.intake.decoding import UnknownEncoding
 
     config = config_or_exit(ctx.obj["config"])
+    if chunk < 1 or (jobs is not None and jobs < 1):
+        fail("--chunk and --jobs must be at least 1")
+    try:
+        rows = RowFile(file, encoding)
+    except (UnknownEncoding, OSError) as exc:
+        fail(f"{file}: {exc}")
     store = open_store(config.store_url)
-    schedules = list(config.schedules.schedules)
+    rules = RowRules(
+        schedules=tuple(config.schedules.schedules),
+        default_schedule=default_schedule,
+        default_locale=config.dispatcher.fallback_locale,
+        default_region=default_region,
+    )
 
-    def parse(number: int, row: dict[str, Any]) -> GoodRow | list[RowError]:
-        return parse_row(
-            number,
-            row,
-            schedules=schedules,
-            default_schedule=default_schedule,
-            default_locale=config.dispatcher.fallback_locale,
-            default_region=default_region,
-        )
+    def report(error: RowError) -> None:
+        err.print(str(error), markup=False, highlight=False)
 
-    total = count_rows(file)
-    columns = (TextColumn("importing"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=err, transient=False) as progress:
-        task = progress.add_task("import", total=total)
-        kept, errors = _store_rows(
-            store, read_rows(file), parse, chunk, advance=lambda: progress.advance(task)
-        )
-    store.close()
-    for error in errors:
-        err.print(str(error), markup=False)
-    rejected = len({e.row for e in errors})
-    out.print(f"imported {kept} row(s); rejected {rejected}", markup=False)
-    if rejected:
+    importer = Importer(store, now=utc_now, on_error=report, size=chunk)
+    workers = jobs or (min(os.cpu_count() or 1, 4) if rows.size >= PARALLEL_FROM else 1)
+    try:
+        with Progress(*_COLUMNS, console=err, transient=False) as progress:
+            task = progress.add_task("import", total=rows.size)
+            for count, (number, checked) in enumerate(checked_rows(rows, rules, workers), 1):
+                importer.add(number, checked)
+                if count % 1000 == 0:
+                    progress.update(task, completed=rows.position())
+            importer.close()
+            progress.update(task, completed=rows.size)
+    except FileProblem as exc:
+        importer.close()
+        fail(f"{file}: {exc} (imported {importer.kept} row(s) before it)")
+    finally:
+        rows.close()
+        store.close()
+    out.print(f"imported {importer.kept} row(s); rejected {importer.rejected}", markup=False)
+    if importer.rejected:
         sys.exit(1)
 
 
-def _store_rows(
-    store: Store,
-    rows: Iterable[tuple[int, dict[str, Any] | RowError]],
-    parse: ParseRow,
-    chunk: int,
-    *,
-    advance: Callable[[], None],
-) -> tuple[int, list[RowError]]:
-    """Store the good rows, ``chunk`` cases per transaction; return how many were kept and
-    the errors of the others (a case given again keeps its first row)."""
-    from dispatcher.intake import RowError
-
-    errors: list[RowError] = []
-    seen_cases: dict[str, int] = {}
-    batch = _Batch(store, chunk)
-    for number, row in rows:
-        advance()
-        if isinstance(row, RowError):
-            errors.append(row)
-            continue
-        parsed = parse(number, row)
-        if isinstance(parsed, list):
-            errors.extend(parsed)
-            continue
-        if parsed.case.id in seen_cases:
-            errors.append(
-                RowError(
-                    number, "case_id", f"case already given in row {seen_cases[parsed.case.id]}"
-                )
-            )
-            continue
-        seen_cases[parsed.case.id] = number
-        batch.add(parsed)
-    batch.flush()
-    return batch.kept, errors
+# Below this size checking rows in this process is quicker than starting workers.
+PARALLEL_FROM = 4_000_000
 
 
-class _Batch:
-    """The people and cases read since the last transaction: stored each time ``size`` cases
-    are in, and once more at the end."""
-
-    def __init__(self, store: Store, size: int) -> None:
-        self.store = store
-        self.size = size
-        self.people: dict[str, PersonIn] = {}
-        self.cases: list[CaseIn] = []
-        self.kept = 0
-
-    def add(self, row: GoodRow) -> None:
-        self.people[row.person.id] = row.person
-        self.cases.append(row.case)
-        self.kept += 1
-        if len(self.cases) >= self.size:
-            self.flush()
-
-    def flush(self) -> None:
-        if self.cases:
-            self.store.upsert(list(self.people.values()), self.cases, utc_now())
-        self.people, self.cases = {}, []
+# The progress of an import is shown by the bytes read: a record may span lines, and counting
+# records first would read the whole file twice.
+_COLUMNS = (
+    TextColumn("importing"),
+    BarColumn(),
+    DownloadColumn(),
+    TimeRemainingColumn(),
+)
 
 
 @click.command()

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from dispatcher.cli.console import err, out
+from dispatcher.cli.console import err, fail, out
 from dispatcher.cli.instants import parse_instant, utc_now
 from dispatcher.cli.loading import runtime_or_exit
 from dispatcher.config import Config
@@ -86,12 +86,16 @@ def simulate(
 def _simulation_input(config: Config, data: Path) -> tuple[list[Any], list[Any], list[Any]]:
     """People, cases and opt-outs to simulate from a data file; bad rows are reported and
     left out, as ``import`` would."""
-    from dispatcher.intake import RowError, parse_row, read_rows
+    from dispatcher.intake import FileProblem, RowError, parse_row, read_rows
     from dispatcher.store.api import CaseIn, PersonIn
 
     people: dict[str, PersonIn] = {}
     cases: list[CaseIn] = []
-    for number, row in read_rows(data):
+    try:
+        rows = list(read_rows(data))
+    except FileProblem as exc:
+        fail(f"{data}: {exc}")
+    for number, row in rows:
         if isinstance(row, RowError):
             err.print(printable(f"{data}: {row} (left out)"), markup=False)
             continue

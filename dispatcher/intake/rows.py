@@ -13,9 +13,10 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
+from functools import cache, lru_cache
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import available_timezones
 
 import phonenumbers
 
@@ -40,10 +41,58 @@ FIELDS = (
 PERSON_REQUIRED = ("person_id", "name")
 CASE_REQUIRED = ("case_id", "amount", "currency", "due_date")
 REQUIRED = (*PERSON_REQUIRED, *CASE_REQUIRED)
-_LOCALE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_CURRENCY = re.compile(r"^[A-Z]{3}$")
+CASE_STATES = ("open", "paid", "plan", "hardship", "disputed", "ceased", "closed")
+
+# The one rule for ids of people and cases, in files, batches, the CLI and API paths: ASCII
+# letters, digits and ``._:-``, starting with a letter or digit, at most 128 characters. The
+# anchors suit JSON Schema and pydantic; in Python match it with ``is_id`` (``$`` alone would
+# let a final newline through).
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,127}$"
+# Amounts as the API takes them: a plain positive decimal, at most 15 digits and 4 decimals.
+AMOUNT_PATTERN = r"^[0-9]{1,15}(\.[0-9]{1,4})?$"
+LOCALE_PATTERN = r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$"
+# Longest value per field (the API's bounds and the store's column widths).
+LIMITS = {
+    "name": 200,
+    "locale": 32,
+    "timezone": 64,
+    "phone": 40,
+    "email": 254,
+    "address": 500,
+    "schedule": 64,
+    "currency": 3,
+    "due_date": 10,
+    "state": 16,
+}
+# Most values a person may have per kind of contact point.
+MOST = {"phone": 10, "email": 10, "address": 5}
+
+_ID = re.compile(ID_PATTERN)
+_AMOUNT = re.compile(AMOUNT_PATTERN)
+_LOCALE = re.compile(LOCALE_PATTERN)
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+_CURRENCY = re.compile(r"[A-Z]{3}")
+# Characters no stored value may hold: controls (a line break only in an address) and lone
+# surrogates (undecodable bytes or a JSON escape naming no character; no database stores them).
+_UNFIT = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+_UNFIT_ADDRESS = re.compile("[\x00-\x09\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 _PII_FIELDS = {"name", "phone", "email", "address"}
+
+
+def is_id(text: str) -> bool:
+    """Whether ``text`` is a valid id of a person or a case (see ``ID_PATTERN``)."""
+    return _ID.fullmatch(text) is not None
+
+
+@cache
+def time_zones() -> frozenset[str]:
+    """The IANA time zone names a person may have (``available_timezones``, read once)."""
+    return frozenset(available_timezones())
+
+
+def is_time_zone(text: str) -> bool:
+    """Whether ``text`` names a time zone (not a tzdata folder such as ``America``)."""
+    return len(text) <= LIMITS["timezone"] and text in time_zones()
 
 
 @dataclass(frozen=True)
@@ -71,79 +120,149 @@ def _shown(field: str, value: Any) -> str:
         return mask_email(text)
     if field in _PII_FIELDS:
         return "(hidden)"
-    return repr(text) if len(text) <= 60 else repr(text[:57] + "...")
+    text = text if len(text) <= 60 else text[:57] + "..."
+    return ascii(text) if _UNFIT.search(text) else repr(text)
 
 
-def _many(value: Any) -> list[str]:
-    if value is None:
-        return []
-    if isinstance(value, list):
-        return [str(v).strip() for v in value if str(v).strip()]
-    return [part.strip() for part in str(value).split(";") if part.strip()]
-
-
-def _text(row: dict[str, Any], key: str) -> str:
-    value = row.get(key)
-    return "" if value is None else str(value).strip()
+def _column(name: str) -> str:
+    """A column's name as shown in an error: escaped and cut short when it is not plain."""
+    return _shown("(column)", name)[1:-1] if _UNFIT.search(name) or len(name) > 60 else name
 
 
 class _Findings:
     """The errors found in one row, each with its field and (masked) value."""
 
-    def __init__(self, number: int) -> None:
+    def __init__(self, number: int, row: dict[str, Any]) -> None:
         self.number = number
         self.errors: list[RowError] = []
+        # One look over the whole row: in the usual row no value needs its own.
+        plain = [v for k, v in row.items() if k != "address" and v.__class__ is str]
+        address = row.get("address")
+        self.suspect = _UNFIT.search("".join(plain)) is not None or (
+            address.__class__ is str and _UNFIT_ADDRESS.search(address) is not None
+        )
 
     def bad(self, field: str, message: str, value: Any = None) -> None:
         suffix = f" (got {_shown(field, value)})" if value not in (None, "") else ""
         self.errors.append(RowError(self.number, field, message + suffix))
 
+    def text(self, row: dict[str, Any], key: str) -> str:
+        """``row[key]`` as stripped text ("" when absent), or "" with an error when it is not
+        a fit scalar value."""
+        value = row.get(key)
+        if value.__class__ is str:
+            text = value.strip()
+        elif value is None:
+            return ""
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            text = str(value)
+        else:
+            self.bad(key, "not a text value")
+            return ""
+        return self.fit(key, text)
+
+    def fit(self, key: str, text: str) -> str:
+        """``text`` if within its field's bound and free of unfit characters, else ""."""
+        limit = LIMITS.get(key, 128)
+        if len(text) > limit:
+            self.bad(key, f"longer than {limit} characters", text)
+            return ""
+        if self.suspect and (_UNFIT_ADDRESS if key == "address" else _UNFIT).search(text):
+            self.bad(key, "holds control characters or bytes that are not text", text)
+            return ""
+        return text
+
+    def many(self, row: dict[str, Any], key: str) -> list[str]:
+        """``row[key]`` as a list of values (a JSON list, or text split at ``;``)."""
+        value = row.get(key)
+        if not value:
+            return []
+        if value.__class__ is str:
+            items = value.split(";")
+        elif isinstance(value, list):
+            items = value
+        else:
+            items = [value]
+        out: list[str] = []
+        for item in items:
+            if item.__class__ is not str and (not isinstance(item, int) or isinstance(item, bool)):
+                self.bad(key, "not a text value")
+                return []
+            text = str(item).strip()
+            if text:
+                text = self.fit(key, text)
+                if text:
+                    out.append(text)
+        if len(out) > MOST[key]:
+            self.bad(key, f"more than {MOST[key]} values")
+            return []
+        return out
+
     def require(self, row: dict[str, Any], keys: Iterable[str]) -> None:
         for key in keys:
-            if not _text(row, key):
+            value = row.get(key)
+            if value is None or (value.__class__ is str and not value.strip()):
                 self.bad(key, "required")
+
+
+@lru_cache(maxsize=4096)
+def _e164(raw: str, region: str | None) -> str | None:
+    # Remembered: a person with several cases repeats the same numbers row after row.
+    try:
+        parsed = phonenumbers.parse(raw, region)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(parsed):
+        return None
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
 def _phones(raw_values: list[str], region: str | None, found: _Findings) -> list[str]:
     phones: list[str] = []
     for raw in raw_values:
-        try:
-            parsed = phonenumbers.parse(raw, region)
-            if not phonenumbers.is_valid_number(parsed):
-                raise phonenumbers.NumberParseException(1, "invalid")
-            phones.append(phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164))
-        except phonenumbers.NumberParseException:
+        phone = _e164(raw, region)
+        if phone is None:
             found.bad("phone", "not a valid phone number (use E.164, e.g. +14155550123)", raw)
+        else:
+            phones.append(phone)
     return phones
+
+
+def _id(row: dict[str, Any], key: str, found: _Findings) -> str:
+    text = found.text(row, key)
+    if text and not is_id(text):
+        found.bad(
+            key,
+            "not an id (letters, digits and . _ : -, starting with a letter or digit, "
+            "at most 128 characters)",
+            text,
+        )
+    return text
 
 
 def _person(
     row: dict[str, Any], found: _Findings, *, default_locale: str, default_region: str | None
 ) -> PersonIn:
-    locale = _text(row, "locale") or default_locale
-    if not _LOCALE.match(locale):
+    person_id = _id(row, "person_id", found)
+    locale = found.text(row, "locale") or default_locale
+    if not _LOCALE.fullmatch(locale):
         found.bad("locale", "not a locale like en or zh-CN", locale)
-    timezone = _text(row, "timezone") or None
-    if timezone:
-        try:
-            ZoneInfo(timezone)
-        except (ZoneInfoNotFoundError, ValueError):
-            found.bad("timezone", "not a known time zone (e.g. Asia/Shanghai)", timezone)
-    phones = _phones(_many(row.get("phone")), default_region, found)
-    emails = _many(row.get("email"))
+    timezone = found.text(row, "timezone") or None
+    if timezone and not is_time_zone(timezone):
+        found.bad("timezone", "not a known time zone (e.g. Asia/Shanghai)", timezone)
+    phones = _phones(found.many(row, "phone"), default_region, found)
+    emails = found.many(row, "email")
     for raw in emails:
-        if not _EMAIL.match(raw):
+        if not _EMAIL.fullmatch(raw):
             found.bad("email", "not an email address", raw)
-    addresses = (
-        [a.replace("\\n", "\n") for a in _many(row.get("address"))] if row.get("address") else []
-    )
+    addresses = [a.replace("\\n", "\n").replace("\r\n", "\n") for a in found.many(row, "address")]
     if not (phones or emails or addresses) and not any(
-        e.field in ("phone", "email") for e in found.errors
+        e.field in ("phone", "email", "address") for e in found.errors
     ):
         found.bad("phone", "no contact point: give a phone, an email or an address")
     return PersonIn(
-        id=_text(row, "person_id"),
-        name=_text(row, "name"),
+        id=person_id,
+        name=found.text(row, "name"),
         locale=locale,
         timezone=timezone,
         phones=tuple(phones),
@@ -156,41 +275,39 @@ def _case(
     row: dict[str, Any],
     found: _Findings,
     *,
+    person_id: str,
     schedules: Iterable[str] | None,
     default_schedule: str | None,
 ) -> CaseIn | None:
-    amount = _text(row, "amount")
-    if amount:
-        try:
-            value = Decimal(amount)
-            if not value.is_finite() or value <= 0:
-                raise InvalidOperation
-        except InvalidOperation:
-            found.bad("amount", "not a positive amount", amount)
-    currency = _text(row, "currency").upper()
-    if currency and not _CURRENCY.match(currency):
-        found.bad("currency", "not a 3-letter currency code", _text(row, "currency"))
-    due_text = _text(row, "due_date")
+    case_id = _id(row, "case_id", found)
+    amount = found.text(row, "amount")
+    if amount and not (_AMOUNT.fullmatch(amount) and Decimal(amount) > 0):
+        found.bad("amount", "not a positive amount (digits, at most 4 decimals)", amount)
+    raw_currency = found.text(row, "currency")
+    currency = raw_currency.upper()
+    if currency and not _CURRENCY.fullmatch(currency):
+        found.bad("currency", "not a 3-letter currency code", raw_currency)
+    due_text = found.text(row, "due_date")
     due: date | None = None
     if due_text:
         try:
             due = date.fromisoformat(due_text)
         except ValueError:
             found.bad("due_date", "not a date (YYYY-MM-DD)", due_text)
-    schedule = _text(row, "schedule") or default_schedule or ""
+    schedule = found.text(row, "schedule") or default_schedule or ""
     known = list(schedules) if schedules is not None else None
     if not schedule:
         found.bad("schedule", "required (no default schedule configured)")
     elif known is not None and schedule not in known:
         found.bad("schedule", f"unknown schedule (known: {', '.join(sorted(known))})", schedule)
-    state = _text(row, "state") or "open"
-    if state not in ("open", "paid", "plan", "hardship", "disputed", "ceased", "closed"):
+    state = found.text(row, "state") or "open"
+    if state not in CASE_STATES:
         found.bad("state", "not a case state", state)
     if found.errors or due is None:
         return None
     return CaseIn(
-        id=_text(row, "case_id"),
-        person_id=_text(row, "person_id"),
+        id=case_id,
+        person_id=person_id,
         amount=str(Decimal(amount)),
         currency=currency,
         due_date=due,
@@ -204,7 +321,7 @@ def parse_person(
 ) -> PersonIn | list[RowError]:
     """Validate a person alone (keys ``person_id, name, locale, timezone, phone, email,
     address``), as the API's person upsert does; errors carry row number 1."""
-    found = _Findings(1)
+    found = _Findings(1, row)
     found.require(row, PERSON_REQUIRED)
     person = _person(row, found, default_locale=default_locale, default_region=default_region)
     return found.errors or person
@@ -213,9 +330,10 @@ def parse_person(
 def parse_case(row: dict[str, Any], *, schedules: Iterable[str] | None) -> CaseIn | list[RowError]:
     """Validate a case alone (keys ``case_id, person_id, amount, currency, due_date,
     schedule, state``), as the API's case upsert does; errors carry row number 1."""
-    found = _Findings(1)
+    found = _Findings(1, row)
     found.require(row, ("person_id", *CASE_REQUIRED))
-    case = _case(row, found, schedules=schedules, default_schedule=None)
+    person_id = _id(row, "person_id", found)
+    case = _case(row, found, person_id=person_id, schedules=schedules, default_schedule=None)
     if found.errors or case is None:
         return found.errors
     return case
@@ -231,12 +349,18 @@ def parse_row(
     default_region: str | None,
 ) -> GoodRow | list[RowError]:
     """Validate one row; return it as a person and a case, or every error in it."""
-    found = _Findings(number)
+    found = _Findings(number, row)
     for key in sorted(set(row) - set(FIELDS)):
-        found.bad(key, "unknown column")
+        found.bad(_column(key), "unknown column")
     found.require(row, REQUIRED)
     person = _person(row, found, default_locale=default_locale, default_region=default_region)
-    case = _case(row, found, schedules=schedules, default_schedule=default_schedule)
+    case = _case(
+        row,
+        found,
+        person_id=person.id,
+        schedules=schedules,
+        default_schedule=default_schedule,
+    )
     if found.errors or case is None:
         return found.errors
     return GoodRow(number, person, case)

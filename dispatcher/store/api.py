@@ -269,8 +269,13 @@ class Store(abc.ABC):
 
     # -- intake -----------------------------------------------------------------------------
     @abc.abstractmethod
-    def upsert(self, people: Sequence[PersonIn], cases: Sequence[CaseIn], now: datetime) -> None:
-        """Insert or update people (with their contact points) and cases, in one transaction."""
+    def upsert(
+        self, people: Sequence[PersonIn], cases: Sequence[CaseIn], now: datetime
+    ) -> list[str]:
+        """Insert or update people (with their contact points) and cases, in one transaction.
+        A case stored for another person than the one given is never moved or overwritten:
+        the ids of such cases are returned and then nothing is written (leave them out and
+        call again)."""
 
     @abc.abstractmethod
     def get_person(self, person_id: str) -> Person | None: ...

@@ -1,165 +1,208 @@
 """Intake into the store: people with their contact points, and their cases, inserted or
-updated in one transaction."""
+updated in one transaction per call.
+
+Each table is written with multi-row ``INSERT … ON CONFLICT … DO UPDATE`` statements (SQLite
+and PostgreSQL share the syntax), handed to the driver as they are: an import's batch of a
+few thousand rows is a handful of statements, so the writer is held for tens of milliseconds
+and the daemon's claims interleave between batches.
+
+A case belongs to one person for good: a case given with another person than its own is
+refused (nothing of the call is written and the refused ids are returned), and the update
+itself only touches a case of the same person, so no caller can move or overwrite one.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
+from itertools import chain
+from typing import Any
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Column, Connection, Table, select
 
 from dispatcher.store import schema as t
 from dispatcher.store.api import CaseIn, PersonIn
-from dispatcher.store.dialect import Dialect
-from dispatcher.store.planning import (
-    look_again_at_people,
-    next_plan_after_reimport,
-    next_plan_of_new_case,
-)
+from dispatcher.store.planning import look_again_at_people, next_plan_of_new_case
 from dispatcher.store.rows import chunks
+
+# What a re-import may change. A person's facts are replaced; a contact point keeps its status
+# (an opt-out or a dead number survives a re-import) and takes the new priority; a case's debt
+# facts are replaced, its state changes only through events.
+PERSON_UPDATES = ("name", "locale", "timezone", "updated_at")
+CONTACT_UPDATES = ("priority",)
+CASE_UPDATES = ("amount", "currency", "due_date", "schedule", "updated_at")
+# A new due date or schedule moves the case's steps: the next planning looks at it again (a
+# row given as paid or closed leaves the case's planning as it was: state changes by events).
+CASE_REPLANS = (
+    "next_plan_at = CASE WHEN cases.due_date <> excluded.due_date"
+    " OR cases.schedule <> excluded.schedule"
+    " THEN COALESCE(excluded.next_plan_at, cases.next_plan_at) ELSE cases.next_plan_at END"
+)
+# Rows per statement: ten columns of 500 rows stay well inside every database's limit on
+# bound values (SQLite 32,766, PostgreSQL 65,535).
+ROWS_PER = 500
 
 
 def upsert(
     conn: Connection,
-    dialect: Dialect,
     people: Sequence[PersonIn],
     cases: Sequence[CaseIn],
     now: datetime,
-) -> None:
-    upsert_people(conn, dialect, people, now)
+) -> list[str]:
+    """Write ``people`` and ``cases``; return the ids of cases that belong to another person
+    than the one given (then nothing is written: the caller leaves them out and calls again)."""
+    refused = cases_of_others(conn, cases)
+    if refused:
+        return refused
+    upsert_people(conn, people, now)
     upsert_cases(conn, cases, now)
+    return []
 
 
-def upsert_people(
-    conn: Connection, dialect: Dialect, people: Sequence[PersonIn], now: datetime
-) -> None:
-    if not people:
-        return
-    ids = [p.id for p in people]
-    existing: dict[str, str | None] = {}  # id → time zone
-    for chunk in chunks(ids):
+def cases_of_others(conn: Connection, cases: Sequence[CaseIn]) -> list[str]:
+    """The ids of ``cases`` already stored for another person."""
+    given = {c.id: c.person_id for c in cases}
+    refused: list[str] = []
+    # During a bulk load PostgreSQL's statistics lag the table (it was "tiny" when last
+    # analysed) and it scans the whole table per lookup; the key's index is always right here.
+    postgres = conn.dialect.name == "postgresql"
+    if postgres and given:
+        conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
+    for chunk in chunks(list(given)):
+        query = select(t.cases.c.id, t.cases.c.person_id).where(t.cases.c.id.in_(chunk))
+        refused.extend(cid for cid, owner in conn.execute(query) if given[cid] != owner)
+    if postgres and given:
+        conn.exec_driver_sql("SET LOCAL enable_seqscan = on")
+    return refused
+
+
+def people_whose_zone_changes(conn: Connection, people: Sequence[PersonIn]) -> list[str]:
+    """The ids of stored ``people`` whose time zone the new rows change."""
+    given = {p.id: p.timezone for p in people}
+    changed: list[str] = []
+    for chunk in chunks(list(given)):
         query = select(t.people.c.id, t.people.c.timezone).where(t.people.c.id.in_(chunk))
-        existing.update((row.id, row.timezone) for row in conn.execute(query))
-    fresh = [p for p in people if p.id not in existing]
-    known = [p for p in people if p.id in existing]
+        changed.extend(pid for pid, zone in conn.execute(query) if given[pid] != zone)
+    return changed
+
+
+def person_values(person: PersonIn, now: datetime) -> dict[str, Any]:
+    """A person's row as written (the one place that builds it)."""
+    return {
+        "id": person.id,
+        "name": person.name,
+        "locale": person.locale,
+        "timezone": person.timezone,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+def case_values(case: CaseIn, now: datetime) -> dict[str, Any]:
+    """A case's row as written (the one place that builds it)."""
+    return {
+        "id": case.id,
+        "person_id": case.person_id,
+        "amount": case.amount,
+        "currency": case.currency,
+        "due_date": case.due_date,
+        "state": case.state,
+        "paused_until": case.paused_until,
+        "schedule": case.schedule,
+        "next_plan_at": next_plan_of_new_case(case.state),
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+def upsert_people(conn: Connection, people: Sequence[PersonIn], now: datetime) -> None:
+    """Insert or update ``people`` and their contact points."""
     # A new time zone moves the instants of the person's steps: plan their cases again.
-    look_again_at_people(conn, [p.id for p in known if p.timezone != existing[p.id]])
-    if fresh:
-        conn.execute(
-            insert(t.people),
-            [
-                {
-                    "id": p.id,
-                    "name": p.name,
-                    "locale": p.locale,
-                    "timezone": p.timezone,
-                    "created_at": now,
-                    "updated_at": now,
-                }
-                for p in fresh
-            ],
-        )
-    if known:
-        conn.execute(
-            update(t.people)
-            .where(t.people.c.id == bindparam("pid"))
-            .values(
-                name=bindparam("name"),
-                locale=bindparam("locale"),
-                timezone=bindparam("timezone"),
-                updated_at=now,
-            ),
-            [
-                {"pid": p.id, "name": p.name, "locale": p.locale, "timezone": p.timezone}
-                for p in known
-            ],
-        )
-    upsert_contact_points(conn, dialect, people, now)
-
-
-def upsert_contact_points(
-    conn: Connection, dialect: Dialect, people: Sequence[PersonIn], now: datetime
-) -> None:
-    # Contact points: add new ones, keep status of existing ones (an opt-out or a dead
-    # number must survive a re-import), update priority.
-    rows = [
+    look_again_at_people(conn, people_whose_zone_changes(conn, people))
+    _upsert(conn, t.people, ("id",), PERSON_UPDATES, [person_values(p, now) for p in people])
+    points = [
         {
             "person_id": p.id,
             "kind": kind.value,
             "value": value,
-            "priority": prio,
+            "priority": priority,
             "status": "ok",
             "updated_at": now,
         }
         for p in people
-        for kind, value, prio in p.contact_values()
+        for kind, value, priority in p.contact_values()
     ]
-    if rows:
-        conn.execute(dialect.insert_ignore(t.contact_points), rows)
-        conn.execute(
-            update(t.contact_points)
-            .where(
-                t.contact_points.c.person_id == bindparam("pid"),
-                t.contact_points.c.kind == bindparam("k"),
-                t.contact_points.c.value == bindparam("v"),
-            )
-            .values(priority=bindparam("p")),
-            [
-                {"pid": r["person_id"], "k": r["kind"], "v": r["value"], "p": r["priority"]}
-                for r in rows
-            ],
-        )
+    _upsert(conn, t.contact_points, ("person_id", "kind", "value"), CONTACT_UPDATES, points)
 
 
 def upsert_cases(conn: Connection, cases: Sequence[CaseIn], now: datetime) -> None:
-    if not cases:
+    """Insert or update ``cases``; an existing case is updated only for its own person."""
+    _upsert(
+        conn,
+        t.cases,
+        ("id",),
+        CASE_UPDATES,
+        [case_values(c, now) for c in cases],
+        also=(CASE_REPLANS,),
+        only_if=f"{t.cases.name}.person_id = excluded.person_id",
+    )
+
+
+def _upsert(
+    conn: Connection,
+    table: Table,
+    key: Sequence[str],
+    updates: Sequence[str],
+    rows: list[dict[str, Any]],
+    also: Sequence[str] = (),
+    only_if: str | None = None,
+) -> None:
+    """``rows`` (dicts with the same keys) inserted into ``table``, or the ``updates`` columns
+    (and the ``also`` assignments) set where ``key`` exists (and ``only_if`` holds), row after
+    row (the last row given for a key wins)."""
+    if not rows:
         return
-    existing: set[str] = set()
-    for chunk in chunks([c.id for c in cases]):
-        existing.update(conn.execute(select(t.cases.c.id).where(t.cases.c.id.in_(chunk))).scalars())
-    fresh = [c for c in cases if c.id not in existing]
-    known = [c for c in cases if c.id in existing]
-    if fresh:
-        conn.execute(
-            insert(t.cases),
-            [
-                {
-                    "id": c.id,
-                    "person_id": c.person_id,
-                    "amount": c.amount,
-                    "currency": c.currency,
-                    "due_date": c.due_date,
-                    "state": c.state,
-                    "paused_until": c.paused_until,
-                    "schedule": c.schedule,
-                    "next_plan_at": next_plan_of_new_case(c.state),
-                    "created_at": now,
-                    "updated_at": now,
-                }
-                for c in fresh
-            ],
-        )
-    if known:
-        # A re-import updates the debt's facts; its state changes only through events.
-        conn.execute(
-            update(t.cases)
-            .where(t.cases.c.id == bindparam("cid"))
-            .values(
-                amount=bindparam("amount"),
-                currency=bindparam("currency"),
-                due_date=bindparam("due_date"),
-                schedule=bindparam("schedule"),
-                next_plan_at=next_plan_after_reimport(),
-                updated_at=now,
-            ),
-            [
-                {
-                    "cid": c.id,
-                    "amount": c.amount,
-                    "currency": c.currency,
-                    "due_date": c.due_date,
-                    "schedule": c.schedule,
-                }
-                for c in known
-            ],
-        )
+    names = list(rows[0])
+    values = [list(row.values()) for row in rows]
+    for index, name in enumerate(names):
+        convert = _converter(table.c[name], conn)
+        if convert is not None:
+            for row_values in values:
+                row_values[index] = convert(row_values[index])
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    one = f"({', '.join([mark] * len(names))})"
+    tail = (
+        f" ON CONFLICT ({', '.join(key)}) DO UPDATE SET "
+        + ", ".join([f"{name} = excluded.{name}" for name in updates] + list(also))
+        + (f" WHERE {only_if}" if only_if else "")
+    )
+    head = f"INSERT INTO {table.name} ({', '.join(names)}) VALUES "
+    if mark == "%s":
+        # psycopg parses a statement's placeholders on every call unless it is short: one
+        # short statement, pipelined by the driver for every row.
+        conn.exec_driver_sql(head + one + tail, [tuple(row_values) for row_values in values])
+        return
+    # SQLite: multi-row statements, each row applied in turn (one already written by the same
+    # statement is updated, as by a later statement).
+    for start in range(0, len(values), ROWS_PER):
+        part = values[start : start + ROWS_PER]
+        flat = tuple(chain.from_iterable(part))
+        conn.exec_driver_sql(head + ", ".join([one] * len(part)) + tail, flat)
+
+
+def _converter(column: Column[Any], conn: Connection) -> Callable[[Any], Any] | None:
+    """The column type's conversion of a Python value for this database (None: as is),
+    remembered per value: a batch's instants are mostly the same ``now``, its dates few."""
+    process = column.type._cached_bind_processor(conn.dialect)
+    if process is None:
+        return None
+    seen: dict[Any, Any] = {}
+
+    def convert(value: Any) -> Any:
+        try:
+            return seen[value]
+        except KeyError:
+            seen[value] = done = process(value)
+            return done
+
+    return convert

@@ -89,9 +89,11 @@ class SqlStore(Store):
 
     # -- intake -----------------------------------------------------------------------------
 
-    def upsert(self, people: Sequence[PersonIn], cases: Sequence[CaseIn], now: datetime) -> None:
+    def upsert(
+        self, people: Sequence[PersonIn], cases: Sequence[CaseIn], now: datetime
+    ) -> list[str]:
         with self._write() as conn:
-            intake.upsert(conn, self.dialect, people, cases, now)
+            return intake.upsert(conn, people, cases, now)
 
     def get_person(self, person_id: str) -> Person | None:
         with self._read() as conn:

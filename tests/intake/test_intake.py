@@ -7,22 +7,20 @@ import io
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 from datetime import date
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import Result
 
-from dispatcher.cli import main
 from dispatcher.intake import FIELDS, GoodRow, RowError, parse_row
 from dispatcher.model import CaseState, ContactKind, Person
 from dispatcher.store import open_store
+from tests.intake.conftest import ImportSite
 
-EXAMPLE_CONFIG = Path(__file__).parents[2] / "config"
-CSV_COLUMNS = (*FIELDS, "state")
+CSV_COLUMNS = FIELDS
 # What most rows share; each row states only what it is about.
 BLANK_ROW = {
     "locale": "en",
@@ -36,42 +34,6 @@ BLANK_ROW = {
     "schedule": "standard",
     "state": "open",
 }
-
-
-class ImportSite:
-    """A copy of the example config whose store is a SQLite file in a temp dir."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.config = root / "config"
-        self.url = f"sqlite:///{root / 'db.sqlite'}"
-
-    def import_(self, file: Path, *options: str) -> Result:
-        # A fixed wide console: these tests check content, not how rich wraps it.
-        return CliRunner().invoke(
-            main,
-            ["--config", str(self.config), "import", str(file), *options],
-            env={"COLUMNS": "400"},
-            catch_exceptions=False,
-        )
-
-    def write(self, name: str, text: str) -> Path:
-        path = self.root / name
-        path.write_text(text, encoding="utf-8")
-        return path
-
-
-@pytest.fixture
-def site(tmp_path: Path) -> ImportSite:
-    shutil.copytree(EXAMPLE_CONFIG, tmp_path / "config")
-    made = ImportSite(tmp_path)
-    settings = made.config / "dispatcher.toml"
-    text, count = re.subn(
-        r"^store = .*$", f'store = "{made.url}"', settings.read_text(), flags=re.MULTILINE
-    )
-    assert count == 1
-    settings.write_text(text)
-    return made
 
 
 def row(person_id: str, case_id: str, name: str, **fields: str) -> dict[str, str]:

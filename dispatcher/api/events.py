@@ -14,6 +14,7 @@ from dispatcher.api.models import EventResult, OptOutEvent, PauseEvent
 from dispatcher.api.problems import ApiProblem, FieldError, invalid
 from dispatcher.api.views import case_view
 from dispatcher.store.api import UnknownCase
+from dispatcher.store.events import pause_problem
 
 log = logging.getLogger("dispatcher.api")
 
@@ -24,7 +25,10 @@ def _local_instant(value: date | datetime, zone: str) -> datetime:
         value = datetime.combine(value, time(0))
     if value.tzinfo is None:
         value = value.replace(tzinfo=ZoneInfo(zone))
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # 9999-12-31T23:59:59-14:00 is after the last instant there is
+        raise invalid([FieldError("until", "out of the range of instants")]) from None
 
 
 def _opt_out_contact(value: str | None) -> str | None:
@@ -74,8 +78,9 @@ async def post_event(call: Call) -> Answer:
                 person.timezone if person else None
             ) or runtime.config.dispatcher.fallback_timezone
             until = _local_instant(event.until, zone)
-            if until <= now:
-                raise invalid([FieldError("until", "must be in the future")])
+            problem = pause_problem(until, now)
+            if problem:
+                raise invalid([FieldError("until", problem)])
         try:
             case = await core.call(
                 store.case_event,

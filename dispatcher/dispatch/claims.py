@@ -11,10 +11,10 @@ from typing import Any
 import pluggy
 
 from dispatcher.dispatch.counters import Counters
+from dispatcher.dispatch.decision import decide_guarded
 from dispatcher.dispatch.store_thread import StoreThread
 from dispatcher.metrics import Metrics
 from dispatcher.model import Verdict
-from dispatcher.policy import decide
 from dispatcher.runtime import Runtime
 from dispatcher.store.api import ClaimBatch
 
@@ -29,7 +29,7 @@ async def claim_due(
     policy = runtime.policy
 
     def decide_now(reminder: Any, person: Any, case: Any, history: Any) -> Any:
-        return decide(policy, reminder, person, case, history, now)
+        return decide_guarded(policy, reminder, person, case, history, now)
 
     return await store.call(
         store.store.claim_due,

@@ -28,10 +28,10 @@ from dispatcher.dispatch import outcomes
 from dispatcher.dispatch.clock import Clock
 from dispatcher.dispatch.confirm import ClaimGivenBack, Confirmations
 from dispatcher.dispatch.counters import Counters
+from dispatcher.dispatch.decision import decide_guarded
 from dispatcher.dispatch.render import compose
 from dispatcher.metrics import Metrics
 from dispatcher.model import Verdict
-from dispatcher.policy import decide
 from dispatcher.privacy import mask, scrub
 from dispatcher.runtime import Runtime
 from dispatcher.store.api import Claim, SendRecord
@@ -196,7 +196,7 @@ class Sender:
         return await channel.send(message)
 
     def _recheck(self, claim: Claim) -> None:
-        decision = decide(
+        decision = decide_guarded(
             self._runtime().policy,
             claim.reminder,
             claim.person,

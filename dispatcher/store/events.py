@@ -4,7 +4,7 @@ state, and what it does to the case's pending reminders."""
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
@@ -29,13 +29,34 @@ CASE_EVENTS: dict[str, CaseState | None] = {
 _BRING_FORWARD = {"resolve", "resume"}
 
 
+# The furthest a pause may end. A date beyond is a stand-in for "no end" (9999-12-31), which
+# no rule can reckon with (the instants after it overflow); a stop without end is `cease`.
+LONGEST_PAUSE = timedelta(days=10 * 366)
+
+
+def pause_problem(until: datetime | None, now: datetime) -> str | None:
+    """What is wrong with ``until`` as the end of a pause (plan, hardship), or None."""
+    if until is None or until <= now:
+        return "must be in the future"
+    if until > now + LONGEST_PAUSE:
+        return (
+            f"{until:%Y-%m-%d} is more than 10 years ahead: give the pause's real end, or "
+            "record cease (no contact) or close for one without end"
+        )
+    return None
+
+
 def state_after(kind: str, until: datetime | None, now: datetime) -> CaseState | None:
     """The state an event of ``kind`` puts its case in (None: unchanged); ValueError for an
-    unknown event or a pause without a future end."""
+    unknown event or a pause without a future end within ``LONGEST_PAUSE``."""
     if kind not in CASE_EVENTS:
         raise ValueError(f"unknown case event {kind!r} (known: {', '.join(CASE_EVENTS)})")
-    if kind in ("plan", "hardship") and (until is None or until <= now):
-        raise ValueError(f"{kind} needs --until with a date in the future")
+    if kind in ("plan", "hardship"):
+        if until is None or until <= now:
+            raise ValueError(f"{kind} needs --until with a date in the future")
+        problem = pause_problem(until, now)
+        if problem:
+            raise ValueError(f"{kind} --until: {problem}")
     return CASE_EVENTS[kind]
 
 

@@ -115,6 +115,17 @@ async def test_events_change_the_case_and_paid_cancels_its_reminders(api: Api) -
     assert status == 404
 
 
+async def test_a_pause_without_a_real_end_is_a_422_not_a_crash(api: Api) -> None:
+    seed(api.dep, 1)
+    for until in ("9999-12-31", "9999-12-31T23:59:59Z", "9999-12-31T23:59:59-14:00"):
+        status, body = await api.call(
+            "POST", "/v1/cases/C0/events", json={"kind": "plan", "until": until}
+        )
+        assert (status, body["errors"][0]["field"]) == (422, "until"), (until, body)
+    status, body = await api.call("GET", "/v1/cases/C0", token="reader")
+    assert (status, body["case"]["state"], body["case"]["paused_until"]) == (200, "open", None)
+
+
 async def test_an_opt_out_is_recorded_for_the_person(api: Api) -> None:
     seed(api.dep, 1)
     event = {"kind": "opt-out", "channel": "sms", "contact": "+8613800000000"}

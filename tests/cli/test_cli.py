@@ -42,6 +42,19 @@ def test_event_plan_needs_until_and_pauses(open_deployment: Deployment) -> None:
     assert result.returncode != 0 and "not a date" in result.stderr
 
 
+def test_a_pause_without_a_real_end_is_refused_with_what_to_do(open_deployment: Deployment) -> None:
+    seed(open_deployment, 1)
+    result = open_deployment.cli("event", "C0", "plan", "--until", "9999-12-31")
+    assert result.returncode == 1 and "more than 10 years ahead" in result.stderr
+    assert "cease" in result.stderr and "Traceback" not in result.stderr
+    result = open_deployment.cli("event", "C0", "hardship", "--until", "9999-12-31T23:59:59-14:00")
+    assert result.returncode != 0 and "out of the range" in result.stderr
+    assert "Traceback" not in result.stderr
+    store = open_deployment.store()
+    assert store.get_case("C0").paused_until is None  # type: ignore[union-attr]
+    store.close()
+
+
 def test_event_on_unknown_case_fails_clearly(open_deployment: Deployment) -> None:
     result = open_deployment.cli("event", "NOPE", "paid")
     assert result.returncode == 1 and "no case 'NOPE'" in result.stderr

@@ -10,7 +10,6 @@ A file holding personal data (the store, an outbox, a letter, a backup) is creat
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 from pathlib import Path
@@ -110,8 +109,16 @@ def open_private(path: str | Path, mode: str = "wb", **options: Any) -> IO[Any]:
         raise
 
 
-def create_private(path: str | Path) -> None:
+def create_private(path: str | Path) -> bool:
     """Create ``path`` empty and 0600 if it does not exist (for a file another library then
-    opens, such as SQLite's database); an existing file is left as it is."""
-    with contextlib.suppress(FileExistsError):
+    opens, such as SQLite's database). An existing file loses any access for others (a store
+    made by an older version under the usual umask was 0644); its group's access is the
+    owner's choice and stays. Returns whether an existing file's mode had to change."""
+    try:
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_MODE))
+    except FileExistsError:
+        mode = os.stat(path).st_mode
+        if mode & 0o007:
+            os.chmod(path, mode & 0o7770)
+            return True
+    return False

@@ -7,6 +7,7 @@ the lock instead of reading reminders that are about to be claimed.
 
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
 from collections.abc import Iterator
@@ -24,6 +25,7 @@ from dispatcher.store.dialect import Dialect
 from dispatcher.store.sql import SqlStore
 
 BUSY_TIMEOUT_MS = 30_000
+log = logging.getLogger("dispatcher.store")
 
 
 class SqliteDialect(Dialect):
@@ -43,7 +45,14 @@ class SqliteStore(SqlStore):
             Path(database).parent.mkdir(parents=True, exist_ok=True)
             # SQLite creates the file 0644 under the usual umask, and its -wal and -shm files
             # with the database's mode: created 0600 first, all three hold personal data.
-            create_private(database)
+            if create_private(database):
+                log.warning(
+                    "the store was readable by every user: access for others removed",
+                    extra={"fields": {"path": database}},
+                )
+            for sibling in ("-wal", "-shm"):
+                if os.path.exists(database + sibling):
+                    create_private(database + sibling)
         database = database or ""
         engine = create_engine(parsed, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
         on_file = bool(database) and database != ":memory:"
@@ -91,6 +100,8 @@ class SqliteStore(SqlStore):
         if not self.path or self.path == ":memory:":
             raise ValueError("an in-memory store has nothing to back up")
         destination = Path(destination)
+        if destination.exists() and destination.samefile(self.path):
+            raise ValueError(f"{destination} is the store itself")
         temp = destination.with_name(f".{destination.name}.partial")
         temp.unlink(missing_ok=True)
         create_private(temp)  # a copy of the store: 0600 like it, kept by the rename
@@ -98,11 +109,17 @@ class SqliteStore(SqlStore):
         target = sqlite3.connect(temp)
         try:
             source.backup(target, pages=1024)
+            # A copy in rollback-journal mode is one self-contained file: no log beside it to
+            # lose in a copy, nor an old one to be replayed onto it.
+            target.execute("PRAGMA journal_mode=DELETE").fetchall()
             check = target.execute("PRAGMA integrity_check").fetchone()[0]
             if check != "ok":
                 raise RuntimeError(f"backup failed its integrity check: {check}")
         finally:
             target.close()
             source.close()
+        # The log and index of a file formerly at ``destination`` belong to it, not the copy.
+        for sibling in ("-wal", "-shm", "-journal"):
+            Path(f"{destination}{sibling}").unlink(missing_ok=True)
         os.replace(temp, destination)
         return destination.stat().st_size

@@ -133,3 +133,69 @@ def test_a_backup_into_a_missing_directory_is_a_clear_error(
     assert result.returncode == 1
     assert "no-such-dir" in result.stderr and "not a directory" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_store_an_older_version_left_world_readable_is_made_private(tmp_path: Path) -> None:
+    db = tmp_path / "old.db"
+    result = python_022(
+        f"""
+        import os, sqlite3
+        conn = sqlite3.connect("{db}")  # as an older version left it: 0644, in WAL mode
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("CREATE TABLE t (x)")
+        conn.commit()
+        conn.close()
+        os.chmod("{db}", 0o644)
+        from dispatcher.store import open_store
+        store = open_store("sqlite:///{db}")
+        store.close()
+        """,
+        tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    assert mode(db) & 0o007 == 0
+
+
+def test_a_backup_onto_the_store_itself_is_refused_and_the_store_keeps_working(
+    open_deployment: Deployment,
+) -> None:
+    dep = open_deployment
+    seed(dep, 2)
+    result = dep.cli("backup", str(dep.db), "--force")
+    assert result.returncode == 1 and "the store itself" in result.stderr
+    assert "Traceback" not in result.stderr
+    store = dep.store()
+    assert store.get_case("C1") is not None
+    store.close()
+
+
+def test_a_backup_is_not_mixed_with_the_log_of_the_file_it_replaces(
+    open_deployment: Deployment, tmp_path: Path
+) -> None:
+    import sqlite3
+
+    dep = open_deployment
+    seed(dep, 2)
+    target = tmp_path / "backup.db"
+    # An old copy at the target, in WAL mode, whose last writes are still only in its log
+    # (a tool that had it open died): a fresh copy must not have them replayed onto it.
+    old = sqlite3.connect(target)
+    old.execute("PRAGMA journal_mode=WAL")
+    old.execute("PRAGMA wal_autocheckpoint=0")
+    old.execute("CREATE TABLE stale (x)")
+    old.execute("INSERT INTO stale VALUES ('yesterday')")
+    old.commit()
+    stale_log = Path(f"{target}-wal").read_bytes()
+    old.close()
+    Path(f"{target}-wal").write_bytes(stale_log)  # left behind, as by a crash
+
+    result = dep.cli("backup", str(target), "--force")
+    assert result.returncode == 0, result.stderr
+    copy = sqlite3.connect(target)
+    try:
+        tables = {row[0] for row in copy.execute("SELECT name FROM sqlite_master")}
+        assert "stale" not in tables and "cases" in tables
+        assert copy.execute("SELECT count(*) FROM cases").fetchone()[0] == 2
+        assert copy.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
+    finally:
+        copy.close()

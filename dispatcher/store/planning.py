@@ -208,13 +208,11 @@ def planned_schedules(conn: Connection) -> dict[str, str] | None:
     return None if value is None else dict(json.loads(value))
 
 
-def keep_planned_schedules(conn: Connection, fingerprints: dict[str, str]) -> None:
+def keep_planned_schedules(
+    conn: Connection, dialect: Dialect, fingerprints: dict[str, str]
+) -> None:
     value = json.dumps(fingerprints, sort_keys=True)
-    changed = conn.execute(
-        update(t.meta).where(t.meta.c.key == _FINGERPRINTS).values(value=value)
-    ).rowcount
-    if not changed:
-        conn.execute(insert(t.meta).values(key=_FINGERPRINTS, value=value))
+    dialect.insert_or_update(conn, t.meta, {"key": _FINGERPRINTS}, {"value": value})
 
 
 def enqueue(conn: Connection, reminder: NewReminder, now: datetime) -> int:

@@ -128,7 +128,7 @@ class SqlStore(Store):
 
     def keep_planned_schedules(self, fingerprints: dict[str, str]) -> None:
         with self._write() as conn:
-            planning.keep_planned_schedules(conn, fingerprints)
+            planning.keep_planned_schedules(conn, self.dialect, fingerprints)
 
     def look_again(
         self, schedules: Collection[str], after: str | None, limit: int, now: datetime

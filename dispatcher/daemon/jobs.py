@@ -1,8 +1,10 @@
 """The scheduler's jobs: the cron jobs of schedules.toml, run in dispatcher.toml's time zone,
-and the one they run today, the planner (a page per store call, so claims interleave)."""
+and the one they run today, the planner (a page per store call, so claims interleave); a
+planning pass that fails is logged and tried again after a backoff."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -18,6 +20,55 @@ from dispatcher.runtime import Runtime
 log = logging.getLogger("dispatcher.daemon")
 
 Job = Callable[[], Awaitable[None]]
+# A failed planning pass is tried again after this many seconds, doubled after each failure
+# in a row up to the most: a store that is briefly unreachable is planned again soon, one
+# that stays broken is not hammered (a cron tick between tries plans again too).
+RETRY_FIRST = 10.0
+RETRY_MOST = 300.0
+
+
+class PlanningRetries:
+    """Runs planning passes so that none raises: a failed one is logged (its reason, never
+    personal data) and tried again after a backoff; a pass that succeeds resets it.
+    ``spawn`` runs the waiting retry as a background task of the daemon (cancelled when it
+    stops)."""
+
+    def __init__(self, spawn: Callable[[Awaitable[None]], None]) -> None:
+        self.spawn = spawn
+        self.first = RETRY_FIRST
+        self.most = RETRY_MOST
+        self.delay: float | None = None  # the backoff in force: None after a success
+        self.waiting = False  # a retry is scheduled
+
+    async def run(self, plan: Job) -> bool:
+        """Run ``plan``; False when it failed (then a retry is scheduled)."""
+        try:
+            await plan()
+        except Exception as exc:  # a failed pass must not end the job or the daemon's task
+            self.delay = self.first if self.delay is None else min(self.delay * 2, self.most)
+            log.error(
+                "planning pass failed; it is tried again",
+                extra={"fields": {"error": failure_reason(exc), "retry_seconds": self.delay}},
+            )
+            if not self.waiting:
+                self.waiting = True
+                self.spawn(self._again(plan, self.delay))
+            return False
+        self.delay = None
+        return True
+
+    async def _again(self, plan: Job, delay: float) -> None:
+        await asyncio.sleep(delay)
+        self.waiting = False
+        await self.run(plan)
+
+
+def failure_reason(exc: BaseException) -> str:
+    """What failed, for a log line: the error's type and the first line of its message (a
+    database error's later lines hold the statement and its parameters, which may be
+    personal data)."""
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0][:200]}" if lines else type(exc).__name__
 
 
 def reconcile_jobs(scheduler: AsyncIOScheduler, runtime: Runtime, jobs: Mapping[str, Job]) -> None:

@@ -27,7 +27,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from dispatcher.api.access import CoreAccess
 from dispatcher.config import ConfigError
-from dispatcher.daemon.jobs import plan_reminders, reconcile_jobs
+from dispatcher.daemon.jobs import PlanningRetries, plan_reminders, reconcile_jobs
 from dispatcher.daemon.node import (
     node_name,
     recover_claims,
@@ -83,6 +83,7 @@ class Daemon:
         self._background: set[asyncio.Task[None]] = set()
         self._reload_lock = asyncio.Lock()
         self._plan_lock = asyncio.Lock()  # one planning pass at a time
+        self.planning = PlanningRetries(self._spawn)
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -209,7 +210,12 @@ class Daemon:
     # -- jobs -------------------------------------------------------------------------------
 
     async def plan(self) -> None:
-        """A planning pass with the schedules in force (after any pass under way)."""
+        """A planning pass with the schedules in force (after any pass under way), as the
+        cron job, a reload and the start run it: one that fails is logged and tried again
+        later, never raised."""
+        await self.planning.run(self._plan_once)
+
+    async def _plan_once(self) -> None:
         async with self._plan_lock:
             await plan_reminders(self.store_thread, self.runtime, self.clock(), self._wake)
 

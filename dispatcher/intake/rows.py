@@ -64,6 +64,10 @@ LIMITS = {
     "due_date": 10,
     "state": 16,
 }
+# The due dates a case may have: a schedule's steps lie days to months around it, and a
+# date past this bound (a typo such as 9999-12-25) would put them beyond the instants the
+# planner and the store can hold.
+DUE_DATES = (date(1970, 1, 1), date(2199, 12, 31))
 # Most values a person may have per kind of contact point.
 MOST = {"phone": 10, "email": 10, "address": 5}
 
@@ -294,6 +298,10 @@ def _case(
             due = date.fromisoformat(due_text)
         except ValueError:
             found.bad("due_date", "not a date (YYYY-MM-DD)", due_text)
+        if due is not None and not DUE_DATES[0] <= due <= DUE_DATES[1]:
+            first, last = DUE_DATES
+            found.bad("due_date", f"not between {first} and {last}", due_text)
+            due = None
     schedule = found.text(row, "schedule") or default_schedule or ""
     known = list(schedules) if schedules is not None else None
     if not schedule:

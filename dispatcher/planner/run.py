@@ -6,6 +6,7 @@ step is further away, or that has nothing left to plan, is not read at all."""
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Iterator
 from datetime import datetime
 from functools import partial
@@ -22,6 +23,8 @@ PAGE = 200
 # Cases per page when marking a changed schedule's cases (a cheap UPDATE by key range).
 LOOK_AGAIN_PAGE = 5000
 _FINISHED = (CaseState.PAID, CaseState.CLOSED)
+
+log = logging.getLogger("dispatcher.planner")
 
 
 def run_planner(store: Store, schedules: SchedulesFile, fallback_zone: str, now: datetime) -> int:
@@ -44,7 +47,7 @@ def planning_pass(
         )
         after: str | None = None
         while changed:
-            after = store.look_again(changed, after, LOOK_AGAIN_PAGE)
+            after = store.look_again(changed, after, LOOK_AGAIN_PAGE, now)
             yield 0
             if after is None:
                 break
@@ -76,4 +79,14 @@ def _plan(
 ) -> CasePlan:
     if item.case.state in _FINISHED:
         return CasePlan([], item.planned_through, None)
-    return plan_case_ahead(item, schedules, fallback_zone, now)
+    try:
+        return plan_case_ahead(item, schedules, fallback_zone, now)
+    except Exception as exc:  # one case's bad data must not stop the planning of every case
+        # Its steps cannot be computed (a due date beyond the instants a datetime holds, from
+        # a store written before intake bounded it): set aside until an import or event
+        # changes it, so it costs nothing and the cases after it are planned.
+        log.error(
+            "case not planned: its steps cannot be computed",
+            extra={"fields": {"case": item.case.id, "error": f"{type(exc).__name__}: {exc}"}},
+        )
+        return CasePlan([], item.planned_through, None)

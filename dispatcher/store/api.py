@@ -314,10 +314,12 @@ class Store(abc.ABC):
         """Record the fingerprint of each schedule the cases are now planned with."""
 
     @abc.abstractmethod
-    def look_again(self, schedules: Collection[str], after: str | None, limit: int) -> str | None:
-        """Have the next planning look again at the collectable cases on ``schedules`` among
-        the ``limit`` cases after id ``after`` (in id order, one transaction); return the
-        last id seen (None: no case is left)."""
+    def look_again(
+        self, schedules: Collection[str], after: str | None, limit: int, now: datetime
+    ) -> str | None:
+        """Have the next planning look again, from ``now`` on, at the collectable cases on
+        ``schedules`` among the ``limit`` cases after id ``after`` (in id order, one
+        transaction); return the last id seen (None: no case is left)."""
 
     # -- dispatch ---------------------------------------------------------------------------
     @abc.abstractmethod

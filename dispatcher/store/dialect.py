@@ -11,7 +11,7 @@ import abc
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Table
+from sqlalchemy import Connection, Table, and_, insert, update
 from sqlalchemy.sql import Select
 
 from dispatcher.model import Reminder
@@ -23,6 +23,16 @@ class Dialect(abc.ABC):
     @abc.abstractmethod
     def insert_ignore(self, table: Table) -> Any:
         """An insert into ``table`` that skips rows whose key already exists."""
+
+    def insert_or_update(
+        self, conn: Connection, table: Table, key: dict[str, Any], values: dict[str, Any]
+    ) -> None:
+        """Set ``values`` on the row of ``table`` whose key columns hold ``key``, inserting
+        the row when there is none. With one writer at a time an update, then an insert when
+        it found nothing, cannot race; a shared store does both in one statement."""
+        where = and_(*(table.c[name] == value for name, value in key.items()))
+        if not conn.execute(update(table).where(where).values(**values)).rowcount:
+            conn.execute(insert(table).values(**key, **values))
 
     def lock_candidates(self, query: Select[Any]) -> Select[Any]:
         """The claim candidates ``query``, locked as this database needs."""

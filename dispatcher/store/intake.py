@@ -32,11 +32,15 @@ PERSON_UPDATES = ("name", "locale", "timezone", "updated_at")
 CONTACT_UPDATES = ("priority",)
 CASE_UPDATES = ("amount", "currency", "due_date", "schedule", "updated_at")
 # A new due date or schedule moves the case's steps: the next planning looks at it again (a
-# row given as paid or closed leaves the case's planning as it was: state changes by events).
+# row given as paid or closed leaves the case's planning as it was: state changes by events),
+# from the update on (as ``planning.looked_at_again``: ``excluded.updated_at`` is its now),
+# so steps that now fall inside the window already planned are planned too.
+_MOVED = "cases.due_date <> excluded.due_date OR cases.schedule <> excluded.schedule"
 CASE_REPLANS = (
-    "next_plan_at = CASE WHEN cases.due_date <> excluded.due_date"
-    " OR cases.schedule <> excluded.schedule"
-    " THEN COALESCE(excluded.next_plan_at, cases.next_plan_at) ELSE cases.next_plan_at END"
+    f"next_plan_at = CASE WHEN {_MOVED}"
+    " THEN COALESCE(excluded.next_plan_at, cases.next_plan_at) ELSE cases.next_plan_at END",
+    f"planned_through = CASE WHEN ({_MOVED}) AND cases.planned_through > excluded.updated_at"
+    " THEN excluded.updated_at ELSE cases.planned_through END",
 )
 # Rows per statement: ten columns of 500 rows stay well inside every database's limit on
 # bound values (SQLite 32,766, PostgreSQL 65,535).
@@ -118,7 +122,7 @@ def case_values(case: CaseIn, now: datetime) -> dict[str, Any]:
 def upsert_people(conn: Connection, people: Sequence[PersonIn], now: datetime) -> None:
     """Insert or update ``people`` and their contact points."""
     # A new time zone moves the instants of the person's steps: plan their cases again.
-    look_again_at_people(conn, people_whose_zone_changes(conn, people))
+    look_again_at_people(conn, people_whose_zone_changes(conn, people), now)
     _upsert(conn, t.people, ("id",), PERSON_UPDATES, [person_values(p, now) for p in people])
     points = [
         {
@@ -143,7 +147,7 @@ def upsert_cases(conn: Connection, cases: Sequence[CaseIn], now: datetime) -> No
         ("id",),
         CASE_UPDATES,
         [case_values(c, now) for c in cases],
-        also=(CASE_REPLANS,),
+        also=CASE_REPLANS,
         only_if=f"{t.cases.name}.person_id = excluded.person_id",
     )
 

@@ -158,20 +158,34 @@ def next_plan_after_reimport() -> ColumnElement[Any]:
     )
 
 
-def look_again_at_people(conn: Connection, person_ids: Sequence[str]) -> None:
-    """The collectable cases of ``person_ids`` (whose time zone changed, so their steps'
-    instants moved) are looked at again by the next planning."""
+def looked_at_again(now: datetime) -> dict[str, Any]:
+    """The values that have the next planning look at a case again, its steps having moved
+    or changed at ``now``: at once, and from ``now`` on (``planned_through`` no later than
+    ``now``: a step that now falls inside the window the case was planned through is planned,
+    one already past by ``now`` is not sent late, and a step already planned under the same
+    key is left as it is)."""
+    c = t.cases.c
+    at = literal(now, t.UTCDateTime)
+    return {
+        "next_plan_at": t.PLAN_AT_ONCE,
+        "planned_through": case((c.planned_through > at, at), else_=c.planned_through),
+    }
+
+
+def look_again_at_people(conn: Connection, person_ids: Sequence[str], now: datetime) -> None:
+    """The collectable cases of ``person_ids`` (whose time zone changed at ``now``, so their
+    steps' instants moved) are looked at again by the next planning."""
     c = t.cases.c
     for chunk in chunks(person_ids):
         conn.execute(
             update(t.cases)
             .where(c.person_id.in_(chunk), c.state.not_in(FINISHED))
-            .values(next_plan_at=t.PLAN_AT_ONCE)
+            .values(**looked_at_again(now))
         )
 
 
 def look_again(
-    conn: Connection, schedules: Collection[str], after: str | None, limit: int
+    conn: Connection, schedules: Collection[str], after: str | None, limit: int, now: datetime
 ) -> str | None:
     c = t.cases.c
     # The page's upper bound by the primary key alone: each page reads at most ``limit``
@@ -185,7 +199,7 @@ def look_again(
         page.append(c.id > after)
     if last is not None:
         page.append(c.id <= last)
-    conn.execute(update(t.cases).where(*page).values(next_plan_at=t.PLAN_AT_ONCE))
+    conn.execute(update(t.cases).where(*page).values(**looked_at_again(now)))
     return last
 
 
@@ -194,13 +208,11 @@ def planned_schedules(conn: Connection) -> dict[str, str] | None:
     return None if value is None else dict(json.loads(value))
 
 
-def keep_planned_schedules(conn: Connection, fingerprints: dict[str, str]) -> None:
+def keep_planned_schedules(
+    conn: Connection, dialect: Dialect, fingerprints: dict[str, str]
+) -> None:
     value = json.dumps(fingerprints, sort_keys=True)
-    changed = conn.execute(
-        update(t.meta).where(t.meta.c.key == _FINGERPRINTS).values(value=value)
-    ).rowcount
-    if not changed:
-        conn.execute(insert(t.meta).values(key=_FINGERPRINTS, value=value))
+    dialect.insert_or_update(conn, t.meta, {"key": _FINGERPRINTS}, {"value": value})
 
 
 def enqueue(conn: Connection, reminder: NewReminder, now: datetime) -> int:

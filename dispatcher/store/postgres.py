@@ -59,6 +59,13 @@ class PostgresDialect(Dialect):
     def insert_ignore(self, table: Table) -> Any:
         return pg_insert(table).on_conflict_do_nothing()
 
+    def insert_or_update(
+        self, conn: Connection, table: Table, key: dict[str, Any], values: dict[str, Any]
+    ) -> None:
+        # Two nodes finding no row both insert: the second one updates instead of failing.
+        statement = pg_insert(table).values(**key, **values)
+        conn.execute(statement.on_conflict_do_update(index_elements=list(key), set_=values))
+
     def migration_lock(self, conn: Connection) -> None:
         conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
 

@@ -128,11 +128,13 @@ class SqlStore(Store):
 
     def keep_planned_schedules(self, fingerprints: dict[str, str]) -> None:
         with self._write() as conn:
-            planning.keep_planned_schedules(conn, fingerprints)
+            planning.keep_planned_schedules(conn, self.dialect, fingerprints)
 
-    def look_again(self, schedules: Collection[str], after: str | None, limit: int) -> str | None:
+    def look_again(
+        self, schedules: Collection[str], after: str | None, limit: int, now: datetime
+    ) -> str | None:
         with self._write() as conn:
-            return planning.look_again(conn, schedules, after, limit)
+            return planning.look_again(conn, schedules, after, limit, now)
 
     def enqueue(self, reminder: NewReminder, now: datetime) -> int:
         with self._write() as conn:

@@ -57,6 +57,22 @@ async def test_a_batch_row_of_another_persons_case_is_refused_and_the_rest_kept(
     assert store.get_case("C-2") is not None and store.get_case("C-5") is not None
 
 
+async def test_a_due_date_beyond_the_plannable_years_is_refused_with_422(api: Api) -> None:
+    rows = [batch_row("P-1", "C-1"), batch_row("P-2", "C-2", due_date="9999-12-25")]
+    status, body = await api.call("POST", "/v1/cases:batch", json={"rows": rows})
+
+    assert status == 200
+    assert [r["accepted"] for r in body["rows"]] == [True, False]
+    error = body["rows"][1]["errors"][0]
+    assert error["field"] == "due_date" and "9999-12-25" in error["message"]
+    assert api.dep.store().get_case("C-2") is None
+    await api.call("PUT", "/v1/people/P-3", json=ANA)
+    case = {"person_id": "P-3", "amount": "5", "currency": "BRL", "due_date": "9999-12-25"}
+    status, body = await api.call("PUT", "/v1/cases/C-3", json={**case, "schedule": "standard"})
+    assert status == 422 and body["errors"][0]["field"] == "due_date", body
+    assert api.dep.store().get_case("C-3") is None
+
+
 async def test_an_id_with_a_final_newline_is_refused_before_anything_is_written(api: Api) -> None:
     status, body = await api.call("PUT", "/v1/people/P-NL%0A", json=ANA)
     assert status == 422, body

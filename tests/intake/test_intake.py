@@ -650,3 +650,30 @@ def test_parse_row_rejects_unknown_columns_but_takes_state() -> None:
 
     result = parse({**GOOD_ROW, "state": "disputed"})
     assert isinstance(result, GoodRow) and result.case.state == "disputed"
+
+
+def test_a_due_date_beyond_the_plannable_years_is_a_row_error_and_the_rest_imported(
+    site: ImportSite,
+) -> None:
+    file = site.write(
+        "far.csv",
+        csv_text(
+            row("P-F1", "C-F1", "Fay Near", phone="+12125550171", due_date="2026-10-01"),
+            row("P-F2", "C-F2", "Gus Far", phone="+12125550172", due_date="9999-12-25"),
+            row("P-F3", "C-F3", "Ida Early", phone="+12125550173", due_date="1969-12-31"),
+        ),
+    )
+    result = site.import_(file)
+
+    assert result.exit_code == 1, result.output
+    assert_reported(result, 3, "due_date", "not between 1970-01-01 and 2199-12-31")
+    assert_reported(result, 3, "due_date", "'9999-12-25'")
+    assert_reported(result, 4, "due_date", "'1969-12-31'")
+    assert site.case_ids() == {"C-F1"}
+
+
+@pytest.mark.parametrize("due", ["1970-01-01", "2199-12-31"])
+def test_parse_row_takes_the_bounds_of_the_plannable_years(due: str) -> None:
+    result = parse({**GOOD_ROW, "due_date": due})
+
+    assert isinstance(result, GoodRow) and result.case.due_date == date.fromisoformat(due)

@@ -25,6 +25,7 @@ from dispatcher.model import (
 )
 from dispatcher.store import schema as t
 from dispatcher.store.api import Claim, ClaimBatch, DecideFn
+from dispatcher.store.bulk import execute_many
 from dispatcher.store.candidates import due_reminders
 from dispatcher.store.dialect import Dialect
 from dispatcher.store.rows import cases_by_id, history_by_person, people_by_id
@@ -61,6 +62,32 @@ def claim_due(
     dialect.commit_without_flush(conn)
     write_claims(conn, batch, node, now)
     return ClaimBatch(batch.claims, batch.decided)
+
+
+# The columns written of each reserved attempt and each decision.
+ATTEMPT_FIELDS = (
+    "id",
+    "reminder_id",
+    "person_id",
+    "case_id",
+    "channel",
+    "contact_kind",
+    "contact",
+    "at",
+    "outcome",
+    "counted",
+)
+DECISION_FIELDS = (
+    "reminder_id",
+    "case_id",
+    "at",
+    "verdict",
+    "until",
+    "reasons",
+    "flags",
+    "attempt_id",
+    "policy_version",
+)
 
 
 @dataclass
@@ -167,40 +194,43 @@ def _reason_codes(decision: Decision) -> str | None:
     return ",".join(r.code for r in decision.reasons) or None
 
 
+_RID = t.reminders.c.id == bindparam("rid")
+# The statements each claim runs for its rows (``bulk``: compiled once, rows bound as is).
+CLAIM_SENDS = (
+    update(t.reminders)
+    .where(_RID)
+    .values(
+        state=ReminderState.CLAIMED.value,
+        tries=t.reminders.c.tries + 1,
+        last_reason=None,
+        claimed_by=bindparam("node"),
+        claimed_at=bindparam("now"),
+        updated_at=bindparam("now"),
+    )
+)
+RESERVE_ATTEMPTS = insert(t.attempts).values({c: bindparam(c) for c in ATTEMPT_FIELDS})
+MOVE_DEFERRALS = (
+    update(t.reminders)
+    .where(_RID)
+    .values(due_at=bindparam("due"), last_reason=bindparam("why"), updated_at=bindparam("now"))
+)
+END_REMINDERS = (
+    update(t.reminders)
+    .where(_RID)
+    .values(state=bindparam("st"), last_reason=bindparam("why"), updated_at=bindparam("now"))
+)
+RECORD_DECISIONS = insert(t.decisions).values({c: bindparam(c) for c in DECISION_FIELDS})
+
+
 def write_claims(conn: Connection, batch: DecidedBatch, node: str, now: datetime) -> None:
     """Claim the sends (their attempts reserved), move the deferrals, end the rest, and
     record every decision."""
-    rid = t.reminders.c.id == bindparam("rid")
     if batch.sends:
-        conn.execute(
-            update(t.reminders)
-            .where(rid)
-            .values(
-                state=ReminderState.CLAIMED.value,
-                tries=t.reminders.c.tries + 1,
-                last_reason=None,
-                claimed_by=node,
-                claimed_at=now,
-                updated_at=now,
-            ),
-            batch.sends,
-        )
-        conn.execute(insert(t.attempts), batch.attempt_rows)
-    if batch.moves:
-        conn.execute(
-            update(t.reminders)
-            .where(rid)
-            .values(due_at=bindparam("due"), last_reason=bindparam("why"), updated_at=now),
-            batch.moves,
-        )
-    if batch.ends:
-        conn.execute(
-            update(t.reminders)
-            .where(rid)
-            .values(state=bindparam("st"), last_reason=bindparam("why"), updated_at=now),
-            batch.ends,
-        )
-    conn.execute(insert(t.decisions), batch.decision_rows)
+        execute_many(conn, CLAIM_SENDS, [{**row, "node": node, "now": now} for row in batch.sends])
+        execute_many(conn, RESERVE_ATTEMPTS, batch.attempt_rows)
+    execute_many(conn, MOVE_DEFERRALS, [{**row, "now": now} for row in batch.moves])
+    execute_many(conn, END_REMINDERS, [{**row, "now": now} for row in batch.ends])
+    execute_many(conn, RECORD_DECISIONS, batch.decision_rows)
 
 
 def give_back(

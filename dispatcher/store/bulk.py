@@ -30,11 +30,12 @@ class Compiled:
     positional: bool
 
 
-_COMPILED: dict[tuple[Executable, str], Compiled] = {}
+_COMPILED: dict[tuple[Executable, str, str, str], Compiled] = {}
 
 
 def _compile(conn: Connection, statement: Executable) -> Compiled:
-    key = (statement, conn.dialect.name)
+    dialect = conn.dialect  # its driver too: drivers of one database differ in paramstyle
+    key = (statement, dialect.name, dialect.driver, dialect.paramstyle)
     found = _COMPILED.get(key)
     if found is None:
         compiled = statement.compile(dialect=conn.dialect)  # type: ignore[attr-defined]

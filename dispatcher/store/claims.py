@@ -6,13 +6,12 @@ from __future__ import annotations
 import json
 import secrets
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, func, insert, select, update
-from sqlalchemy.sql import Select
 
 from dispatcher.model import (
     Attempt,
@@ -26,16 +25,10 @@ from dispatcher.model import (
 )
 from dispatcher.store import schema as t
 from dispatcher.store.api import Claim, ClaimBatch, DecideFn
+from dispatcher.store.bulk import execute_many
+from dispatcher.store.candidates import due_reminders
 from dispatcher.store.dialect import Dialect
-from dispatcher.store.rows import (
-    REMINDER_COLUMNS,
-    cases_by_id,
-    history_by_person,
-    people_by_id,
-    reminder_from_row,
-)
-
-SCAN_FACTOR = 4  # candidate rows read per claimed reminder, for people with several due
+from dispatcher.store.rows import cases_by_id, history_by_person, people_by_id
 
 
 def new_attempt_id() -> str:
@@ -44,36 +37,6 @@ def new_attempt_id() -> str:
     key index instead of a page anywhere in it (at a million attempts, every one a page read
     and written)."""
     return f"{time.time_ns() // 1000:014x}{secrets.token_hex(9)}"
-
-
-def candidates_query(now: datetime, limit: int) -> Select[Any]:
-    """Due pending reminders, oldest first, of people with nothing in flight. It reads a
-    few times ``limit`` rows along the (state, due_at) index rather than ranking every
-    due reminder; ``claim_due`` keeps the first per person."""
-    r = t.reminders.c
-    other = t.reminders.alias("in_flight")
-    busy = select(other.c.id).where(
-        other.c.person_id == r.person_id,
-        other.c.state == ReminderState.CLAIMED.value,
-    )
-    return (
-        select(*REMINDER_COLUMNS)
-        .where(r.state == ReminderState.PENDING.value, r.due_at <= now, ~busy.exists())
-        .order_by(r.due_at, r.id)
-        .limit(limit * SCAN_FACTOR)
-    )
-
-
-def first_per_person(rows: Iterable[Any], limit: int) -> list[Reminder]:
-    # At most one contact in flight per person: the rest of a person's due reminders wait
-    # for a later batch, after this one is recorded.
-    due: dict[str, Reminder] = {}
-    for row in rows:
-        if row.person_id not in due:
-            due[row.person_id] = reminder_from_row(row)
-            if len(due) == limit:
-                break
-    return list(due.values())
 
 
 def claim_due(
@@ -86,8 +49,7 @@ def claim_due(
     node: str,
     policy_version: str | None,
 ) -> ClaimBatch:
-    rows = conn.execute(dialect.lock_candidates(candidates_query(now, limit)))
-    due = dialect.take_people(conn, first_per_person(rows, limit), now)
+    due = dialect.take_people(conn, due_reminders(conn, dialect, now, limit), now)
     if not due:
         return ClaimBatch([], [])
     person_ids = [r.person_id for r in due]
@@ -100,6 +62,32 @@ def claim_due(
     dialect.commit_without_flush(conn)
     write_claims(conn, batch, node, now)
     return ClaimBatch(batch.claims, batch.decided)
+
+
+# The columns written of each reserved attempt and each decision.
+ATTEMPT_FIELDS = (
+    "id",
+    "reminder_id",
+    "person_id",
+    "case_id",
+    "channel",
+    "contact_kind",
+    "contact",
+    "at",
+    "outcome",
+    "counted",
+)
+DECISION_FIELDS = (
+    "reminder_id",
+    "case_id",
+    "at",
+    "verdict",
+    "until",
+    "reasons",
+    "flags",
+    "attempt_id",
+    "policy_version",
+)
 
 
 @dataclass
@@ -206,40 +194,43 @@ def _reason_codes(decision: Decision) -> str | None:
     return ",".join(r.code for r in decision.reasons) or None
 
 
+_RID = t.reminders.c.id == bindparam("rid")
+# The statements each claim runs for its rows (``bulk``: compiled once, rows bound as is).
+CLAIM_SENDS = (
+    update(t.reminders)
+    .where(_RID)
+    .values(
+        state=ReminderState.CLAIMED.value,
+        tries=t.reminders.c.tries + 1,
+        last_reason=None,
+        claimed_by=bindparam("node"),
+        claimed_at=bindparam("now"),
+        updated_at=bindparam("now"),
+    )
+)
+RESERVE_ATTEMPTS = insert(t.attempts).values({c: bindparam(c) for c in ATTEMPT_FIELDS})
+MOVE_DEFERRALS = (
+    update(t.reminders)
+    .where(_RID)
+    .values(due_at=bindparam("due"), last_reason=bindparam("why"), updated_at=bindparam("now"))
+)
+END_REMINDERS = (
+    update(t.reminders)
+    .where(_RID)
+    .values(state=bindparam("st"), last_reason=bindparam("why"), updated_at=bindparam("now"))
+)
+RECORD_DECISIONS = insert(t.decisions).values({c: bindparam(c) for c in DECISION_FIELDS})
+
+
 def write_claims(conn: Connection, batch: DecidedBatch, node: str, now: datetime) -> None:
     """Claim the sends (their attempts reserved), move the deferrals, end the rest, and
     record every decision."""
-    rid = t.reminders.c.id == bindparam("rid")
     if batch.sends:
-        conn.execute(
-            update(t.reminders)
-            .where(rid)
-            .values(
-                state=ReminderState.CLAIMED.value,
-                tries=t.reminders.c.tries + 1,
-                last_reason=None,
-                claimed_by=node,
-                claimed_at=now,
-                updated_at=now,
-            ),
-            batch.sends,
-        )
-        conn.execute(insert(t.attempts), batch.attempt_rows)
-    if batch.moves:
-        conn.execute(
-            update(t.reminders)
-            .where(rid)
-            .values(due_at=bindparam("due"), last_reason=bindparam("why"), updated_at=now),
-            batch.moves,
-        )
-    if batch.ends:
-        conn.execute(
-            update(t.reminders)
-            .where(rid)
-            .values(state=bindparam("st"), last_reason=bindparam("why"), updated_at=now),
-            batch.ends,
-        )
-    conn.execute(insert(t.decisions), batch.decision_rows)
+        execute_many(conn, CLAIM_SENDS, [{**row, "node": node, "now": now} for row in batch.sends])
+        execute_many(conn, RESERVE_ATTEMPTS, batch.attempt_rows)
+    execute_many(conn, MOVE_DEFERRALS, [{**row, "now": now} for row in batch.moves])
+    execute_many(conn, END_REMINDERS, [{**row, "now": now} for row in batch.ends])
+    execute_many(conn, RECORD_DECISIONS, batch.decision_rows)
 
 
 def give_back(

@@ -22,7 +22,7 @@ from dispatcher.model import Reminder
 from dispatcher.store import schema as t
 from dispatcher.store import tallies
 from dispatcher.store.api import StatusReport
-from dispatcher.store.claims import candidates_query, first_per_person
+from dispatcher.store.candidates import due_reminders
 from dispatcher.store.dialect import Dialect
 from dispatcher.store.sql import SqlStore
 
@@ -93,12 +93,7 @@ class PostgresDialect(Dialect):
         )
         if not locked:
             return []
-        fresh = conn.execute(
-            self.lock_candidates(candidates_query(now, len(locked))).where(
-                t.reminders.c.person_id.in_(locked)
-            )
-        )
-        return first_per_person(fresh, len(locked))
+        return due_reminders(conn, self, now, len(locked), among=locked)
 
 
 class PostgresStore(SqlStore):

@@ -26,6 +26,10 @@ from dispatcher.store.sql import SqlStore
 
 BUSY_TIMEOUT_MS = 30_000
 log = logging.getLogger("dispatcher.store")
+# Each connection's page cache, grown only as pages are read. SQLite's default (2 MiB) holds
+# little of a million reminders' indexes: each claim's writes then read back from the OS most
+# of the index pages they touch (a third of a 500-reminder claim's time at 1M rows).
+CACHE_KIB = 32_768
 
 
 class SqliteDialect(Dialect):
@@ -67,6 +71,7 @@ class SqliteStore(SqlStore):
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
             cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             if checkpointer is not None:
                 cursor.execute("PRAGMA wal_autocheckpoint=0")  # the checkpointer's job

@@ -233,6 +233,19 @@ def test_claim_reserves_attempt_one_per_person_oldest_first(store) -> None:  # t
     assert len(batch.claims) == 5 and seen == [1] * 5
 
 
+def test_a_run_of_due_reminders_of_people_in_flight_does_not_hide_the_next_person(store) -> None:  # type: ignore[no-untyped-def]
+    # P0 has a dozen reminders due; with one claimed, the other eleven come first in due
+    # order, more than a page of candidates for a batch of one: P1's, due after them all,
+    # is still found.
+    _people(store, 1, reminders_each=12, due=NOW - timedelta(minutes=10))
+    first = store.claim_due(NOW, 1, always(), timedelta(days=7))
+    assert [(c.reminder.person_id, c.reminder.step) for c in first.claims] == [("P0", "0")]
+    _people(store, 2, due=NOW - timedelta(minutes=1))
+    batch = store.claim_due(NOW, 1, always(), timedelta(days=7))
+    assert [(c.reminder.person_id, c.reminder.step) for c in batch.claims] == [("P1", "0")]
+    assert store.claim_due(NOW, 5, always(), timedelta(days=7)).claims == []
+
+
 def test_claim_limit_and_due_time(store) -> None:  # type: ignore[no-untyped-def]
     _people(store, 10)
     _people_later = [

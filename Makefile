@@ -20,7 +20,7 @@ $(VENV)/.installed-dev: pyproject.toml examples/dispatcher-fieldvisit/pyproject.
 
 var/sample-people.csv: config/sample_data.py | $(VENV)/.installed
 	mkdir -p var
-	$(BIN)/python config/sample_data.py > $@.tmp && mv $@.tmp $@
+	umask 077 && $(BIN)/python config/sample_data.py > $@.tmp && mv $@.tmp $@
 
 sample: var/sample-people.csv  ## load the example people and cases into the store
 	$(BIN)/dispatcher --config $(CONFIG) import var/sample-people.csv

@@ -49,9 +49,9 @@ from benchmarks.e2e_outbox import (
     make_deployment,
 )
 from benchmarks.observe import sent_count
+from benchmarks.stores import seed_planned
 from dispatcher.channel import Message
 from dispatcher.model import ContactKind
-from dispatcher.store import open_store
 from dispatcher.store.api import CaseIn, NewReminder, PersonIn
 
 POOL = 10  # connections on both sides: the concurrency the shared peers' figures were taken at
@@ -206,12 +206,7 @@ def _seed(dep: Deployment, count: int) -> None:
                 due_at=now - timedelta(seconds=60 + i % 3600),
             )
         )
-    store = open_store(dep.url)
-    try:
-        store.upsert(people, cases, now)
-        store.add_reminders(reminders, [(c.id, now + timedelta(days=3650)) for c in cases], now)
-    finally:
-        store.close()
+    seed_planned(dep.url, people, cases, reminders, now)
 
 
 def _dispatcher(dep: Deployment, count: int, timeout: float) -> float | None:

@@ -18,6 +18,7 @@ from typing import Any
 
 from benchmarks.daemon import DISPATCHER, Daemon, ReadyzProbe
 from benchmarks.observe import PeakRss
+from benchmarks.stores import seed_planned
 from dispatcher.store import open_store
 from dispatcher.store.api import CaseIn, NewReminder, PersonIn
 
@@ -95,12 +96,7 @@ class ProbeStream:
             NewReminder(cid, pid, "bench", "probe", "letter", "formal_letter", stream.due(cid))
             for cid, pid in ids
         ]
-        store = open_store(url)
-        try:
-            store.upsert(people, cases, now)
-            store.add_reminders(reminders, [(c.id, now + timedelta(days=3650)) for c in cases], now)
-        finally:
-            store.close()
+        seed_planned(url, people, cases, reminders, now)
         return stream
 
     def due(self, case_id: str) -> datetime:

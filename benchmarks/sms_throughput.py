@@ -56,7 +56,7 @@ from benchmarks.e2e_outbox import (
     make_deployment,
 )
 from benchmarks.observe import sent_count
-from dispatcher.store import open_store
+from benchmarks.stores import seed_planned
 from dispatcher.store.api import CaseIn, NewReminder, PersonIn
 from dispatcher.testing.twilio_peer import ACCOUNT_SID, AUTH_TOKEN
 
@@ -175,12 +175,7 @@ def _seed(url: str, count: int) -> None:
         )
         for c in cases
     ]
-    store = open_store(url)
-    try:
-        store.upsert(people, cases, now)
-        store.add_reminders(reminders, [(c.id, now + timedelta(days=3650)) for c in cases], now)
-    finally:
-        store.close()
+    seed_planned(url, people, cases, reminders, now)
 
 
 def _through_dispatcher(count: int, peer: Peer, timeout: float) -> float | None:

@@ -33,8 +33,7 @@ from benchmarks.e2e_outbox import (
 )
 from benchmarks.observe import OutboxCounter, percentile
 from benchmarks.policy_text import describe_policy
-from benchmarks.stores import fresh_store, kind, point_config_at
-from dispatcher.store import open_store
+from benchmarks.stores import fresh_store, kind, point_config_at, seed_planned
 from dispatcher.store.api import CaseIn, NewReminder, PersonIn
 
 RATE = 500
@@ -76,12 +75,7 @@ def _seed(url: str, rate: int, seconds: int, first_due: datetime) -> None:
         channel, template = rng.choices(mix, weights=weights)[0]
         due = first_due + timedelta(seconds=i / rate)
         reminders.append(NewReminder(cid, pid, "bench", "steady", channel, template, due))
-    store = open_store(url)
-    try:
-        store.upsert(people, cases, now)
-        store.add_reminders(reminders, [(c.id, now + timedelta(days=3650)) for c in cases], now)
-    finally:
-        store.close()
+    seed_planned(url, people, cases, reminders, now)
 
 
 def run(rate: int, seconds: int, *, postgres: str | None = None, keep: bool = False) -> Section:

@@ -8,7 +8,11 @@ import re
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime, timedelta
 from pathlib import Path
+
+from dispatcher.store import open_store
+from dispatcher.store.api import CaseIn, NewReminder, PersonIn
 
 PG_BASE = os.environ.get("DISPATCHER_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 
@@ -56,3 +60,20 @@ def point_config_at(config: Path, url: str) -> None:
     if found != 1:
         raise RuntimeError("dispatcher.toml has no store line")
     path.write_text(text, encoding="utf-8")
+
+
+def seed_planned(
+    url: str,
+    people: list[PersonIn],
+    cases: list[CaseIn],
+    reminders: list[NewReminder],
+    now: datetime,
+) -> None:
+    """``people``, ``cases`` and their ``reminders`` into the store at ``url``, the cases
+    marked planned far ahead so the daemon's planner adds nothing of its own."""
+    store = open_store(url)
+    try:
+        store.upsert(people, cases, now)
+        store.add_reminders(reminders, [(c.id, now + timedelta(days=3650)) for c in cases], now)
+    finally:
+        store.close()

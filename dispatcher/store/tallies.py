@@ -16,7 +16,7 @@ functions knowing. The two databases keep them differently:
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, func, select, text
+from sqlalchemy import Connection, Table, func, select, text
 
 from dispatcher.model import Outcome, ReminderState
 from dispatcher.store import schema as t
@@ -169,25 +169,23 @@ def fold(conn: Connection) -> None:
 
 def reminder_counts(conn: Connection) -> list[tuple[str, str, str, int]]:
     """(state, channel, deferral reasons or '', count) of every reminder, nonzero counts."""
-    c = t.reminder_tallies.c
-    return [
-        (row.state, row.channel, row.reason, int(row.n))
-        for row in conn.execute(
-            select(c.state, c.channel, c.reason, func.sum(c.n).label("n"))
-            .group_by(c.state, c.channel, c.reason)
-            .having(func.sum(c.n) != 0)
-        )
-    ]
+    return _summed(conn, t.reminder_tallies, ("state", "channel", "reason"))
 
 
 def attempt_counts(conn: Connection) -> list[tuple[str, str, str, int]]:
     """(channel, outcome, error code or '', count) of failed and unknown attempts."""
-    c = t.attempt_tallies.c
-    return [
-        (row.channel, row.outcome, row.error_code, int(row.n))
-        for row in conn.execute(
-            select(c.channel, c.outcome, c.error_code, func.sum(c.n).label("n"))
-            .group_by(c.channel, c.outcome, c.error_code)
-            .having(func.sum(c.n) != 0)
-        )
-    ]
+    return _summed(conn, t.attempt_tallies, ("channel", "outcome", "error_code"))
+
+
+def _summed(
+    conn: Connection, tally: Table, key: tuple[str, str, str]
+) -> list[tuple[str, str, str, int]]:
+    """Each ``key`` of ``tally`` with the sum of its rows (appended deltas on PostgreSQL),
+    nonzero sums only."""
+    columns = [tally.c[name] for name in key]
+    query = (
+        select(*columns, func.sum(tally.c.n).label("n"))
+        .group_by(*columns)
+        .having(func.sum(tally.c.n) != 0)
+    )
+    return [(row[0], row[1], row[2], int(row.n)) for row in conn.execute(query)]

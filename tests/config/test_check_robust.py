@@ -7,28 +7,10 @@ import re
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import Result
 
-from dispatcher.cli import main
+from tests.config.test_config import check, problems
 from tests.conftest import Deployment
-
-PROBLEM = re.compile(r"^(?P<file>\S+):(?P<line>\d+): (?P<key>\S+): (?P<message>.*)$")
-
-
-def check(config: Path) -> Result:
-    # catch_exceptions=False: a traceback fails the test instead of becoming exit code 1.
-    return CliRunner().invoke(
-        main, ["check", str(config)], env={"COLUMNS": "400"}, catch_exceptions=False
-    )
-
-
-def problems(result: Result) -> list[tuple[str, int, str, str]]:
-    found = []
-    for line in result.output.splitlines():
-        match = PROBLEM.match(line)
-        if match:
-            found.append((match["file"], int(match["line"]), match["key"], match["message"]))
-    return found
 
 
 def only_problem(result: Result) -> tuple[str, int, str, str]:

@@ -22,10 +22,17 @@ log = logging.getLogger("dispatcher.api")
 CLIENT_GONE = 499
 
 
+def route_of(request: web.Request) -> str:
+    """The route a request matched, as declared (``/email/unsubscribe/{token}``): what logs and
+    metrics name, never the path itself, which may carry a token or an id a client made up."""
+    resource = request.match_info.route.resource
+    return resource.canonical if resource is not None else "(unmatched)"
+
+
 def client_gone(request: web.Request) -> web.Response:
     """The answer to a request whose client disconnected: logged at debug (a client's choice,
     not a failure of ours), never sent."""
-    log.debug("http client disconnected", extra={"fields": {"path": request.path}})
+    log.debug("http client disconnected", extra={"fields": {"route": route_of(request)}})
     return web.Response(status=CLIENT_GONE)
 
 
@@ -48,12 +55,12 @@ def _problems_and_metrics(core: CoreAccess) -> Middleware:
             # The exception's text may quote personal data from the request: not logged.
             log.error(
                 "api request failed",
-                extra={"fields": {"path": request.path, "error": type(exc).__name__}},
+                extra={"fields": {"route": route_of(request), "error": type(exc).__name__}},
             )
             response = ApiProblem(500, "Internal error", "see the daemon's log").response()
-        resource = request.match_info.route.resource
-        route = resource.canonical if resource is not None else "(unmatched)"
-        core.metrics.api_requests.labels(route, request.method, str(response.status)).inc()
+        core.metrics.api_requests.labels(
+            route_of(request), request.method, str(response.status)
+        ).inc()
         return response
 
     return middleware

@@ -341,13 +341,18 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def record(self, records: Sequence[SendRecord], node: str = "") -> None:
-        """Record the outcomes of ``node``'s sends, in one transaction. A reminder whose claim
-        ``node`` no longer holds (expired by another node) keeps its state; its attempt's
-        outcome is recorded all the same."""
+        """Record the outcomes of ``node``'s sends, in one transaction, each a compare-and-set
+        on its attempt's outcome: an attempt still in flight takes the record's; one a
+        provider's report settled first keeps the report's (the record fills in what it left
+        empty); one settled by recovery meanwhile (``unknown``, ``released``) is left as it is,
+        and logged. A reminder whose claim ``node`` no longer holds for this attempt (expired,
+        claimed again) keeps its state."""
 
     @abc.abstractmethod
-    def release(self, claims: Sequence[Claim], now: datetime) -> None:
-        """Give back claims that were never handed to a channel."""
+    def release(self, claims: Sequence[Claim], now: datetime) -> int:
+        """Give back claims that were never handed to a channel; returns how many went back.
+        A claim settled meanwhile (recorded, reported, recovered by another node) is left as
+        it is and not counted."""
 
     @abc.abstractmethod
     def start_sending(self, claims: Sequence[Claim], node: str, now: datetime) -> set[str]:

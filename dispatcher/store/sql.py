@@ -162,11 +162,11 @@ class SqlStore(Store):
         with self._write() as conn:
             attempts.record(conn, self.dialect, records, node)
 
-    def release(self, claims: Sequence[Claim], now: datetime) -> None:
+    def release(self, claims: Sequence[Claim], now: datetime) -> int:
         if not claims:
-            return
+            return 0
         with self._write() as conn:
-            confirmation.release(conn, claims, now)
+            return confirmation.release(conn, claims, now)
 
     def start_sending(self, claims: Sequence[Claim], node: str, now: datetime) -> set[str]:
         with self._write() as conn:

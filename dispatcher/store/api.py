@@ -23,6 +23,7 @@ from dispatcher.model import (
     Reminder,
     ReminderState,
 )
+from dispatcher.store.scripts_api import CallScripts
 
 # decide(reminder, person, case, history) -> Decision, with `now` already bound.
 DecideFn = Callable[[Reminder, Person, Case, Sequence[Attempt]], Decision]
@@ -248,7 +249,7 @@ class Retry:
     max_tries: int
 
 
-class Store(abc.ABC):
+class Store(CallScripts):
     """Persistent state: people, cases, reminders, attempts, decisions, events."""
 
     # Whether two threads of one process may write at once (each on its own connection)
@@ -342,11 +343,8 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def record(self, records: Sequence[SendRecord], node: str = "") -> None:
         """Record the outcomes of ``node``'s sends, in one transaction, each a compare-and-set
-        on its attempt's outcome: an attempt still in flight takes the record's; one a
-        provider's report settled first keeps the report's (the record fills in what it left
-        empty); one settled by recovery meanwhile (``unknown``, ``released``) is left as it is,
-        and logged. A reminder whose claim ``node`` no longer holds for this attempt (expired,
-        claimed again) keeps its state."""
+        on its attempt's outcome (``attempts.record_outcomes``). A reminder whose claim
+        ``node`` no longer holds for this attempt (expired, claimed again) keeps its state."""
 
     @abc.abstractmethod
     def release(self, claims: Sequence[Claim], now: datetime) -> int:

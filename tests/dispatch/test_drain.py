@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from typing import Any
 from datetime import datetime
+from typing import Any
 
 from dispatcher.dispatch.drain import drain, give_back
 from dispatcher.dispatch.held import HeldClaims

@@ -17,11 +17,11 @@ from dispatcher_plugins.voice import VoiceChannel, VoiceSettings
 
 from dispatcher.channel import Message, PermanentError
 from dispatcher.model import ContactKind, Outcome
-from dispatcher.testing import Failure, sample_message
-from dispatcher.testing.twilio_peer import INVALID_TO, SERVER_ERROR, TOO_MANY, TwilioPeer
 from dispatcher.services import Services
 from dispatcher.store import open_store
 from dispatcher.store.api import Store
+from dispatcher.testing import Failure, sample_message
+from dispatcher.testing.twilio_peer import INVALID_TO, SERVER_ERROR, TOO_MANY, TwilioPeer
 from tests.plugins.twilio.conftest import PUBLIC, SENDER, TwilioContract
 from tests.plugins.twilio.voice_nodes import script_services
 

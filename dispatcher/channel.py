@@ -124,6 +124,11 @@ class Channel:
         self.name = name
         self.settings = settings
 
+    def attach(self, services: Any) -> None:
+        """Called by the daemon before ``open`` with its ``dispatcher.services.Services``:
+        for a channel that keeps in the store what a callback reaching another node needs
+        (a call's script). The base keeps nothing."""
+
     async def open(self) -> None:
         """Acquire connections or files. Called before the first send."""
 

@@ -10,11 +10,12 @@ every method looks the config up at each call, never keeps it from registration 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from dispatcher.model import ContactKind, Outcome
 from dispatcher.store.api import Retry, Settled
+from dispatcher.store.scripts_api import CallScript
 
 if TYPE_CHECKING:
     from dispatcher.channel import Channel
@@ -157,6 +158,29 @@ class Services:
             clear=clear,
         )
         self._changed(person_id)
+
+    # -- what a call will say -----------------------------------------------------------------
+
+    async def keep_call_script(
+        self, attempt_id: str, *, person: str, machine: str, keep: timedelta
+    ) -> None:
+        """Keep, for ``keep``, what the call of ``attempt_id`` says once detection has decided
+        who answered (``person``: its template, ``machine``: its voicemail), so the verdict is
+        answered by whichever node it reaches. Personal data: nothing keeps it longer (the
+        next call placed removes those expired)."""
+        now = self._clock()
+        script = CallScript(person=person, machine=machine, expires_at=now + keep)
+        await self._call(self._store.keep_call_script, attempt_id, script, now)
+
+    async def take_call_script(self, attempt_id: str) -> CallScript | None:
+        """The script of ``attempt_id`` (``.person``, ``.machine``), removed as it is read:
+        of the verdicts that reach any node, one gets it. None when there is none (taken,
+        forgotten, expired, or never kept)."""
+        return await self._call(self._store.take_call_script, attempt_id, self._clock())
+
+    async def forget_call_script(self, attempt_id: str) -> None:
+        """Remove the script of ``attempt_id``: its call ended, or was never placed."""
+        await self._call(self._store.forget_call_script, attempt_id)
 
 
 __all__ = ["Services", "Settled"]

@@ -44,7 +44,7 @@ from dispatcher.daemon.reload import (
     report_rejected,
 )
 from dispatcher.daemon.status import Status, count_queue, not_ready, report_periodically
-from dispatcher.daemon.web import HttpServer, build_app
+from dispatcher.daemon.web import HttpServer, build_app, plugin_services
 from dispatcher.dispatch import Clock, Dispatcher, StoreThread, utcnow
 from dispatcher.metrics import Metrics
 from dispatcher.runtime import Runtime, load_runtime
@@ -85,6 +85,8 @@ class Daemon:
         self._reload_lock = asyncio.Lock()
         self._plan_lock = asyncio.Lock()  # one planning pass at a time
         self.planning = PlanningRetries(self._spawn)
+        # What channels (and plugins' webhooks) may do in this daemon.
+        self.services = plugin_services(self.core_access())
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -92,6 +94,7 @@ class Daemon:
         runtime = self.runtime
         await recover_last_run(self.store_thread, runtime, self.node, self.clock())
         for channel in runtime.channels.values():
+            channel.attach(self.services)
             await channel.open()
         self.dispatcher = Dispatcher(
             self.store_thread,
@@ -269,6 +272,8 @@ class Daemon:
                 self.notifier.ready(self._status_line())
                 return False
             old = self.runtime
+            for channel in new.channels.values():
+                channel.attach(self.services)  # before open; a channel carried over has it
             retired = await carry_over_channels(old, new)
             self._swap_in(new)
             drain = old.config.dispatcher.dispatch.drain_timeout

@@ -16,22 +16,33 @@ log = logging.getLogger("dispatcher.dispatch")
 
 
 async def drain(held: HeldClaims, store: StoreThread, clock: Clock, timeout: float) -> None:
-    """Let started sends finish (up to ``timeout``), then give back unstarted claims."""
+    """Let started sends finish (up to ``timeout``), then give back unstarted claims. Logged
+    apart: the sends cut off in their channel (their outcome is unknown), and the claims
+    given back (never handed to a channel, waiting for a send slot or a confirmation when the
+    stop came: nothing was sent)."""
     running = held.running()
     if running:
-        done, pending = await asyncio.wait(running, timeout=timeout)
+        _, pending = await asyncio.wait(running, timeout=timeout)
         for task in pending:
             task.cancel()
         if pending:
             await asyncio.wait(pending)
-            log.warning(
-                "sends still running at stop; their outcome is unknown",
-                extra={"fields": {"count": len(pending)}},
-            )
+            # A task whose claim still waits never handed it to its channel: cutting it off
+            # sent nothing, and its claim is given back below.
+            cut = sum(1 for task in pending if not held.holds(task.get_name()))
+            if cut:
+                log.warning(
+                    "sends cut off at stop; their outcome is unknown",
+                    extra={"fields": {"count": cut}},
+                )
     waiting = held.take_waiting()
     if waiting:
-        await store.call(store.store.release, waiting, clock())
-        log.info("released unstarted claims", extra={"fields": {"count": len(waiting)}})
+        released = await store.call(store.store.release, waiting, clock())
+        # A claim settled meanwhile elsewhere (another node's recovery) is not given back.
+        log.info(
+            "released unstarted claims",
+            extra={"fields": {"count": released, "settled_elsewhere": len(waiting) - released}},
+        )
 
 
 async def give_back(

@@ -24,7 +24,8 @@ class HeldClaims:
     def start(self, claim: Claim, send: Send) -> None:
         """Hold ``claim`` until a channel takes it, and start its send task."""
         self.hold(claim)
-        task = asyncio.create_task(send(claim))
+        # Named by its attempt: at stop the drain tells a send cut off from a claim waiting.
+        task = asyncio.create_task(send(claim), name=claim.attempt_id)
         self._sends.add(task)
         task.add_done_callback(self._sends.discard)
 
@@ -34,6 +35,10 @@ class HeldClaims:
     def let_go(self, claim: Claim) -> None:
         """``claim`` is no longer waiting: handed to its channel, or given back."""
         self._waiting.pop(claim.attempt_id, None)
+
+    def holds(self, attempt_id: str) -> bool:
+        """Whether the claim of ``attempt_id`` still waits (not yet handed to a channel)."""
+        return attempt_id in self._waiting
 
     def take_waiting(self) -> list[Claim]:
         """Every claim still waiting, no longer held."""

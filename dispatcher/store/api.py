@@ -23,6 +23,7 @@ from dispatcher.model import (
     Reminder,
     ReminderState,
 )
+from dispatcher.store.scripts_api import CallScripts
 
 # decide(reminder, person, case, history) -> Decision, with `now` already bound.
 DecideFn = Callable[[Reminder, Person, Case, Sequence[Attempt]], Decision]
@@ -248,7 +249,7 @@ class Retry:
     max_tries: int
 
 
-class Store(abc.ABC):
+class Store(CallScripts):
     """Persistent state: people, cases, reminders, attempts, decisions, events."""
 
     # Whether two threads of one process may write at once (each on its own connection)
@@ -341,13 +342,15 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def record(self, records: Sequence[SendRecord], node: str = "") -> None:
-        """Record the outcomes of ``node``'s sends, in one transaction. A reminder whose claim
-        ``node`` no longer holds (expired by another node) keeps its state; its attempt's
-        outcome is recorded all the same."""
+        """Record the outcomes of ``node``'s sends, in one transaction, each a compare-and-set
+        on its attempt's outcome (``attempts.record_outcomes``). A reminder whose claim
+        ``node`` no longer holds for this attempt (expired, claimed again) keeps its state."""
 
     @abc.abstractmethod
-    def release(self, claims: Sequence[Claim], now: datetime) -> None:
-        """Give back claims that were never handed to a channel."""
+    def release(self, claims: Sequence[Claim], now: datetime) -> int:
+        """Give back claims that were never handed to a channel; returns how many went back.
+        A claim settled meanwhile (recorded, reported, recovered by another node) is left as
+        it is and not counted."""
 
     @abc.abstractmethod
     def start_sending(self, claims: Sequence[Claim], node: str, now: datetime) -> set[str]:

@@ -28,7 +28,7 @@ from dispatcher.store.api import Claim, ClaimBatch, DecideFn
 from dispatcher.store.bulk import execute_many
 from dispatcher.store.candidates import due_reminders
 from dispatcher.store.dialect import Dialect
-from dispatcher.store.rows import cases_by_id, history_by_person, people_by_id
+from dispatcher.store.rows import cases_by_id, chunks, history_by_person, people_by_id
 
 
 def new_attempt_id() -> str:
@@ -233,37 +233,54 @@ def write_claims(conn: Connection, batch: DecidedBatch, node: str, now: datetime
     execute_many(conn, RECORD_DECISIONS, batch.decision_rows)
 
 
+# An attempt in flight is its reminder's current claim: a reminder has at most one.
+IN_FLIGHT = (Outcome.RESERVED.value, Outcome.SENDING.value)
+
+
 def give_back(
-    conn: Connection, pairs: Sequence[tuple[int, str]], now: datetime, reason: str
+    conn: Connection,
+    pairs: Sequence[tuple[int, str]],
+    now: datetime,
+    reason: str,
+    expected: Sequence[str] = IN_FLIGHT,
 ) -> int:
     """Return claimed reminders to the pool (due as before, the try not counted) and
     mark their attempts released: nothing was sent. ``pairs``: (reminder id, attempt id).
-    Returns how many reminders went back."""
+
+    A compare-and-set on the attempt: only one whose outcome is still one of ``expected``
+    is released, and only its reminder goes back. One settled meanwhile on another
+    connection (its send recorded, a provider's report, another node's recovery) is left as
+    it is: the claim was no longer this one to give back. Returns how many reminders went
+    back."""
     if not pairs:
         return 0
-    back = conn.execute(
-        update(t.reminders)
-        .where(
-            t.reminders.c.id == bindparam("rid"),
-            t.reminders.c.state == ReminderState.CLAIMED.value,
+    a, r = t.attempts.c, t.reminders.c
+    released: list[int] = []
+    for chunk in chunks([aid for _, aid in pairs]):
+        released += conn.execute(
+            update(t.attempts)
+            .where(a.id.in_(chunk), a.outcome.in_(list(expected)))
+            .values(outcome=Outcome.RELEASED.value, counted=False, finished_at=now)
+            .returning(a.reminder_id)
+        ).scalars()
+    back = 0
+    for chunk in chunks([rid for rid in released if rid is not None]):
+        back += (
+            conn.execute(
+                update(t.reminders)
+                .where(r.id.in_(chunk), r.state == ReminderState.CLAIMED.value)
+                .values(
+                    state=ReminderState.PENDING.value,
+                    claimed_by=None,
+                    claimed_at=None,
+                    tries=r.tries - 1,
+                    last_reason=reason,
+                    updated_at=now,
+                )
+            ).rowcount
+            or 0
         )
-        .values(
-            state=ReminderState.PENDING.value,
-            claimed_by=None,
-            claimed_at=None,
-            tries=t.reminders.c.tries - 1,
-            last_reason=reason,
-            updated_at=now,
-        ),
-        [{"rid": rid} for rid, _ in pairs],
-    ).rowcount
-    conn.execute(
-        update(t.attempts)
-        .where(t.attempts.c.id == bindparam("aid"))
-        .values(outcome=Outcome.RELEASED.value, counted=False, finished_at=now),
-        [{"aid": aid} for _, aid in pairs],
-    )
-    return back or 0
+    return back
 
 
 def next_due_at(conn: Connection) -> datetime | None:

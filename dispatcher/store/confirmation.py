@@ -12,7 +12,7 @@ from sqlalchemy import Connection, select, update
 from dispatcher.model import Outcome, ReminderState
 from dispatcher.store import schema as t
 from dispatcher.store.api import Claim
-from dispatcher.store.claims import give_back
+from dispatcher.store.claims import IN_FLIGHT, give_back
 from dispatcher.store.rows import chunks
 
 
@@ -46,12 +46,38 @@ def start_sending(conn: Connection, claims: Sequence[Claim], node: str, now: dat
         now,
         "changed_after_claim",
     )
-    for chunk in chunks(confirmed):
-        conn.execute(
-            update(t.attempts).where(a.id.in_(chunk)).values(outcome=Outcome.SENDING.value)
+    return confirm(conn, confirmed, node)
+
+
+def confirm(conn: Connection, attempt_ids: Sequence[str], node: str) -> set[str]:
+    """Mark ``attempt_ids`` ``sending`` and return those marked. A compare-and-set on what
+    the check above saw: still in flight, its reminder still claimed by ``node``. Another
+    connection may have settled the claim since that check (the drain's release on the other
+    store thread, another node's recovery): such a claim is not confirmed, so not sent."""
+    a, r = t.attempts.c, t.reminders.c
+    held = (
+        select(r.id)
+        .where(
+            r.id == a.reminder_id,
+            r.state == ReminderState.CLAIMED.value,
+            r.claimed_by == node,
         )
-    return set(confirmed)
+        .exists()
+    )
+    confirmed: set[str] = set()
+    for chunk in chunks(attempt_ids):
+        confirmed.update(
+            conn.execute(
+                update(t.attempts)
+                .where(a.id.in_(chunk), a.outcome.in_(IN_FLIGHT), held)
+                .values(outcome=Outcome.SENDING.value)
+                .returning(a.id)
+            ).scalars()
+        )
+    return confirmed
 
 
-def release(conn: Connection, claims: Sequence[Claim], now: datetime) -> None:
-    give_back(conn, [(c.reminder.id, c.attempt_id) for c in claims], now, "released")
+def release(conn: Connection, claims: Sequence[Claim], now: datetime) -> int:
+    """Give back claims never handed to a channel; returns how many went back (a claim
+    settled meanwhile elsewhere is left as it is: see ``give_back``)."""
+    return give_back(conn, [(c.reminder.id, c.attempt_id) for c in claims], now, "released")

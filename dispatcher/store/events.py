@@ -106,21 +106,22 @@ def case_event(
 
 
 def cancel_pending(conn: Connection, case_id: str, state: CaseState, now: datetime) -> None:
+    """Cancel the case's pending reminders, each with its decision. Conditional on
+    ``pending`` in the one statement: a reminder claimed meanwhile (another node) is its
+    claim's to settle, and that claim's confirmation sees the case changed."""
     r = t.reminders.c
+    code = f"case_{state.value}"
+    text = f"case {case_id} is {state.value}"
     pending = list(
         conn.execute(
-            select(r.id).where(r.case_id == case_id, r.state == ReminderState.PENDING.value)
+            update(t.reminders)
+            .where(r.case_id == case_id, r.state == ReminderState.PENDING.value)
+            .values(state=ReminderState.CANCELLED.value, last_reason=code, updated_at=now)
+            .returning(r.id)
         ).scalars()
     )
     if not pending:
         return
-    code = f"case_{state.value}"
-    text = f"case {case_id} is {state.value}"
-    conn.execute(
-        update(t.reminders)
-        .where(r.id.in_(pending))
-        .values(state=ReminderState.CANCELLED.value, last_reason=code, updated_at=now)
-    )
     conn.execute(
         insert(t.decisions),
         [

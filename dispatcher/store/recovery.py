@@ -51,22 +51,28 @@ def settle_claims(conn: Connection, now: datetime, resend: list[str], which: Any
         .where(claimed, a.outcome.in_([Outcome.RESERVED.value, Outcome.SENDING.value]))
     ).all()
     unsent = [(row.id, row.aid) for row in rows if row.outcome == Outcome.RESERVED.value]
-    released = give_back(conn, unsent, now, "released_after_crash")
-    ids = [row.id for row in rows if row.outcome == Outcome.SENDING.value]
+    # Only a reservation still unconfirmed goes back: one its node confirmed since the look
+    # above (a live node, slow to renew) is left for the next pass to find ``sending``.
+    released = give_back(conn, unsent, now, "released_after_crash", (Outcome.RESERVED.value,))
+    confirmed = [row.aid for row in rows if row.outcome == Outcome.SENDING.value]
     requeued = unknown = 0
-    for chunk in chunks(ids):
-        conn.execute(
-            update(t.attempts)
-            .where(
-                t.attempts.c.outcome == Outcome.SENDING.value,
-                t.attempts.c.reminder_id.in_(chunk),
-            )
-            .values(
-                outcome=Outcome.UNKNOWN.value,
-                detail="daemon stopped before recording the outcome",
-            )
+    for chunk in chunks(confirmed):
+        # A compare-and-set on ``sending``: an attempt whose outcome its node recorded since
+        # the look above is that outcome, and its reminder is left as the record set it.
+        ids = list(
+            conn.execute(
+                update(t.attempts)
+                .where(a.id.in_(chunk), a.outcome == Outcome.SENDING.value)
+                .values(
+                    outcome=Outcome.UNKNOWN.value,
+                    detail="daemon stopped before recording the outcome",
+                )
+                .returning(a.reminder_id)
+            ).scalars()
         )
-        in_chunk = r.id.in_(chunk) & (r.state == ReminderState.CLAIMED.value)
+        if not ids:
+            continue
+        in_chunk = r.id.in_(ids) & (r.state == ReminderState.CLAIMED.value)
         requeued += (
             conn.execute(
                 update(t.reminders)

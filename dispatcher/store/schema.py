@@ -27,7 +27,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.types import TypeDecorator
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 # ``cases.next_plan_at`` of a case the planner must look at on its next pass, whatever the
 # horizon: the epoch. As a column default it is written the way SQLite stores a bound
@@ -250,4 +250,19 @@ attempt_tallies = Table(
     Index("ux_attempt_tallies", "channel", "outcome", "error_code", unique=True).ddl_if(
         dialect="sqlite"
     ),
+)
+
+# What a call will say once answering-machine detection has decided who answered (TwiML for a
+# person, and the limited-content voicemail for a machine), kept with its attempt so whichever
+# node Twilio's verdict reaches can answer it. Personal data: a row is taken (deleted) by the
+# verdict, deleted when the call ends, and never outlives ``expires_at`` (removed at the next
+# call placed, or by the next look after it).
+call_scripts = Table(
+    "call_scripts",
+    metadata,
+    Column("attempt_id", String(40), primary_key=True),
+    Column("person", Text, nullable=False),
+    Column("machine", Text, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Index("ix_call_scripts_expires", "expires_at"),
 )

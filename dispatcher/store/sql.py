@@ -22,6 +22,7 @@ from sqlalchemy import Connection, Engine, select
 from dispatcher.model import Case, ContactKind, Outcome, Person
 from dispatcher.store import (
     attempts,
+    call_scripts,
     claims,
     confirmation,
     events,
@@ -55,6 +56,7 @@ from dispatcher.store.api import (
 )
 from dispatcher.store.dialect import Dialect
 from dispatcher.store.rows import cases_by_id, people_by_id
+from dispatcher.store.scripts_api import CallScript
 
 
 class SqlStore(Store):
@@ -162,11 +164,11 @@ class SqlStore(Store):
         with self._write() as conn:
             attempts.record(conn, self.dialect, records, node)
 
-    def release(self, claims: Sequence[Claim], now: datetime) -> None:
+    def release(self, claims: Sequence[Claim], now: datetime) -> int:
         if not claims:
-            return
+            return 0
         with self._write() as conn:
-            confirmation.release(conn, claims, now)
+            return confirmation.release(conn, claims, now)
 
     def start_sending(self, claims: Sequence[Claim], node: str, now: datetime) -> set[str]:
         with self._write() as conn:
@@ -220,6 +222,20 @@ class SqlStore(Store):
                 mark_contact=mark_contact,
                 retry=retry,
             )
+
+    # -- calls' scripts -----------------------------------------------------------------------
+
+    def keep_call_script(self, attempt_id: str, script: CallScript, now: datetime) -> None:
+        with self._write() as conn:
+            call_scripts.keep(conn, attempt_id, script, now)
+
+    def take_call_script(self, attempt_id: str, now: datetime) -> CallScript | None:
+        with self._write() as conn:
+            return call_scripts.take(conn, attempt_id, now)
+
+    def forget_call_script(self, attempt_id: str) -> bool:
+        with self._write() as conn:
+            return call_scripts.forget(conn, attempt_id)
 
     # -- events -----------------------------------------------------------------------------
 

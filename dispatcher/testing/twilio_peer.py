@@ -8,7 +8,8 @@ checks Basic auth and the required parameters as Twilio does, and answers with T
 bodies on demand: for one number (``refuse``) or for every request a while (``failing``).
 With ``delay`` it holds each Messages/Calls creation answer that long, as Twilio's API takes
 time to answer (benchmarks at a realistic provider latency); by default it answers at once.
-It needs no twilio package itself; ``sign`` makes a callback's ``X-Twilio-Signature``.
+It needs no twilio package itself; ``sign`` makes a callback's ``X-Twilio-Signature``, and
+``call_back`` posts a signed callback as Twilio does, to whichever node a proxy would pass it.
 """
 
 from __future__ import annotations
@@ -19,6 +20,9 @@ import contextlib
 import hashlib
 import hmac
 import threading
+import urllib.error
+import urllib.parse
+import urllib.request
 import uuid
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -122,6 +126,27 @@ class TwilioPeer:
             yield
         finally:
             self._all = None
+
+    def call_back(self, callback_url: str, form: Mapping[str, str], node: str) -> int:
+        """Post ``form`` to ``callback_url`` as Twilio does (signed for that public URL, with
+        this account's sid), delivered to ``node`` (``http://host:port``) the way a proxy in
+        front of several nodes passes it to one of them. Returns the answer's status."""
+        body = {"AccountSid": self.account_sid, **form}
+        parts = urllib.parse.urlsplit(callback_url)
+        path_qs = parts.path + (f"?{parts.query}" if parts.query else "")
+        request = urllib.request.Request(
+            node + path_qs,
+            data=urllib.parse.urlencode(body).encode(),
+            headers={
+                "Content-Type": "application/x-www-form-urlencoded",
+                "X-Twilio-Signature": sign(self.auth_token, callback_url, body),
+            },
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return int(response.status)
+        except urllib.error.HTTPError as exc:
+            return int(exc.code)
 
     def close(self) -> None:
         if self._runner is not None:

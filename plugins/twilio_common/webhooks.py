@@ -183,7 +183,7 @@ class TwilioCallbacks:
         if form.get("CallStatus") in CALL_ENDED and attempt_id:
             forget = getattr(channels[0], "forget", None)
             if forget is not None:
-                forget(attempt_id)  # its scripts are of no more use
+                await forget(attempt_id)  # its scripts (personal data) are of no more use
         settled = settlement(form)
         if settled is None:
             return web.Response(status=204)
@@ -215,9 +215,10 @@ class TwilioCallbacks:
     ) -> web.Response:
         """Detection's verdict decides what the silent call says (the voice channel's
         ``answered``); a person who heard the message is a conversation (its cooldown starts
-        now). One who heard nothing (this process no longer holds the call's script: a
-        restart, another node; or Twilio refused the update) got a silent call: a counted
-        attempt, not a conversation."""
+        now). The call's script is kept in the store, so the verdict is answered whichever
+        node it reaches. One who heard nothing (no node keeps the script: taken by an earlier
+        verdict, expired, the store unreachable; or Twilio refused the update) got a silent
+        call: a counted attempt, not a conversation."""
         answered_by = form.get("AnsweredBy", "")
         answered = getattr(channel, "answered", None)
         done = None

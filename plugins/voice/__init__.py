@@ -11,21 +11,27 @@ meta key, which ``check`` holds to the limited-content rules; a fax or an undeci
 its beep. A channel that could not detect (no ``status_callback_base``, a call template
 without a voicemail) is refused by ``check``. Every placed call is a call attempt
 (§1006.14(b)(3)), answered or not.
+
+What a call will say (both TwiML scripts, in the locale's voice) is kept in the store with its
+attempt before the call is placed (``Services.keep_call_script``), so detection's verdict is
+answered by whichever node of a cluster Twilio's callback reaches; the verdict takes it (once:
+the first verdict on any node), the call's end removes it, and it never outlives
+``SCRIPTS_KEEP`` (personal data).
 """
 
 from __future__ import annotations
 
-import time
+import logging
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, ClassVar
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import aiohttp
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from twilio.base.exceptions import TwilioRestException
 from twilio.twiml.voice_response import VoiceResponse
 
-from dispatcher.channel import Channel, Message, PermanentError, SendResult
+from dispatcher.channel import Channel, Message, PermanentError, SendResult, TransientError
 from dispatcher.hookspecs import hookimpl
 from dispatcher.model import ContactKind, Outcome
 
@@ -34,8 +40,14 @@ from ..twilio_common.errors import classify, classify_network
 from ..twilio_common.settings import TwilioSettings
 from ..twilio_common.webhooks import add_routes
 
-# How long a call's scripts wait for detection's verdict: it comes within a minute or so.
-SCRIPTS_KEEP = 600.0
+if TYPE_CHECKING:
+    from dispatcher.services import Services
+
+log = logging.getLogger("dispatcher_plugins.twilio")
+
+# How long a call's scripts wait for detection's verdict: it comes within a minute or so
+# (detection's timeout is at most 59 s, after the ringing).
+SCRIPTS_KEEP = timedelta(minutes=10)
 # After detection's timeout, how long the silent call waits for our answer to its verdict.
 VERDICT_MARGIN = 15
 MACHINE_END = frozenset({"machine_end_beep", "machine_end_silence", "machine_end_other"})
@@ -118,16 +130,6 @@ def hang_up() -> str:
     return str(response)
 
 
-@dataclass(frozen=True)
-class Scripts:
-    """What a call may say once detection has decided who answered. Held in memory only
-    until then: after a restart the verdict finds nothing, and the call ends silent."""
-
-    person: str  # TwiML speaking the rendered template
-    machine: str  # TwiML of the limited-content voicemail
-    until: float  # monotonic time after which nobody will ask for them
-
-
 class VoiceChannel(TwilioChannel):
     """One call per ``send``; its SID is the provider id status callbacks name."""
 
@@ -139,8 +141,11 @@ class VoiceChannel(TwilioChannel):
 
     def __init__(self, name: str, settings: VoiceSettings) -> None:
         super().__init__(name, settings)
-        # attempt id -> its scripts, until detection's verdict (or the call's end).
-        self._scripts: dict[str, Scripts] = {}
+        self.services: Services | None = None  # the daemon's, where scripts are kept
+
+    def attach(self, services: Any) -> None:
+        """The daemon's ``Services``: each call's scripts are kept in its store."""
+        self.services = services
 
     async def send(self, message: Message) -> SendResult:
         to = self.recipient(message.contact)
@@ -152,6 +157,11 @@ class VoiceChannel(TwilioChannel):
             raise PermanentError(
                 "a call needs answering-machine detection: a voicemail and status_callback_base",
                 code="no_detection",
+            )
+        if self.services is None:
+            raise PermanentError(
+                "a call's script is kept in the daemon's store, and this channel has none",
+                code="no_script_store",
             )
         speech = self.settings.speech_for(message.locale)
         timeout = self.settings.machine_detection_timeout
@@ -166,38 +176,60 @@ class VoiceChannel(TwilioChannel):
             "async_amd_status_callback": self.callback_url(message.attempt_id, event="amd"),
         }
         client = self.client
-        # Kept before the request: detection may report before Twilio's answer reaches us.
-        self._keep(message.attempt_id, say(message.body, speech), say(str(voicemail), speech))
+        # Kept before the request: detection may report, to any node, before Twilio's
+        # answer reaches us. A call whose script could not be kept is not placed.
+        try:
+            await self.services.keep_call_script(
+                message.attempt_id,
+                person=say(message.body, speech),
+                machine=say(str(voicemail), speech),
+                keep=SCRIPTS_KEEP,
+            )
+        except Exception as exc:
+            raise TransientError(
+                f"the call's script could not be kept: {type(exc).__name__}", code="script_store"
+            ) from None
         try:
             call = await client.calls.create_async(**request)
         except TwilioRestException as exc:
-            self.forget(message.attempt_id)
+            await self.forget(message.attempt_id)
             raise classify(exc) from None
         except (TimeoutError, aiohttp.ClientError) as exc:
-            self.forget(message.attempt_id)
+            await self.forget(message.attempt_id)
             raise classify_network(exc) from None
         # Reg F §1006.14(b)(3): a placed call is an attempt, answered or not.
         return SendResult(provider_id=call.sid, outcome=Outcome.PLACED)
 
-    def _keep(self, attempt_id: str, person: str, machine: str) -> None:
-        now = time.monotonic()
-        for key in [k for k, kept in self._scripts.items() if kept.until < now]:
-            del self._scripts[key]
-        self._scripts[attempt_id] = Scripts(person, machine, now + SCRIPTS_KEEP)
-
-    def forget(self, attempt_id: str) -> None:
-        """Drop a call's scripts (it ended, or was never placed)."""
-        self._scripts.pop(attempt_id, None)
+    async def forget(self, attempt_id: str) -> None:
+        """Drop a call's scripts (it ended, or was never placed). A store that fails here
+        leaves them to expire (``SCRIPTS_KEEP``)."""
+        if self.services is None:
+            return
+        try:
+            await self.services.forget_call_script(attempt_id)
+        except Exception as exc:
+            log.warning(
+                "a call's script could not be removed; it expires on its own",
+                extra={"fields": {"attempt": attempt_id, "error": type(exc).__name__}},
+            )
 
     async def answered(self, attempt_id: str, call_sid: str, answered_by: str) -> str | None:
-        """Act on detection's verdict, once per call: a person hears the template
-        (``spoken``), a machine at the end of its greeting the voicemail (``voicemail``),
-        anything else but a machine still greeting (``machine_start``: wait for its end) is
-        hung up on (``hung_up``). None when nothing was done: a duplicate or late verdict,
-        one for a call this process did not place (a restart), or Twilio refused the update."""
-        if answered_by == "machine_start":
+        """Act on detection's verdict, once per call whichever node it reaches: a person
+        hears the template (``spoken``), a machine at the end of its greeting the voicemail
+        (``voicemail``), anything else but a machine still greeting (``machine_start``: wait
+        for its end) is hung up on (``hung_up``). None when nothing was done: a duplicate or
+        late verdict, one whose script no node keeps (never kept, expired, the store
+        unreachable), or Twilio refused the update."""
+        if answered_by == "machine_start" or self.services is None:
             return None
-        scripts = self._scripts.pop(attempt_id, None)
+        try:
+            scripts = await self.services.take_call_script(attempt_id)
+        except Exception as exc:
+            log.warning(
+                "a call's script could not be read: the call ends silent",
+                extra={"fields": {"attempt": attempt_id, "error": type(exc).__name__}},
+            )
+            return None
         if scripts is None:
             return None
         if answered_by == "human":

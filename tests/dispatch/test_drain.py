@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from dispatcher.dispatch.drain import drain, give_back
 from dispatcher.dispatch.held import HeldClaims
@@ -79,3 +80,34 @@ async def test_at_stop_a_claim_the_store_refuses_stays_held_for_the_drain(store:
     finally:
         thread.shutdown()
     assert held.take_waiting() == [claim]
+
+
+async def test_the_drain_logs_only_the_sends_it_cut_off_and_the_claims_it_released(
+    store: Store, caplog: Any
+) -> None:
+    """At stop, one send is in its channel and two claims still wait for a send slot: the
+    drain cuts off the send (its outcome unknown) and gives back the two, and says so —
+    not three sends cut off."""
+    in_channel, *queued = claimed(store, 3)
+    held = HeldClaims()
+    forever = asyncio.Event()
+
+    async def send(claim: Claim) -> None:
+        if claim is in_channel:
+            held.let_go(claim)  # handed to its channel, which never answers
+        await forever.wait()
+
+    for claim in (in_channel, *queued):
+        held.start(claim, send)
+    thread = StoreThread(store)
+    try:
+        with caplog.at_level("INFO", logger="dispatcher.dispatch"):
+            await drain(held, thread, lambda: NOW, timeout=0.05)
+    finally:
+        thread.shutdown()
+    counts = {r.getMessage(): r.fields["count"] for r in caplog.records}  # type: ignore[attr-defined]
+    assert counts == {
+        "sends cut off at stop; their outcome is unknown": 1,
+        "released unstarted claims": 2,
+    }
+    assert [outcomes(store, f"C{i}") for i in (1, 2)] == [["released"], ["released"]]

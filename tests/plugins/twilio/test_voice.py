@@ -1,13 +1,15 @@
 """The twilio-voice channel against a loopback Twilio: the contract suite, a call that starts
 silent while asynchronous answering-machine detection listens, and detection's verdict acted on
 once: the template for a person in the locale's voice, the voicemail for a machine that
-finished its greeting, nothing (a hang-up) for a fax or an undecided answer."""
+finished its greeting, nothing (a hang-up) for a fax or an undecided answer. Scripts are kept
+in a real SQLite store, as a daemon keeps them."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,9 +17,13 @@ from dispatcher_plugins.voice import VoiceChannel, VoiceSettings
 
 from dispatcher.channel import Message, PermanentError
 from dispatcher.model import ContactKind, Outcome
+from dispatcher.services import Services
+from dispatcher.store import open_store
+from dispatcher.store.api import Store
 from dispatcher.testing import Failure, sample_message
 from dispatcher.testing.twilio_peer import INVALID_TO, SERVER_ERROR, TOO_MANY, TwilioPeer
 from tests.plugins.twilio.conftest import PUBLIC, SENDER, TwilioContract
+from tests.plugins.twilio.voice_nodes import script_services
 
 VOICEMAIL = "Please call us back."
 VOICEMAIL_META = {"voicemail": "voicemail", "voicemail_body": VOICEMAIL}
@@ -28,9 +34,35 @@ def no_callbacks(settings: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in settings.items() if k != "status_callback_base"}
 
 
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    s = open_store(f"sqlite:///{tmp_path / 'store.db'}")
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def services(store: Store) -> Services:
+    return script_services(store)
+
+
 class TestVoiceContract(TwilioContract):
     channel_class = VoiceChannel
     entry_point = "voice"
+
+    @pytest.fixture
+    def make_channel(
+        self, valid_settings: dict[str, Any], services: Services
+    ) -> Callable[..., VoiceChannel]:
+        """The suite's channels, attached to a store as the daemon attaches them."""
+
+        def make(settings: dict[str, Any] | None = None) -> VoiceChannel:
+            model = VoiceSettings.model_validate(valid_settings if settings is None else settings)
+            channel = VoiceChannel("contract", model)
+            channel.attach(services)
+            return channel
+
+        return make
 
     @pytest.fixture
     def bad_settings(self, valid_settings: dict[str, Any]) -> list[tuple[dict[str, Any], str]]:
@@ -65,8 +97,9 @@ class TestVoiceContract(TwilioContract):
 
 
 @pytest.fixture
-async def voice(twilio_settings: dict[str, Any]) -> Any:
+async def voice(twilio_settings: dict[str, Any], services: Services) -> Any:
     channel = VoiceChannel("voice", VoiceSettings(**twilio_settings))
+    channel.attach(services)
     await channel.open()
     yield channel
     await channel.close()
@@ -169,7 +202,7 @@ async def test_an_ended_or_refused_call_keeps_nothing_to_say(
 ) -> None:
     ended = call_message()
     sid = (await voice.send(ended)).provider_id or ""
-    voice.forget(ended.attempt_id)
+    await voice.forget(ended.attempt_id)
     assert await voice.answered(ended.attempt_id, sid, "human") is None
 
     refused = call_message()

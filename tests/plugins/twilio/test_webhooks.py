@@ -103,6 +103,7 @@ async def deployed(
 ) -> AsyncIterator[Deployed]:
     daemon = Daemon(open_deployment.config)
     for channel in daemon.runtime.channels.values():
+        channel.attach(daemon.services)
         await channel.open()
     app = build_app(daemon.metrics, daemon.ready, daemon.core_access())
     client: TestClient[Any, Any] = TestClient(TestServer(app))
@@ -456,11 +457,13 @@ def test_check_refuses_a_voice_channel_that_cannot_detect_machines(
 
 
 async def test_a_person_who_heard_nothing_is_no_conversation(deployed: Deployed) -> None:
-    """The call's script is gone (a restart, or the verdict reached another node): the
-    person got a silent call. It counts as an attempt; it starts no conversation cooldown."""
+    """The call's script is gone (expired, or removed by the call's end): the person got
+    a silent call. It counts as an attempt; it starts no conversation cooldown."""
     placed_call, sid = await placed_call_of(deployed)
     amd = callback_path(placed_call["AsyncAmdStatusCallback"])
-    deployed.daemon.runtime.channels["voice"]._scripts.clear()  # type: ignore[attr-defined]
+    await deployed.daemon.runtime.channels["voice"].forget(  # type: ignore[attr-defined]
+        (await voice_attempt(deployed))["id"]
+    )
     human = {"AccountSid": ACCOUNT_SID, "CallSid": sid, "AnsweredBy": "human"}
     assert await deployed.post(amd, human) == 204
     assert deployed.twilio.call_updates == []

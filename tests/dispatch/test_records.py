@@ -14,6 +14,7 @@ from pathlib import Path
 from dispatcher.channel import SendResult
 from dispatcher.dispatch.outcomes import sent
 from dispatcher.dispatch.records import FLUSH_AT, Records
+from dispatcher.dispatch.store_health import StoreHealth
 from dispatcher.dispatch.store_thread import StoreThread
 from dispatcher.hookspecs import hookimpl
 from dispatcher.metrics import Metrics
@@ -42,7 +43,7 @@ async def test_outcomes_are_written_when_flushed_and_kept_when_the_store_refuses
     runtime: Runtime = load_runtime(EXAMPLE_CONFIG, extra_plugins=[observer])
     metrics = Metrics()
     written: list[str] = []
-    thread = StoreThread(store)
+    thread = StoreThread(store, health=StoreHealth(metrics))
     records = Records(
         thread, lambda: runtime, node="a", metrics=metrics, written=lambda: written.append("w")
     )

@@ -2,10 +2,11 @@
 never from a store call: the store's health as the daemon's own guarded calls saw it
 (``StoreHealth``), and the dispatch loop's liveness (``Liveness``: when it last beat).
 
-While the store is unhealthy (a call failed, or one has run for seconds) a monitor probes it
-every second on a connection of its own with a short timeout — never through the store
-threads, which a hung store holds — so a recovery is seen within a second or two, and the
-pauses of the calls waiting to try again are cut short."""
+While the store's health is in doubt (a call failed, or one has run for over a second) a
+monitor probes it every second on a connection of its own with a short timeout — never
+through the store threads, which a hung store holds: a hang is seen within seconds, a
+recovery within a second or two (and the pauses of the calls waiting to try again are cut
+short)."""
 
 from __future__ import annotations
 
@@ -123,7 +124,7 @@ class HealthMonitor:
             await asyncio.sleep(PROBE_EVERY)
             if self.metrics:
                 self.metrics.loop_turn_age.set(round(self.liveness.since_beat(), 1))
-            if self.probe is not None and self.store.problem() is not None:
+            if self.probe is not None and self.store.doubtful():
                 await self.probe_once()
 
     async def probe_once(self) -> None:

@@ -14,7 +14,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import TypeVar
 
 from dispatcher.metrics import Metrics
@@ -29,9 +29,9 @@ T = TypeVar("T")
 # any call (or the readiness probe) cuts every pause short.
 RETRY_FIRST = 0.5
 RETRY_MOST = 10.0
-# A store call running this long (seconds) means the store does not answer, even before it
-# fails: a hung server or a write lock another process holds.
-SLOW_CALL = 5.0
+# A store call running this long (seconds) puts the store's health in doubt, even before it
+# fails (a hung server, a write lock another process holds): the readiness probe then says.
+SLOW_CALL = 1.0
 
 
 def failure_reason(exc: BaseException) -> str:
@@ -59,10 +59,11 @@ class StoreHealth:
 
     # -- what calls report ----------------------------------------------------------------
 
-    def failed(self, site: str, exc: BaseException) -> None:
-        """A store call at ``site`` failed with ``exc``."""
+    def failed(self, site: str, exc: BaseException, *, counted: bool = True) -> None:
+        """A store call at ``site`` failed with ``exc`` (``counted`` False: the caller
+        counts it in the metrics itself)."""
         self._failures[site] = self._failures.get(site, 0) + 1
-        if self.metrics:
+        if self.metrics and counted:
             self.metrics.store_errors.labels(site).inc()
         if self.down_since is not None:
             return  # logged once per outage
@@ -152,11 +153,13 @@ class StoreHealth:
 
     def problem(self) -> str | None:
         """Why the store is not healthy now, for /readyz (None when it is)."""
-        if self.down_since is not None:
-            since = self.down_since.isoformat(timespec="seconds")
-            return f"store unreachable since {since}: {self.reason}"
+        if self.down_since is None:
+            return None
+        since = self.down_since.isoformat(timespec="seconds")
+        return f"store unreachable since {since}: {self.reason}"
+
+    def doubtful(self) -> bool:
+        """Whether the store's health is in doubt: down, or a call running for more than
+        ``SLOW_CALL`` (a probe on a connection of its own then says which)."""
         slow = self.slow_since()
-        if slow is not None and slow > SLOW_CALL:
-            began = datetime.now(UTC) - timedelta(seconds=slow)
-            return f"store unreachable since {began.isoformat(timespec='seconds')} (no answer)"
-        return None
+        return self.down or (slow is not None and slow > SLOW_CALL)

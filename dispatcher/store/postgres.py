@@ -16,9 +16,11 @@ import os
 import socket
 import threading
 import time
+import weakref
 from datetime import datetime
 from typing import Any
 
+from psycopg import pq
 from sqlalchemy import Connection, Table, create_engine, event, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import make_url
@@ -129,48 +131,61 @@ def connection_settings(url: Any) -> tuple[Any, dict[str, str], int]:
     query = dict(url.query)
     timeout = int(query.pop("statement_timeout", STATEMENT_TIMEOUT_MS))
     settings = {k: v for k, v in CONNECTION_DEFAULTS.items() if k not in query}
-    if timeout and "options" not in query:
-        settings["options"] = f"-c statement_timeout={timeout}"
+    options = str(query.get("options", ""))
+    if timeout and "statement_timeout" not in options:
+        settings["options"] = f"{options} -c statement_timeout={timeout}".strip()
     return url.set(query=query), settings, timeout
 
 
 class ConnectionCutter:
-    """Cuts the connections that one store call has held longer than ``limit`` seconds (see
-    ``CUT_AFTER_STATEMENT``), checked every second on a thread of its own; the call then
-    fails as a lost connection, and the pool replaces it."""
+    """Cuts a connection that has waited on the server longer than ``limit`` seconds (see
+    ``CUT_AFTER_STATEMENT``): each connection is looked at twice a second, on a thread of
+    its own, and one found busy (a statement sent, no answer yet; a pre-ping included) at
+    every look for that long has its socket shut down. The call on it then fails as a lost
+    connection, and the pool replaces it."""
 
     def __init__(self, engine: Any, limit: float) -> None:
         self.limit = limit
         self.paused = False  # during a schema change, which may rightly take long
-        self._held: dict[int, tuple[Any, float]] = {}
+        self._connections: dict[int, tuple[weakref.ref[Any], float | None]] = {}
         self._stop = threading.Event()
-        event.listen(engine, "checkout", self._checked_out)
-        event.listen(engine, "checkin", self._checked_in)
+        event.listen(engine, "connect", self._connected)
         self._thread = threading.Thread(target=self._watch, name="store-cutter", daemon=True)
         self._thread.start()
 
-    def _checked_out(self, dbapi_connection: Any, record: Any, _proxy: Any) -> None:
-        self._held[id(record)] = (dbapi_connection, time.monotonic())
-
-    def _checked_in(self, _dbapi_connection: Any, record: Any) -> None:
-        self._held.pop(id(record), None)
+    def _connected(self, dbapi_connection: Any, _record: Any) -> None:
+        self._connections[id(dbapi_connection)] = (weakref.ref(dbapi_connection), None)
 
     def _watch(self) -> None:
-        while not self._stop.wait(1.0):
-            if self.paused:
-                continue
+        while not self._stop.wait(0.5):
             now = time.monotonic()
-            for key, (connection, since) in list(self._held.items()):
-                if now - since > self.limit:
-                    self._held.pop(key, None)
+            for key, (ref, busy_since) in list(self._connections.items()):
+                connection = ref()
+                if connection is None or connection.closed:
+                    self._connections.pop(key, None)
+                    continue
+                if self.paused or not _busy(connection):
+                    self._connections[key] = (ref, None)
+                elif busy_since is None:
+                    self._connections[key] = (ref, now)
+                elif now - busy_since > self.limit:
+                    self._connections.pop(key, None)
                     cut(connection)
                     log.warning(
                         "store connection cut: no answer from the server",
-                        extra={"fields": {"held_s": round(now - since, 1)}},
+                        extra={"fields": {"waited_s": round(now - busy_since, 1)}},
                     )
 
     def stop(self) -> None:
         self._stop.set()
+
+
+def _busy(connection: Any) -> bool:
+    """Whether ``connection`` waits on the server (a statement sent, its answer not in)."""
+    try:
+        return bool(connection.pgconn.transaction_status == pq.TransactionStatus.ACTIVE)
+    except Exception:  # closed meanwhile
+        return False
 
 
 def cut(connection: Any) -> None:

@@ -65,7 +65,9 @@ def store_probe(url: str, timeout: float = PROBE_TIMEOUT) -> Probe:
         def sqlite_probe() -> None:
             if not database or database == ":memory:":
                 return
-            conn = sqlite3.connect(database, timeout=min(timeout, 0.5))
+            # Waits for the write lock nearly the whole timeout: a long write of this
+            # daemon's own (a big claim) is not taken for another writer's lock.
+            conn = sqlite3.connect(database, timeout=max(0.1, timeout - 0.2))
             try:
                 conn.isolation_level = None
                 conn.execute("BEGIN IMMEDIATE")

@@ -6,7 +6,8 @@ reload, stop. ``Daemon`` owns the running state and wires the steps other module
 Start: load and check config → open store (schema) → recover attempts a crash left in flight
 → open channels → cron jobs → HTTP → READY=1 → plan what is due to be planned, in the
 background (a page per store call, so readiness never waits on it and claims interleave).
-The dispatch loop pings the watchdog itself, so a loop that hangs gets the service restarted.
+The dispatch loop pings the watchdog itself, so a loop that hangs gets the service restarted;
+a store that fails does not end it (``health``: readiness from state, outages logged once).
 SIGHUP: load the whole config again; if it is valid, swap it in between batches (channels
 whose settings did not change keep their connections; cron jobs are reconciled), else log
 every error, count the failure in /metrics and keep the old config running.

@@ -11,7 +11,11 @@ not sent again (a duplicate contact is a compliance incident, a missing one is n
 never confirmed go back to the pool.
 
 The loop wakes, idles and claims; the stages it wires are modules of their own: ``claims``,
-``confirm``, ``send`` (with ``render`` and ``outcomes``), ``records`` and ``drain``.
+``confirm``, ``send`` (with ``render`` and ``outcomes``), ``records`` and ``drain``. A store
+call that fails is reported to the store's health (``store_health``: one log line per outage)
+and tried again after a backoff; nothing the store does ends the loop, which beats
+(``heartbeat``) as it turns and while it waits, so only a loop that is really stuck starves the
+watchdog.
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ from pathlib import Path
 from benchmarks import Section, e2e_size, format_table
 from benchmarks.stores import bench_store
 
-NAMES = ("policy", "e2e", "scale", "steady", "scale-out", "email", "sms")
+NAMES = ("policy", "e2e", "scale", "steady", "scale-out", "email", "sms", "faults")
 # Policy decisions per end-to-end reminder: enough passes for a stable rate in a few seconds.
 POLICY_PER_E2E = 10
 REPO = Path(__file__).resolve().parents[1]
@@ -121,6 +121,14 @@ def _benchmarks(args: argparse.Namespace, n: int) -> list[tuple[str, Callable[[]
         _say(f"running SMS throughput with {max(1, n // 4):,} messages …")
         return [sms_throughput.run(max(1, n // 4))]
 
+    def faults() -> list[Section]:
+        from benchmarks import faults as store_faults
+
+        if args.only != "faults":
+            return []  # many minutes long: run when asked for by name only
+        _say("running store faults under load (minutes; --quick leaves out the 5-minute runs) …")
+        return [store_faults.run(args.quick)]
+
     return [
         ("policy", policy),
         ("e2e", e2e),
@@ -129,6 +137,7 @@ def _benchmarks(args: argparse.Namespace, n: int) -> list[tuple[str, Callable[[]
         ("scale-out", scale_out_run),
         ("email", email),
         ("sms", sms),
+        ("faults", faults),
     ]
 
 

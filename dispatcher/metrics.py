@@ -30,7 +30,7 @@ class Metrics:
         )
         self.store_errors = Counter(
             "dispatcher_store_errors",
-            "Store calls of the dispatch loop that failed (and were tried again), by call.",
+            "Store calls of the daemon that failed (and were tried again), by call site.",
             ["call"],
             registry=r,
         )
@@ -87,7 +87,23 @@ class Metrics:
             ["route", "method", "status"],
             registry=r,
         )
+        self.store_up = Gauge(
+            "dispatcher_store_up",
+            "1 while the store answers the daemon's calls, 0 during an outage.",
+            registry=r,
+        )
+        self.store_outage_seconds = Counter(
+            "dispatcher_store_outage_seconds",
+            "Seconds the store was unreachable, summed over the outages that ended.",
+            registry=r,
+        )
+        self.loop_turn_age = Gauge(
+            "dispatcher_loop_seconds_since_turn",
+            "Seconds since the dispatch loop last turned (a wedged loop grows it).",
+            registry=r,
+        )
         self.config_ok.set(1)
+        self.store_up.set(1)
 
     def set_config_version(self, version: str) -> None:
         self.config_version.clear()

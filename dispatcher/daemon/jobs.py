@@ -14,6 +14,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 
 from dispatcher.dispatch import StoreThread
+from dispatcher.dispatch.store_health import failure_reason
 from dispatcher.planner import planning_pass
 from dispatcher.runtime import Runtime
 
@@ -45,8 +46,12 @@ class PlanningRetries:
         try:
             await plan()
         except Exception as exc:  # a failed pass must not end the job or the daemon's task
+            first = self.delay is None
             self.delay = self.first if self.delay is None else min(self.delay * 2, self.most)
-            log.error(
+            # Logged as an error once per failures in a row (a store outage is logged by the
+            # store's health); the retries that fail again only at debug.
+            log.log(
+                logging.ERROR if first else logging.DEBUG,
                 "planning pass failed; it is tried again",
                 extra={"fields": {"error": failure_reason(exc), "retry_seconds": self.delay}},
             )
@@ -61,14 +66,6 @@ class PlanningRetries:
         await asyncio.sleep(delay)
         self.waiting = False
         await self.run(plan)
-
-
-def failure_reason(exc: BaseException) -> str:
-    """What failed, for a log line: the error's type and the first line of its message (a
-    database error's later lines hold the statement and its parameters, which may be
-    personal data)."""
-    lines = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {lines[0][:200]}" if lines else type(exc).__name__
 
 
 def reconcile_jobs(scheduler: AsyncIOScheduler, runtime: Runtime, jobs: Mapping[str, Job]) -> None:
@@ -110,7 +107,7 @@ async def plan_reminders(
     started = time.perf_counter()
     while True:
         called = time.perf_counter()
-        page = await store_thread.call(next, pages, None)
+        page = await store_thread.guarded("plan", next, pages, None)
         if page is None:
             break
         calls += 1

@@ -6,7 +6,8 @@ reload, stop. ``Daemon`` owns the running state and wires the steps other module
 Start: load and check config → open store (schema) → recover attempts a crash left in flight
 → open channels → cron jobs → HTTP → READY=1 → plan what is due to be planned, in the
 background (a page per store call, so readiness never waits on it and claims interleave).
-The dispatch loop pings the watchdog itself, so a loop that hangs gets the service restarted.
+The dispatch loop pings the watchdog itself, so a loop that hangs gets the service restarted;
+a store that fails does not end it (``health``: readiness from state, outages logged once).
 SIGHUP: load the whole config again; if it is valid, swap it in between batches (channels
 whose settings did not change keep their connections; cron jobs are reconciled), else log
 every error, count the failure in /metrics and keep the old config running.
@@ -17,6 +18,7 @@ claims not started, record sends cut off as ``unknown``, exit 0.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
 import os
@@ -28,6 +30,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from dispatcher.api.access import CoreAccess
 from dispatcher.config import ConfigError
+from dispatcher.daemon.health import HealthMonitor, Liveness, not_ready, store_probe
 from dispatcher.daemon.jobs import PlanningRetries, plan_reminders, reconcile_jobs
 from dispatcher.daemon.node import (
     node_name,
@@ -38,14 +41,18 @@ from dispatcher.daemon.node import (
 from dispatcher.daemon.notify import Notifier
 from dispatcher.daemon.reader import StoreReader
 from dispatcher.daemon.reload import (
+    ChannelOpenFailed,
     carry_over_channels,
     close_after_sends,
+    close_quietly,
     report_accepted,
+    report_open_failed,
     report_rejected,
 )
-from dispatcher.daemon.status import Status, count_queue, not_ready, report_periodically
+from dispatcher.daemon.status import Status, count_queue, report_periodically
 from dispatcher.daemon.web import HttpServer, build_app, plugin_services
 from dispatcher.dispatch import Clock, Dispatcher, StoreThread, utcnow
+from dispatcher.dispatch.store_health import StoreHealth, failure_reason
 from dispatcher.metrics import Metrics
 from dispatcher.runtime import Runtime, load_runtime
 from dispatcher.store import open_store
@@ -72,11 +79,18 @@ class Daemon:
         self.runtime: Runtime = load_runtime(self.config_dir, extra_plugins=extra_plugins)
         self.store = open_store(self.runtime.config.store_url)
         self.node = node_name(self.runtime.config.dispatcher.node)
-        self.store_thread = StoreThread(self.store)
-        self.store_reader = StoreReader(self.store)
-        self.notifier = notifier or Notifier()
         self.metrics = Metrics()
         self.metrics.set_config_version(self.runtime.version)
+        self.health = StoreHealth(self.metrics)
+        self.store_thread = StoreThread(self.store, health=self.health)
+        self.store_reader = StoreReader(self.store)
+        self.notifier = notifier or Notifier()
+        # The watchdog is fed by the loop's beats only: a loop that stalls starves it.
+        self.liveness = Liveness()
+        self.liveness.on_beat = self.notifier.watchdog
+        self.monitor = HealthMonitor(
+            self.health, self.liveness, store_probe(self.runtime.config.store_url), self.metrics
+        )
         self.dispatcher: Dispatcher | None = None
         self.scheduler: AsyncIOScheduler | None = None
         self.http: HttpServer | None = None
@@ -91,6 +105,14 @@ class Daemon:
     # -- lifecycle --------------------------------------------------------------------------
 
     async def run(self) -> int:
+        """Start, run until stopped, stop; every step after the store opened is undone at
+        the end, whatever failed (the exception then goes on)."""
+        try:
+            return await self._start_and_run()
+        finally:
+            await self._shut_down()
+
+    async def _start_and_run(self) -> int:
         runtime = self.runtime
         await recover_last_run(self.store_thread, runtime, self.node, self.clock())
         for channel in runtime.channels.values():
@@ -101,7 +123,7 @@ class Daemon:
             runtime,
             clock=self.clock,
             metrics=self.metrics,
-            heartbeat=self.notifier.watchdog,
+            heartbeat=self.liveness.beat,
             node=self.node,
         )
         self.scheduler = AsyncIOScheduler(timezone=runtime.config.dispatcher.timezone)
@@ -109,7 +131,6 @@ class Daemon:
         self.scheduler.start()
         if not await self._serve_http(runtime):
             self.dispatcher.stop()
-            await self._shut_down()
             return 2
         self._handle_signals()
         log.info(
@@ -123,16 +144,15 @@ class Daemon:
                 }
             },
         )
-        await self.refresh_status()
+        with contextlib.suppress(Exception):  # its store failures are the health's to report
+            await self.refresh_status()
         interval = self.runtime.config.dispatcher.status_interval.total_seconds()
         self._spawn(report_periodically(interval, self.refresh_status, self._report_status))
+        self._spawn(self.monitor.watch())
         settle_collector()
         self.notifier.ready(self._status_line())
         self._spawn(self.plan())
-        try:
-            await self.dispatcher.run()
-        finally:
-            await self._shut_down()
+        await self.dispatcher.run()
         return 0
 
     async def _serve_http(self, runtime: Runtime) -> bool:
@@ -140,7 +160,7 @@ class Daemon:
         http = runtime.config.dispatcher.http
         if not http.enabled:
             return True
-        app = build_app(self.metrics, self.ready, self.core_access())
+        app = build_app(self.metrics, self.ready, self.core_access(), alive=self.alive)
         self.http = HttpServer(app, http.listen)
         try:
             await self.http.start()
@@ -167,10 +187,16 @@ class Daemon:
             self.scheduler.shutdown(wait=False)
         if self.http:
             await self.http.stop()
-        # Sends cut off by the drain timeout stay claimed: record them as unknown now.
-        await recover_claims(self.store_thread, self.runtime, self.node, self.clock())
-        for channel in self.runtime.channels.values():
-            await channel.close()
+        # Sends cut off by the drain timeout stay claimed: record them as unknown now (a
+        # store that refuses leaves them to the next start's recovery).
+        try:
+            await recover_claims(self.store_thread, self.runtime, self.node, self.clock())
+        except Exception as exc:
+            log.error(
+                "could not settle this node's claims at stop; the next start does",
+                extra={"fields": {"error": failure_reason(exc)}},
+            )
+        await close_quietly(list(self.runtime.channels.values()))
         self.store_thread.shutdown()
         self.store_reader.shutdown()
         self.store.close()
@@ -236,16 +262,22 @@ class Daemon:
     # -- health and status --------------------------------------------------------------------
 
     async def ready(self) -> tuple[bool, str]:
-        """Readiness: config loaded, store answering, not stopping."""
-        problem = await not_ready(self.dispatcher, self.store_thread)
+        """Readiness, from state only (never a store call): started, not stopping, the
+        store answering the daemon's calls, the loop turning."""
+        stopping = self.dispatcher.stopping if self.dispatcher else None
+        problem = not_ready(stopping, self.health, self.liveness)
         if problem is not None:
             return False, problem
         return True, f"config {self.runtime.version}"
 
+    def alive(self) -> str | None:
+        """Why the dispatch loop is not alive (stalled), None while it turns: /healthz."""
+        return self.liveness.problem()
+
     async def refresh_status(self) -> None:
         """Renew this node's claims, expire a vanished node's, count the queue."""
         await renew_and_expire_claims(self.store_thread, self.runtime, self.node, self.clock)
-        queue = await count_queue(self.store_reader, self.metrics, self.clock())
+        queue = await count_queue(self.store_reader, self.metrics, self.clock(), self.health)
         self.status.due, self.status.pending = queue
 
     def _status_line(self) -> str:
@@ -274,7 +306,12 @@ class Daemon:
             old = self.runtime
             for channel in new.channels.values():
                 channel.attach(self.services)  # before open; a channel carried over has it
-            retired = await carry_over_channels(old, new)
+            try:
+                retired = await carry_over_channels(old, new)
+            except ChannelOpenFailed as exc:
+                self.status.reload_problem = report_open_failed(self.metrics, exc)
+                self.notifier.ready(self._status_line())
+                return False
             self._swap_in(new)
             drain = old.config.dispatcher.dispatch.drain_timeout
             self._spawn(close_after_sends(retired, self.dispatcher, drain))

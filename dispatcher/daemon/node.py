@@ -42,13 +42,24 @@ async def renew_and_expire_claims(
     store_thread: StoreThread, runtime: Runtime, node: str, clock: Clock
 ) -> None:
     """Renew ``node``'s claims, then expire those of any node that stopped renewing its own
-    for the claim lease."""
+    for the claim lease. A store failure is reported to the store's health (calls ``renew``,
+    ``expire``) and raised; the next refresh tries again.
+
+    Across an outage: this node's waiting claims are only ever sent once the store confirms
+    them still its own (``Store.start_sending``), so a claim whose lease ran out meanwhile,
+    and that another node took, is never sent from here. The other nodes' claims are expired
+    only once this node has reached the store for a whole lease since its last outage: an
+    outage that cut every node off stopped their renewals too, and they get a lease to
+    renew before theirs are taken."""
     store = store_thread.store
     settings = runtime.config.dispatcher.dispatch
     # Ours first: this node is alive, so its claims must not expire under it.
-    await store_thread.call(store.renew_claims, node, clock())
-    expired = await store_thread.call(
-        store.expire_claims, clock(), runtime.resend_on_unknown, settings.claim_lease
+    await store_thread.guarded("renew", store.renew_claims, node, clock())
+    lease = settings.claim_lease
+    if store_thread.health.reachable_for() < lease.total_seconds():
+        return
+    expired = await store_thread.guarded(
+        "expire", store.expire_claims, clock(), runtime.resend_on_unknown, lease
     )
     _warn_settled("claims of a vanished node expired", expired)
 

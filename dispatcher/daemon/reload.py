@@ -10,6 +10,7 @@ from datetime import timedelta
 from dispatcher.channel import Channel
 from dispatcher.config import ConfigError
 from dispatcher.dispatch import Dispatcher
+from dispatcher.dispatch.store_health import failure_reason
 from dispatcher.metrics import Metrics
 from dispatcher.runtime import Runtime
 
@@ -60,10 +61,45 @@ async def carry_over_channels(old: Runtime, new: Runtime) -> list[Channel]:
         else:
             retired.append(channel)
     kept = set(map(id, old.channels.values()))
-    for channel in new.channels.values():
-        if id(channel) not in kept:
+    opened: list[Channel] = []
+    for name, channel in new.channels.items():
+        if id(channel) in kept:
+            continue
+        try:
             await channel.open()
+        except Exception as exc:  # the reload is refused; the old channels stay as they are
+            await close_quietly([*opened, channel])
+            raise ChannelOpenFailed(name, exc) from exc
+        opened.append(channel)
     return retired
+
+
+class ChannelOpenFailed(Exception):
+    """A channel of the new config could not be opened: the reload is refused."""
+
+    def __init__(self, channel: str, exc: BaseException) -> None:
+        super().__init__(f"channel {channel!r} could not be opened: {failure_reason(exc)}")
+        self.channel = channel
+
+
+def report_open_failed(metrics: Metrics, exc: ChannelOpenFailed) -> str:
+    """Log and count a reload refused because a channel would not open; returns the short
+    reason for the STATUS line."""
+    log.error("reload rejected", extra={"fields": {"problem": str(exc)}})
+    metrics.reloads.labels("failure").inc()
+    metrics.config_ok.set(0)
+    return f"channel {exc.channel} did not open"
+
+
+async def close_quietly(channels: list[Channel]) -> None:
+    """Close ``channels``, each failure logged (a refused reload must not fail again)."""
+    for channel in channels:
+        try:
+            await channel.close()
+        except Exception as exc:
+            log.warning(
+                "a channel did not close cleanly", extra={"fields": {"error": failure_reason(exc)}}
+            )
 
 
 async def close_after_sends(

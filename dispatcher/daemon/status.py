@@ -1,17 +1,22 @@
-"""What the daemon says of itself: readiness, the queue gauges in /metrics, and systemd's
-STATUS line, refreshed every ``status_interval``."""
+"""What the daemon says of itself: the queue gauges in /metrics and systemd's STATUS line,
+refreshed every ``status_interval`` (readiness is ``health``'s)."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import logging
+import sqlite3
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from dispatcher.daemon.reader import StoreReader
-from dispatcher.dispatch import Dispatcher, StoreThread
+from dispatcher.dispatch.store_health import StoreHealth, failure_reason
 from dispatcher.metrics import Metrics
+
+log = logging.getLogger("dispatcher.daemon")
 
 
 @dataclass
@@ -34,22 +39,14 @@ class Status:
         return line
 
 
-async def not_ready(dispatcher: Dispatcher | None, store_thread: StoreThread) -> str | None:
-    """Why the daemon is not ready (None when it is): starting, stopping, or a store that does
-    not answer within 5 s."""
-    if dispatcher is None or dispatcher.stopping:
-        return "stopping" if dispatcher else "starting"
-    try:
-        await asyncio.wait_for(store_thread.call(store_thread.store.ping), timeout=5)
-    except Exception as exc:  # any failure to reach the store means not ready
-        return f"store unreachable: {type(exc).__name__}"
-    return None
-
-
-async def count_queue(reader: StoreReader, metrics: Metrics, now: datetime) -> tuple[int, int]:
+async def count_queue(
+    reader: StoreReader, metrics: Metrics, now: datetime, health: StoreHealth | None = None
+) -> tuple[int, int]:
     """Count reminders by state into the gauges, on the reader (claims never wait for it);
-    returns the queue: (due now, pending)."""
-    report = await reader.call(reader.store.status, now)
+    returns the queue: (due now, pending). A store failure is reported to ``health`` (call
+    ``status``) and raised."""
+    health = health or StoreHealth()
+    report = await health.call("status", lambda: reader.call(reader.store.status, now))
     by_state: dict[str, int] = {}
     for state, _channel, count in report.by_state_channel:
         by_state[state] = by_state.get(state, 0) + count
@@ -65,9 +62,18 @@ async def report_periodically(
     interval: float, refresh: Callable[[], Awaitable[None]], report: Callable[[], None]
 ) -> None:
     """Every ``interval`` seconds: ``refresh``, then ``report``, also when the refresh
-    failed."""
+    failed (its store calls report their failures to the store's health, which logs an
+    outage once; anything else is logged here)."""
     while True:
         await asyncio.sleep(interval)
-        with contextlib.suppress(Exception):
+        try:
             await refresh()
+        except Exception as exc:
+            if not is_store_error(exc):
+                log.error("status refresh failed", extra={"fields": {"error": failure_reason(exc)}})
         report()
+
+
+def is_store_error(exc: BaseException) -> bool:
+    """Whether ``exc`` came from the database (its driver or SQLAlchemy)."""
+    return isinstance(exc, SQLAlchemyError | sqlite3.Error | OSError | TimeoutError)

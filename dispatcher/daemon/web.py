@@ -23,6 +23,7 @@ from dispatcher.services import Services
 log = logging.getLogger("dispatcher.web")
 
 ReadyCheck = Callable[[], Awaitable[tuple[bool, str]]]
+AliveCheck = Callable[[], str | None]  # why the daemon is not alive (None when it is)
 
 # A client has this long to send a request's headers once connected (or once its previous
 # answer was sent, on a kept-alive connection): an idle or trickling one is closed after it.
@@ -39,11 +40,19 @@ async def _disconnects(request: web.Request, handler: Handler) -> web.StreamResp
 
 
 def build_app(
-    metrics: Metrics, ready: ReadyCheck, core: CoreAccess | None = None
+    metrics: Metrics,
+    ready: ReadyCheck,
+    core: CoreAccess | None = None,
+    alive: AliveCheck | None = None,
 ) -> web.Application:
-    """The application: core routes, then each plugin's ``register_routes``."""
+    """The application: core routes, then each plugin's ``register_routes``. /healthz says
+    whether the dispatch loop itself lives (``alive``), /readyz whether the daemon can do its
+    work (``ready``); both answer from state, never from a store call."""
 
     async def healthz(_: web.Request) -> web.Response:
+        problem = alive() if alive is not None else None
+        if problem is not None:
+            return web.json_response({"status": "not alive", "detail": problem}, status=503)
         return web.json_response({"status": "alive"})
 
     async def readyz(_: web.Request) -> web.Response:

@@ -25,13 +25,15 @@ async def claim_due(
     store: StoreThread, runtime: Runtime, now: datetime, limit: int, node: str
 ) -> ClaimBatch:
     """Up to ``limit`` due reminders, decided by ``runtime``'s policy at ``now``; the sends
-    among them claimed by ``node``."""
+    among them claimed by ``node``. A store failure is reported to the store's health (as
+    call ``claim``) and raised."""
     policy = runtime.policy
 
     def decide_now(reminder: Any, person: Any, case: Any, history: Any) -> Any:
         return decide_guarded(policy, reminder, person, case, history, now)
 
-    return await store.call(
+    return await store.guarded(
+        "claim",
         store.store.claim_due,
         now,
         limit,

@@ -167,7 +167,9 @@ class Confirmations:
         try:
             confirmed = await asyncio.shield(group.result)
         except Exception as exc:  # the store failed: do not send what it did not confirm
-            log.error(
+            # Logged once per outage, by the store's health; each claim only at debug.
+            self._store.health.failed("confirm", exc, counted=False)
+            log.debug(
                 "could not confirm a claim for sending",
                 extra={"fields": {"reminder": claim.reminder.id, "error": scrub(str(exc))}},
             )

@@ -11,15 +11,21 @@ not sent again (a duplicate contact is a compliance incident, a missing one is n
 never confirmed go back to the pool.
 
 The loop wakes, idles and claims; the stages it wires are modules of their own: ``claims``,
-``confirm``, ``send`` (with ``render`` and ``outcomes``), ``records`` and ``drain``.
+``confirm``, ``send`` (with ``render`` and ``outcomes``), ``records`` and ``drain``. A store
+call that fails is reported to the store's health (``store_health``: one log line per outage)
+and tried again after a backoff; nothing the store does ends the loop, which beats
+(``heartbeat``) as it turns and while it waits, so only a loop that is really stuck starves the
+watchdog.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from dispatcher.dispatch.claims import claim_due, observe_decisions
 from dispatcher.dispatch.clock import Clock, utcnow
@@ -29,10 +35,19 @@ from dispatcher.dispatch.drain import drain, give_back
 from dispatcher.dispatch.held import HeldClaims
 from dispatcher.dispatch.records import Records
 from dispatcher.dispatch.send import Sender
+from dispatcher.dispatch.store_health import failure_reason
 from dispatcher.dispatch.store_thread import StoreThread
 from dispatcher.metrics import Metrics
 from dispatcher.runtime import Runtime
 from dispatcher.store.api import Claim, SendRecord
+
+log = logging.getLogger("dispatcher.dispatch")
+T = TypeVar("T")
+# The loop beats (``heartbeat``: the watchdog, /healthz) at least this often (seconds) while it
+# waits: idle, or for a store call that runs within ``CALL_BOUND`` seconds (longer than the
+# store's own bounds: SQLite's busy timeout, PostgreSQL's statement timeout and cut).
+BEAT_EVERY = 1.0
+CALL_BOUND = 120.0
 
 
 @dataclass
@@ -44,7 +59,7 @@ class Dispatcher:
     clock: Clock = utcnow
     counters: Counters = field(default_factory=Counters)
     metrics: Metrics | None = None
-    heartbeat: Callable[[], None] | None = None  # called every loop turn (the watchdog)
+    heartbeat: Callable[[], None] | None = None  # called as the loop turns (the watchdog)
     node: str = ""  # this daemon's name on its claims
 
     def __post_init__(self) -> None:
@@ -108,12 +123,13 @@ class Dispatcher:
     # -- the loop ---------------------------------------------------------------------------
 
     async def run(self) -> None:
+        """Claim and send until stopped. A store that fails is tried again (with backoff)
+        until it answers: nothing the store does ends the loop."""
         settings = self.runtime.config.dispatcher.dispatch
         self._records.start()
         try:
             while not self._stopping.is_set():
-                if self.heartbeat:
-                    self.heartbeat()
+                self._beat()
                 # Claimed work waiting for a send slot bounds how much more is claimed.
                 room = settings.batch_size - self._held.waiting
                 # Claim in big batches: a claim's cost is mostly per batch, not per reminder.
@@ -124,9 +140,45 @@ class Dispatcher:
                     continue
                 await self._idle(settings.poll_interval.total_seconds())
         finally:
-            await drain(self._held, self.store, self.clock, settings.drain_timeout.total_seconds())
+            await self._stop_stages(settings.drain_timeout.total_seconds())
+
+    async def _stop_stages(self, drain_timeout: float) -> None:
+        """The drain, then the last records flush: also when the store refuses the drain's
+        release (the sends that happened must still be recorded; the claims it could not
+        release are settled by the stop's recovery, or the next start's)."""
+        try:
+            await drain(self._held, self.store, self.clock, drain_timeout)
+        except Exception as exc:
+            self.store.health.failed("release", exc)
+            log.error(
+                "could not release unstarted claims at stop; the next start releases them",
+                extra={"fields": {"error": failure_reason(exc)}},
+            )
+        finally:
             await self._records.finish()
             self._confirmations.close()
+
+    def _beat(self) -> None:
+        if self.heartbeat:
+            self.heartbeat()
+
+    async def _beating(self, call: Awaitable[T]) -> T:
+        """Await a store call, the loop still beating while the call runs within
+        ``CALL_BOUND`` (a busy SQLite or a slow server is the store's problem, not a wedged
+        loop; a call past the bound is, and the watchdog is then left to starve)."""
+        task = asyncio.ensure_future(call)
+        while True:
+            done, _ = await asyncio.wait({task}, timeout=BEAT_EVERY)
+            if done:
+                return task.result()
+            if self.store.running_for() < CALL_BOUND:
+                self._beat()
+
+    async def _pause(self, site: str) -> None:
+        """After a failed store call at ``site``: wait its backoff (cut short by recovery or
+        stop)."""
+        self._beat()
+        await self.store.health.pause(site, self._stopping)
 
     async def _coalesce(self, wait: float) -> None:
         """After a batch that was not full: let more reminders come due before the next
@@ -142,15 +194,33 @@ class Dispatcher:
         if self._stopping.is_set():
             return
         timeout = poll
-        next_due = await self.store.call(self.store.store.next_due_at)
+        try:
+            next_due = await self._beating(
+                self.store.guarded("next_due", self.store.store.next_due_at)
+            )
+        except Exception:  # reported to the store's health; tried again next turn
+            await self._pause("next_due")
+            return
         if next_due is not None:
             timeout = min(poll, max(0.0, (next_due - self.clock()).total_seconds()))
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), timeout=max(timeout, 0.001))
+        deadline = asyncio.get_running_loop().time() + max(timeout, 0.001)
+        while not self._wake.is_set():
+            left = deadline - asyncio.get_running_loop().time()
+            if left <= 0:
+                break
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=min(left, BEAT_EVERY))
+            self._beat()
 
     async def _claim(self, limit: int) -> int:
         runtime = self.runtime
-        batch = await claim_due(self.store, runtime, self.clock(), limit, self.node)
+        try:
+            batch = await self._beating(
+                claim_due(self.store, runtime, self.clock(), limit, self.node)
+            )
+        except Exception:  # reported to the store's health; tried again after a pause
+            await self._pause("claim")
+            return 0
         if not batch.decided:
             return 0
         observe_decisions(

@@ -10,9 +10,9 @@ import contextlib
 import logging
 from collections.abc import Callable
 
+from dispatcher.dispatch.store_health import failure_reason
 from dispatcher.dispatch.store_thread import StoreThread
 from dispatcher.metrics import Metrics
-from dispatcher.privacy import scrub
 from dispatcher.runtime import Runtime
 from dispatcher.store.api import SendRecord
 
@@ -44,6 +44,7 @@ class Records:
         self._kick = asyncio.Event()
         self._drained = asyncio.Event()  # no send will add an outcome any more
         self._flusher: asyncio.Task[None] | None = None
+        self._refused = False  # the last write was refused
 
     def add(self, record: SendRecord) -> None:
         self._unwritten.append(record)
@@ -64,7 +65,7 @@ class Records:
             await self._flusher
         for pause in (0.0, 0.5, 2.0):  # a last few tries: these sends happened
             await asyncio.sleep(pause)
-            if await self.flush():
+            if await self._flush_safely():
                 break
 
     async def flush(self) -> bool:
@@ -75,31 +76,44 @@ class Records:
                 return True
             records, self._unwritten = self._unwritten, []
             try:
-                await self._store.call(self._store.store.record, records, self._node)
+                await self._store.guarded("record", self._store.store.record, records, self._node)
             except Exception as exc:  # the store is down or locked: keep them, try again
                 self._unwritten[:0] = records
-                log.error(
-                    "could not record outcomes; will try again",
-                    extra={"fields": {"count": len(records), "error": scrub(str(exc))[:300]}},
-                )
-                if self._metrics:
-                    self._metrics.store_errors.labels("record").inc()
+                if not self._refused:  # once per refusal in a row; the health logs the outage
+                    log.warning(
+                        "could not record outcomes; will try again",
+                        extra={"fields": {"count": len(records), "error": failure_reason(exc)}},
+                    )
+                self._refused = True
                 return False
+        self._refused = False
         if self._metrics:
             for r in records:
                 self._metrics.attempts.labels(r.channel, r.outcome.value).inc()
+        self._observe(records)
+        # Recorded sends free their people for the next claim.
+        self._written()
+        return True
+
+    def _observe(self, records: list[SendRecord]) -> None:
+        """Show the outcomes written to ``on_attempt`` observers; one that raises is logged,
+        never allowed to stop the flusher (the outcomes are written already)."""
         hook = self._runtime().plugins.manager.hook.on_attempt
-        if hook.get_hookimpls():
-            for r in records:
+        if not hook.get_hookimpls():
+            return
+        for r in records:
+            try:
                 hook(
                     attempt_id=r.attempt_id,
                     channel=r.channel,
                     outcome=r.outcome.value,
                     error_code=r.error_code,
                 )
-        # Recorded sends free their people for the next claim.
-        self._written()
-        return True
+            except Exception as exc:
+                log.error(
+                    "an on_attempt observer failed",
+                    extra={"fields": {"attempt": r.attempt_id, "error": failure_reason(exc)}},
+                )
 
     async def _flush_periodically(self) -> None:
         interval = self._runtime().config.dispatcher.dispatch.record_interval.total_seconds()
@@ -108,7 +122,16 @@ class Records:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._kick.wait(), timeout=backoff)
             self._kick.clear()
-            if self._unwritten and not await self.flush():
-                backoff = min(max(backoff * 2, 0.1), 5.0)  # the store is struggling
+            if self._unwritten and not await self._flush_safely():
+                backoff = max(self._store.health.retry_delay("record"), interval)
             else:
                 backoff = interval
+
+    async def _flush_safely(self) -> bool:
+        """``flush``, any error it did not expect logged as a failed write (the flusher
+        lives as long as the loop)."""
+        try:
+            return await self.flush()
+        except Exception as exc:
+            log.error("recording outcomes failed", extra={"fields": {"error": failure_reason(exc)}})
+            return False

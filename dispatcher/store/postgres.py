@@ -10,17 +10,25 @@ records in the same transaction, under the person lock. So two nodes can never b
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import os
+import socket
+import threading
+import time
+import weakref
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Table, create_engine, select, text
+from psycopg import pq
+from sqlalchemy import Connection, Table, create_engine, event, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.sql import Select
 
 from dispatcher.model import Reminder
+from dispatcher.store import migrations, tallies
 from dispatcher.store import schema as t
-from dispatcher.store import tallies
 from dispatcher.store.api import StatusReport
 from dispatcher.store.candidates import due_reminders
 from dispatcher.store.dialect import Dialect
@@ -28,6 +36,27 @@ from dispatcher.store.sql import SqlStore
 
 # pg_advisory_xact_lock key for schema changes: daemons starting together migrate one by one.
 MIGRATION_LOCK = 0x64697370  # "disp"
+log = logging.getLogger("dispatcher.store")
+
+# How a connection notices a server that went away, unless the store URL says otherwise
+# (libpq's own parameters, e.g. ``?connect_timeout=10&tcp_user_timeout=30000``): a connect
+# gives up after 5 s; an idle connection is probed after 10 s and dropped after 3 unanswered
+# probes; data the server does not acknowledge for 15 s breaks the connection.
+CONNECTION_DEFAULTS = {
+    "connect_timeout": "5",
+    "keepalives": "1",
+    "keepalives_idle": "10",
+    "keepalives_interval": "5",
+    "keepalives_count": "3",
+    "tcp_user_timeout": "15000",
+}
+# A statement runs at most this long (ms) on the server (``?statement_timeout=`` in the URL;
+# 0 for none). Schema changes are exempt (``migrate``).
+STATEMENT_TIMEOUT_MS = 60_000
+# A connection held by one store call this long past the statement timeout (seconds) is cut
+# (its socket shut down): the server never answered, e.g. behind a proxy or a partition that
+# acknowledges packets but forwards nothing, which no server-side timeout ever ends.
+CUT_AFTER_STATEMENT = 10.0
 
 
 def engine_url(url: str) -> Any:
@@ -96,14 +125,108 @@ class PostgresDialect(Dialect):
         return due_reminders(conn, self, now, len(locked), among=locked)
 
 
+def connection_settings(url: Any) -> tuple[Any, dict[str, str], int]:
+    """``url`` without the store's own ``statement_timeout``, the libpq settings the URL does
+    not set itself (``CONNECTION_DEFAULTS``), and the statement timeout in ms."""
+    query = dict(url.query)
+    timeout = int(query.pop("statement_timeout", STATEMENT_TIMEOUT_MS))
+    settings = {k: v for k, v in CONNECTION_DEFAULTS.items() if k not in query}
+    options = str(query.get("options", ""))
+    if timeout and "statement_timeout" not in options:
+        settings["options"] = f"{options} -c statement_timeout={timeout}".strip()
+    return url.set(query=query), settings, timeout
+
+
+class ConnectionCutter:
+    """Cuts a connection that has waited on the server longer than ``limit`` seconds (see
+    ``CUT_AFTER_STATEMENT``): each connection is looked at twice a second, on a thread of
+    its own, and one found busy (a statement sent, no answer yet; a pre-ping included) at
+    every look for that long has its socket shut down. The call on it then fails as a lost
+    connection, and the pool replaces it."""
+
+    def __init__(self, engine: Any, limit: float) -> None:
+        self.limit = limit
+        self.paused = False  # during a schema change, which may rightly take long
+        self._connections: dict[int, tuple[weakref.ref[Any], float | None]] = {}
+        self._stop = threading.Event()
+        event.listen(engine, "connect", self._connected)
+        self._thread = threading.Thread(target=self._watch, name="store-cutter", daemon=True)
+        self._thread.start()
+
+    def _connected(self, dbapi_connection: Any, _record: Any) -> None:
+        self._connections[id(dbapi_connection)] = (weakref.ref(dbapi_connection), None)
+
+    def _watch(self) -> None:
+        while not self._stop.wait(0.5):
+            now = time.monotonic()
+            for key, (ref, busy_since) in list(self._connections.items()):
+                connection = ref()
+                if connection is None or connection.closed:
+                    self._connections.pop(key, None)
+                    continue
+                if self.paused or not _busy(connection):
+                    self._connections[key] = (ref, None)
+                elif busy_since is None:
+                    self._connections[key] = (ref, now)
+                elif now - busy_since > self.limit:
+                    self._connections.pop(key, None)
+                    cut(connection)
+                    log.warning(
+                        "store connection cut: no answer from the server",
+                        extra={"fields": {"waited_s": round(now - busy_since, 1)}},
+                    )
+
+    def stop(self) -> None:
+        self._stop.set()
+
+
+def _busy(connection: Any) -> bool:
+    """Whether ``connection`` waits on the server (a statement sent, its answer not in)."""
+    try:
+        return bool(connection.pgconn.transaction_status == pq.TransactionStatus.ACTIVE)
+    except Exception:  # closed meanwhile
+        return False
+
+
+def cut(connection: Any) -> None:
+    """Shut ``connection``'s socket down: a call blocked on it fails at once."""
+    try:
+        duplicate = os.dup(connection.fileno())
+    except (OSError, ValueError, AttributeError):  # already closed
+        return
+    with socket.socket(fileno=duplicate) as sock, contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
+
+
 class PostgresStore(SqlStore):
     concurrent_writers = True
 
     def __init__(self, url: str, *, pool_size: int = 5) -> None:
+        parsed, settings, timeout = connection_settings(engine_url(url))
         engine = create_engine(
-            engine_url(url), pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+            parsed,
+            pool_size=pool_size,
+            max_overflow=pool_size,
+            pool_pre_ping=True,  # a connection the outage broke is replaced, not handed out
+            connect_args=settings,
         )
         super().__init__(engine, PostgresDialect())
+        self._cutter = ConnectionCutter(engine, timeout / 1000 + CUT_AFTER_STATEMENT)
+        if not timeout:
+            self._cutter.paused = True
+
+    def migrate(self) -> int:
+        was, self._cutter.paused = self._cutter.paused, True
+        try:
+            with self._write() as conn:
+                conn.exec_driver_sql("SET LOCAL statement_timeout = 0")
+                return migrations.migrate(conn, self.dialect)
+        finally:
+            self._cutter.paused = was
+
+    def close(self) -> None:
+        self._cutter.stop()
+        super().close()
 
     def status(self, now: datetime) -> StatusReport:
         # Fold the counts' appended rows first, in a transaction of its own, so a read sums

@@ -7,6 +7,8 @@ import time
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from dispatcher.store.api import CaseIn, PersonIn
 from tests.conftest import Deployment, seed, stop, wait_for
 
@@ -168,3 +170,32 @@ def test_a_taken_http_port_is_a_clear_error(open_deployment: Deployment) -> None
         result = dep.cli("run", timeout=30)
     assert result.returncode == 2
     assert "cannot listen" in result.stdout and f"127.0.0.1:{port}" in result.stdout
+
+
+async def test_a_failure_before_the_loop_runs_still_shuts_down(
+    open_deployment: Deployment,
+) -> None:
+    from dispatcher.daemon import Daemon
+    from dispatcher.daemon.notify import Notifier
+
+    class Recorded(Notifier):
+        def __init__(self) -> None:
+            super().__init__(environ={})
+            self.sent: list[str] = []
+
+        def stopping(self) -> None:
+            self.sent.append("STOPPING")
+
+    dep = open_deployment
+    (dep.root / "a-file").write_text("")
+    text = (dep.config / "dispatcher.toml").read_text()
+    head, email = text.split("[channels.email]")
+    email = email.replace(f'directory = "{dep.outbox}"', f'directory = "{dep.root}/a-file/x"', 1)
+    dep.write("dispatcher.toml", head + "[channels.email]" + email)
+    notifier = Recorded()
+    daemon = Daemon(dep.config, notifier=notifier)
+    with pytest.raises(OSError):
+        await daemon.run()  # the email channel cannot open
+    assert notifier.sent == ["STOPPING"], "the shutdown ran"
+    assert daemon.store_thread._pool._shutdown, "the store thread was stopped"  # type: ignore[attr-defined]
+    assert daemon.runtime.channels["sms"]._file is None, "the opened channels were closed"  # type: ignore[attr-defined]

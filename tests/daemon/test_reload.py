@@ -69,3 +69,28 @@ async def test_rejected_reload_keeps_everything(open_deployment: Deployment) -> 
     assert b"dispatcher_config_last_reload_success 0.0" in daemon.metrics.exposition()
     assert b'dispatcher_reloads_total{result="failure"} 1.0' in daemon.metrics.exposition()
     daemon.store.close()
+
+
+async def test_a_channel_that_does_not_open_refuses_the_reload_and_keeps_the_old_config(
+    open_deployment: Deployment,
+) -> None:
+    dep = open_deployment
+    daemon = Daemon(dep.config)
+    for channel in daemon.runtime.channels.values():
+        await channel.open()
+    before = daemon.runtime
+    # Email moves into a "directory" that is a file: the new channel's open() fails.
+    (dep.root / "a-file").write_text("")
+    text = (dep.config / "dispatcher.toml").read_text()
+    head, email = text.split("[channels.email]")
+    email = email.replace(f'directory = "{dep.outbox}"', f'directory = "{dep.root}/a-file/x"', 1)
+    dep.write("dispatcher.toml", head + "[channels.email]" + email)
+
+    assert not await daemon.reload()
+    assert daemon.runtime is before
+    assert before.channels["email"]._file is not None, "the old channel still open"  # type: ignore[attr-defined]
+    assert daemon.status.reload_problem == "channel email did not open"
+    assert b'dispatcher_reloads_total{result="failure"} 1.0' in daemon.metrics.exposition()
+    for channel in before.channels.values():
+        await channel.close()
+    daemon.store.close()

@@ -14,6 +14,7 @@ from pathlib import Path
 from dispatcher.channel import SendResult
 from dispatcher.dispatch.outcomes import sent
 from dispatcher.dispatch.records import FLUSH_AT, Records
+from dispatcher.dispatch.store_health import StoreHealth
 from dispatcher.dispatch.store_thread import StoreThread
 from dispatcher.hookspecs import hookimpl
 from dispatcher.metrics import Metrics
@@ -42,7 +43,7 @@ async def test_outcomes_are_written_when_flushed_and_kept_when_the_store_refuses
     runtime: Runtime = load_runtime(EXAMPLE_CONFIG, extra_plugins=[observer])
     metrics = Metrics()
     written: list[str] = []
-    thread = StoreThread(store)
+    thread = StoreThread(store, health=StoreHealth(metrics))
     records = Records(
         thread, lambda: runtime, node="a", metrics=metrics, written=lambda: written.append("w")
     )
@@ -132,3 +133,58 @@ async def test_at_stop_what_the_flusher_holds_is_written_and_a_refusal_tried_aga
         thread.shutdown()
     assert refusals == [2], "the flusher tried once at stop, and was refused"
     assert outcomes(store, "C0") == outcomes(store, "C1") == ["placed"]
+
+
+class FailingObserver:
+    def __init__(self) -> None:
+        self.calls = 0
+
+    @hookimpl
+    def on_attempt(
+        self, attempt_id: str, channel: str, outcome: str, error_code: str | None
+    ) -> None:
+        self.calls += 1
+        raise ValueError("an observer's own bug")
+
+
+async def test_an_observer_that_raises_does_not_stop_the_flusher(store: Store) -> None:
+    observer = FailingObserver()
+    runtime = load_runtime(EXAMPLE_CONFIG, extra_plugins=[observer])
+    claims = claimed(store, 2)
+    thread = StoreThread(store)
+    written = asyncio.Event()
+    records = Records(thread, lambda: runtime, node="a", metrics=None, written=written.set)
+    records.start()
+    try:
+        records.add(sent(claims[0], SendResult(provider_id="SM1"), NOW))
+        await asyncio.wait_for(written.wait(), timeout=10)
+        written.clear()
+        records.add(sent(claims[1], SendResult(provider_id="SM2"), NOW))
+        await asyncio.wait_for(written.wait(), timeout=10)
+    finally:
+        await records.finish()
+        thread.shutdown()
+    assert observer.calls == 2, "each write was shown to the observer"
+    assert outcomes(store, "C0") == outcomes(store, "C1") == ["placed"]
+
+
+async def test_a_release_refused_at_stop_still_writes_the_last_outcomes(store: Store) -> None:
+    from dispatcher.dispatch import Dispatcher
+
+    claims = claimed(store, 2)
+    thread = StoreThread(store)
+    dispatcher = Dispatcher(thread, load_runtime(EXAMPLE_CONFIG), clock=lambda: NOW, node="a")
+
+    def refuse(claims: Sequence[object], now: object) -> None:
+        raise RuntimeError("database is locked")
+
+    store.release = refuse  # type: ignore[method-assign]
+    dispatcher._records.start()
+    dispatcher._held.hold(claims[1])  # claimed, never sent: the drain releases it
+    dispatcher._records.add(sent(claims[0], SendResult(provider_id="SM1"), NOW))
+    try:
+        await dispatcher._stop_stages(drain_timeout=0.1)
+    finally:
+        thread.shutdown()
+    assert outcomes(store, "C0") == ["placed"], "the send was recorded"
+    assert outcomes(store, "C1") == ["reserved"], "left for the recovery at stop or start"

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from dispatcher.store.api import CaseIn, PersonIn
-from tests.conftest import Deployment, seed, stop, wait_for
+from tests.conftest import Deployment, free_port, http_get, seed, stop, wait_for
 
 ZONES = [
     "Asia/Shanghai",
@@ -127,21 +127,23 @@ def test_sigterm_drains_and_exits_zero(open_deployment: Deployment) -> None:
 
 def test_sighup_with_bad_config_keeps_old_one_running(open_deployment: Deployment) -> None:
     dep = open_deployment
+    port = free_port()
+    dep.set("dispatcher.toml", r'^listen = ".*"$', f'listen = "127.0.0.1:{port}"')
     process = dep.start()
     try:
-        wait_for(lambda: dep.db.exists(), timeout=30)
-        time.sleep(0.5)
+        # Signals only once the daemon handles them (SIGHUP would otherwise end it).
+        wait_for(lambda: http_get(port, "/readyz")[0] == 200, timeout=60)
         good = (dep.config / "policy.toml").read_text()
         dep.write("policy.toml", good + '\n[min_gap]\nevery = "soon"\n')
         process.send_signal(signal.SIGHUP)
-        time.sleep(1.0)
+        wait_for(lambda: 'result="failure"' in http_get(port, "/metrics")[1], timeout=60)
         assert process.poll() is None, "a bad reload must not stop the daemon"
         # The old config still sends.
         seed(dep, 3)
         wait_for(lambda: len(dep.outbox_lines()) == 3, timeout=30)
         dep.write("policy.toml", good)
         process.send_signal(signal.SIGHUP)
-        time.sleep(1.0)
+        wait_for(lambda: 'result="success"' in http_get(port, "/metrics")[1], timeout=60)
     finally:
         output = stop(process)
     assert "reload rejected" in output

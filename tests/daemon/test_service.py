@@ -10,7 +10,6 @@ import signal
 import socket
 import subprocess
 import threading
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -170,10 +169,12 @@ def test_reload_applies_new_policy_and_schedule_and_rejects_a_broken_one(
 
 def test_schedule_change_reaches_the_planner_on_reload(open_deployment: Deployment) -> None:
     dep = open_deployment
+    port = free_port()
+    dep.set("dispatcher.toml", r'^listen = ".*"$', f'listen = "127.0.0.1:{port}"')
     process = dep.start()
     try:
-        wait_for(lambda: dep.db.exists(), timeout=30)
-        time.sleep(0.5)
+        # Signals only once the daemon handles them (SIGHUP would otherwise end it).
+        wait_for(lambda: http_get(port, "/readyz")[0] == 200, timeout=60)
         # The gentle ladder's first step becomes an email; a case imported now plans it.
         dep.set(
             "schedules.toml",
@@ -181,17 +182,26 @@ def test_schedule_change_reaches_the_planner_on_reload(open_deployment: Deployme
             '{ day = 2,  channel = "email", template = "overdue_email", at = "12:00" }',
         )
         process.send_signal(signal.SIGHUP)
-        time.sleep(1.0)
+        wait_for(lambda: _reloads(port, "success") >= 1, timeout=60)
         from tests.daemon.test_lifecycle import _import_people
 
         _import_people(dep, ["Asia/Shanghai"], per_zone=1)
         process.send_signal(signal.SIGHUP)  # a reload plans at once, no need to wait for cron
         store = dep.store()
-        reminders = wait_for(lambda: store.case_history("C0-0").reminders, timeout=15)
+        reminders = wait_for(lambda: store.case_history("C0-0").reminders, timeout=60)
         store.close()
     finally:
         stop(process)
     assert [r.channel for r in reminders] == ["email"]
+
+
+def _reloads(port: int, result: str) -> float:
+    """How many reloads ended with ``result``, as /metrics counts them."""
+    found = re.search(
+        rf'dispatcher_reloads_total\{{result="{result}"\}} ([0-9.]+)',
+        http_get(port, "/metrics")[1],
+    )
+    return float(found.group(1)) if found else 0.0
 
 
 def test_sigterm_under_load_loses_nothing(open_deployment: Deployment) -> None:

@@ -11,6 +11,7 @@ from jinja2 import TemplateError
 
 from dispatcher.channel import Channel
 from dispatcher.config import Config, ConfigError, Problem
+from dispatcher.config.dispatcher_file import RetryRule
 from dispatcher.config.load import RULE_KEYS, read_config
 from dispatcher.config.template_rules import check_template_rules
 from dispatcher.config.templates import split_template_path
@@ -27,6 +28,12 @@ class Runtime:
     policy: Policy
     version: str = ""
     policy_version: str = ""  # hash of the effective policy and every template
+
+    def retry_rule(self, channel: str) -> RetryRule:
+        """``channel``'s long retries: its own settings, its plugin's defaults, ``[dispatch]``."""
+        built = self.channels.get(channel)
+        defaults = type(built).retry_defaults if built is not None else {}
+        return self.config.dispatcher.retry_rule(channel, defaults)
 
     @property
     def resend_on_unknown(self) -> list[str]:

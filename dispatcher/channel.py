@@ -7,6 +7,7 @@ channel.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
@@ -119,6 +120,10 @@ class Channel:
     # or ``check`` refuses it (Reg F §1006.2(j)).
     requires_voicemail: ClassVar[bool] = False
     Settings: ClassVar[type[ChannelSettings]] = ChannelSettings
+    # The channel type's own defaults for the long retries (keys of ``[channels.<name>]``:
+    # reschedule_after, reschedule_growth, max_tries, give_up_after), used where the channel's
+    # section sets none; what neither gives comes from ``[dispatch]``.
+    retry_defaults: ClassVar[Mapping[str, Any]] = {}
 
     def __init__(self, name: str, settings: ChannelSettings) -> None:
         self.name = name

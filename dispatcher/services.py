@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from dispatcher.model import ContactKind, Outcome
 from dispatcher.store.api import Retry, Settled
+from dispatcher.store.inbound import REPORT_KEPT, InboundEvent
 from dispatcher.store.scripts_api import CallScript
 
 if TYPE_CHECKING:
@@ -87,6 +88,7 @@ class Services:
         detail: str | None = None,
         mark_contact: str | None = None,
         retry: bool = False,
+        event_id: str | None = None,
     ) -> Settled:
         """Record a provider's delivery report on one attempt, found by ``attempt_id`` (the
         provider's ``provider_id`` is then kept if the attempt had none) or else by
@@ -95,7 +97,9 @@ class Services:
         nothing. ``mark_contact`` (``"invalid"`` or ``"opted_out"``) marks the attempt's
         address as a failed send would. ``retry`` for a temporary delivery failure: the
         reminder is tried again after the ``[dispatch]`` backoff, through the policy, until
-        ``max_tries``. Returns what changed (``.changed``, ``.person_id``, ``.retried``)."""
+        ``max_tries``. ``event_id``: the provider's id for this report (Twilio: its sid and
+        status); a report seen before changes nothing. Returns what changed (``.changed``,
+        ``.person_id``, ``.retried``)."""
         rule = None
         if retry:
             dispatch = self._runtime().config.dispatcher.dispatch
@@ -110,6 +114,7 @@ class Services:
             detail=detail,
             mark_contact=mark_contact,
             retry=rule,
+            event=InboundEvent("report", event_id, kept=REPORT_KEPT) if event_id else None,
         )
         if result.person_id and (mark_contact or result.retried):
             self._changed(result.person_id)
@@ -118,11 +123,24 @@ class Services:
     # -- what a person asks -----------------------------------------------------------------
 
     async def opt_out_contact(
-        self, kind: ContactKind, value: str, channel: str, *, source: str, clear: bool = False
+        self,
+        kind: ContactKind,
+        value: str,
+        channel: str,
+        *,
+        source: str,
+        clear: bool = False,
+        event_id: str | None = None,
+        event_at: datetime | None = None,
     ) -> list[str]:
         """Opt the address ``value`` out of ``channel`` (or with ``clear``, lift that) for
         every person who has it: a STOP reply names a number, not a person. ``source`` is
-        recorded with the opt-out (``sms_stop``). Returns the ids of those people."""
+        recorded with the opt-out (``sms_stop``). ``event_id`` is the provider's id for the
+        message (Twilio's ``MessageSid``), ``event_at`` its timestamp if the provider gives
+        one (else the time it reached us orders it): a message seen before, or older than
+        the last opt-out or opt-in of the address on ``channel``, changes nothing. Returns
+        the ids of the people changed."""
+        event = InboundEvent(f"consent:{channel}", event_id, event_at) if event_id else None
         people = await self._call(
             self._store.opt_out_contact,
             kind,
@@ -131,6 +149,7 @@ class Services:
             now=self._clock(),
             source=source,
             clear=clear,
+            event=event,
         )
         for person_id in people:
             self._changed(person_id)

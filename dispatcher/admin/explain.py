@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 
 from rich.console import Console
 from rich.table import Table
 
+from dispatcher.config.dispatcher_file import RetryRule
+from dispatcher.model import ReminderState
 from dispatcher.privacy import mask, mask_contact, mask_name
 from dispatcher.store.api import CaseHistory
 from dispatcher.terminal import cell, printable
@@ -67,6 +70,23 @@ def zone_note(history: CaseHistory, fallback: str) -> str:
     }[choice.source]
     rule = " (a contact must be allowed in every one)" if len(choice.zones) > 1 else ""
     return f"time zone used: {', '.join(choice.zones)} — {why}{rule}"
+
+
+def retry_notes(history: CaseHistory, rules: Mapping[str, RetryRule]) -> list[str]:
+    """For each pending reminder a temporary refusal sent back to the queue: when its next
+    try is and why (the refusal, and the channel's long retries)."""
+    notes: list[str] = []
+    for reminder in history.reminders:
+        reason = history.reminder_reasons.get(reminder.id) or ""
+        if reminder.state is not ReminderState.PENDING or reminder.tries < 1 or not reason:
+            continue
+        rule = rules.get(reminder.channel)
+        how = f"; {reminder.channel} retries {rule.describe()}" if rule else ""
+        notes.append(
+            f"reminder {reminder.id}: next try {_when(reminder.due_at)} UTC, try "
+            f"{reminder.tries + 1}, after a temporary refusal ({reason}){how}"
+        )
+    return notes
 
 
 def render_history(

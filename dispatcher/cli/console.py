@@ -12,9 +12,10 @@ from rich.markup import escape
 from dispatcher.config import ConfigError
 from dispatcher.terminal import printable
 
-# soft_wrap: one error per line even when the output is a pipe or the journal.
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+# soft_wrap: one error per line even when the output is a pipe or the journal. emoji=False:
+# "dispatcher.toml:100: key" must not print as "dispatcher.toml💯 key".
+out = Console(highlight=False, soft_wrap=True, emoji=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
 
 
 def fail(message: str, code: int = 1) -> NoReturn:

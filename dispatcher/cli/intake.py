@@ -24,7 +24,9 @@ from dispatcher.store import open_store
 from dispatcher.store.api import NewReminder, UnknownCase
 
 if TYPE_CHECKING:
+    from dispatcher.config import DispatcherFile
     from dispatcher.intake import RowError
+    from dispatcher.model import Person
 
 
 @click.command(name="import")
@@ -128,6 +130,7 @@ def enqueue(
     if case is None:
         fail(f"no case {case_id!r}")
     person = store.get_person(case.person_id)
+    _template_or_exit(ctx.obj["config"], config, channel, template, person)
     zone = (person.timezone if person else None) or config.fallback_timezone
     due = parse_instant(at_text, zone) if at_text else utc_now()
     reminder_id = store.enqueue(
@@ -144,6 +147,23 @@ def enqueue(
     )
     store.close()
     out.print(f"reminder {reminder_id} queued for {due:%Y-%m-%d %H:%M} UTC", markup=False)
+
+
+def _template_or_exit(
+    root: Path, config: DispatcherFile, channel: str, name: str, person: Person | None
+) -> None:
+    """Exit 1 unless ``templates/<channel>/`` has ``name`` for the person's locale (or its
+    fallback): a reminder naming no template would only fail when it is due."""
+    from dispatcher.config.templates import TemplateNotFound, TemplateSet
+
+    templates = TemplateSet(
+        Path(root) / "templates", locales=config.locales, fallback_locale=config.fallback_locale
+    )
+    locale = person.locale if person else config.fallback_locale
+    try:
+        templates.resolve(channel, name, locale)
+    except TemplateNotFound as exc:
+        fail(f"unknown template: {exc}")
 
 
 EVENTS = (

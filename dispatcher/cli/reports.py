@@ -9,7 +9,8 @@ from rich.table import Table
 from dispatcher.cli.console import fail, out
 from dispatcher.cli.instants import utc_now
 from dispatcher.cli.loading import store_or_exit
-from dispatcher.config import ConfigError, load_config
+from dispatcher.config import ConfigError, DispatcherFile, load_config
+from dispatcher.config.dispatcher_file import RetryRule
 from dispatcher.privacy import mask_contact
 from dispatcher.terminal import cell
 
@@ -78,7 +79,7 @@ def status(ctx: click.Context) -> None:
 @click.pass_context
 def explain(ctx: click.Context, target: str) -> None:
     """The whole decision history of a case (or of the case of a reminder id), PII masked."""
-    from dispatcher.admin.explain import render_history, zone_note
+    from dispatcher.admin.explain import render_history, retry_notes, zone_note
 
     settings, store = store_or_exit(ctx.obj["config"])
     case_id: str | None = target
@@ -96,5 +97,24 @@ def explain(ctx: click.Context, target: str) -> None:
         policy_note = f"policy: {layers} + policy.toml (each reason names its rule in [brackets])"
     except ConfigError:
         policy_note = "policy: the config directory does not check now (see `dispatcher check`)"
-    notes = (policy_note, zone_note(history, settings.fallback_timezone))
+    notes = (
+        policy_note,
+        zone_note(history, settings.fallback_timezone),
+        *retry_notes(history, _retry_rules(settings)),
+    )
     render_history(out, history, focus=focus, notes=notes)
+
+
+def _retry_rules(settings: DispatcherFile) -> dict[str, RetryRule]:
+    """Each channel's long retries, with its plugin's defaults when the plugin loads."""
+    from dispatcher.runtime.plugins import load_plugins
+
+    plugins = load_plugins()
+    rules: dict[str, RetryRule] = {}
+    for name, channel in settings.channels.items():
+        try:
+            defaults = plugins.channel_class(channel.plugin).retry_defaults
+        except KeyError:
+            defaults = {}
+        rules[name] = settings.retry_rule(name, defaults)
+    return rules

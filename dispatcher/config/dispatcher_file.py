@@ -4,12 +4,14 @@ tokens, and the channels with each one's plugin settings."""
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from dispatcher.config.durations import Duration, at_least, at_most
+from dispatcher.config.durations import Duration, at_least, at_most, format_duration
 from dispatcher.config.secrets import SecretReference
 from dispatcher.config.values import StrictModel, TimeZoneName, shown
 
@@ -23,7 +25,9 @@ class DispatchSettings(StrictModel):
     retry_attempts: int = Field(3, ge=1, le=10, description="tries in process per claim")
     retry_max_wait: Duration = timedelta(seconds=5)
     reschedule_after: Duration = timedelta(minutes=15)
+    reschedule_growth: float = Field(2.0, ge=1.0, le=10.0, description="wait × this per try")
     max_tries: int = Field(5, ge=1, description="claims before a reminder is failed for good")
+    give_up_after: Duration | None = None  # waits adding up to this: failed for good
     drain_timeout: Duration = timedelta(seconds=30)
     claim_lease: Annotated[
         Duration, at_least(timedelta(seconds=1), "a claim not renewed for this long is taken back")
@@ -95,15 +99,56 @@ class ApiSettings(StrictModel):
         return value
 
 
+@dataclass(frozen=True)
+class RetryRule:
+    """How a reminder refused for a temporary reason goes back to the queue: after
+    ``after`` × ``growth`` ** (tries already made), failed for good at ``max_tries`` tries or
+    once those waits add up to ``give_up_after`` (time the policy deferred it not counted, so
+    the reminder's real age is at least that)."""
+
+    after: timedelta
+    growth: float
+    max_tries: int
+    give_up_after: timedelta | None = None
+
+    def wait(self, tries: int) -> timedelta:
+        """The wait after a failure, ``tries`` tries having been made before it."""
+        return self.after * (self.growth ** max(tries, 0))
+
+    def waited(self, tries: int) -> timedelta:
+        """The waits of the first ``tries`` failures, added up."""
+        return sum((self.wait(n) for n in range(max(tries, 0))), timedelta(0))
+
+    def expired(self, tries: int) -> bool:
+        """Whether a reminder with ``tries`` tries made has waited ``give_up_after``."""
+        return self.give_up_after is not None and self.waited(tries) >= self.give_up_after
+
+    def describe(self) -> str:
+        """``every 30m × 1.5 per try, at most 20 tries, giving up after 4d``."""
+        growth = f" × {self.growth:g} per try" if self.growth != 1 else ""
+        text = f"after {format_duration(self.after)}{growth}, at most {self.max_tries} tries"
+        if self.give_up_after is not None:
+            text += f", giving up once the waits reach {format_duration(self.give_up_after)}"
+        return text
+
+
+RETRY_KEYS = ("reschedule_after", "reschedule_growth", "max_tries", "give_up_after")
+
+
 class ChannelSettings(BaseModel):
-    """A channel instance: which plugin runs it, plus that plugin's own settings (checked by
-    the plugin's settings model)."""
+    """A channel instance: which plugin runs it, its own long retries (each falling back to
+    the plugin's default, then to ``[dispatch]``), plus that plugin's own settings (checked
+    by the plugin's settings model)."""
 
     model_config = ConfigDict(extra="allow", frozen=True)
 
     plugin: str
     enabled: bool = True
     on_unknown: Literal["hold", "resend"] = "hold"
+    reschedule_after: Duration | None = None
+    reschedule_growth: float | None = Field(None, ge=1.0, le=10.0)
+    max_tries: int | None = Field(None, ge=1)
+    give_up_after: Duration | None = None
 
     @property
     def plugin_settings(self) -> dict[str, Any]:
@@ -137,6 +182,23 @@ class DispatcherFile(StrictModel):
     ] = timedelta(seconds=10)
     template_vars: dict[str, Any] = Field(default_factory=dict)
     channels: dict[str, ChannelSettings] = Field(default_factory=dict)
+
+    def retry_rule(self, channel: str, defaults: Mapping[str, Any] | None = None) -> RetryRule:
+        """The long retries of ``channel``: each of its ``[channels.<name>]`` settings, else
+        the plugin's default (``defaults``: ``Channel.retry_defaults``), else ``[dispatch]``."""
+        own = self.channels.get(channel)
+        given = {k: getattr(own, k) for k in RETRY_KEYS if own is not None}
+        base = {k: getattr(self.dispatch, k) for k in RETRY_KEYS}
+        value: dict[str, Any] = {
+            k: given.get(k) if given.get(k) is not None else (defaults or {}).get(k, base[k])
+            for k in RETRY_KEYS
+        }
+        return RetryRule(
+            after=value["reschedule_after"],
+            growth=value["reschedule_growth"],
+            max_tries=value["max_tries"],
+            give_up_after=value["give_up_after"],
+        )
 
     @field_validator("channels")
     @classmethod

@@ -140,6 +140,7 @@ class PolicyFile(StrictModel):
         "company_zh",
         "callback_number",
         "contact_person",
+        "contact_person_zh",
         "person.name",
         "person.first_name",
     )

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from dispatcher.channel import PermanentError, SendResult, TransientError
-from dispatcher.config.dispatcher_file import ChannelSettings, DispatchSettings
+from dispatcher.config.dispatcher_file import ChannelSettings, RetryRule
 from dispatcher.model import Outcome, ReminderState
 from dispatcher.privacy import mask, scrub
 from dispatcher.store.api import Claim, SendRecord
@@ -69,15 +69,15 @@ def failed(claim: Claim, code: str, detail: str, now: datetime) -> SendRecord:
 def refused(
     claim: Claim,
     exc: Exception,
-    settings: DispatchSettings,
+    retry: RetryRule,
     channel: ChannelSettings | None,
     now: datetime,
 ) -> SendRecord:
     """The record of a send whose channel raised ``exc`` (after the in-process retries);
-    ``channel`` is the channel's settings. Called while ``exc`` is handled (a plugin's crash
-    is logged with its traceback)."""
+    ``retry`` is the channel's long retries, ``channel`` its settings. Called while ``exc``
+    is handled (a plugin's crash is logged with its traceback)."""
     if isinstance(exc, TransientError):
-        return transient(claim, exc, settings, channel, now)
+        return transient(claim, exc, retry, channel, now)
     if isinstance(exc, PermanentError):
         return permanent(claim, exc, now)
     return crashed(claim, exc, now)
@@ -119,7 +119,7 @@ def permanent(claim: Claim, exc: PermanentError, now: datetime) -> SendRecord:
 def transient(
     claim: Claim,
     exc: TransientError,
-    settings: DispatchSettings,
+    retry: RetryRule,
     channel: ChannelSettings | None,
     now: datetime,
 ) -> SendRecord:
@@ -147,7 +147,7 @@ def transient(
             error_code=exc.code or "unknown",
             detail=scrub(str(exc))[:500],
         )
-    wait = backoff(claim, settings)
+    wait = retry.wait(claim.reminder.tries)
     if exc.retry_after:
         wait = max(wait, timedelta(seconds=exc.retry_after))
     log.info(
@@ -166,11 +166,12 @@ def transient(
         claim,
         now + wait,
         exc.code or "transient",
-        max_tries=settings.max_tries,
+        max_tries=retry.max_tries,
         now=now,
         counted=exc.attempted,
         detail=scrub(str(exc))[:500],
         spend=not exc.channel_down,
+        expired=retry.expired(claim.reminder.tries),
     )
 
 
@@ -199,10 +200,6 @@ def crashed(claim: Claim, exc: Exception, now: datetime) -> SendRecord:
     )
 
 
-def backoff(claim: Claim, settings: DispatchSettings) -> timedelta:
-    return settings.reschedule_after * (2 ** max(claim.reminder.tries, 0))
-
-
 def retry_later(
     claim: Claim,
     at: datetime,
@@ -213,11 +210,13 @@ def retry_later(
     counted: bool,
     detail: str | None = None,
     spend: bool = True,
+    expired: bool = False,
 ) -> SendRecord:
     """Back to the queue at ``at``; with ``spend``, the claim's try counts toward
-    ``max_tries`` (then the reminder gives up)."""
+    ``max_tries``, and ``expired`` (the channel's ``give_up_after`` reached) ends it too:
+    then the reminder gives up."""
     tries = claim.reminder.tries + 1
-    if spend and tries >= max_tries:
+    if spend and (tries >= max_tries or expired):
         return record(
             claim,
             Outcome.FAILED_TRANSIENT,

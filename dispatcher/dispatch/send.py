@@ -127,12 +127,12 @@ class Sender:
         except ClaimGivenBack:
             raise
         except Exception as exc:  # the channel's error, or a plugin bug
-            dispatcher = self._runtime().config.dispatcher
+            runtime = self._runtime()
             return outcomes.refused(
                 claim,
                 exc,
-                dispatcher.dispatch,
-                dispatcher.channels.get(claim.reminder.channel),
+                runtime.retry_rule(claim.reminder.channel),
+                runtime.config.dispatcher.channels.get(claim.reminder.channel),
                 self._clock(),
             )
         elapsed = monotonic_time.monotonic() - started

@@ -7,10 +7,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from jinja2 import TemplateError
+
 from dispatcher.channel import Channel
 from dispatcher.config import Config, ConfigError, Problem
+from dispatcher.config.dispatcher_file import RetryRule
 from dispatcher.config.load import RULE_KEYS, read_config
 from dispatcher.config.template_rules import check_template_rules
+from dispatcher.config.templates import split_template_path
 from dispatcher.policy import ChannelTraits, Policy, compile_policy
 from dispatcher.runtime.plugins import Plugins, load_plugins
 from dispatcher.runtime.versions import config_version, policy_version
@@ -24,6 +28,12 @@ class Runtime:
     policy: Policy
     version: str = ""
     policy_version: str = ""  # hash of the effective policy and every template
+
+    def retry_rule(self, channel: str) -> RetryRule:
+        """``channel``'s long retries: its own settings, its plugin's defaults, ``[dispatch]``."""
+        built = self.channels.get(channel)
+        defaults = type(built).retry_defaults if built is not None else {}
+        return self.config.dispatcher.retry_rule(channel, defaults)
 
     @property
     def resend_on_unknown(self) -> list[str]:
@@ -98,14 +108,25 @@ def build_runtime(
 
 def _after_cease_templates(config: Config) -> set[tuple[str, str]]:
     """(channel, template) pairs whose template says ``allowed_after_cease = true`` in every
-    locale in use (Reg F §1006.6(c): only such final notices may follow a cease request)."""
+    locale in use (Reg F §1006.6(c): only such final notices may follow a cease request).
+    Every template of a configured channel counts, not only those a schedule names: an
+    ad-hoc final notice (``enqueue``) names its template itself."""
     allowed: set[tuple[str, str]] = set()
-    for schedule in config.schedules.schedules.values():
-        for step in schedule.steps:
-            metas = [
-                config.templates.meta(step.channel, step.template, loc)
-                for loc in config.dispatcher.locales
-            ]
-            if metas and all(m.get("allowed_after_cease") is True for m in metas):
-                allowed.add((step.channel, step.template))
+    for channel, name in _templates_of_channels(config):
+        try:
+            metas = [config.templates.meta(channel, name, loc) for loc in config.dispatcher.locales]
+        except (LookupError, TemplateError):
+            continue  # missing in a locale, or broken: not allowed (check reports the rest)
+        if metas and all(m.get("allowed_after_cease") is True for m in metas):
+            allowed.add((channel, name))
     return allowed
+
+
+def _templates_of_channels(config: Config) -> set[tuple[str, str]]:
+    """(channel, template name) of every template file of a configured channel."""
+    found: set[tuple[str, str]] = set()
+    for path in Path(config.templates.root).glob("*/*.j2"):
+        channel, name, _ = split_template_path(f"{path.parent.name}/{path.name}")
+        if channel in config.dispatcher.channels:
+            found.add((channel, name))
+    return found

@@ -23,6 +23,7 @@ from dispatcher.model import (
     Reminder,
     ReminderState,
 )
+from dispatcher.store.inbound import InboundEvent
 from dispatcher.store.scripts_api import CallScripts
 
 # decide(reminder, person, case, history) -> Decision, with `now` already bound.
@@ -394,6 +395,7 @@ class Store(CallScripts):
         detail: str | None = None,
         mark_contact: str | None = None,
         retry: Retry | None = None,
+        event: InboundEvent | None = None,
     ) -> Settled:
         """Apply a provider's delivery callback to one attempt, found by ``attempt_id`` (its
         ``provider_id`` is then recorded if it had none) or else by ``provider_id``. Outcomes
@@ -404,7 +406,8 @@ class Store(CallScripts):
         it again) or, at ``retry.max_tries``, fails it with reason ``gave_up:<code>``.
         ``mark_contact`` (``invalid`` or ``opted_out``) marks the attempt's address as a send
         failure would, and changes the person's revision. Returns what it did (true when
-        anything changed); a callback naming no attempt changes nothing."""
+        anything changed); a callback naming no attempt changes nothing. With ``event``, the
+        callback's id: one seen before changes nothing (``store/inbound.py``)."""
 
     # -- events -----------------------------------------------------------------------------
     @abc.abstractmethod
@@ -447,10 +450,13 @@ class Store(CallScripts):
         now: datetime,
         source: str,
         clear: bool = False,
+        event: InboundEvent | None = None,
     ) -> list[str]:
         """Record (or with ``clear``, lift) an opt-out of ``channel`` for the address
         ``value`` of every person who has it (a STOP reply names a number, not a person).
-        Returns the ids of those people."""
+        Returns the ids of those people. With ``event`` (the provider's message), nothing
+        changes when that message was seen before or is older than the last opt-out or
+        opt-in applied to the address on ``channel`` (``store/inbound.py``)."""
 
     # -- reporting --------------------------------------------------------------------------
     @abc.abstractmethod

@@ -27,7 +27,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.types import TypeDecorator
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 
 # ``cases.next_plan_at`` of a case the planner must look at on its next pass, whatever the
 # horizon: the epoch. As a column default it is written the way SQLite stores a bound
@@ -265,4 +265,26 @@ call_scripts = Table(
     Column("machine", Text, nullable=False),
     Column("expires_at", UTCDateTime, nullable=False),
     Index("ix_call_scripts_expires", "expires_at"),
+)
+
+# Provider events already applied (store/inbound.py), so a webhook posted twice acts once;
+# each row is kept until ``keep_until``.
+inbound_events = Table(
+    "inbound_events",
+    metadata,
+    Column("source", String(64), primary_key=True),
+    Column("event_id", String(128), primary_key=True),
+    Column("received_at", UTCDateTime, nullable=False),
+    Column("keep_until", UTCDateTime, nullable=False),
+    Index("ix_inbound_events_keep", "keep_until"),
+)
+
+# The order stamp of the last opt-out or opt-in applied per address and channel, so an older
+# one arriving late never undoes a newer one.
+consent_order = Table(
+    "consent_order",
+    metadata,
+    Column("channel", String(64), primary_key=True),
+    Column("contact", String(320), primary_key=True),
+    Column("at", UTCDateTime, nullable=False),
 )

@@ -27,6 +27,7 @@ from dispatcher.store import (
     confirmation,
     events,
     idempotency,
+    inbound,
     intake,
     migrations,
     opt_outs,
@@ -55,6 +56,7 @@ from dispatcher.store.api import (
     Store,
 )
 from dispatcher.store.dialect import Dialect
+from dispatcher.store.inbound import InboundEvent
 from dispatcher.store.rows import cases_by_id, people_by_id
 from dispatcher.store.scripts_api import CallScript
 
@@ -207,10 +209,13 @@ class SqlStore(Store):
         detail: str | None = None,
         mark_contact: str | None = None,
         retry: Retry | None = None,
+        event: InboundEvent | None = None,
     ) -> Settled:
         if attempt_id is None and provider_id is None:
             return Settled(False)  # nothing to find: not worth the write lock
         with self._write() as conn:
+            if event is not None and not inbound.first_sighting(conn, self.dialect, event, now):
+                return Settled(False)
             return attempts.settle_attempt(
                 conn,
                 attempt_id=attempt_id,
@@ -277,8 +282,14 @@ class SqlStore(Store):
         now: datetime,
         source: str,
         clear: bool = False,
+        event: InboundEvent | None = None,
     ) -> list[str]:
         with self._write() as conn:
+            if event is not None and not (
+                inbound.first_sighting(conn, self.dialect, event, now)
+                and inbound.in_order(conn, self.dialect, channel, value, event.at or now)
+            ):
+                return []
             return opt_outs.opt_out_contact(conn, kind, value, channel, now, source, clear)
 
     # -- reporting --------------------------------------------------------------------------

@@ -9,7 +9,7 @@ import aiosmtplib
 from dispatcher_plugins.email.compose import compose, mailbox_header, message_id
 from dispatcher_plugins.email.pool import PoolClosed, SmtpPool
 from dispatcher_plugins.email.replies import ServerSetupError, refusal
-from dispatcher_plugins.email.settings import EmailSettings
+from dispatcher_plugins.email.settings import RETRY_DEFAULTS, EmailSettings
 from dispatcher_plugins.email.unsubscribe import make_token
 
 from dispatcher.channel import (
@@ -32,6 +32,7 @@ class EmailChannel(Channel):
     type_name = "email"
     contact_kind = ContactKind.EMAIL
     Settings = EmailSettings
+    retry_defaults = RETRY_DEFAULTS
 
     def __init__(self, name: str, settings: EmailSettings) -> None:
         super().__init__(name, settings)

@@ -14,6 +14,16 @@ from dispatcher.channel import ChannelSettings, Duration
 
 DEFAULT_PORTS = {"none": 25, "starttls": 587, "implicit": 465}
 
+# RFC 5321 §4.5.4.1: a retry interval of at least 30 minutes, and a give-up time of at least
+# 4-5 days. The email channel's long retries, unless its [channels.<name>] section sets them:
+# 30m, 45m, 68m … (×1.5), given up once the waits reach 4 days (the 13th try).
+RETRY_DEFAULTS = {
+    "reschedule_after": timedelta(minutes=30),
+    "reschedule_growth": 1.5,
+    "max_tries": 30,
+    "give_up_after": timedelta(days=4),
+}
+
 
 class TlsMode(StrEnum):
     """How the connection to the SMTP server is protected."""

@@ -48,7 +48,13 @@ def _b64(raw: bytes) -> str:
 
 
 def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    """``text`` decoded, only when it is the canonical unpadded base64url of what it decodes
+    to: the decoder ignores the spare low bits of the last character, so without this check
+    a link with that character changed would still be accepted (RFC 4648 §3.5)."""
+    raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    if _b64(raw) != text:
+        raise ValueError("not the canonical encoding")
+    return raw
 
 
 def address_digest(secret: bytes, address: str) -> bytes:

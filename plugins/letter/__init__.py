@@ -86,6 +86,7 @@ class LetterChannel(Channel):
             html=getattr(message, "html", None),
             subject=message.subject,
             dated=datetime.now(UTC).date(),
+            locale=message.locale,
         )
         return pdf, to
 

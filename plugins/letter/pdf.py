@@ -9,6 +9,7 @@ TrueType CJK font from the package index (WenQuanYi Micro Hei) rather than Noto'
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date
 from importlib.resources import files
@@ -25,6 +26,25 @@ WINDOW_LEFT, WINDOW_TOP, WINDOW_WIDTH = 20.0, 45.0, 85.0
 # top_first_page): the letter starts below that area whoever prints the window.
 LETTER_TOP = 100.0
 MARGIN = 20.0
+
+
+# Languages written without spaces between words: justifying them can only stretch the few
+# spaces a line has (around a number, a Latin word), so "请于 30 日内致电 +1 800 555 0100"
+# would be spread across the line. Their letters, and any letter with such text in it, are
+# left-aligned; text in space-separated scripts keeps the justified block of a formal letter.
+UNSPACED_LANGUAGES = frozenset({"zh", "ja", "ko", "th", "lo", "km", "my"})
+_UNSPACED_TEXT = re.compile(
+    "[\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef\u0e00-\u0eff\u1000-\u109f]"
+)
+
+
+def alignment(locale: str, text: str) -> str:
+    """fpdf2's ``align`` for a letter's text in ``locale``: ``J`` (justified) only where
+    words are separated by spaces throughout, else ``L``."""
+    language = locale.split("-", 1)[0].lower()
+    if language in UNSPACED_LANGUAGES or _UNSPACED_TEXT.search(text):
+        return "L"
+    return "J"
 
 
 def bundled_font() -> Path:
@@ -49,8 +69,10 @@ def render_letter(
     html: str | None = None,
     subject: str | None = None,
     dated: date,
+    locale: str = "en",
 ) -> bytes:
-    """The PDF bytes of one letter. ``html``, when given, is the letter instead of ``text``."""
+    """The PDF bytes of one letter in ``locale``. ``html``, when given, is the letter instead
+    of ``text``."""
     pdf = FPDF(format="A4" if layout.page_size == "A4" else "letter", unit="mm")
     pdf.set_auto_page_break(auto=True, margin=MARGIN)
     pdf.set_margins(MARGIN, MARGIN, MARGIN)
@@ -65,7 +87,9 @@ def render_letter(
     if subject:
         pdf.ln(4)
         pdf.set_font(FONT, size=11)
-        pdf.multi_cell(0, 6, subject, new_x="LMARGIN", new_y="NEXT")
+        pdf.multi_cell(
+            0, 6, subject, align=alignment(locale, subject), new_x="LMARGIN", new_y="NEXT"
+        )
     pdf.ln(4)
     pdf.set_font(FONT, size=11)
     if html:
@@ -74,7 +98,7 @@ def render_letter(
             pdf.add_font(FONT, style=style, fname=str(layout.font))
         pdf.write_html(html, font_family=FONT)
     else:
-        pdf.multi_cell(0, 6, text, new_x="LMARGIN", new_y="NEXT")
+        pdf.multi_cell(0, 6, text, align=alignment(locale, text), new_x="LMARGIN", new_y="NEXT")
     return bytes(pdf.output())
 
 

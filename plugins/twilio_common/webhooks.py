@@ -4,8 +4,9 @@ answering-machine detection) and ``POST /twilio/inbound`` (replies: STOP and STA
 Every request must carry a valid ``X-Twilio-Signature`` made with the auth token of the
 channel it is for; anything else gets 403 and changes nothing. A body that is not the form
 Twilio sends (URL-encoded UTF-8) gets 400 or 415 before anything else reads it, and with no
-Twilio channel configured both paths answer 404. Callbacks may come twice or out of order: the
-store only moves an attempt's outcome forward.
+Twilio channel configured both paths answer 404. Callbacks may come twice or out of order: a
+report or message whose id (``MessageSid``, with the status for a report) was seen before
+changes nothing, and the store only moves an attempt's outcome forward.
 """
 
 from __future__ import annotations
@@ -194,6 +195,7 @@ class TwilioCallbacks:
             error_code=settled.error_code,
             mark_contact=settled.mark_contact,
             retry=settled.retry,
+            event_id=report_id(form, sid),
         )
         log.info(
             "twilio status",
@@ -247,13 +249,19 @@ class TwilioCallbacks:
             return twiml_ok()
         sms = [c.name for c in channels if c.type_name == "twilio-sms"] or [channels[0].name]
         if word in STOP_WORDS or word in START_WORDS:
-            await self.opt_out(number, sms, clear=word in START_WORDS)
+            message = form.get("MessageSid") or form.get("SmsSid") or None
+            await self.opt_out(number, sms, clear=word in START_WORDS, message=message)
         elif word in HELP_WORDS:
             log.info("sms help asked", extra={"fields": {"from": mask(ContactKind.PHONE, number)}})
         return twiml_ok()
 
-    async def opt_out(self, number: str, channel_names: list[str], *, clear: bool) -> None:
-        """A STOP reply opts ``number`` out of each channel named (START, ``clear``, back in)."""
+    async def opt_out(
+        self, number: str, channel_names: list[str], *, clear: bool, message: str | None
+    ) -> None:
+        """A STOP reply opts ``number`` out of each channel named (START, ``clear``, back in).
+        ``message`` is its ``MessageSid``: a message seen before changes nothing, so a signed
+        START replayed after a later STOP cannot lift it. Twilio's inbound webhook carries no
+        timestamp or sequence number, so the order of arrival is the order applied."""
         for name in channel_names:
             people = await self.services.opt_out_contact(
                 ContactKind.PHONE,
@@ -261,6 +269,7 @@ class TwilioCallbacks:
                 name,
                 source="sms_start" if clear else "sms_stop",
                 clear=clear,
+                event_id=message,
             )
             log.info(
                 "sms opt-in" if clear else "sms opt-out",
@@ -272,6 +281,15 @@ class TwilioCallbacks:
                     }
                 },
             )
+
+
+def report_id(form: dict[str, str], sid: str | None) -> str | None:
+    """The id of one status report: a message or call has one report per status (and per
+    error), so the sid alone would drop all but its first."""
+    if not sid:
+        return None
+    status = form.get("MessageStatus") or form.get("CallStatus") or ""
+    return f"{sid}:{status}:{form.get('ErrorCode') or ''}"
 
 
 def twiml_ok() -> web.Response:

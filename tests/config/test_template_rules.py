@@ -92,7 +92,8 @@ def test_the_limited_content_variables_are_configurable(config_dir: Path) -> Non
     policy = config_dir / "policy.toml"
     policy.write_text(
         'limited_content_vars = ["company", "company_zh", "callback_number", '
-        '"contact_person", "person.name", "person.first_name", "case.id"]\n' + policy.read_text()
+        '"contact_person", "contact_person_zh", "person.name", "person.first_name", "case.id"]\n'
+        + policy.read_text()
     )
     code, output = check(config_dir)
     assert code == 0, output

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from dispatcher.channel import PermanentError, SendResult, TransientError
-from dispatcher.config.dispatcher_file import ChannelSettings, DispatchSettings
+from dispatcher.config.dispatcher_file import ChannelSettings, RetryRule
 from dispatcher.dispatch.counters import Counters
 from dispatcher.dispatch.outcomes import failed, refused, retry_later, sent
 from dispatcher.dispatch.send import retried_in_process
@@ -27,7 +27,7 @@ from dispatcher.model import (
 from dispatcher.store.api import Claim
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
-SETTINGS = DispatchSettings(reschedule_after=timedelta(minutes=15), max_tries=3)
+SETTINGS = RetryRule(after=timedelta(minutes=15), growth=2.0, max_tries=3)
 HOLD = ChannelSettings(plugin="sms")
 RESEND = ChannelSettings(plugin="sms", on_unknown="resend")
 PHONE = ContactPoint(1, ContactKind.PHONE, "+447911123400")

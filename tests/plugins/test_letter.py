@@ -60,6 +60,7 @@ def test_the_pdf_carries_the_rendered_chinese_and_english_text(
         "company_zh": "示例借贷公司",
         "callback_number": "+1 800 555 0100",
         "contact_person": "Accounts team",
+        "contact_person_zh": "客户服务部",
     }
     rendered = templates.render("letter", "formal_letter", "zh-CN", context)
     settings = LetterSettings.model_validate(

@@ -11,6 +11,7 @@ import socket
 import subprocess
 from collections.abc import Iterator
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,9 +21,11 @@ from dispatcher_plugins.voice import VoiceChannel, VoiceSettings
 
 from dispatcher.channel import PermanentError, TransientError
 from dispatcher.model import ContactKind, Outcome
+from dispatcher.store import open_store
 from dispatcher.testing import sample_message
 from dispatcher.testing.twilio_peer import ACCOUNT_SID
 from tests.conftest import REPO, free_port, wait_for
+from tests.plugins.twilio.voice_nodes import script_services
 
 MOCK = REPO.parent / "shared" / "peers" / "twilio-mock"
 
@@ -78,11 +81,15 @@ async def sms(twilio_mock: str) -> Any:
 
 
 @pytest.fixture
-async def voice(twilio_mock: str) -> Any:
+async def voice(twilio_mock: str, tmp_path: Path) -> Any:
+    # A call's script is kept in the store before the call is placed, as in the daemon.
+    store = open_store(f"sqlite:///{tmp_path / 'store.db'}")
     channel = VoiceChannel("voice", VoiceSettings(**settings(twilio_mock)))
+    channel.attach(script_services(store))
     await channel.open()
     yield channel
     await channel.close()
+    store.close()
 
 
 def prefer(channel: TwilioChannel, answer: str) -> None:

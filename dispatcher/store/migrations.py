@@ -3,9 +3,10 @@ upgrade step per version, in the migrate transaction."""
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
-from sqlalchemy import Connection, insert, inspect, select, update
+from sqlalchemy import Connection, bindparam, insert, inspect, select, update
 
 from dispatcher.model import Outcome
 from dispatcher.store import schema as t
@@ -61,8 +62,44 @@ def _v5_to_v6(conn: Connection) -> None:
     next(i for i in t.cases.indexes if i.name == "ix_cases_next_plan").create(conn, checkfirst=True)
 
 
+def _v6_to_v7(conn: Connection) -> None:
+    # Reminders were keyed by the step's position ("3", a repeat "4+2"): inserting a step
+    # gave an old key a new step. Steps now have ids, by default "channel/template"; each
+    # planned reminder is re-keyed to its step's default id from its own row (the channel
+    # and template it was planned with), so nothing is planned or sent again. Two steps of a
+    # schedule with the same channel and template keep their old key (their config needs
+    # explicit ids; `dispatcher check` lists such reminders).
+    import re
+
+    r = t.reminders.c
+    if conn.dialect.name == "postgresql":  # SQLite does not enforce a VARCHAR's length
+        conn.exec_driver_sql("ALTER TABLE reminders ALTER COLUMN step TYPE VARCHAR(240)")
+    positional = re.compile(r"^\d+(\+\d+)?\Z")
+    rows = conn.execute(
+        select(r.id, r.case_id, r.schedule, r.step, r.channel, r.template).order_by(r.id)
+    )
+    groups: dict[tuple[str, str], list[tuple[int, str, str]]] = {}
+    for rid, case_id, schedule, step, channel, template in rows:
+        match = positional.match(step)
+        new = step if match is None else f"{channel}/{template}{match.group(1) or ''}"
+        groups.setdefault((case_id, schedule), []).append((rid, step, new))
+    changes: list[dict[str, Any]] = []
+    for group in groups.values():
+        claimed = Counter(new for _rid, _step, new in group)
+        changes.extend(
+            {"rid": rid, "key": new}
+            for rid, step, new in group
+            if new != step and claimed[new] == 1
+        )
+    for chunk in range(0, len(changes), 5000):
+        conn.execute(
+            update(t.reminders).where(r.id == bindparam("rid")).values(step=bindparam("key")),
+            changes[chunk : chunk + 5000],
+        )
+
+
 # UPGRADES[n] takes a store from schema version n to n+1, inside the migrate transaction.
-UPGRADES = {1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4, 4: _v4_to_v5, 5: _v5_to_v6}
+UPGRADES = {1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4, 4: _v4_to_v5, 5: _v5_to_v6, 6: _v6_to_v7}
 
 
 def migrate(conn: Connection, dialect: Dialect) -> int:

@@ -46,7 +46,9 @@ from dispatcher.store.api import (
     PlanCursor,
     PlanFn,
     PlannedPage,
+    PlannedReminder,
     RecoveryReport,
+    Replan,
     Retry,
     SendRecord,
     Settled,
@@ -129,6 +131,20 @@ class SqlStore(Store):
     def keep_planned_schedules(self, fingerprints: dict[str, str]) -> None:
         with self._write() as conn:
             planning.keep_planned_schedules(conn, self.dialect, fingerprints)
+
+    def planned_steps(
+        self, schedules: Collection[str], after: int | None, limit: int
+    ) -> list[PlannedReminder]:
+        with self._read() as conn:
+            return planning.planned_steps(conn, schedules, after, limit)
+
+    def replan(self, changes: Sequence[Replan], now: datetime) -> int:
+        with self._write() as conn:
+            return planning.replan(conn, changes, now)
+
+    def schema_version(self) -> int | None:
+        with self._read() as conn:
+            return planning.schema_version(conn)
 
     def look_again(
         self, schedules: Collection[str], after: str | None, limit: int, now: datetime

@@ -11,8 +11,10 @@ import logging
 from collections.abc import Iterator
 from datetime import datetime
 from functools import partial
+from typing import Any
 
 from dispatcher.config import SchedulesFile
+from dispatcher.config.schedules_file import Step
 from dispatcher.model import CaseState
 from dispatcher.planner.review import planned_reviews
 from dispatcher.planner.steps import plan_case_ahead
@@ -69,7 +71,7 @@ def planning_pass(
         store.keep_planned_schedules(fingerprints)
 
 
-def changed_schedules(stored: dict[str, str] | None, fingerprints: dict[str, str]) -> list[str]:
+def changed_schedules(stored: dict[str, Any] | None, fingerprints: dict[str, Any]) -> list[str]:
     """The schedules whose steps changed since the cases were planned with them (none when
     no record was kept yet: every case is then planned at once anyway)."""
     if stored is None:
@@ -95,16 +97,25 @@ def _replan(
         )
 
 
-def schedule_fingerprints(schedules: SchedulesFile, fallback_zone: str) -> dict[str, str]:
-    """Each schedule's fingerprint: it changes when anything that decides its steps' instants
-    does (the steps, the repeat, catch-up, the zone of people without one, the rules this
-    program plans by)."""
+def schedule_fingerprints(schedules: SchedulesFile, fallback_zone: str) -> dict[str, Any]:
+    """Each schedule's record as the cases are planned with it: a fingerprint that changes
+    when anything that decides its steps' instants does (the steps, the repeat, catch-up, the
+    zone of people without one, the rules this program plans by), and its steps by id (what
+    ``check`` compares a changed file with)."""
     return {
-        name: hashlib.sha256(
-            f"{schedule.model_dump_json()}|{fallback_zone}|{PLANNING_RULES}".encode()
-        ).hexdigest()[:16]
+        name: {
+            "fingerprint": hashlib.sha256(
+                f"{schedule.model_dump_json()}|{fallback_zone}|{PLANNING_RULES}".encode()
+            ).hexdigest()[:16],
+            "steps": {step.key: step_summary(step) for step in schedule.steps},
+        }
         for name, schedule in schedules.schedules.items()
     }
+
+
+def step_summary(step: Step) -> str:
+    """A step as ``check`` shows it: day, time, channel and template."""
+    return f"day {step.day} {step.at:%H:%M} {step.channel} {step.template}"
 
 
 def _plan(

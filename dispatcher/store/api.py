@@ -287,12 +287,12 @@ class Store(abc.ABC):
         far each case is planned (its next step is after that). Returns how many were new."""
 
     @abc.abstractmethod
-    def planned_schedules(self) -> dict[str, str] | None:
+    def planned_schedules(self) -> dict[str, Any] | None:
         """The fingerprint of each schedule as the cases were last planned with it (None:
         never recorded)."""
 
     @abc.abstractmethod
-    def keep_planned_schedules(self, fingerprints: dict[str, str]) -> None:
+    def keep_planned_schedules(self, fingerprints: dict[str, Any]) -> None:
         """Record the fingerprint of each schedule the cases are now planned with."""
 
     @abc.abstractmethod

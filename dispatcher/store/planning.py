@@ -323,13 +323,13 @@ def schema_version(conn: Connection) -> int | None:
     return None if version is None else int(version)
 
 
-def planned_schedules(conn: Connection) -> dict[str, str] | None:
+def planned_schedules(conn: Connection) -> dict[str, Any] | None:
     value = conn.execute(select(t.meta.c.value).where(t.meta.c.key == _FINGERPRINTS)).scalar()
     return None if value is None else dict(json.loads(value))
 
 
 def keep_planned_schedules(
-    conn: Connection, dialect: Dialect, fingerprints: dict[str, str]
+    conn: Connection, dialect: Dialect, fingerprints: dict[str, Any]
 ) -> None:
     value = json.dumps(fingerprints, sort_keys=True)
     dialect.insert_or_update(conn, t.meta, {"key": _FINGERPRINTS}, {"value": value})

@@ -124,11 +124,11 @@ class SqlStore(Store):
         with self._write() as conn:
             return planning.add_reminders(conn, self.dialect, rows, marks)
 
-    def planned_schedules(self) -> dict[str, str] | None:
+    def planned_schedules(self) -> dict[str, Any] | None:
         with self._read() as conn:
             return planning.planned_schedules(conn)
 
-    def keep_planned_schedules(self, fingerprints: dict[str, str]) -> None:
+    def keep_planned_schedules(self, fingerprints: dict[str, Any]) -> None:
         with self._write() as conn:
             planning.keep_planned_schedules(conn, self.dialect, fingerprints)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from dispatcher.admin.simulate import VirtualClock, collect, drive, load_cases
 from dispatcher.daemon import Daemon

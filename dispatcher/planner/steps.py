@@ -89,7 +89,9 @@ def plan_case_ahead(
     schedule = schedules.schedules.get(case.schedule)
     if schedule is None:
         return CasePlan([], through, None)
-    zone = zones_of(item.timezone, item.phones, item.addresses, fallback_zone).at_zone
+    # The person's own zone is the primary one (zones_of would say the same), read at once:
+    # this runs for every case of a planning pass.
+    zone = item.timezone or zones_of(None, item.phones, item.addresses, fallback_zone).at_zone
     window_start = item.planned_through
     every = list(schedule_steps(schedule, case.due_date, zone))
     later = [s.due_at for s in every if s.due_at > through]

@@ -82,6 +82,8 @@ def planned_changes(runtime: Runtime) -> list[str]:
         return [f"store: not read ({type(exc).__name__}), planned reminders not compared"]
     finally:
         store.close()
+    if changes is None:
+        return ["store: no case planned yet, nothing planned to compare with"]
     if not changes:
         return ["store: the schedules are as the cases were planned with them"]
     lines = [f"store: {len(changes)} schedule(s) changed since the cases were planned"]

@@ -3,6 +3,7 @@ upgrade step per version, in the migrate transaction."""
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from typing import Any
 
@@ -69,8 +70,6 @@ def _v6_to_v7(conn: Connection) -> None:
     # and template it was planned with), so nothing is planned or sent again. Two steps of a
     # schedule with the same channel and template keep their old key (their config needs
     # explicit ids; `dispatcher check` lists such reminders).
-    import re
-
     r = t.reminders.c
     if conn.dialect.name == "postgresql":  # SQLite does not enforce a VARCHAR's length
         conn.exec_driver_sql("ALTER TABLE reminders ALTER COLUMN step TYPE VARCHAR(240)")

@@ -1,7 +1,9 @@
 """Example people and cases for `make run`: prints a CSV for `dispatcher import` to stdout.
 
-About fifty fictional people with one overdue case each (a few with two), in seven time zones
-plus two with no time zone (the fallback zone applies). Due dates are relative to today and
+About fifty fictional people with one overdue case each (a few with two), in seven time zones;
+two have no time zone on file, so it is inferred from their numbers and addresses as the policy
+does (one in Shanghai, due yesterday on the standard ladder: its 10:00 SMS goes at 10:00
+Asia/Shanghai, one in Chicago). Due dates are relative to today and
 spread over the schedule's steps, so a daemon started at any hour sends some reminders at once
 and defers others to the person's next allowed window. One case each is in the states plan,
 hardship, disputed, ceased and paid, to show how the policy treats them.
@@ -180,8 +182,9 @@ def sample_rows(today: date, seed: int = SEED) -> list[dict[str, str]]:
         for p_index in range(PEOPLE_PER_REGION):
             person_no += 1
             person_id = f"P-{person_no:03d}"
-            # The last person of the first and fourth region has no zone: the fallback applies.
-            zone = "" if p_index == PEOPLE_PER_REGION - 1 and r_index in (0, 3) else region.zone
+            # The last person of the first and fourth region has no zone: it is inferred.
+            no_zone = p_index == PEOPLE_PER_REGION - 1 and r_index in (0, 3)
+            zone = "" if no_zone else region.zone
             phones = [_phone(rng, region)]
             if p_index == 5:
                 phones.append(_phone(rng, region))
@@ -200,6 +203,10 @@ def sample_rows(today: date, seed: int = SEED) -> list[dict[str, str]]:
                 overdue = days[p_index] if extra == 0 else rng.choice(OTHER_OVERDUE_DAYS)
                 amount = rng.choice((85, 140, 260, 480, 950, 1800, 3200)) + rng.randint(0, 99) / 100
                 state = SPECIAL_STATES.get((r_index, p_index), "open") if extra == 0 else "open"
+                schedule = "gentle" if amount < 300 else "standard"  # small debts: gentler
+                if no_zone and r_index == 0 and extra == 0:
+                    # Shanghai, no zone on file: day 1's 10:00 SMS is today, 02:00 UTC.
+                    overdue, schedule = 1, "standard"
                 rows.append(
                     {
                         **person,
@@ -207,8 +214,7 @@ def sample_rows(today: date, seed: int = SEED) -> list[dict[str, str]]:
                         "amount": f"{amount:.2f}",
                         "currency": region.currency,
                         "due_date": (today - timedelta(days=overdue)).isoformat(),
-                        # Small debts get the gentler ladder.
-                        "schedule": "gentle" if amount < 300 else "standard",
+                        "schedule": schedule,
                         "state": state,
                     }
                 )

@@ -57,7 +57,8 @@ def timeline(history: CaseHistory) -> list[tuple[datetime, int | None, str, str]
 
 
 def zone_note(history: CaseHistory, fallback: str) -> str:
-    """The zones the policy judges this person in, and why."""
+    """The zones the policy judges this person in, and why; and the one the planner reads
+    the schedule's ``at`` times in (the same resolution)."""
     from dispatcher.policy.zones import person_zones
 
     choice = person_zones(history.person, fallback)
@@ -69,7 +70,10 @@ def zone_note(history: CaseHistory, fallback: str) -> str:
         "fallback": "nothing on file gives a zone: the configured fallback zone (tz_fallback)",
     }[choice.source]
     rule = " (a contact must be allowed in every one)" if len(choice.zones) > 1 else ""
-    return f"time zone used: {', '.join(choice.zones)} — {why}{rule}"
+    return (
+        f"time zone used: {', '.join(choice.zones)} — {why}{rule}; "
+        f"steps are planned at their `at` time in {choice.at_zone}"
+    )
 
 
 def retry_notes(history: CaseHistory, rules: Mapping[str, RetryRule]) -> list[str]:

@@ -81,10 +81,12 @@ class Contact:
     zones: tuple[str, ...]
     outcome: str
     in_closed_window: bool
+    zone: str = ""  # the person's primary zone (steps' ``at`` is read there)
 
     @property
     def local(self) -> datetime:
-        return self.at.astimezone(ZoneInfo(self.zones[0]))
+        """When it went, in the person's primary zone."""
+        return self.at.astimezone(ZoneInfo(self.zone or self.zones[0]))
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -256,7 +258,8 @@ def collect(store: Store, runtime: Runtime, start: datetime, end: datetime) -> S
         person = people.get(attempt.person_id) or store.get_person(attempt.person_id)
         assert person is not None
         people[person.id] = person
-        zones = person_zones(person, fallback).zones
+        choice = person_zones(person, fallback)
+        zones = choice.zones
         result.contacts.append(
             Contact(
                 case_id=attempt.case_id,
@@ -268,6 +271,7 @@ def collect(store: Store, runtime: Runtime, start: datetime, end: datetime) -> S
                 zones=zones,
                 outcome=attempt.outcome,
                 in_closed_window=_closed(runtime, attempt.channel, zones, attempt.at),
+                zone=choice.at_zone,
             )
         )
     for row in reminders.values():

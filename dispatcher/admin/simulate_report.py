@@ -9,6 +9,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from rich.console import Console
 from rich.table import Table
@@ -98,9 +99,11 @@ def render_hours(console: Console, result: SimulationResult) -> None:
         console.print(table)
 
 
-def render_html(result: SimulationResult, title: str = "dispatcher simulate") -> str:
+def render_html(
+    result: SimulationResult, title: str = "dispatcher simulate", changes_section: str = ""
+) -> str:
     """A self-contained page (inline CSS, no scripts, no external files) with the same
-    charts and tables."""
+    charts and tables, and ``changes_section`` (``render_changes_html``) when comparing."""
     parts = [
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
         f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>",
@@ -146,7 +149,9 @@ def render_html(result: SimulationResult, title: str = "dispatcher simulate") ->
             f"<td>{html.escape(', '.join(c.zones))}</td><td>{html.escape(c.channel)}</td>"
             f"<td>{html.escape(c.template)}</td><td>{html.escape(c.outcome)}</td></tr>"
         )
-    parts.append("</table></body></html>")
+    parts.append("</table>")
+    parts.append(changes_section)
+    parts.append("</body></html>")
     return "\n".join(parts)
 
 
@@ -168,40 +173,57 @@ h2{margin-top:2.5em}
 
 @dataclass(frozen=True)
 class Change:
+    """One contact a config adds, removes or moves, by (case, step, channel); ``zone`` is
+    the person's primary zone, the one the instants are shown in."""
+
     kind: str  # added, removed, moved
     key: tuple[str, str, str]
     before: datetime | None
     after: datetime | None
+    zone: str = "UTC"
+
+    def shown(self, at: datetime | None) -> str:
+        """``at`` in the person's local time, or "-"."""
+        return f"{at.astimezone(ZoneInfo(self.zone)):%Y-%m-%d %a %H:%M}" if at else "-"
 
 
 def compare(base: SimulationResult, other: SimulationResult) -> list[Change]:
-    """Contacts ``other`` adds, removes or moves relative to ``base`` (by case, step,
-    channel)."""
-    before = {c.key: c.at for c in base.contacts}
-    after = {c.key: c.at for c in other.contacts}
+    """What going from ``base`` (the old config's run) to ``other`` (the new one's) does:
+    the contacts it adds, removes or moves (by case, step, channel)."""
+    before = {c.key: c for c in base.contacts}
+    after = {c.key: c for c in other.contacts}
     changes: list[Change] = []
     for key in sorted(before.keys() | after.keys()):
-        if key not in after:
-            changes.append(Change("removed", key, before[key], None))
-        elif key not in before:
-            changes.append(Change("added", key, None, after[key]))
-        elif before[key] != after[key]:
-            changes.append(Change("moved", key, before[key], after[key]))
+        old, new = before.get(key), after.get(key)
+        if new is None:
+            assert old is not None
+            changes.append(Change("removed", key, old.at, None, old.zone or old.zones[0]))
+        elif old is None:
+            changes.append(Change("added", key, None, new.at, new.zone or new.zones[0]))
+        elif old.at != new.at:
+            zone = new.zone or new.zones[0]
+            changes.append(Change("moved", key, old.at, new.at, zone))
     return changes
 
 
-def render_changes(console: Console, changes: list[Change], base: str, other: str) -> None:
+def change_summary(changes: list[Change], old: str, new: str) -> str:
+    """One line: how many contacts going from ``old`` to ``new`` adds, removes and moves."""
     counts = Counter(c.kind for c in changes)
-    console.print(
-        f"{other} against {base}: {counts['added']} added, {counts['removed']} removed, "
-        f"{counts['moved']} moved",
-        markup=False,
+    return (
+        f"{old} → {new}: {counts['added']} added, {counts['removed']} removed, "
+        f"{counts['moved']} moved"
     )
+
+
+def render_changes(console: Console, changes: list[Change], old: str, new: str) -> None:
+    """The difference from the ``old`` config's run to the ``new`` one's, in each person's
+    local time."""
+    console.print(change_summary(changes, old, new), markup=False)
     if not changes:
         return
-    table = Table(title="changes (UTC)")
-    for column in ("change", "case", "step", "channel", base, other):
-        table.add_column(column, overflow="fold")
+    table = Table(title=cell(f"changes {old} → {new} (local time of the person)"))
+    for column in ("change", "case", "step", "channel", "zone", f"before: {old}", f"after: {new}"):
+        table.add_column(cell(column), overflow="fold")
     for change in changes:
         table.add_row(
             *map(
@@ -209,15 +231,36 @@ def render_changes(console: Console, changes: list[Change], base: str, other: st
                 (
                     change.kind,
                     *change.key,
-                    f"{change.before:%Y-%m-%d %H:%M}" if change.before else "-",
-                    f"{change.after:%Y-%m-%d %H:%M}" if change.after else "-",
+                    change.zone,
+                    change.shown(change.before),
+                    change.shown(change.after),
                 ),
             )
         )
     console.print(table)
 
 
-def write_html(path: Path, result: SimulationResult) -> None:
-    """The report as a page at ``path``, 0600 like every file naming people's cases."""
+def render_changes_html(changes: list[Change], old: str, new: str) -> str:
+    """The same difference as ``render_changes``, as a section of the page."""
+    rows = [
+        f"<h2>{html.escape(change_summary(changes, old, new))}</h2>",
+        "<p>Local time of the person.</p><table><tr><th>change</th><th>case</th><th>step</th>"
+        f"<th>channel</th><th>zone</th><th>before: {html.escape(old)}</th>"
+        f"<th>after: {html.escape(new)}</th></tr>",
+    ]
+    for change in changes:
+        cells = (*change.key, change.zone, change.shown(change.before), change.shown(change.after))
+        rows.append(
+            f"<tr><td>{html.escape(change.kind)}</td>"
+            + "".join(f"<td>{html.escape(v)}</td>" for v in cells)
+            + "</tr>"
+        )
+    rows.append("</table>")
+    return "\n".join(rows)
+
+
+def write_html(path: Path, result: SimulationResult, changes_section: str = "") -> None:
+    """The report as a page at ``path`` (with ``changes_section``, ``render_changes_html``,
+    when comparing), 0600 like every file naming people's cases."""
     with open_private(path, "w", encoding="utf-8") as page:
-        page.write(render_html(result))
+        page.write(render_html(result, changes_section=changes_section))

@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 import click
 
 from dispatcher.cli.console import out
 from dispatcher.config import ConfigError
 from dispatcher.terminal import printable
+
+if TYPE_CHECKING:
+    from dispatcher.planner.changes import ScheduleChange
+    from dispatcher.planner.review import Review
+    from dispatcher.runtime import Runtime
 
 
 @click.command()
@@ -21,7 +28,8 @@ from dispatcher.terminal import printable
 )
 @click.pass_context
 def check(ctx: click.Context, directory: Path | None, no_secrets: bool) -> None:
-    """Validate config files, templates and channel settings; print every error."""
+    """Validate config files, templates and channel settings; print every error. When the
+    store can be read, list what the schedules would change in what is planned."""
     from dispatcher.runtime import load_runtime
 
     root = directory or ctx.obj["config"]
@@ -42,3 +50,73 @@ def check(ctx: click.Context, directory: Path | None, no_secrets: bool) -> None:
         ),
         markup=False,
     )
+    for line in planned_changes(runtime):
+        out.print(printable(line), markup=False)
+
+
+SHOWN = 20  # planned reminders listed per schedule and kind; the rest are counted
+
+
+def planned_changes(runtime: Runtime) -> list[str]:
+    """What the schedules would change in the store once loaded (the store is only read,
+    and only when it exists at this program's schema version)."""
+    from dispatcher.planner.changes import reload_changes
+    from dispatcher.store import open_store
+    from dispatcher.store.schema import SCHEMA_VERSION
+
+    url = runtime.config.dispatcher.store
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
+        return ["store: not created yet, nothing planned to compare with"]
+    try:
+        store = open_store(url, migrate=False)
+    except Exception as exc:  # check still validates the files when the store is away
+        return [f"store: not read ({type(exc).__name__}), planned reminders not compared"]
+    try:
+        version = store.schema_version()
+        if version != SCHEMA_VERSION:
+            return [f"store: at schema version {version}; compared once the daemon upgrades it"]
+        changes = reload_changes(
+            store, runtime.config.schedules, runtime.config.dispatcher.fallback_timezone
+        )
+    except Exception as exc:
+        return [f"store: not read ({type(exc).__name__}), planned reminders not compared"]
+    finally:
+        store.close()
+    if changes is None:
+        return ["store: no case planned yet, nothing planned to compare with"]
+    if not changes:
+        return ["store: the schedules are as the cases were planned with them"]
+    lines = [f"store: {len(changes)} schedule(s) changed since the cases were planned"]
+    for change in changes:
+        lines.extend(_change_lines(change))
+    return lines
+
+
+def _change_lines(change: ScheduleChange) -> list[str]:
+    name = change.name
+    lines = [
+        f"  {name}: step {k} added ({v}): planned for the cases that have not passed it"
+        for k, v in change.added.items()
+    ]
+    lines += [f"  {name}: step {k} removed ({v})" for k, v in change.removed.items()]
+    lines += [f"  {name}: step {k} edited ({a} -> {b})" for k, (a, b) in change.edited.items()]
+    for kind, reviews in (("cancelled (step gone)", change.cancelled), ("moved", change.moved)):
+        if not reviews:
+            continue
+        lines.append(f"  {name}: {len(reviews)} planned reminder(s) would be {kind}:")
+        for review in reviews[:SHOWN]:
+            lines.append(f"    {_reminder_line(review)}")
+        if len(reviews) > SHOWN:
+            lines.append(f"    … and {len(reviews) - SHOWN} more")
+    if not (change.added or change.removed or change.edited or change.cancelled or change.moved):
+        lines.append(f"  {name}: no planned reminder moves or is cancelled")
+    return lines
+
+
+def _reminder_line(review: Review) -> str:
+    reminder, zone = review.reminder, ZoneInfo(review.zone)
+    before = f"{reminder.planned_at.astimezone(zone):%Y-%m-%d %H:%M} {reminder.channel}"
+    if review.change.due_at is None:
+        return f"case {reminder.case_id} step {reminder.step}: {before} ({review.zone})"
+    after = f"{review.change.due_at.astimezone(zone):%Y-%m-%d %H:%M} {review.change.channel}"
+    return f"case {reminder.case_id} step {reminder.step}: {before} -> {after} ({review.zone})"

@@ -26,7 +26,8 @@ from dispatcher.terminal import printable
 @click.option(
     "--against",
     type=click.Path(exists=True, file_okay=False, path_type=Path),
-    help="Another config directory: show the contacts it adds, removes or moves.",
+    help="The config directory before a change (OLD): show what going from it to --config "
+    "(NEW) adds, removes or moves, in each person's local time.",
 )
 @click.option("--start", "start_text", help="Virtual start (ISO date or date-time; default now).")
 @click.option(
@@ -55,6 +56,7 @@ def simulate(
     from dispatcher.admin.simulate_report import (
         compare,
         render_changes,
+        render_changes_html,
         render_terminal,
         write_html,
     )
@@ -75,12 +77,16 @@ def simulate(
     )
     result = run_on(runtime)
     render_terminal(out, result, timeline=not no_timeline)
-    if html_path is not None:
-        write_html(html_path, result)
-        out.print(f"wrote {html_path}", markup=False)
+    section = ""
     if against is not None:
-        other = run_on(runtime_or_exit(against))
-        render_changes(out, compare(result, other), str(ctx.obj["config"]), str(against))
+        # --against names the config before the change: the difference reads OLD → NEW.
+        old, new = str(against), str(ctx.obj["config"])
+        changes = compare(run_on(runtime_or_exit(against)), result)
+        render_changes(out, changes, old, new)
+        section = render_changes_html(changes, old, new)
+    if html_path is not None:
+        write_html(html_path, result, section)
+        out.print(f"wrote {html_path}", markup=False)
 
 
 def _simulation_input(config: Config, data: Path) -> tuple[list[Any], list[Any], list[Any]]:

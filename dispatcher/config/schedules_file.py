@@ -13,13 +13,36 @@ from dispatcher.config.durations import Duration
 from dispatcher.config.values import Clock, StrictModel, shown
 
 _TEMPLATE_NAME = re.compile(r"^[^\W][\w.\-]{0,99}\Z")
+# A step id: a reminder's key within its case and schedule ("+" is kept for repeats).
+_STEP_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-/]{0,99}\Z")
 
 
 class Step(StrictModel):
+    """One step of a schedule. ``id`` names it for good: a case's reminder of this step is
+    keyed by it, so steps may be inserted, removed, reordered or edited without another
+    step's reminder taking its place. Without one it is ``channel/template``, which is what
+    a store planned before ids existed was re-keyed to."""
+
+    id: str | None = None
     day: int = Field(ge=-365, le=3650, description="days after the case's due date")
     channel: str
     template: str
     at: Clock = time(10, 0)
+
+    @property
+    def key(self) -> str:
+        """The step's id, given or derived."""
+        return self.id or derived_step_id(self.channel, self.template)
+
+    @field_validator("id")
+    @classmethod
+    def _step_id(cls, value: str | None) -> str | None:
+        if value is not None and not _STEP_ID.match(value):
+            raise ValueError(
+                f"{shown(value)} is not a step id (up to 100 letters, digits, _ - . /, "
+                "starting with a letter or digit; no + and no spaces)"
+            )
+        return value
 
     @field_validator("template")
     @classmethod
@@ -33,14 +56,31 @@ class Step(StrictModel):
         return value
 
 
+def derived_step_id(channel: str, template: str) -> str:
+    """The id of a step that gives none: its channel and template, as its template's path
+    under ``templates/`` reads."""
+    return f"{channel}/{template}"
+
+
 class Repeat(StrictModel):
-    """Repeat one step (1-based ``step``, default the last) every ``every`` until ``until_day``
-    or ``times`` repetitions, whichever comes first."""
+    """Repeat one step (``step``: its id, default the last step) every ``every`` until
+    ``until_day`` or ``times`` repetitions, whichever comes first."""
 
     every: Duration
-    step: int | None = Field(None, ge=1)
+    step: str | None = None
     times: int = Field(10, ge=1, le=1000)
     until_day: int | None = None
+
+    @field_validator("step", mode="before")
+    @classmethod
+    def _step_named(cls, value: object) -> object:
+        # A position silently named another step once a step was inserted before it.
+        if isinstance(value, int) and not isinstance(value, bool):
+            raise ValueError(
+                f"repeat.step = {value} is a position; name the step by its id "
+                '(its `id`, or "channel/template" when it has none)'
+            )
+        return value
 
     @field_validator("every")
     @classmethod
@@ -56,10 +96,29 @@ class Schedule(StrictModel):
     catch_up: Literal["latest", "all"] = "latest"
 
     @model_validator(mode="after")
-    def _repeat_step_exists(self) -> Schedule:
-        if self.repeat and self.repeat.step and self.repeat.step > len(self.steps):
-            raise ValueError(f"repeat.step {self.repeat.step} but only {len(self.steps)} steps")
+    def _step_ids(self) -> Schedule:
+        seen: dict[str, int] = {}
+        for number, step in enumerate(self.steps, start=1):
+            if step.key in seen:
+                hint = "" if step.id else " (derived from channel/template: give each an `id`)"
+                raise ValueError(
+                    f"steps {seen[step.key]} and {number} have the same id {step.key!r}{hint}"
+                )
+            seen[step.key] = number
+        if self.repeat and self.repeat.step and self.repeat.step not in seen:
+            raise ValueError(
+                f"repeat.step {self.repeat.step!r} names no step (ids: {', '.join(seen)})"
+            )
         return self
+
+    @property
+    def repeated(self) -> Step | None:
+        """The step ``repeat`` repeats (None without a repeat)."""
+        if self.repeat is None:
+            return None
+        if self.repeat.step is None:
+            return self.steps[-1]
+        return next(s for s in self.steps if s.key == self.repeat.step)
 
 
 class Job(StrictModel):

@@ -1,7 +1,8 @@
 """Schedules → reminders for one case: pure functions of the case, its schedule and ``now``.
 
-A step ``{day, channel, template, at}`` is due at ``at`` local time on ``due_date + day`` in
-the person's time zone. Reminders are planned ``plan_ahead`` into the future; the unique key
+A step ``{id, day, channel, template, at}`` is due at ``at`` local time on ``due_date + day``
+in the person's primary time zone (``policy.zones``: the zone the policy judges in, or the
+first of its candidates). Reminders are planned ``plan_ahead`` into the future; the unique key
 (case, schedule, step) makes a second run create nothing new. ``catch_up = "latest"``: when
 several steps of a case are already past at planning time (a case imported late, a daemon that
 was down), only the latest is sent; the earlier ones are recorded as ``suppressed`` with the
@@ -16,7 +17,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from dispatcher.config import Schedule, SchedulesFile
-from dispatcher.model import Case, ReminderState
+from dispatcher.model import ReminderState
+from dispatcher.policy.zones import zones_of
 from dispatcher.store.api import CasePlan, NewReminder, PlanningCase
 
 
@@ -37,31 +39,30 @@ def local_instant(day: date, clock: time, zone: str) -> datetime:
     return datetime.combine(day, clock, tzinfo=tz).astimezone(UTC)
 
 
-def schedule_steps(schedule: Schedule, case: Case, zone: str) -> Iterator[PlannedStep]:
-    """Every step of ``schedule`` for ``case``, repeats included, in due order."""
-    for index, step in enumerate(schedule.steps, start=1):
+def schedule_steps(schedule: Schedule, due: date, zone: str) -> Iterator[PlannedStep]:
+    """Every step of ``schedule`` for a case due on ``due``, repeats included, keyed by step
+    id (a repeat by ``<id>+<n>``)."""
+    for step in schedule.steps:
         yield PlannedStep(
-            key=str(index),
+            key=step.key,
             channel=step.channel,
             template=step.template,
-            due_at=local_instant(case.due_date + timedelta(days=step.day), step.at, zone),
+            due_at=local_instant(due + timedelta(days=step.day), step.at, zone),
             day=step.day,
         )
-    repeat = schedule.repeat
-    if repeat is None:
+    repeat, base = schedule.repeat, schedule.repeated
+    if repeat is None or base is None:
         return
-    base_index = repeat.step or len(schedule.steps)
-    base = schedule.steps[base_index - 1]
     every_days = repeat.every.total_seconds() / 86400
     for n in range(1, repeat.times + 1):
         offset = timedelta(seconds=repeat.every.total_seconds() * n)
         day = base.day + n * every_days
         if repeat.until_day is not None and day > repeat.until_day:
             break
-        first = datetime.combine(case.due_date + timedelta(days=base.day), base.at)
+        first = datetime.combine(due + timedelta(days=base.day), base.at)
         local = first + offset
         yield PlannedStep(
-            key=f"{base_index}+{n}",
+            key=f"{base.key}+{n}",
             channel=base.channel,
             template=base.template,
             due_at=local_instant(local.date(), local.time(), zone),
@@ -88,9 +89,11 @@ def plan_case_ahead(
     schedule = schedules.schedules.get(case.schedule)
     if schedule is None:
         return CasePlan([], through, None)
-    zone = item.timezone or fallback_zone
+    # The person's own zone is the primary one (zones_of would say the same), read at once:
+    # this runs for every case of a planning pass.
+    zone = item.timezone or zones_of(None, item.phones, item.addresses, fallback_zone).at_zone
     window_start = item.planned_through
-    every = list(schedule_steps(schedule, case, zone))
+    every = list(schedule_steps(schedule, case.due_date, zone))
     later = [s.due_at for s in every if s.due_at > through]
     steps = [
         s

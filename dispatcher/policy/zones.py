@@ -8,6 +8,12 @@ Reg F §1006.6(b)(1) as commonly read: when the zone is unknown or ambiguous, a 
 convenient only if it is convenient in every candidate zone, so the engine requires every
 window rule to be open in all of them. With no candidate at all the configured fallback zone
 is used and the decision is flagged ``tz_fallback``.
+
+One of the candidates is *primary*: the zone a schedule step's ``at`` is read in (by the
+planner, ``explain`` and ``simulate`` alike). In order: the person's own zone; else the first
+zone of the postal addresses (where the person lives; a region's principal zone comes first,
+Florida → America/New_York), then of the phone numbers, the addresses and numbers taken in
+the sorted order of their values so that the order the store returns them in does not matter.
 """
 
 from __future__ import annotations
@@ -27,11 +33,18 @@ UNKNOWN_ZONE = "Etc/Unknown"  # what phonenumbers answers when it cannot tell
 
 @dataclass(frozen=True, slots=True)
 class ZoneChoice:
-    """The zones to judge a contact in and where they came from: ``person``, ``phone``,
-    ``address``, ``phone+address`` or ``fallback``."""
+    """The zones to judge a contact in (sorted) and where they came from: ``person``,
+    ``phone``, ``address``, ``phone+address`` or ``fallback``; ``primary`` (one of ``zones``)
+    is the zone a step's ``at`` is read in."""
 
     zones: tuple[str, ...]
     source: str
+    primary: str = ""
+
+    @property
+    def at_zone(self) -> str:
+        """The zone a schedule step's ``at`` is read in."""
+        return self.primary or self.zones[0]
 
     @property
     def fallback(self) -> bool:
@@ -40,28 +53,35 @@ class ZoneChoice:
 
 def person_zones(person: Person, fallback: str) -> ZoneChoice:
     """The candidate zones of ``person`` (explicit zone first, then phones and addresses)."""
-    if person.timezone:
-        return ZoneChoice((person.timezone,), "person")
     phones = tuple(c.value for c in person.contacts if c.kind is ContactKind.PHONE)
     addresses = tuple(c.value for c in person.contacts if c.kind is ContactKind.POSTAL)
-    return _inferred(phones, addresses, fallback)
+    return zones_of(person.timezone, phones, addresses, fallback)
+
+
+def zones_of(
+    timezone: str | None, phones: tuple[str, ...], addresses: tuple[str, ...], fallback: str
+) -> ZoneChoice:
+    """The candidate zones of a person with this explicit ``timezone`` (or none), phone
+    numbers and postal addresses: the one resolution the policy, the planner, ``explain``
+    and ``simulate`` share."""
+    if timezone:
+        return ZoneChoice((timezone,), "person", timezone)
+    return _inferred(tuple(sorted(phones)), tuple(sorted(addresses)), fallback)
 
 
 @lru_cache(maxsize=65536)
 def _inferred(phones: tuple[str, ...], addresses: tuple[str, ...], fallback: str) -> ZoneChoice:
-    found: set[str] = set()
     sources: list[str] = []
-    from_phones = {z for p in phones for z in phone_zones(p)}
+    from_phones = [z for p in phones for z in phone_zones(p)]
     if from_phones:
-        found |= from_phones
         sources.append("phone")
-    from_addresses = {z for a in addresses for z in address_zones(a)}
+    from_addresses = [z for a in addresses for z in address_zones(a)]
     if from_addresses:
-        found |= from_addresses
         sources.append("address")
-    if not found:
-        return ZoneChoice((fallback,), "fallback")
-    return ZoneChoice(tuple(sorted(found)), "+".join(sources))
+    ordered = from_addresses + from_phones
+    if not ordered:
+        return ZoneChoice((fallback,), "fallback", fallback)
+    return ZoneChoice(tuple(sorted(set(ordered))), "+".join(sources), ordered[0])
 
 
 @lru_cache(maxsize=65536)

@@ -25,6 +25,7 @@ from dispatcher.model import (
 )
 from dispatcher.store.inbound import InboundEvent
 from dispatcher.store.scripts_api import CallScripts
+from dispatcher.store.planned import CasePlan, PlannedReminder, PlanningCase, Replan
 
 # decide(reminder, person, case, history) -> Decision, with `now` already bound.
 DecideFn = Callable[[Reminder, Person, Case, Sequence[Attempt]], Decision]
@@ -76,25 +77,6 @@ class NewReminder:
     due_at: datetime
     state: ReminderState = ReminderState.PENDING
     last_reason: str | None = None
-
-
-@dataclass(frozen=True)
-class PlanningCase:
-    """What the planner needs of a case."""
-
-    case: Case
-    timezone: str | None
-    planned_through: datetime | None
-
-
-@dataclass(frozen=True)
-class CasePlan:
-    """What planning one case gives: its new reminders, how far it is now planned, and the
-    due instant of its next step not yet planned (None: nothing left to plan)."""
-
-    reminders: list[NewReminder]
-    planned_through: datetime | None
-    next_step_at: datetime | None
 
 
 # plan(case) -> CasePlan, with the schedules and `now` already bound.
@@ -307,13 +289,29 @@ class Store(CallScripts):
         far each case is planned (its next step is after that). Returns how many were new."""
 
     @abc.abstractmethod
-    def planned_schedules(self) -> dict[str, str] | None:
+    def planned_schedules(self) -> dict[str, Any] | None:
         """The fingerprint of each schedule as the cases were last planned with it (None:
         never recorded)."""
 
     @abc.abstractmethod
-    def keep_planned_schedules(self, fingerprints: dict[str, str]) -> None:
+    def keep_planned_schedules(self, fingerprints: dict[str, Any]) -> None:
         """Record the fingerprint of each schedule the cases are now planned with."""
+
+    @abc.abstractmethod
+    def planned_steps(
+        self, schedules: Collection[str], after: int | None, limit: int
+    ) -> list[PlannedReminder]:
+        """Up to ``limit`` reminders of collectable cases on ``schedules`` that are planned
+        and not yet tried, after reminder id ``after``, in id order (one read)."""
+
+    @abc.abstractmethod
+    def replan(self, changes: Sequence[Replan], now: datetime) -> int:
+        """Move or cancel planned reminders as ``changes`` say, each only while it is still
+        pending and untried (one transaction); return how many changed."""
+
+    @abc.abstractmethod
+    def schema_version(self) -> int | None:
+        """The schema version the store is at (None: not created yet)."""
 
     @abc.abstractmethod
     def look_again(

@@ -20,6 +20,7 @@ from typing import Any
 
 from sqlalchemy import Column, Connection, Table, select
 
+from dispatcher.model import ContactKind
 from dispatcher.store import schema as t
 from dispatcher.store.api import CaseIn, PersonIn
 from dispatcher.store.planning import look_again_at_people, next_plan_of_new_case
@@ -81,12 +82,35 @@ def cases_of_others(conn: Connection, cases: Sequence[CaseIn]) -> list[str]:
 
 
 def people_whose_zone_changes(conn: Connection, people: Sequence[PersonIn]) -> list[str]:
-    """The ids of stored ``people`` whose time zone the new rows change."""
-    given = {p.id: p.timezone for p in people}
+    """The ids of stored ``people`` whose time zone the new rows change: another zone of
+    their own, or, without one, a phone number or postal address the zone is inferred from
+    that was not on file."""
+    given = {p.id: p for p in people}
     changed: list[str] = []
+    cp = t.contact_points.c
     for chunk in chunks(list(given)):
         query = select(t.people.c.id, t.people.c.timezone).where(t.people.c.id.in_(chunk))
-        changed.extend(pid for pid, zone in conn.execute(query) if given[pid] != zone)
+        stored = dict(conn.execute(query).all())
+        changed.extend(pid for pid, zone in stored.items() if given[pid].timezone != zone)
+        inferred = [
+            pid for pid, zone in stored.items() if zone is None and given[pid].timezone is None
+        ]
+        if not inferred:
+            continue
+        places = conn.execute(
+            select(cp.person_id, cp.value).where(
+                cp.person_id.in_(inferred),
+                cp.kind.in_((ContactKind.PHONE.value, ContactKind.POSTAL.value)),
+            )
+        )
+        on_file: dict[str, set[str]] = {pid: set() for pid in inferred}
+        for pid, value in places:
+            on_file[pid].add(value)
+        changed.extend(
+            pid
+            for pid in inferred
+            if not {*given[pid].phones, *given[pid].addresses} <= on_file[pid]
+        )
     return changed
 
 

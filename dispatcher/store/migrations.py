@@ -3,9 +3,11 @@ upgrade step per version, in the migrate transaction."""
 
 from __future__ import annotations
 
+import re
+from collections import Counter
 from typing import Any
 
-from sqlalchemy import Connection, insert, inspect, select, update
+from sqlalchemy import Connection, bindparam, insert, inspect, select, update
 
 from dispatcher.model import Outcome
 from dispatcher.store import schema as t
@@ -75,6 +77,65 @@ def _v7_to_v8(conn: Connection) -> None:
     t.consent_order.create(conn, checkfirst=True)
 
 
+def _v8_to_v9(conn: Connection) -> None:
+    # Reminders were keyed by the step's position ("3", a repeat "4+2"): inserting a step
+    # gave an old key a new step. Steps now have ids, by default "channel/template"; each
+    # planned reminder is re-keyed to its step's default id from its own row (the channel
+    # and template it was planned with), so nothing is planned or sent again. Two steps of a
+    # schedule with the same channel and template keep their old key (their config needs
+    # explicit ids; `dispatcher check` lists such reminders).
+    r = t.reminders.c
+    if conn.dialect.name == "postgresql":  # SQLite does not enforce a VARCHAR's length
+        conn.exec_driver_sql("ALTER TABLE reminders ALTER COLUMN step TYPE VARCHAR(240)")
+    # A page of cases at a time, read whole, then re-keyed: a store of a million cases holds
+    # millions of reminders, which must not all be in memory at once (and a cursor must not
+    # walk the index its own updates change).
+    last = ""
+    while True:
+        cases = (
+            conn.execute(
+                select(t.cases.c.id).where(t.cases.c.id > last).order_by(t.cases.c.id).limit(2000)
+            )
+            .scalars()
+            .all()
+        )
+        if not cases:
+            break
+        last = cases[-1]
+        groups: dict[tuple[str, str], list[tuple[int, str, str]]] = {}
+        rows = conn.execute(
+            select(r.id, r.case_id, r.schedule, r.step, r.channel, r.template).where(
+                r.case_id.in_(cases)
+            )
+        )
+        for rid, case_id, schedule, step, channel, template in rows:
+            match = _POSITIONAL.match(step)
+            new = step if match is None else f"{channel}/{template}{match.group(1) or ''}"
+            groups.setdefault((case_id, schedule), []).append((rid, step, new))
+        _rekey(conn, [change for group in groups.values() for change in _step_keys(group)])
+
+
+_POSITIONAL = re.compile(r"^\d+(\+\d+)?\Z")
+
+
+def _step_keys(group: list[tuple[int, str, str]]) -> list[dict[str, Any]]:
+    """The new keys of one case's reminders of one schedule: a key two of them would share
+    (or one already in use) is left as it was."""
+    claimed = Counter(new for _rid, _step, new in group)
+    return [
+        {"rid": rid, "key": new} for rid, step, new in group if new != step and claimed[new] == 1
+    ]
+
+
+def _rekey(conn: Connection, changes: list[dict[str, Any]]) -> None:
+    if changes:
+        r = t.reminders.c
+        conn.execute(
+            update(t.reminders).where(r.id == bindparam("rid")).values(step=bindparam("key")),
+            changes,
+        )
+
+
 # UPGRADES[n] takes a store from schema version n to n+1, inside the migrate transaction.
 UPGRADES = {
     1: _v1_to_v2,
@@ -84,6 +145,7 @@ UPGRADES = {
     5: _v5_to_v6,
     6: _v6_to_v7,
     7: _v7_to_v8,
+    8: _v8_to_v9,
 }
 
 

@@ -23,14 +23,16 @@ from sqlalchemy import (
     update,
 )
 
-from dispatcher.model import CaseState, ReminderState
+from dispatcher.model import CaseState, ContactKind, ReminderState
 from dispatcher.store import schema as t
 from dispatcher.store.api import (
     NewReminder,
     PlanCursor,
     PlanFn,
     PlannedPage,
+    PlannedReminder,
     PlanningCase,
+    Replan,
 )
 from dispatcher.store.dialect import Dialect
 from dispatcher.store.rows import case_from_row, chunks
@@ -64,10 +66,14 @@ def plan_cases(
         at = literal(after.next_plan_at, t.UTCDateTime)
         query = query.where(tuple_(c.next_plan_at, c.id) > tuple_(at, literal(after.case_id)))
     rows = list(conn.execute(query))
+    places = zone_evidence(conn, [row.person_id for row in rows if not row.timezone])
     reminders: list[NewReminder] = []
     marks: list[dict[str, Any]] = []
     for row in rows:
-        item = PlanningCase(case_from_row(row), row.timezone, row.planned_through)
+        phones, addresses = places.get(row.person_id, ((), ()))
+        item = PlanningCase(
+            case_from_row(row), row.timezone, row.planned_through, phones, addresses
+        )
         planned = plan(item)
         reminders.extend(planned.reminders)
         marks.append(
@@ -82,6 +88,26 @@ def plan_cases(
         return PlannedPage(created, None)
     last = rows[len(marks) - 1]
     return PlannedPage(created, PlanCursor(last.next_plan_at, last.id))
+
+
+def zone_evidence(
+    conn: Connection, person_ids: Sequence[str]
+) -> dict[str, tuple[tuple[str, ...], tuple[str, ...]]]:
+    """The phone numbers and postal addresses of ``person_ids`` (people without a time zone
+    of their own: their zone is inferred from these, as the policy does)."""
+    if not person_ids:
+        return {}
+    cp = t.contact_points.c
+    found: dict[str, tuple[list[str], list[str]]] = {}
+    for chunk in chunks(sorted(set(person_ids))):
+        query = select(cp.person_id, cp.kind, cp.value).where(
+            cp.person_id.in_(chunk),
+            cp.kind.in_((ContactKind.PHONE.value, ContactKind.POSTAL.value)),
+        )
+        for person_id, kind, value in conn.execute(query):
+            phones, addresses = found.setdefault(person_id, ([], []))
+            (phones if kind == ContactKind.PHONE.value else addresses).append(value)
+    return {pid: (tuple(p), tuple(a)) for pid, (p, a) in found.items()}
 
 
 def reminder_rows(reminders: Iterable[NewReminder], now: datetime) -> list[dict[str, Any]]:
@@ -203,13 +229,107 @@ def look_again(
     return last
 
 
-def planned_schedules(conn: Connection) -> dict[str, str] | None:
+def planned_steps(
+    conn: Connection, schedules: Collection[str], after: int | None, limit: int
+) -> list[PlannedReminder]:
+    r, c = t.reminders.c, t.cases.c
+    query = (
+        select(
+            r.id,
+            r.case_id,
+            r.schedule,
+            r.step,
+            r.channel,
+            r.template,
+            r.original_due_at,
+            c.due_date,
+            c.person_id,
+            t.people.c.timezone,
+        )
+        .join(t.cases, c.id == r.case_id)
+        .join(t.people, t.people.c.id == c.person_id)
+        .where(
+            r.schedule.in_(list(schedules)),
+            r.state == ReminderState.PENDING.value,
+            r.tries == 0,
+            c.state.not_in(FINISHED),
+        )
+        .order_by(r.id)
+        .limit(limit)
+    )
+    if after is not None:
+        query = query.where(r.id > after)
+    rows = list(conn.execute(query))
+    places = zone_evidence(conn, [row.person_id for row in rows if not row.timezone])
+    return [
+        PlannedReminder(
+            row.id,
+            row.case_id,
+            row.schedule,
+            row.step,
+            row.channel,
+            row.template,
+            row.original_due_at,
+            row.due_date,
+            row.timezone,
+            *places.get(row.person_id, ((), ())),
+        )
+        for row in rows
+    ]
+
+
+def replan(conn: Connection, changes: Sequence[Replan], now: datetime) -> int:
+    r = t.reminders.c
+    untried = (r.id == bindparam("rid"), r.state == ReminderState.PENDING.value, r.tries == 0)
+    moves = [
+        {"rid": x.reminder_id, "due": x.due_at, "ch": x.channel, "tpl": x.template}
+        for x in changes
+        if x.due_at is not None
+    ]
+    cancels = [{"rid": x.reminder_id, "why": x.reason} for x in changes if x.due_at is None]
+    changed = 0
+    stamp = literal(now, t.UTCDateTime)
+    if moves:
+        changed += conn.execute(
+            update(t.reminders)
+            .where(*untried)
+            .values(
+                due_at=bindparam("due"),
+                original_due_at=bindparam("due"),
+                channel=bindparam("ch"),
+                template=bindparam("tpl"),
+                updated_at=stamp,
+            )
+            .execution_options(preserve_rowcount=True),
+            moves,
+        ).rowcount
+    if cancels:
+        changed += conn.execute(
+            update(t.reminders)
+            .where(*untried)
+            .values(
+                state=ReminderState.CANCELLED.value,
+                last_reason=bindparam("why"),
+                updated_at=stamp,
+            )
+            .execution_options(preserve_rowcount=True),
+            cancels,
+        ).rowcount
+    return changed
+
+
+def schema_version(conn: Connection) -> int | None:
+    version = conn.execute(select(t.meta.c.value).where(t.meta.c.key == "schema_version")).scalar()
+    return None if version is None else int(version)
+
+
+def planned_schedules(conn: Connection) -> dict[str, Any] | None:
     value = conn.execute(select(t.meta.c.value).where(t.meta.c.key == _FINGERPRINTS)).scalar()
     return None if value is None else dict(json.loads(value))
 
 
 def keep_planned_schedules(
-    conn: Connection, dialect: Dialect, fingerprints: dict[str, str]
+    conn: Connection, dialect: Dialect, fingerprints: dict[str, Any]
 ) -> None:
     value = json.dumps(fingerprints, sort_keys=True)
     dialect.insert_or_update(conn, t.meta, {"key": _FINGERPRINTS}, {"value": value})

@@ -27,7 +27,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.types import TypeDecorator
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 
 # ``cases.next_plan_at`` of a case the planner must look at on its next pass, whatever the
 # horizon: the epoch. As a column default it is written the way SQLite stores a bound
@@ -149,7 +149,7 @@ reminders = Table(
     Column("case_id", String(128), ForeignKey("cases.id"), nullable=False),
     Column("person_id", String(128), ForeignKey("people.id"), nullable=False),
     Column("schedule", String(64), nullable=False),
-    Column("step", String(32), nullable=False),
+    Column("step", String(240), nullable=False),  # the step id (a repeat: "<id>+<n>")
     Column("channel", String(64), nullable=False),
     Column("template", String(128), nullable=False),
     Column("due_at", UTCDateTime, nullable=False),

@@ -48,7 +48,9 @@ from dispatcher.store.api import (
     PlanCursor,
     PlanFn,
     PlannedPage,
+    PlannedReminder,
     RecoveryReport,
+    Replan,
     Retry,
     SendRecord,
     Settled,
@@ -126,13 +128,27 @@ class SqlStore(Store):
         with self._write() as conn:
             return planning.add_reminders(conn, self.dialect, rows, marks)
 
-    def planned_schedules(self) -> dict[str, str] | None:
+    def planned_schedules(self) -> dict[str, Any] | None:
         with self._read() as conn:
             return planning.planned_schedules(conn)
 
-    def keep_planned_schedules(self, fingerprints: dict[str, str]) -> None:
+    def keep_planned_schedules(self, fingerprints: dict[str, Any]) -> None:
         with self._write() as conn:
             planning.keep_planned_schedules(conn, self.dialect, fingerprints)
+
+    def planned_steps(
+        self, schedules: Collection[str], after: int | None, limit: int
+    ) -> list[PlannedReminder]:
+        with self._read() as conn:
+            return planning.planned_steps(conn, schedules, after, limit)
+
+    def replan(self, changes: Sequence[Replan], now: datetime) -> int:
+        with self._write() as conn:
+            return planning.replan(conn, changes, now)
+
+    def schema_version(self) -> int | None:
+        with self._read() as conn:
+            return planning.schema_version(conn)
 
     def look_again(
         self, schedules: Collection[str], after: str | None, limit: int, now: datetime

@@ -55,7 +55,8 @@ def test_explain_shows_rule_preset_and_zone(deployment: Deployment) -> None:
     assert "policy: preset us-reg-f + policy.toml" in text
     assert (
         "time zone used: America/Los_Angeles, America/New_York — from the phone numbers and "
-        "postal address on file (a contact must be allowed in every one)"
+        "postal address on file (a contact must be allowed in every one); steps are planned at "
+        "their `at` time in America/Los_Angeles"
     ) in text
     assert "[preset us-reg-f: windows.inconvenient-time]" in text, result.output
     assert "+12125550147" not in result.output

@@ -118,7 +118,7 @@ def test_compare_reports_added_removed_and_moved(dep: Deployment, tmp_path: Path
     changes = compare(base, other)
     assert {"moved", "removed"} <= {c.kind for c in changes}
     removed = [c for c in changes if c.kind == "removed"]
-    assert [c.key for c in removed] == [("C6", "2", "email")]
+    assert [c.key for c in removed] == [("C6", "email", "email")]
     assert compare(base, base) == []
 
 

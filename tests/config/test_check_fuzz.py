@@ -188,7 +188,10 @@ def check_files(files: dict[str, bytes]) -> tuple[int, list[str]]:
 def assert_answered(code: int, lines: list[str]) -> None:
     assert code in (0, 1), lines
     if code == 0:
-        assert len(lines) == 1 and ": OK — " in lines[0], lines
+        # The OK line, then what the schedules would change in the store, when it is read.
+        ok, *store = lines
+        assert ": OK — " in ok and store and store[0].startswith("store: "), lines
+        assert all(line.startswith(("store: ", "  ")) for line in store), lines
         return
     *problems, summary = lines
     match = SUMMARY.match(summary)

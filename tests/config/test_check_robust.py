@@ -224,7 +224,7 @@ def test_every_problem_of_every_stage_in_one_run(deployment: Deployment) -> None
     schedules = config / "schedules.toml"
     text = schedules.read_text(encoding="utf-8")
     schedules.write_text(
-        text.replace('{ day = 2,  channel = "sms"', '{ day = "two",  channel = "sms"').replace(
+        text.replace('day = 2,  channel = "sms"', 'day = "two",  channel = "sms"').replace(
             'channel = "voice"', 'channel = "fax"'
         ),
         encoding="utf-8",

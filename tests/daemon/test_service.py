@@ -178,8 +178,8 @@ def test_schedule_change_reaches_the_planner_on_reload(open_deployment: Deployme
         # The gentle ladder's first step becomes an email; a case imported now plans it.
         dep.set(
             "schedules.toml",
-            r'\{ day = 2,  channel = "sms",   template = "first_notice",  at = "12:00" \}',
-            '{ day = 2,  channel = "email", template = "overdue_email", at = "12:00" }',
+            r'day = 2,  channel = "sms",   template = "first_notice",  at = "12:00" \}',
+            'day = 2,  channel = "email", template = "overdue_email", at = "12:00" }',
         )
         process.send_signal(signal.SIGHUP)
         wait_for(lambda: _reloads(port, "success") >= 1, timeout=60)

@@ -92,7 +92,7 @@ def test_a_case_whose_next_step_is_months_away_is_not_read_by_a_tick(store) -> N
     assert _read_by_a_tick(store, DAY_1 + timedelta(days=4)) == []
     day_6 = _at(6, time(10))
     assert _read_by_a_tick(store, day_6) == ["C-now"]
-    assert _steps(store, "C-now") == ["1", "2"]
+    assert _steps(store, "C-now") == ["email/c", "sms/a"]
     # Its ladder is finished: nothing is left to plan, and no tick reads it again.
     assert _next_plan_at(store, "C-now") is None
     assert _read_by_a_tick(store, day_6 + timedelta(days=60)) == []
@@ -134,7 +134,7 @@ def test_events_and_re_imports_move_a_cases_next_planning_instant(store) -> None
 def test_a_reload_adding_a_step_gets_it_planned_for_cases_mid_ladder(store) -> None:  # type: ignore[no-untyped-def]
     _cases(store, ("C1", DUE, "standard"), ("C2", DUE, "other"))
     run_planner(store, SCHEDULES, "UTC", DAY_1)
-    assert _steps(store, "C1") == ["1"]
+    assert _steps(store, "C1") == ["sms/a"]
     # A step on day 4 is added: C1's next step (day 7) is no longer its next.
     wider = LADDER | {"schedules": dict(LADDER["schedules"])}
     wider["schedules"]["standard"] = {
@@ -148,8 +148,8 @@ def test_a_reload_adding_a_step_gets_it_planned_for_cases_mid_ladder(store) -> N
     day_3 = _at(3, time(12))
     assert run_planner(store, changed, "UTC", day_3) == 1
     reminders = {r.step: r for r in store.case_history("C1").reminders}
-    assert reminders["2"].channel == "voice"
-    assert reminders["2"].due_at == _at(4, time(11))
+    assert reminders["voice/b"].channel == "voice"
+    assert reminders["voice/b"].due_at == _at(4, time(11))
     assert _next_plan_at(store, "C1") == _at(7, time(9, 30))
     # Only the changed schedule's cases were looked at again; the next pass reads none.
     assert _next_plan_at(store, "C2") is None

@@ -28,8 +28,8 @@ LADDER = {
         "all": {
             "catch_up": "all",
             "steps": [
-                {"day": 1, "channel": "sms", "template": "a", "at": "10:00"},
-                {"day": 2, "channel": "sms", "template": "a", "at": "10:00"},
+                {"id": "first", "day": 1, "channel": "sms", "template": "a", "at": "10:00"},
+                {"id": "second", "day": 2, "channel": "sms", "template": "a", "at": "10:00"},
             ],
         },
     },
@@ -43,7 +43,7 @@ def _case(due: date, schedule: str = "standard") -> Case:
 def test_steps_are_at_local_time_in_the_persons_zone() -> None:
     schedules = SchedulesFile.model_validate(LADDER)
     steps = list(
-        schedule_steps(schedules.schedules["standard"], _case(date(2026, 3, 5)), "America/New_York")
+        schedule_steps(schedules.schedules["standard"], date(2026, 3, 5), "America/New_York")
     )
     ny = ZoneInfo("America/New_York")
     # Day 3 (2026-03-08) is the US spring-forward day: 11:00 is EDT, UTC-4.
@@ -51,7 +51,7 @@ def test_steps_are_at_local_time_in_the_persons_zone() -> None:
     assert steps[1].due_at == datetime(2026, 3, 8, 15, 0, tzinfo=UTC)
     assert steps[0].due_at == datetime(2026, 3, 6, 15, 0, tzinfo=UTC)  # EST, UTC-5
     # The last step repeats every 7 days until day 21: days 14 and 21.
-    assert [s.key for s in steps] == ["1", "2", "3", "3+1", "3+2"]
+    assert [s.key for s in steps] == ["sms/a", "voice/b", "email/c", "email/c+1", "email/c+2"]
     assert [(s.due_at.astimezone(ny).date() - date(2026, 3, 5)).days for s in steps] == [
         1,
         3,
@@ -70,11 +70,11 @@ def test_catch_up_latest_supersedes_older_past_steps() -> None:
     assert through == now + timedelta(days=1)
     states = {r.step: r.state for r in reminders}
     assert states == {
-        "1": ReminderState.SUPPRESSED,
-        "2": ReminderState.SUPPRESSED,
-        "3": ReminderState.PENDING,
+        "sms/a": ReminderState.SUPPRESSED,
+        "voice/b": ReminderState.SUPPRESSED,
+        "email/c": ReminderState.PENDING,
     }
-    assert all("superseded" in (r.last_reason or "") for r in reminders if r.step != "3")
+    assert all("superseded" in (r.last_reason or "") for r in reminders if r.step != "email/c")
 
 
 def test_catch_up_all_keeps_every_past_step() -> None:
@@ -93,12 +93,12 @@ def test_plan_ahead_horizon_and_resume_from_planned_through() -> None:
     first, through = plan_case(
         PlanningCase(_case(date(2026, 3, 5)), "UTC", None), schedules, "UTC", now
     )
-    assert [r.step for r in first] == ["1"]  # day 1 is within a day, day 3 is not
+    assert [r.step for r in first] == ["sms/a"]  # day 1 is within a day, day 3 is not
     later = now + timedelta(days=3)
     second, _ = plan_case(
         PlanningCase(_case(date(2026, 3, 5)), "UTC", through), schedules, "UTC", later
     )
-    assert [r.step for r in second] == ["2"]
+    assert [r.step for r in second] == ["voice/b"]
 
 
 @pytest.fixture
@@ -153,7 +153,8 @@ def test_running_the_planner_twice_creates_nothing_new(store) -> None:  # type: 
     assert run_planner(store, schedules, "Europe/London", now) == 0
     history = store.case_history("C-paid")
     assert history.reminders == [], "paid cases are not planned"
-    # The person without a zone is planned in the fallback zone.
-    fallback = store.case_history("C2").reminders
-    london = ZoneInfo("Europe/London")
-    assert fallback[0].original_due_at.astimezone(london).time() == time(10)
+    # The person without a zone is planned in the zone the policy infers (a New York
+    # number), not in the fallback zone.
+    inferred = store.case_history("C2").reminders
+    new_york = ZoneInfo("America/New_York")
+    assert inferred[0].original_due_at.astimezone(new_york).time() == time(10)

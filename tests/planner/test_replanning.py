@@ -67,9 +67,13 @@ def test_a_reload_adding_a_step_inside_the_planned_window_plans_it(store) -> Non
     _hourly(store, wider, day_3 + timedelta(hours=1), 24 * 5)
 
     reminders = _reminders(store, "C1")
-    assert reminders[("standard", "2")] == ("voice", "pending", _at(4, time(11)))
+    assert reminders[("standard", "voice/b")] == ("voice", "pending", _at(4, time(11)))
     # Day 1 was already past when the case was first planned late: as catch-up left it.
-    assert set(reminders) == {("standard", "1"), ("standard", "2"), ("standard", "3")}
+    assert set(reminders) == {
+        ("standard", "sms/a"),
+        ("standard", "voice/b"),
+        ("standard", "email/c"),
+    }
 
 
 def test_a_reimport_onto_another_schedule_plans_its_steps_inside_the_window(store) -> None:  # type: ignore[no-untyped-def]
@@ -88,9 +92,9 @@ def test_a_reimport_onto_another_schedule_plans_its_steps_inside_the_window(stor
     _hourly(store, schedules, day_10 + timedelta(minutes=5), 24 * 3)
 
     reminders = _reminders(store, "C1")
-    assert reminders[("strict", "2")] == ("voice", "pending", _at(11, time(15)))
+    assert reminders[("strict", "voice/b")] == ("voice", "pending", _at(11, time(15)))
     # The new ladder's step already past when the case moved is not sent as a catch-up.
-    assert ("strict", "1") not in reminders
+    assert ("strict", "sms/a") not in reminders
 
 
 def test_a_due_date_moved_earlier_plans_the_step_it_brings_into_the_window(store) -> None:  # type: ignore[no-untyped-def]
@@ -98,12 +102,16 @@ def test_a_due_date_moved_earlier_plans_the_step_it_brings_into_the_window(store
     _import(store, "C1", DUE, "standard")
     day_3 = _at(3, time(12))
     run_planner(store, schedules, "UTC", day_3)  # day 1 planned; through day 5 noon
-    assert set(_reminders(store, "C1")) == {("standard", "1")}
+    assert set(_reminders(store, "C1")) == {("standard", "sms/a")}
     _import(store, "C1", DUE - timedelta(days=3), "standard", now=day_3)  # its day 7 is now day 4
 
     _hourly(store, schedules, day_3 + timedelta(minutes=5), 24 * 2)
 
-    assert _reminders(store, "C1")[("standard", "2")] == ("email", "pending", _at(4, time(9, 30)))
+    assert _reminders(store, "C1")[("standard", "email/c")] == (
+        "email",
+        "pending",
+        _at(4, time(9, 30)),
+    )
 
 
 def test_a_new_time_zone_moving_a_step_earlier_into_the_window_plans_it(store) -> None:  # type: ignore[no-untyped-def]
@@ -122,7 +130,7 @@ def test_a_new_time_zone_moving_a_step_earlier_into_the_window_plans_it(store) -
 
     _hourly(store, schedules, moved + timedelta(minutes=5), 24 * 3)
 
-    assert _reminders(store, "C2")[("standard", "1")] == ("sms", "pending", _at(5, time(9)))
+    assert _reminders(store, "C2")[("standard", "sms/a")] == ("sms", "pending", _at(5, time(9)))
 
 
 def test_a_case_whose_steps_cannot_be_computed_is_set_aside_and_the_rest_planned(
@@ -144,7 +152,7 @@ def test_a_case_whose_steps_cannot_be_computed_is_set_aside_and_the_rest_planned
     with caplog.at_level(logging.ERROR, logger="dispatcher.planner"):
         assert run_planner(store, schedules, "UTC", day_1) == 2
 
-    assert set(_reminders(store, "C0")) == set(_reminders(store, "C2")) == {("standard", "1")}
+    assert set(_reminders(store, "C0")) == set(_reminders(store, "C2")) == {("standard", "sms/a")}
     assert _reminders(store, "C1") == {}
     (record,) = [r for r in caplog.records if r.name == "dispatcher.planner"]
     assert record.fields["case"] == "C1"  # type: ignore[attr-defined]
@@ -157,4 +165,4 @@ def test_a_case_whose_steps_cannot_be_computed_is_set_aside_and_the_rest_planned
     # A re-import with a corrected due date plans it (its past day 1 as a late case's).
     _import(store, "C1", DUE, "standard")
     assert run_planner(store, schedules, "UTC", _at(6, time(10))) == 2
-    assert set(_reminders(store, "C1")) == {("standard", "1"), ("standard", "2")}
+    assert set(_reminders(store, "C1")) == {("standard", "sms/a"), ("standard", "email/c")}

@@ -24,8 +24,8 @@ from dispatcher.model import (
     ReminderState,
 )
 from dispatcher.store.inbound import InboundEvent
-from dispatcher.store.scripts_api import CallScripts
 from dispatcher.store.planned import CasePlan, PlannedReminder, PlanningCase, Replan
+from dispatcher.store.scripts_api import CallScripts
 
 # decide(reminder, person, case, history) -> Decision, with `now` already bound.
 DecideFn = Callable[[Reminder, Person, Case, Sequence[Attempt]], Decision]

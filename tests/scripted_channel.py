@@ -34,6 +34,7 @@ class ScriptedChannel(Channel):
     max_in_flight_per_person: ClassVar[int] = 0
     opened: ClassVar[int] = 0
     on_ready: ClassVar[Callable[[Message], None] | None] = None  # run while "waiting for capacity"
+    released: ClassVar[list[str]] = []  # the people whose capacity was given back, in order
 
     @classmethod
     def reset(cls) -> None:
@@ -44,6 +45,7 @@ class ScriptedChannel(Channel):
         cls.max_in_flight_per_person = 0
         cls.opened = 0
         cls.on_ready = None
+        cls.released = []
 
     async def open(self) -> None:
         type(self).opened += 1
@@ -51,6 +53,9 @@ class ScriptedChannel(Channel):
     async def ready(self, message: Message) -> None:
         if type(self).on_ready is not None:
             type(self).on_ready(message)  # type: ignore[misc]
+
+    def release(self, message: Message) -> None:
+        type(self).released.append(message.person_id)
 
     async def send(self, message: Message) -> SendResult:
         cls = type(self)

@@ -70,14 +70,25 @@ class EmailChannel(Channel):
         return f"{self.settings.public_url}/email/unsubscribe/{token}"
 
     async def ready(self, message: Message) -> None:
-        """Take a connection from the pool for ``message``, waiting while all are in use;
-        connecting errors are classified as a send's."""
+        """Build the message, then take a connection from the pool for it, waiting while all
+        are in use: once confirmed, MAIL goes out at once. Connecting errors are classified
+        as a send's."""
         pool = self._pool
         if pool is None:
             # Closed by a reload (or not yet open): the channel that replaces it sends it.
             raise TransientError("email channel is not open", code="closed")
+        if not message.contact.isascii():
+            # Would need SMTPUTF8 end to end, which most relays do not offer.
+            raise PermanentError("address is not ASCII", code="address_not_ascii")
+        data = compose(
+            message,
+            sender=self._from,
+            reply_to=self._reply_to,
+            id_domain=self._id_domain,
+            unsubscribe_url=self.unsubscribe_url(message.person_id, message.contact),
+        )
         client, reused = await self._connected(pool.acquire())
-        self._leases[message.attempt_id] = _Lease(pool, client, reused)
+        self._leases[message.attempt_id] = _Lease(pool, client, reused, data)
 
     def release(self, message: Message) -> None:
         lease = self._leases.pop(message.attempt_id, None)
@@ -90,24 +101,14 @@ class EmailChannel(Channel):
             # Closed by a reload since ``ready``: nothing was sent; the channel that
             # replaces it sends it later.
             raise TransientError("email channel is not open", code="closed")
-        if not message.contact.isascii():
-            # Would need SMTPUTF8 end to end, which most relays do not offer.
-            raise PermanentError("address is not ASCII", code="address_not_ascii")
-        data = compose(
-            message,
-            sender=self._from,
-            reply_to=self._reply_to,
-            id_domain=self._id_domain,
-            unsubscribe_url=self.unsubscribe_url(message.person_id, message.contact),
-        )
         try:
-            return await self._transaction(lease, message, data)
+            return await self._transaction(lease, message)
         except _StaleConnection:
             # The server closed a pooled connection while it sat idle; nothing was sent on
             # it. A new one on the same slot: nobody else waits for it.
             lease.client = await self._connected(lease.pool.reconnect(lease.client))
             lease.reused = False
-            return await self._transaction(lease, message, data)
+            return await self._transaction(lease, message)
 
     async def _connected(self, connecting: Awaitable[T]) -> T:
         """What ``connecting`` gives, its failures classified."""
@@ -129,7 +130,7 @@ class EmailChannel(Channel):
             )
             raise self._noted(error) from None
 
-    async def _transaction(self, lease: _Lease, message: Message, data: bytes) -> SendResult:
+    async def _transaction(self, lease: _Lease, message: Message) -> SendResult:
         """MAIL, RCPT, DATA on the connection ``ready`` took, every failure classified."""
         client = lease.client
         lease.reusable = False
@@ -139,7 +140,7 @@ class EmailChannel(Channel):
             stage = "rcpt"
             await client.rcpt(message.contact)
             stage = "data"
-            await client.data(data)
+            await client.data(lease.data)
             lease.reusable = True
         except aiosmtplib.SMTPResponseException as exc:
             lease.reusable = await _reset(client)
@@ -182,11 +183,13 @@ T = TypeVar("T")
 
 @dataclass(eq=False)
 class _Lease:
-    """The connection taken for one message, from ``ready`` to ``release``."""
+    """The connection taken for one message, from ``ready`` to ``release``, and the message
+    as it goes on the wire."""
 
     pool: SmtpPool
     client: aiosmtplib.SMTP
     reused: bool
+    data: bytes
     reusable: bool = True  # may carry the next message once given back (unused: yes)
 
     def closed_since(self, pool: SmtpPool | None) -> bool:

@@ -72,20 +72,24 @@ async def deliver(channel: Channel, message: Message) -> SendResult:
         channel.release(message)
 
 
-async def watched_send(channel: Channel, message: Message, peer: Peer, timeout: float) -> Watched:
+async def watched_send(
+    channel: Channel, message: Message, peer: Peer, timeout: float, *, readied: bool = False
+) -> Watched:
     """``message`` delivered once as the core does (``ready`` may wait; ``send`` is watched),
-    in a task of its own, given ``timeout`` seconds in all."""
+    in a task of its own, given ``timeout`` seconds in all. ``readied``: the caller called
+    ``ready`` and calls ``release``; only ``send`` is made here."""
     watched = Watched()
     before = peer.requests
     context = contextvars.copy_context()
     context.run(_IN_SEND.set, True)
 
     async def handed_over() -> Any:
+        sending = asyncio.get_running_loop().create_task
+        if readied:
+            return await sending(channel.send(message), context=context)
         await channel.ready(message)
         try:
-            return await asyncio.get_running_loop().create_task(
-                channel.send(message), context=context
-            )
+            return await sending(channel.send(message), context=context)
         finally:
             channel.release(message)
 

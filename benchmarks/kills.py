@@ -51,7 +51,7 @@ from dispatcher.store.api import CaseIn, NewReminder, PersonIn
 POOL = 4
 DATA_DELAY_S = 0.1
 KILLS = 50
-PEOPLE = 4000
+PEOPLE = 1500
 SECRET = "kills-unsubscribe-secret"
 RUN_TIMEOUT_S = 60.0
 

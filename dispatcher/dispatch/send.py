@@ -223,6 +223,8 @@ class Sender:
         leaves the channel holding nothing for ``message``."""
         if self._stopping.is_set():
             raise Stopped()
+        if type(channel).ready is Channel.ready:
+            return  # nothing to wait for (the common case, without a task per send)
         if self._stop_seen is None:
             self._stop_seen = asyncio.ensure_future(self._stopping.wait())
         ready = asyncio.ensure_future(channel.ready(message))

@@ -276,6 +276,24 @@ async def test_graceful_stop_releases_unstarted_claims(dep: Deployment) -> None:
     assert len(released) == 20 - sent and not any(a.counted for a in released)
 
 
+async def test_a_stop_while_claims_wait_for_capacity_gives_them_back_unconfirmed(
+    dep: Deployment, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The channel has no capacity for anyone: its ``ready`` never returns. A stop does not
+    wait for it (the drain would time out and cut the sends off): every claim goes back to the
+    pool, never confirmed, and nothing was taken that release would have to give back."""
+    seed(dep, 3)
+    dep.set("dispatcher.toml", r'^drain_timeout = ".*"', 'drain_timeout = "10s"')
+    ScriptedChannel.ready_gate = asyncio.Event()
+    dispatcher, store = _dispatcher(dep)
+    await _run_until(dispatcher, lambda: ScriptedChannel.readying == 3, timeout=30)
+    store.shutdown()
+    assert "sends still running at stop" not in caplog.text, "the drain waited for ready"
+    assert ScriptedChannel.calls == [] and ScriptedChannel.released == []
+    assert [r.state for r in _rows(dep, schema.reminders)] == ["pending"] * 3
+    assert [a.outcome for a in _rows(dep, schema.attempts)] == ["released"] * 3
+
+
 async def test_provider_id_is_recorded_with_the_attempt(dep: Deployment) -> None:
     seed(dep, 2)
     dispatcher, store = _dispatcher(dep)

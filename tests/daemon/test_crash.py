@@ -82,7 +82,9 @@ def test_sigkill_mid_batch_loses_nothing_and_sends_nothing_twice(
     # The kills must have hit the window between send and record at least once, or this
     # test proved nothing about it.
     assert unknown, "no kill landed between a send and its record; adjust the timing"
-    assert sum(1 for s in states.values() if s == "sent") + len(unknown) == PEOPLE
+    assert sum(1 for s in states.values() if s == "sent") + len(unknown) == PEOPLE, Counter(
+        states.values()
+    )
 
 
 def test_a_vanished_nodes_claims_expire_unsent_ones_are_sent_by_another(

@@ -93,7 +93,7 @@ def test_messages_waiting_for_a_pool_connection_honour_a_change_made_meanwhile(
         try:
             # Four messages at the server, DATA held; the thirty others wait for a connection,
             # claimed but not confirmed.
-            wait_for(lambda: attempts(dep).count("sending") >= POOL, timeout=60)
+            wait_for(lambda: attempts(dep).count("sending") >= POOL, timeout=120)
             assert attempts(dep).count("reserved") == WAITING, "waiting, not confirmed"
             assert smtp.holding_data.is_set()
             waiting = [case for case, o in attempts_by_case(dep).items() if o == "reserved"]
@@ -105,14 +105,14 @@ def test_messages_waiting_for_a_pool_connection_honour_a_change_made_meanwhile(
                         'dispatcher_reloads_total{result="success"} 1.0'
                         in http_get(port, "/metrics")[1]
                     ),
-                    timeout=30,
+                    timeout=120,
                 )
             else:
                 for case in waiting:
                     assert post_paid(port, case) == 200  # acknowledged: the payment is recorded
             hold.set()
             # The four held messages complete; the thirty are decided again, none sent.
-            wait_for(lambda: not {"reserved", "sending"} & set(attempts(dep)), timeout=60)
+            wait_for(lambda: not {"reserved", "sending"} & set(attempts(dep)), timeout=120)
         finally:
             hold.set()
             output = stop(process)

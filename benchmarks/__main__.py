@@ -20,7 +20,7 @@ from pathlib import Path
 from benchmarks import Section, e2e_size, format_table
 from benchmarks.stores import bench_store
 
-NAMES = ("policy", "e2e", "scale", "steady", "scale-out", "email", "sms", "faults")
+NAMES = ("policy", "e2e", "scale", "steady", "scale-out", "email", "sms", "faults", "kills")
 # Policy decisions per end-to-end reminder: enough passes for a stable rate in a few seconds.
 POLICY_PER_E2E = 10
 REPO = Path(__file__).resolve().parents[1]
@@ -129,6 +129,14 @@ def _benchmarks(args: argparse.Namespace, n: int) -> list[tuple[str, Callable[[]
         _say("running store faults under load (minutes; --quick leaves out the 5-minute runs) …")
         return [store_faults.run(args.quick)]
 
+    def kills() -> list[Section]:
+        from benchmarks import kills
+
+        if args.only != "kills":
+            return []  # ten minutes long: run when asked for by name only
+        _say(f"running {kills.KILLS} SIGKILLs during an email burst …")
+        return [kills.run(keep=args.keep)]
+
     return [
         ("policy", policy),
         ("e2e", e2e),
@@ -138,6 +146,7 @@ def _benchmarks(args: argparse.Namespace, n: int) -> list[tuple[str, Callable[[]
         ("email", email),
         ("sms", sms),
         ("faults", faults),
+        ("kills", kills),
     ]
 
 

@@ -7,6 +7,7 @@ channel.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
@@ -138,17 +139,57 @@ class Channel:
         """Acquire connections or files. Called before the first send."""
 
     async def ready(self, message: Message) -> None:
-        """Wait until the provider can take ``message`` now (a sender's throughput cap).
-        Called before each send; the core decides again after it, so time spent waiting
-        here never carries a message into a closed window. Must not send anything."""
+        """Wait until the provider can take ``message`` now, and take the capacity its send
+        will use (a connection from a pool, a sender's rate token, an HTTP slot); ``Slots``
+        does the bookkeeping. Called before each try. Only after it does the core confirm
+        the claim and decide again, so a crash leaves ``unknown`` only for messages really
+        handed over, and a reload or payment that lands during the wait is honoured. Then
+        the core calls ``send`` (or not) and, in every case, ``release``.
+
+        Must not send anything. May raise what ``send`` raises (nothing was sent). May be
+        cancelled (the daemon stops): when it raises or is cancelled it must hold nothing,
+        and ``release`` is not called."""
 
     async def send(self, message: Message) -> SendResult:
-        """Deliver ``message`` once, at once. Raise TransientError or PermanentError on
-        failure. Waiting for capacity belongs in ``ready``."""
+        """Deliver ``message`` once, at once, with the capacity ``ready`` took. Raise
+        TransientError or PermanentError on failure. Never wait for capacity here: a
+        message waiting inside ``send`` is already confirmed ``sending``, and a crash would
+        leave it ``unknown`` though nobody received it."""
         raise NotImplementedError
+
+    def release(self, message: Message) -> None:
+        """Give back what ``ready`` took for ``message``. Called exactly once after each
+        ``ready`` that returned: after ``send`` (whatever it did) or instead of it (the policy
+        no longer allows the send, the case changed, the daemon stops). Must not block."""
 
     async def close(self) -> None:
         """Release what ``open`` acquired. Called after the last send."""
+
+
+class Slots:
+    """At most ``size`` messages at once between ``ready`` and ``release``: a channel that
+    limits its concurrent requests waits in ``ready`` with ``await slots.take(message)`` and
+    gives back in ``release`` with ``slots.give_back(message)`` (which ignores a message that
+    holds no slot, so it may be called unconditionally)."""
+
+    def __init__(self, size: int) -> None:
+        self._free = asyncio.Semaphore(size)
+        self._held: set[str] = set()  # attempt ids holding a slot
+
+    async def take(self, message: Message) -> None:
+        """Wait for a free slot and hold it for ``message`` (cancellation-safe)."""
+        await self._free.acquire()
+        self._held.add(message.attempt_id)
+
+    def give_back(self, message: Message) -> None:
+        """Free ``message``'s slot, if it holds one."""
+        if message.attempt_id in self._held:
+            self._held.discard(message.attempt_id)
+            self._free.release()
+
+    @property
+    def held(self) -> int:
+        return len(self._held)
 
 
 __all__ = [
@@ -159,5 +200,6 @@ __all__ = [
     "Message",
     "PermanentError",
     "SendResult",
+    "Slots",
     "TransientError",
 ]

@@ -34,6 +34,11 @@ class ScriptedChannel(Channel):
     max_in_flight_per_person: ClassVar[int] = 0
     opened: ClassVar[int] = 0
     on_ready: ClassVar[Callable[[Message], None] | None] = None  # run while "waiting for capacity"
+    released: ClassVar[list[str]] = []  # the people whose capacity was given back, in order
+    ready_gate: ClassVar[asyncio.Event | None] = (
+        None  # when set: ready waits for it ("no capacity")
+    )
+    readying: ClassVar[int] = 0  # ready calls waiting at the gate so far
 
     @classmethod
     def reset(cls) -> None:
@@ -44,13 +49,23 @@ class ScriptedChannel(Channel):
         cls.max_in_flight_per_person = 0
         cls.opened = 0
         cls.on_ready = None
+        cls.released = []
+        cls.ready_gate = None
+        cls.readying = 0
 
     async def open(self) -> None:
         type(self).opened += 1
 
     async def ready(self, message: Message) -> None:
-        if type(self).on_ready is not None:
-            type(self).on_ready(message)  # type: ignore[misc]
+        cls = type(self)
+        if cls.on_ready is not None:
+            cls.on_ready(message)  # type: ignore[misc]
+        if cls.ready_gate is not None:
+            cls.readying += 1
+            await cls.ready_gate.wait()
+
+    def release(self, message: Message) -> None:
+        type(self).released.append(message.person_id)
 
     async def send(self, message: Message) -> SendResult:
         cls = type(self)

@@ -1,8 +1,13 @@
-"""Confirmation just before sending (``Store.start_sending``): a claim whose case or person
-changed since it was claimed goes back to the pool instead of to its channel. Claims are
-confirmed a group at a time, a few groups ahead of the sends; a confirmation that has grown
-old, or a change made in this process, has the claim confirmed again, alone. Nothing the store
-did not confirm is sent."""
+"""Confirmation at the hand-off (``Store.start_sending``): a claim is confirmed for sending only
+once its channel holds the capacity to send it now (``Channel.ready``), so a crash leaves
+``unknown`` only for messages really handed to a provider. A claim whose case or person changed
+since it was claimed goes back to the pool instead of to its channel.
+
+Claims are confirmed in batches bounded by what can be sent now: the claims that became ready
+while the previous confirmation was in the store are confirmed together, in one transaction.
+A change made in this process while a claim's confirmation was in the store has it confirmed
+again; a confirmation that has grown old (an in-process retry) is made again before the next
+try. Nothing the store did not confirm is sent."""
 
 from __future__ import annotations
 
@@ -11,8 +16,6 @@ import logging
 import time as monotonic_time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from itertools import pairwise
 
 from dispatcher.dispatch.clock import Clock
 from dispatcher.dispatch.store_thread import StoreThread
@@ -22,47 +25,27 @@ from dispatcher.store.api import Claim
 
 log = logging.getLogger("dispatcher.dispatch")
 
-# Groups of claims confirmed ahead of the group now sending: enough that sends rarely wait for
-# the store; each is a group more that a crash leaves ``unknown`` instead of giving back.
-CONFIRM_AHEAD = 2
-# A confirmation stands this long (seconds); a claim that waited longer for its send slot (a
-# slow channel) is confirmed again, alone, so an event from another process is seen in time.
+# A confirmation stands this long (seconds); a claim tried again after longer (an in-process
+# retry) is confirmed again first, so an event from another process is seen in time.
 CONFIRMATION_FRESH = 1.0
+
+# What the store said of one claim: confirmed, not (given back, or no longer ours), or None
+# when it could not say; and when it said it (monotonic).
+Answer = tuple[bool | None, float]
 
 
 class ClaimGivenBack(Exception):
-    """Confirmed again just before the send, the claim was not: its case or person changed
-    (the store gave it back), or the store could not say (``unconfirmed``)."""
+    """The store did not confirm the claim: its case or person changed (the store gave it
+    back), it is no longer ours, or the store could not say (``unconfirmed``)."""
 
     def __init__(self, unconfirmed: bool) -> None:
         super().__init__()
         self.unconfirmed = unconfirmed
 
 
-@dataclass(eq=False)
-class Confirmation:
-    """Claims confirmed for sending together (``concurrency`` of them), one store transaction
-    for all. The first group of a batch is confirmed by the claim itself; the next ones as
-    the sends before them start (``CONFIRM_AHEAD``)."""
-
-    claims: list[Claim]
-    following: Confirmation | None = None
-    result: asyncio.Future[set[str]] | None = None
-    confirmed_at: float = 0.0  # monotonic
-
-
-def confirmation_groups(claims: list[Claim], size: int) -> list[Confirmation]:
-    """``claims`` in groups of ``size`` (at least one), in order, each linked to the next."""
-    size = max(1, size)
-    groups = [Confirmation(claims[start : start + size]) for start in range(0, len(claims), size)]
-    for group, following in pairwise(groups):
-        group.following = following
-    return groups
-
-
 class Confirmations:
-    """The confirmation state of this process's claims: the group each waiting claim is
-    confirmed with, the cases and people changed here since their claim, and when each claim
+    """The confirmation state of this process's claims: the claims waiting for the next
+    confirmation, the cases and people changed here since their claim, and when each claim
     now sending was last confirmed."""
 
     def __init__(
@@ -75,15 +58,10 @@ class Confirmations:
         self._node = node
         self._clock = clock
         self._metrics = metrics
-        self._groups: dict[str, Confirmation] = {}  # attempt id → its group
+        self._next: list[tuple[Claim, asyncio.Future[Answer]]] = []  # the next batch
+        self._confirming: asyncio.Task[None] | None = None
         self._changed: set[str] = set()  # cases and people changed here since their claim
         self._confirmed_at: dict[str, float] = {}  # attempt id → when confirmed (monotonic)
-
-    def group(self, claims: list[Claim], size: int) -> None:
-        """A batch just claimed, to be confirmed ``size`` claims at a time."""
-        for group in confirmation_groups(claims, size):
-            for claim in group.claims:
-                self._groups[claim.attempt_id] = group
 
     def changed(self, key: str) -> None:
         """A case or person (by id) changed in this process since its claims were made."""
@@ -92,41 +70,27 @@ class Confirmations:
     def forget_changes(self) -> None:
         self._changed.clear()
 
-    async def confirm(self, claim: Claim) -> bool | None:
-        """Whether ``claim`` may be sent now: True, False (its case or person changed, so the
-        store gave it back for a new decision; or it is no longer ours), None when the store
-        could not say (the claim stays, to be released at stop or expired by lease)."""
-        group = self._groups.pop(claim.attempt_id, None)
-        if self._take_change(claim) or group is None:
-            # Changed here since it was claimed: confirm it alone, now.
-            group = Confirmation([claim])
-        self._start(group)
-        ahead = group
-        for _ in range(CONFIRM_AHEAD):
-            if ahead.following is None:
-                break
-            ahead = ahead.following
-            self._start(ahead)
-        confirmed = await self._result(group, claim)
-        if confirmed and monotonic_time.monotonic() - group.confirmed_at > CONFIRMATION_FRESH:
-            confirmed, _ = await self._confirm_alone(claim)
-        return confirmed
-
-    async def confirm_at_send(self, claim: Claim) -> None:
-        """Just before ``claim`` goes to its channel (after waiting for the channel's
-        capacity): confirmed again in the store if the wait was long or its case or person
-        changed here; ``ClaimGivenBack`` when the store did not confirm it."""
-        stale = monotonic_time.monotonic() - self._confirmed_at.get(claim.attempt_id, 0.0)
-        if self._take_change(claim) or stale > CONFIRMATION_FRESH:
-            confirmed, confirmed_at = await self._confirm_alone(claim)
+    async def confirm(self, claim: Claim) -> None:
+        """Just before ``claim`` goes to its channel, which holds the capacity to send it now:
+        confirmed in the store (unless confirmed moments ago and unchanged since), and again
+        if its case or person changed here while the store was asked. ``ClaimGivenBack`` when
+        the store did not confirm it."""
+        at = self._confirmed_at.get(claim.attempt_id)
+        fresh = at is not None and monotonic_time.monotonic() - at <= CONFIRMATION_FRESH
+        # A change seen before the store is asked is seen by the store itself.
+        if self._take_change(claim) or not fresh:
+            confirmed, at = await self._batched(claim)
+            while confirmed and self._take_change(claim):
+                # Changed while the store was asked: the answer may predate the change.
+                confirmed, at = await self._batched(claim)
             if not confirmed:
                 raise ClaimGivenBack(unconfirmed=confirmed is None)
-            self._confirmed_at[claim.attempt_id] = confirmed_at
+            self._confirmed_at[claim.attempt_id] = at
 
     @contextmanager
     def sending(self, claim: Claim) -> Iterator[None]:
-        """``claim``, confirmed just now, is being sent (its confirmation dates from now)."""
-        self._confirmed_at[claim.attempt_id] = monotonic_time.monotonic()
+        """``claim`` is between its first confirmation and its outcome; afterwards its
+        confirmation is forgotten."""
         try:
             yield
         finally:
@@ -144,36 +108,46 @@ class Confirmations:
         self._changed.discard(claim.person.id)
         return changed
 
-    async def _confirm_alone(self, claim: Claim) -> tuple[bool | None, float]:
-        """``claim`` confirmed by itself, now: the answer (as ``confirm``'s) and when the
-        store gave it (monotonic)."""
-        alone = Confirmation([claim])
-        self._start(alone)
-        return await self._result(alone, claim), alone.confirmed_at
+    async def _batched(self, claim: Claim) -> Answer:
+        """``claim`` confirmed with the next batch: at once when no confirmation is in the
+        store, else as soon as the one in the store returns."""
+        answer: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
+        self._next.append((claim, answer))
+        if self._confirming is None:
+            self._confirming = asyncio.create_task(self._confirm_batches())
+        return await answer
 
-    def _start(self, group: Confirmation) -> None:
-        if group.result is None:
-            group.result = asyncio.ensure_future(self._confirm_group(group))
-
-    async def _confirm_group(self, group: Confirmation) -> set[str]:
-        confirmed = await self._confirmer.call(
-            self._store.store.start_sending, group.claims, self._node, self._clock()
-        )
-        group.confirmed_at = monotonic_time.monotonic()
-        return confirmed
-
-    async def _result(self, group: Confirmation, claim: Claim) -> bool | None:
-        assert group.result is not None
+    async def _confirm_batches(self) -> None:
         try:
-            confirmed = await asyncio.shield(group.result)
+            while self._next:
+                # Claims made ready in the same turn of the event loop join this batch.
+                await asyncio.sleep(0)
+                batch, self._next = self._next, []
+                claims = [claim for claim, answer in batch if not answer.done()]
+                answers = await self._ask(claims)
+                at = monotonic_time.monotonic()
+                for claim, answer in batch:
+                    if not answer.done():  # a send cancelled meanwhile (the drain timed out)
+                        answer.set_result((answers.get(claim.attempt_id), at))
+        finally:
+            self._confirming = None
+
+    async def _ask(self, claims: list[Claim]) -> dict[str, bool | None]:
+        """The store's word on each of ``claims`` (None for all when it failed)."""
+        if not claims:
+            return {}
+        try:
+            confirmed = await self._confirmer.call(
+                self._store.store.start_sending, claims, self._node, self._clock()
+            )
         except Exception as exc:  # the store failed: do not send what it did not confirm
-            # Logged once per outage, by the store's health; each claim only at debug.
+            # Logged once per outage, by the store's health; each batch only at debug.
             self._store.health.failed("confirm", exc, counted=False)
             log.debug(
-                "could not confirm a claim for sending",
-                extra={"fields": {"reminder": claim.reminder.id, "error": scrub(str(exc))}},
+                "could not confirm claims for sending",
+                extra={"fields": {"count": len(claims), "error": scrub(str(exc))}},
             )
             if self._metrics:
                 self._metrics.store_errors.labels("confirm").inc()
-            return None
-        return claim.attempt_id in confirmed
+            return {claim.attempt_id: None for claim in claims}
+        return {claim.attempt_id: claim.attempt_id in confirmed for claim in claims}

@@ -1,5 +1,6 @@
-"""The claims this process holds and has not finished: those waiting for a send slot, and
-the send tasks running. The loop claims no more than a batch beyond what waits; a change made
+"""The claims this process holds and has not finished: those not yet handed to a channel
+(waiting for a send slot, for the channel's capacity, or for their confirmation), and the send
+tasks running. The loop claims no more than a batch beyond what waits; a change made
 here matters only while something is held; at stop the waiting ones are given back."""
 
 from __future__ import annotations

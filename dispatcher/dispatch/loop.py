@@ -1,14 +1,15 @@
 """The dispatch loop: claim → decide → render → send (retry) → record.
 
 Claiming, deciding and reserving the attempt happen in one store transaction (see
-``Store.claim_due``). Sends run concurrently, at most one per person. Just before a claim goes
-to its channel it is confirmed (``Store.start_sending``, a group at a time, ahead of the sends):
-a claim whose case or person changed since it was claimed (a payment, a dispute, an opt-out)
-goes back to the pool and is decided again instead of sent. Outcomes are recorded in small
-batches. A crash leaves confirmed attempts ``sending``: the next start (or, for a node that
-never comes back, another node after ``claim_lease``) turns them into ``unknown`` and they are
-not sent again (a duplicate contact is a compliance incident, a missing one is not); claims
-never confirmed go back to the pool.
+``Store.claim_due``). Sends run concurrently, at most one per person. A claim is handed to its
+channel only once the channel holds the capacity to send it now (``Channel.ready``); then it
+is confirmed (``Store.start_sending``, batched with the others ready at the same time) and
+decided again: a claim whose case or person changed since it was claimed (a payment, a
+dispute, an opt-out) goes back to the pool and is decided again instead of sent. Outcomes are
+recorded in small batches. A crash leaves confirmed attempts ``sending``: the next start (or,
+for a node that never comes back, another node after ``claim_lease``) turns them into
+``unknown`` and they are not sent again (a duplicate contact is a compliance incident, a
+missing one is not); claims never confirmed go back to the pool.
 
 The loop wakes, idles and claims; the stages it wires are modules of their own: ``claims``,
 ``confirm``, ``send`` (with ``render`` and ``outcomes``), ``records`` and ``drain``. A store
@@ -34,7 +35,7 @@ from dispatcher.dispatch.counters import Counters
 from dispatcher.dispatch.drain import drain, give_back
 from dispatcher.dispatch.held import HeldClaims
 from dispatcher.dispatch.records import Records
-from dispatcher.dispatch.send import Sender
+from dispatcher.dispatch.send import Sender, Stopped
 from dispatcher.dispatch.store_health import failure_reason
 from dispatcher.dispatch.store_thread import StoreThread
 from dispatcher.metrics import Metrics
@@ -72,6 +73,8 @@ class Dispatcher:
         self._sender = Sender(
             self._current_runtime,
             self._confirmations,
+            self._held,
+            self._stopping,
             clock=self.clock,
             counters=self.counters,
             metrics=self.metrics,
@@ -226,7 +229,6 @@ class Dispatcher:
         observe_decisions(
             batch, self.counters, self.metrics, runtime.plugins.manager.hook.on_decision
         )
-        self._confirmations.group(batch.claims, runtime.config.dispatcher.dispatch.concurrency)
         for claim in batch.claims:
             self._held.start(claim, self._send)
         return len(batch.decided)
@@ -237,21 +239,19 @@ class Dispatcher:
         async with self._slots:
             if self._stopping.is_set():
                 return  # stays waiting; released by the drain
-            confirmed = await self._confirmations.confirm(claim)
-            if confirmed is None:
-                await self._give_back(claim)
-                return
-            if self._stopping.is_set():
-                return  # stays waiting; released by the drain
-            self._held.let_go(claim)
             record: SendRecord | None = None
-            if confirmed:
-                with self._confirmations.sending(claim):
-                    try:
-                        record = await self._sender.attempt(claim)
-                    except ClaimGivenBack as exc:
-                        if exc.unconfirmed:
-                            await self._give_back(claim)
+            with self._confirmations.sending(claim):
+                try:
+                    record = await self._sender.attempt(claim)
+                except Stopped:
+                    return  # stays waiting; released by the drain
+                except ClaimGivenBack as exc:
+                    if exc.unconfirmed:
+                        await self._give_back(claim)  # let go once the store takes it
+                    else:
+                        self._held.let_go(claim)  # the store gave it back itself
+            if record is not None:
+                self._held.let_go(claim)  # recorded: even if never handed over (an error)
             if not self._held.waiting and self._held.sends <= 1:
                 self._confirmations.forget_changes()  # nothing left that a change could concern
             if record is None:

@@ -1,6 +1,8 @@
-"""The send stage: one confirmed claim through its channel. Its message is rendered; then,
-for each try, the channel's capacity is awaited (``ready``), the claim confirmed again if need
-be, decided again at this very instant (a window may have closed), and sent; a refusal that
+"""The send stage: one claim through its channel. Its message is rendered; then, for each try,
+the channel takes the capacity to send it now (``ready``), and only then is the claim confirmed
+in the store (``confirm``) and decided again at this very instant (a window may have closed,
+a payment may have come): a crash leaves ``unknown`` only for messages really handed to the
+provider. Then it is sent at once, and the capacity given back (``release``). A refusal that
 contacted nobody is retried in process (tenacity) while the provider's hint fits the short
 wait. The result or error becomes the record to write (``outcomes``)."""
 
@@ -29,6 +31,7 @@ from dispatcher.dispatch.clock import Clock
 from dispatcher.dispatch.confirm import ClaimGivenBack, Confirmations
 from dispatcher.dispatch.counters import Counters
 from dispatcher.dispatch.decision import decide_guarded
+from dispatcher.dispatch.held import HeldClaims
 from dispatcher.dispatch.render import compose
 from dispatcher.metrics import Metrics
 from dispatcher.model import Verdict
@@ -40,7 +43,12 @@ log = logging.getLogger("dispatcher.dispatch")
 
 
 class PolicyNoLongerAllows(Exception):
-    """Raised before an in-process retry when the policy would not send at that instant."""
+    """Raised before a try when the policy would not send at that instant."""
+
+
+class Stopped(Exception):
+    """The daemon stops while the claim waits for its channel's capacity, or before it is
+    handed over: it stays held, and the drain gives it back."""
 
 
 def retried_in_process(exc: BaseException, max_wait: float) -> bool:
@@ -55,13 +63,16 @@ def retried_in_process(exc: BaseException, max_wait: float) -> bool:
 
 
 class Sender:
-    """Sends confirmed claims with the runtime of the moment (``runtime`` may be swapped by a
-    reload between two tries) and counts what became of them."""
+    """Sends claims with the runtime of the moment (``runtime`` may be swapped by a reload
+    between two tries) and counts what became of them. A claim is let go from ``held`` when
+    its channel takes it; ``stopping`` cuts short a wait for capacity."""
 
     def __init__(
         self,
         runtime: Callable[[], Runtime],
         confirmations: Confirmations,
+        held: HeldClaims,
+        stopping: asyncio.Event,
         *,
         clock: Clock,
         counters: Counters,
@@ -69,13 +80,17 @@ class Sender:
     ) -> None:
         self._runtime = runtime
         self._confirmations = confirmations
+        self._held = held
+        self._stopping = stopping
+        self._stop_seen: asyncio.Task[bool] | None = None
         self._clock = clock
         self._counters = counters
         self._metrics = metrics
 
     async def attempt(self, claim: Claim) -> SendRecord:
-        """Send ``claim``, confirmed just now, and return its outcome; ``ClaimGivenBack``
-        when, confirmed again before a try, the store did not confirm it."""
+        """Send ``claim`` and return its outcome; ``ClaimGivenBack`` when, at the hand-off,
+        the store did not confirm it; ``Stopped`` when the daemon stops before it is handed
+        to its channel."""
         record = await self._attempt(claim)
         self._counters.count(record)
         return record
@@ -111,19 +126,12 @@ class Sender:
         started = monotonic_time.monotonic()
         try:
             result = await self._send_with_retry(channel, message, claim)
+        except Stopped:
+            if self._held.holds(claim.attempt_id):
+                raise  # never handed over: the drain gives it back
+            return self._not_now(claim, "stopping")  # between two tries
         except PolicyNoLongerAllows:
-            # Not the reminder's fault: decided again at once, without spending a try.
-            now = self._clock()
-            settings = self._runtime().config.dispatcher.dispatch
-            return outcomes.retry_later(
-                claim,
-                now,
-                "policy_recheck",
-                max_tries=settings.max_tries,
-                now=now,
-                counted=False,
-                spend=False,
-            )
+            return self._not_now(claim, "policy_recheck")
         except ClaimGivenBack:
             raise
         except Exception as exc:  # the channel's error, or a plugin bug
@@ -139,6 +147,14 @@ class Sender:
         now = self._clock()
         self._observe_sent(claim, elapsed, now)
         return outcomes.sent(claim, result, now)
+
+    def _not_now(self, claim: Claim, code: str) -> SendRecord:
+        """Not the reminder's fault: decided again at once, without spending a try."""
+        now = self._clock()
+        settings = self._runtime().config.dispatcher.dispatch
+        return outcomes.retry_later(
+            claim, now, code, max_tries=settings.max_tries, now=now, counted=False, spend=False
+        )
 
     def _observe_sent(self, claim: Claim, elapsed: float, now: datetime) -> None:
         reminder = claim.reminder
@@ -187,13 +203,40 @@ class Sender:
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _send_now(self, channel: Channel, message: Message, claim: Claim) -> SendResult:
-        """Wait for the provider's capacity, then make sure the claim still stands: confirmed
-        again in the store if the wait was long or its case or person changed here, and
-        decided again at this very instant (a window may have closed). Then send."""
-        await channel.ready(message)
-        await self._confirmations.confirm_at_send(claim)
-        self._recheck(claim)
-        return await channel.send(message)
+        """Wait for the channel to take the capacity to send ``message`` now; then make sure
+        the claim still stands: confirmed in the store (again, if it was long ago or its case
+        or person changed here) and decided again at this very instant. Then hand it over,
+        and give the capacity back whatever happened."""
+        await self._ready(channel, message)
+        try:
+            await self._confirmations.confirm(claim)
+            if self._stopping.is_set() and self._held.holds(claim.attempt_id):
+                raise Stopped()
+            self._recheck(claim)
+            self._held.let_go(claim)
+            return await channel.send(message)
+        finally:
+            channel.release(message)
+
+    async def _ready(self, channel: Channel, message: Message) -> None:
+        """``channel.ready(message)``, cut short by a stop (``Stopped``); a wait abandoned
+        leaves the channel holding nothing for ``message``."""
+        if self._stopping.is_set():
+            raise Stopped()
+        if type(channel).ready is Channel.ready:
+            return  # nothing to wait for (the common case, without a task per send)
+        if self._stop_seen is None:
+            self._stop_seen = asyncio.ensure_future(self._stopping.wait())
+        ready = asyncio.ensure_future(channel.ready(message))
+        try:
+            await asyncio.wait((ready, self._stop_seen), return_when=asyncio.FIRST_COMPLETED)
+        except BaseException:  # cancelled (the drain timed out)
+            await _abandon(ready, channel, message)
+            raise
+        if not ready.done():
+            await _abandon(ready, channel, message)
+            raise Stopped()
+        ready.result()  # the channel's error, if any
 
     def _recheck(self, claim: Claim) -> None:
         decision = decide_guarded(
@@ -206,3 +249,13 @@ class Sender:
         )
         if decision.verdict is not Verdict.SEND:
             raise PolicyNoLongerAllows()
+
+
+async def _abandon(ready: asyncio.Future[None], channel: Channel, message: Message) -> None:
+    """Stop waiting for ``channel``'s capacity; what it took all the same is given back."""
+    ready.cancel()
+    try:
+        await ready
+    except (asyncio.CancelledError, Exception):
+        return  # cancelled, or failed: it holds nothing
+    channel.release(message)

@@ -24,7 +24,7 @@ from dispatcher.testing.contract import ChannelContract
 from dispatcher.testing.contract.failure import Failure
 from dispatcher.testing.http_peer import HttpPeer, Reply, Request
 from dispatcher.testing.samples import PERSON_NAME, personal_data, sample_message
-from dispatcher.testing.watch import Peer
+from dispatcher.testing.watch import Peer, deliver
 
 __all__ = [
     "PERSON_NAME",
@@ -34,6 +34,7 @@ __all__ = [
     "Peer",
     "Reply",
     "Request",
+    "deliver",
     "http_peer",
     "personal_data",
     "sample_message",

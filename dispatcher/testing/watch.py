@@ -1,5 +1,6 @@
 """One send under watch: how many requests reached the peer, whether the channel slept, what
-it returned or raised — without the peer's own waiting counting against it."""
+it returned or raised — without the peer's own waiting counting against it. A send is made as
+the core makes it (``deliver``): ``ready``, then ``send``, then ``release``."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from dispatcher.channel import Channel, Message
+from dispatcher.channel import Channel, Message, SendResult
 
 # Set only in the task that runs ``send`` (and tasks it starts): a sleep in a peer's thread or
 # in the peer's own tasks is the peer provoking a timeout, not the channel waiting to retry.
@@ -61,14 +62,39 @@ def _sleeps_recorded(slept: list[float]) -> Iterator[None]:
         asyncio.sleep, time.sleep = real_async_sleep, real_sleep
 
 
-async def watched_send(channel: Channel, message: Message, peer: Peer, timeout: float) -> Watched:
-    """``channel.send(message)`` once, in a task of its own, given ``timeout`` seconds."""
+async def deliver(channel: Channel, message: Message) -> SendResult:
+    """Send ``message`` as the core does: the channel takes its capacity (``ready``), sends,
+    and gives the capacity back (``release``) whatever happened."""
+    await channel.ready(message)
+    try:
+        return await channel.send(message)
+    finally:
+        channel.release(message)
+
+
+async def watched_send(
+    channel: Channel, message: Message, peer: Peer, timeout: float, *, readied: bool = False
+) -> Watched:
+    """``message`` delivered once as the core does (``ready`` may wait; ``send`` is watched),
+    in a task of its own, given ``timeout`` seconds in all. ``readied``: the caller called
+    ``ready`` and calls ``release``; only ``send`` is made here."""
     watched = Watched()
     before = peer.requests
     context = contextvars.copy_context()
     context.run(_IN_SEND.set, True)
+
+    async def handed_over() -> Any:
+        sending = asyncio.get_running_loop().create_task
+        if readied:
+            return await sending(channel.send(message), context=context)
+        await channel.ready(message)
+        try:
+            return await sending(channel.send(message), context=context)
+        finally:
+            channel.release(message)
+
     with _sleeps_recorded(watched.slept):
-        task = asyncio.get_running_loop().create_task(channel.send(message), context=context)
+        task = asyncio.get_running_loop().create_task(handed_over())
         done, _ = await asyncio.wait({task}, timeout=timeout)
         if not done:
             task.cancel()

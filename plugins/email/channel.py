@@ -1,9 +1,14 @@
 """The email channel: each reminder as one message over a pool of persistent SMTP
-connections. It only sends and classifies what the server answered; the core retries."""
+connections. ``ready`` takes a connection (waiting for one when the pool is busy), ``send``
+carries the message on it at once, ``release`` gives it back. It only sends and classifies
+what the server answered; the core retries."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable
+from dataclasses import dataclass
+from typing import TypeVar
 
 import aiosmtplib
 from dispatcher_plugins.email.compose import compose, mailbox_header, message_id
@@ -44,6 +49,7 @@ class EmailChannel(Channel):
         self._reply_to = mailbox_header(settings.reply_to) if settings.reply_to else None
         # The configuration problem last logged (stage, code), until a message goes through.
         self._setup_fault: tuple[str, str | None] | None = None
+        self._leases: dict[str, _Lease] = {}  # attempt id → the connection ``ready`` took
 
     @property
     def connections_opened(self) -> int:
@@ -64,11 +70,13 @@ class EmailChannel(Channel):
         token = make_token(self._secret, self.name, person_id, address)
         return f"{self.settings.public_url}/email/unsubscribe/{token}"
 
-    async def send(self, message: Message) -> SendResult:
+    async def ready(self, message: Message) -> None:
+        """Build the message, then take a connection from the pool for it, waiting while all
+        are in use: once confirmed, MAIL goes out at once. Connecting errors are classified
+        as a send's."""
         pool = self._pool
         if pool is None:
-            # Closed by a reload (or not yet open): nothing was sent; the channel that
-            # replaces it sends it later.
+            # Closed by a reload (or not yet open): the channel that replaces it sends it.
             raise TransientError("email channel is not open", code="closed")
         if not message.contact.isascii():
             # Would need SMTPUTF8 end to end, which most relays do not offer.
@@ -80,20 +88,35 @@ class EmailChannel(Channel):
             id_domain=self._id_domain,
             unsubscribe_url=self.unsubscribe_url(message.person_id, message.contact),
         )
-        try:
-            return await self._transaction(pool, message, data, fresh=False)
-        except _StaleConnection:
-            # The server closed a pooled connection while it sat idle; nothing was sent on it.
-            return await self._transaction(pool, message, data, fresh=True)
+        client, reused = await self._connected(pool.acquire())
+        self._leases[message.attempt_id] = _Lease(pool, client, reused, data)
 
-    async def _transaction(
-        self, pool: SmtpPool, message: Message, data: bytes, *, fresh: bool
-    ) -> SendResult:
-        """MAIL, RCPT, DATA on one connection from the pool, every failure classified."""
+    def release(self, message: Message) -> None:
+        lease = self._leases.pop(message.attempt_id, None)
+        if lease is not None:
+            lease.pool.give_back(lease.client, reusable=lease.reusable)
+
+    async def send(self, message: Message) -> SendResult:
+        lease = self._leases.get(message.attempt_id)
+        if lease is None or lease.closed_since(self._pool):
+            # Closed by a reload since ``ready``: nothing was sent; the channel that
+            # replaces it sends it later.
+            raise TransientError("email channel is not open", code="closed")
         try:
-            client, reused = await pool.acquire(fresh=fresh)
+            return await self._transaction(lease, message)
+        except _StaleConnection:
+            # The server closed a pooled connection while it sat idle; nothing was sent on
+            # it. A new one on the same slot: nobody else waits for it.
+            lease.client = await self._connected(lease.pool.reconnect(lease.client))
+            lease.reused = False
+            return await self._transaction(lease, message)
+
+    async def _connected(self, connecting: Awaitable[T]) -> T:
+        """What ``connecting`` gives, its failures classified."""
+        try:
+            return await connecting
         except PoolClosed:
-            # Closed (a reload) while this send waited: the new channel sends it later.
+            # Closed (a reload) while this message waited: the new channel sends it later.
             raise TransientError("email channel is not open", code="closed") from None
         except aiosmtplib.SMTPResponseException as exc:
             raise self._noted(refusal(_setup_stage(exc), exc.code, exc.message)) from None
@@ -107,26 +130,28 @@ class EmailChannel(Channel):
                 code="unsupported",
             )
             raise self._noted(error) from None
+
+    async def _transaction(self, lease: _Lease, message: Message) -> SendResult:
+        """MAIL, RCPT, DATA on the connection ``ready`` took, every failure classified."""
+        client = lease.client
+        lease.reusable = False
         stage = "mail"
-        reusable = False
         try:
             await client.mail(self.settings.sender_address)
             stage = "rcpt"
             await client.rcpt(message.contact)
             stage = "data"
-            await client.data(data)
-            reusable = True
+            await client.data(lease.data)
+            lease.reusable = True
         except aiosmtplib.SMTPResponseException as exc:
-            reusable = await _reset(client)
+            lease.reusable = await _reset(client)
             raise self._noted(refusal(stage, exc.code, exc.message)) from None
         except (aiosmtplib.SMTPServerDisconnected, ConnectionError) as exc:
-            if reused and stage == "mail":
+            if lease.reused and stage == "mail":
                 raise _StaleConnection from None
             raise _lost(stage, exc) from None
         except (aiosmtplib.SMTPException, OSError) as exc:
             raise _lost(stage, exc) from None
-        finally:
-            await pool.release(client, reusable=reusable)
         if self._setup_fault is not None:
             self._setup_fault = None
             log.info(
@@ -152,6 +177,26 @@ class EmailChannel(Channel):
                 },
             )
         return error
+
+
+T = TypeVar("T")
+
+
+@dataclass(eq=False)
+class _Lease:
+    """The connection taken for one message, from ``ready`` to ``release``, and the message
+    as it goes on the wire."""
+
+    pool: SmtpPool
+    client: aiosmtplib.SMTP
+    reused: bool
+    data: bytes
+    reusable: bool = True  # may carry the next message once given back (unused: yes)
+
+    def closed_since(self, pool: SmtpPool | None) -> bool:
+        """Whether the channel's pool is no longer the one this connection came from (a
+        reload closed the channel)."""
+        return pool is not self.pool
 
 
 class _StaleConnection(Exception):

@@ -1,7 +1,9 @@
 """A pool of persistent SMTP connections: at most ``size`` open at once, each reused for
 message after message; a connection that failed, or sat idle too long, is closed and a new
-one opened when next needed. After ``close`` no connection is kept: one still in use when the
-pool closed is ended when given back."""
+one opened when next needed. A connection is taken before the message is confirmed for
+sending (the channel's ``ready``) and given back after it (``give_back``, which never waits).
+After ``close`` no connection is kept: one still in use when the pool closed is ended when given
+back."""
 
 from __future__ import annotations
 
@@ -28,6 +30,7 @@ class SmtpPool:
         self._idle: list[tuple[aiosmtplib.SMTP, float]] = []
         self.opened = 0
         self._closed = False
+        self._quitting: set[asyncio.Task[None]] = set()  # QUITs after close, until done
 
     async def acquire(self, *, fresh: bool = False) -> tuple[aiosmtplib.SMTP, bool]:
         """A connection for one message, and whether it was used before; give it back with
@@ -48,14 +51,24 @@ class SmtpPool:
             self._slots.release()
             raise
 
-    async def release(self, client: aiosmtplib.SMTP, *, reusable: bool) -> None:
+    async def reconnect(self, client: aiosmtplib.SMTP) -> aiosmtplib.SMTP:
+        """A new connection in place of ``client`` (found closed by the server), on the same
+        slot: the caller still gives it back with ``give_back``. Raises as ``acquire``."""
+        client.close()
+        if self._closed:
+            raise PoolClosed
+        return await self._connect()
+
+    def give_back(self, client: aiosmtplib.SMTP, *, reusable: bool) -> None:
         """Give back a connection from ``acquire``: kept for the next message when
         ``reusable``, else closed; after ``close``, ended with QUIT (nobody would reuse it)."""
         try:
             if not (reusable and client.is_connected):
                 client.close()
             elif self._closed:
-                await self._quit(client)
+                task = asyncio.ensure_future(self._quit(client))
+                self._quitting.add(task)
+                task.add_done_callback(self._quitting.discard)
             else:
                 self._idle.append((client, time.monotonic()))
         finally:

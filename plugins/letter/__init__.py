@@ -2,7 +2,8 @@
 spooled for a print house (``provider = "spool"``) or posted through Lob (``"lob"``).
 
 Letters are posted, not received at an hour: the channel is window-exempt; case state and
-opt-outs still apply, in the core.
+opt-outs still apply, in the core. The PDF is rendered in ``ready`` (with Lob, once one of the
+channel's HTTP slots is free), so ``send`` only posts or spools it.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 
 import aiohttp
 from dispatcher_plugins.letter.address import AddressError, addressee_and_letter, recipient
-from dispatcher_plugins.letter.lob import LobSetupError, letter_form, post_letter
+from dispatcher_plugins.letter.lob import HTTP_SLOTS, LobSetupError, letter_form, post_letter
 from dispatcher_plugins.letter.pdf import Layout, bundled_font, render_letter
 from dispatcher_plugins.letter.settings import LetterSettings
 from dispatcher_plugins.letter.spool import Spool
@@ -27,6 +28,7 @@ from dispatcher.channel import (
     Message,
     PermanentError,
     SendResult,
+    Slots,
     TransientError,
 )
 from dispatcher.hookspecs import hookimpl
@@ -59,11 +61,16 @@ class LetterChannel(Channel):
         self._open = False
         # The Lob status last logged as a configuration problem, until a letter goes through.
         self._setup_fault: int | None = None
+        # Requests to Lob at once: at most the session's connections, so a post never waits.
+        self._slots = Slots(HTTP_SLOTS)
+        self._rendered: dict[str, tuple[bytes, Any]] = {}  # attempt id → PDF and recipient
 
     async def open(self) -> None:
         if self.settings.provider == "lob" and self._session is None:
             timeout = aiohttp.ClientTimeout(total=self.settings.timeout.total_seconds())
-            self._session = aiohttp.ClientSession(timeout=timeout)
+            self._session = aiohttp.ClientSession(
+                timeout=timeout, connector=aiohttp.TCPConnector(limit=HTTP_SLOTS)
+            )
         self._open = True
 
     async def close(self) -> None:
@@ -90,11 +97,31 @@ class LetterChannel(Channel):
         )
         return pdf, to
 
+    async def ready(self, message: Message) -> None:
+        """Take an HTTP slot (Lob), then render the PDF, off the dispatch loop (a good part
+        of a second of CPU): ``send`` only hands it over."""
+        if not self._open:
+            raise PermanentError("letter channel is not open")
+        lob = self.settings.provider == "lob"
+        if lob:
+            await self._slots.take(message)
+        try:
+            self._rendered[message.attempt_id] = await asyncio.to_thread(self.render, message)
+        except BaseException:
+            self._slots.give_back(message)
+            raise
+
+    def release(self, message: Message) -> None:
+        self._rendered.pop(message.attempt_id, None)
+        self._slots.give_back(message)
+
     async def send(self, message: Message) -> SendResult:
         if not self._open:
             raise PermanentError("letter channel is not open")
-        # Rendering takes a good part of a second of CPU: off the dispatch loop.
-        pdf, to = await asyncio.to_thread(self.render, message)
+        rendered = self._rendered.get(message.attempt_id)
+        if rendered is None:
+            raise PermanentError("letter sent without ready: the core calls ready first")
+        pdf, to = rendered
         log.debug(
             "letter rendered",
             extra={

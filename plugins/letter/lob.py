@@ -26,6 +26,8 @@ from dispatcher_plugins.letter.settings import LetterSettings
 
 from dispatcher.channel import PermanentError, SendResult, TransientError
 
+# Requests to Lob at once, per channel: letters beyond wait in the channel's ``ready``.
+HTTP_SLOTS = 8
 # Seconds before a letter refused for a configuration problem is tried again.
 SETUP_RETRY_AFTER = 300.0
 _SETUP_STATUSES = {401: "API key refused", 403: "API key not permitted", 404: "no such endpoint"}

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -15,7 +14,6 @@ from sqlalchemy import select
 
 from dispatcher.channel import PermanentError, TransientError
 from dispatcher.dispatch import Dispatcher, StoreThread
-from dispatcher.dispatch.confirm import CONFIRMATION_FRESH
 from dispatcher.hookspecs import hookimpl
 from dispatcher.runtime import load_runtime
 from dispatcher.store import schema
@@ -278,6 +276,24 @@ async def test_graceful_stop_releases_unstarted_claims(dep: Deployment) -> None:
     assert len(released) == 20 - sent and not any(a.counted for a in released)
 
 
+async def test_a_stop_while_claims_wait_for_capacity_gives_them_back_unconfirmed(
+    dep: Deployment, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The channel has no capacity for anyone: its ``ready`` never returns. A stop does not
+    wait for it (the drain would time out and cut the sends off): every claim goes back to the
+    pool, never confirmed, and nothing was taken that release would have to give back."""
+    seed(dep, 3)
+    dep.set("dispatcher.toml", r'^drain_timeout = ".*"', 'drain_timeout = "10s"')
+    ScriptedChannel.ready_gate = asyncio.Event()
+    dispatcher, store = _dispatcher(dep)
+    await _run_until(dispatcher, lambda: ScriptedChannel.readying == 3, timeout=30)
+    store.shutdown()
+    assert "sends still running at stop" not in caplog.text, "the drain waited for ready"
+    assert ScriptedChannel.calls == [] and ScriptedChannel.released == []
+    assert [r.state for r in _rows(dep, schema.reminders)] == ["pending"] * 3
+    assert [a.outcome for a in _rows(dep, schema.attempts)] == ["released"] * 3
+
+
 async def test_provider_id_is_recorded_with_the_attempt(dep: Deployment) -> None:
     seed(dep, 2)
     dispatcher, store = _dispatcher(dep)
@@ -344,8 +360,8 @@ async def test_in_process_retry_rechecks_policy_at_the_retry_instant(dep: Deploy
 
 async def test_a_claim_whose_case_changed_before_its_send_is_not_sent(dep: Deployment) -> None:
     """A payment recorded while reminders wait claimed for a send slot: by another process
-    (seen when the claim is confirmed) and by this one (``changed``, seen even for a claim
-    already confirmed ahead). Neither is sent; both are decided again and suppressed."""
+    and by this one (``changed``); both are seen when the claim is confirmed, once its
+    channel can take it. Neither is sent; both are decided again and suppressed."""
     seed(dep, 8)
     dep.set("dispatcher.toml", r"^concurrency = \d+", "concurrency = 1")
     # P0's send is held open until the payments are in: the claims behind it wait for the one
@@ -359,12 +375,8 @@ async def test_a_claim_whose_case_changed_before_its_send_is_not_sent(dep: Deplo
         while not ScriptedChannel.calls:
             await asyncio.sleep(0.01)
         assert ScriptedChannel.calls == ["P0"]
-        # The groups ahead are confirmed on the store thread while P0 sends: wait for P1's.
-        deadline = asyncio.get_running_loop().time() + 5
-        while "P1" not in (confirmed_ahead := _sending(dep)):
-            assert asyncio.get_running_loop().time() < deadline, "P1 not confirmed ahead"
-            await asyncio.sleep(0.01)
-        assert "P5" not in confirmed_ahead
+        # Confirmation never runs ahead of what can be sent: only P0 is confirmed.
+        assert _sending(dep) == {"P0"}
         now = datetime.now(UTC)
         await asyncio.to_thread(other.case_event, "C5", "paid", now=now, source="api")
         await asyncio.to_thread(other.case_event, "C1", "paid", now=now, source="api")
@@ -468,29 +480,31 @@ async def test_waiting_for_the_senders_capacity_never_carries_a_send_into_quiet_
     )
 
 
-async def test_a_claim_confirmed_ahead_that_waits_long_is_confirmed_again(dep: Deployment) -> None:
-    """Slow sends: P2's claim was confirmed while P0 was sending, then waited more than a
-    second for its slot. A payment recorded meanwhile by another process (no ``changed``
-    call reaches this one) still stops it."""
+async def test_claims_waiting_for_a_send_slot_are_not_confirmed(dep: Deployment) -> None:
+    """Slow sends, one at a time: while P0 sends, the claims behind it stay unconfirmed (a
+    crash would give them back, not leave them unknown), and a payment recorded meanwhile by
+    another process (no ``changed`` call reaches this one) still stops P2."""
     seed(dep, 4)
     dep.set("dispatcher.toml", r"^concurrency = \d+", "concurrency = 1")
-    dispatcher, store = _dispatcher(dep, delay=0.6)
+    first_send = asyncio.Event()
+    ScriptedChannel.script["P0"] = [first_send]
+    dispatcher, store = _dispatcher(dep)
     other = dep.store()
     task = asyncio.create_task(dispatcher.run())
     try:
         while not ScriptedChannel.calls:
             await asyncio.sleep(0.01)
-        await asyncio.sleep(0.1)
-        ahead = {a.person_id for a in _rows(dep, schema.attempts) if a.outcome == "sending"}
-        assert {"P1", "P2"} <= ahead, "confirmed ahead of their sends"
+        assert _sending(dep) == {"P0"}, "nothing confirmed ahead of its send"
         await asyncio.to_thread(other.case_event, "C2", "paid", now=datetime.now(UTC))
+        first_send.set()
         await _until_settled(dep)
     finally:
+        first_send.set()
         dispatcher.stop()
         await task
         store.shutdown()
         other.close()
-    assert "P2" not in ScriptedChannel.calls
+    assert sorted(ScriptedChannel.calls) == ["P0", "P1", "P3"]
     assert _reminder(dep, "P2").state in ("suppressed", "cancelled")
 
 
@@ -498,8 +512,9 @@ async def test_a_claim_confirmed_ahead_that_waits_long_is_confirmed_again(dep: D
 async def test_a_payment_while_the_send_waits_for_capacity_stops_it(
     dep: Deployment, told: bool
 ) -> None:
-    """The sender's cap holds the send after its confirmation; meanwhile the case is paid —
-    through this process (``changed``) or another. The send does not go out."""
+    """The sender's cap holds the send before its confirmation; meanwhile the case is paid —
+    through this process (``changed``) or another. The send does not go out, and what the
+    channel took for it is given back."""
     seed(dep, 1)
     other = dep.store()
     dispatcher, store = _dispatcher(dep)
@@ -512,8 +527,6 @@ async def test_a_payment_while_the_send_waits_for_capacity_stops_it(
         other.case_event("C0", "paid", now=datetime.now(UTC))
         if told:
             dispatcher.changed(case_id="C0", person_id="P0")
-        else:
-            time.sleep(CONFIRMATION_FRESH + 0.1)  # a long wait for the sender's next slot
 
     ScriptedChannel.on_ready = pay_while_waiting
     try:
@@ -524,6 +537,7 @@ async def test_a_payment_while_the_send_waits_for_capacity_stops_it(
         store.shutdown()
         other.close()
     assert ScriptedChannel.calls == []
+    assert ScriptedChannel.released == ["P0"], "what ready took is given back"
     assert _reminder(dep, "P0").state in ("suppressed", "cancelled")
     assert [a.outcome for a in _attempts(dep, "P0")] == ["released"]
 

@@ -14,7 +14,7 @@ import itertools
 import pytest
 
 from dispatcher.testing import ChannelContract, Failure
-from tests.plugins.toy_channels import BrokenToyChannel, ToyChannel, ToyProvider
+from tests.plugins.toy_channels import SLOTS, BrokenToyChannel, ToyChannel, ToyProvider
 
 names = itertools.count()
 
@@ -50,11 +50,14 @@ class ToyFixtures:
 class TestToy(ToyFixtures, ChannelContract):
     channel_class = ToyChannel
     entry_point = "toy"
+    capacity = SLOTS
 
 
 class TestBrokenToy(ToyFixtures, ChannelContract):
     channel_class = BrokenToyChannel
     entry_point = "broken-toy"
+    capacity = SLOTS
+    send_timeout = 2.0  # it hangs for good: no need to wait long to see it
 
 
 class TestToyWithoutFailures(ChannelContract):
@@ -95,6 +98,12 @@ CHECKS = {
     ],
     "test_settings_never_show_secrets": [
         "`api_token` looks like a secret but is <class 'str'>: declare it as pydantic.SecretStr",
+    ],
+    "test_ready_then_release_without_a_send_sends_nothing_and_gives_back": [
+        "ready did not return within 2s with capacity free: release must give back what ready took",
+    ],
+    "test_send_never_waits_for_capacity": [
+        "with all 2 taken, a send after ready did not return within 2s (it waits inside send)",
     ],
     "test_open_and_close_are_idempotent": [
         "close before open raised AttributeError(",

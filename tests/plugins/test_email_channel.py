@@ -26,7 +26,7 @@ from dispatcher_plugins.email.unsubscribe import (
 
 from dispatcher.channel import PermanentError, TransientError
 from dispatcher.model import ContactKind
-from dispatcher.testing import sample_message
+from dispatcher.testing import deliver, sample_message
 from tests.plugins.smtp_peer import SmtpPeer
 
 SECRET = "unsubscribe-secret-for-tests"
@@ -64,6 +64,15 @@ async def channel(smtp: SmtpPeer) -> AsyncIterator[EmailChannel]:
     await channel.close()
 
 
+async def quit_seen(smtp: SmtpPeer) -> None:
+    """Wait for the server to see a QUIT: one sent after ``close`` goes out in the background
+    (giving a connection back never waits)."""
+    for _ in range(3000):
+        if smtp.quits:
+            return
+        await asyncio.sleep(0.01)
+
+
 def parts(mail: EmailMessage) -> dict[str, str]:
     """Each leaf part's decoded text by content type (line ends as written, not as sent)."""
     leaves = [part for part in mail.walk() if not part.is_multipart()]
@@ -83,7 +92,7 @@ async def test_a_chinese_message_arrives_with_its_headers_and_both_parts(
         locale="zh-CN",
     )
 
-    result = await channel.send(message)
+    result = await deliver(channel, message)
 
     [mail] = smtp.received
     assert smtp.envelopes == [("billing@acme.example", [message.contact])]
@@ -109,7 +118,7 @@ async def test_a_chinese_message_arrives_with_its_headers_and_both_parts(
 
 
 async def test_a_message_without_html_is_plain_text(smtp: SmtpPeer, channel: EmailChannel) -> None:
-    await channel.send(sample_message(ContactKind.EMAIL, body="Pay please"))
+    await deliver(channel, sample_message(ContactKind.EMAIL, body="Pay please"))
     [mail] = smtp.received
     assert parts(mail) == {"text/plain": "Pay please\n"}
 
@@ -117,14 +126,14 @@ async def test_a_message_without_html_is_plain_text(smtp: SmtpPeer, channel: Ema
 async def test_the_same_attempt_gets_the_same_message_id(
     smtp: SmtpPeer, channel: EmailChannel
 ) -> None:
-    await channel.send(sample_message(ContactKind.EMAIL, attempt_id="same"))
-    await channel.send(sample_message(ContactKind.EMAIL, attempt_id="same"))
+    await deliver(channel, sample_message(ContactKind.EMAIL, attempt_id="same"))
+    await deliver(channel, sample_message(ContactKind.EMAIL, attempt_id="same"))
     assert [m["Message-ID"] for m in smtp.received] == ["<same@acme.example>"] * 2
 
 
 async def test_the_pool_reuses_its_connections(smtp: SmtpPeer, channel: EmailChannel) -> None:
-    await asyncio.gather(*(channel.send(sample_message(ContactKind.EMAIL)) for _ in range(30)))
-    await asyncio.gather(*(channel.send(sample_message(ContactKind.EMAIL)) for _ in range(30)))
+    await asyncio.gather(*(deliver(channel, sample_message(ContactKind.EMAIL)) for _ in range(30)))
+    await asyncio.gather(*(deliver(channel, sample_message(ContactKind.EMAIL)) for _ in range(30)))
 
     assert smtp.requests == 60
     assert 1 <= smtp.connections <= 3, "at most pool_size connections, each used again"
@@ -134,34 +143,34 @@ async def test_the_pool_reuses_its_connections(smtp: SmtpPeer, channel: EmailCha
 async def test_a_refused_recipient_keeps_the_connection(
     smtp: SmtpPeer, channel: EmailChannel
 ) -> None:
-    await channel.send(sample_message(ContactKind.EMAIL))
+    await deliver(channel, sample_message(ContactKind.EMAIL))
     with smtp.refusing("rcpt", 550), pytest.raises(PermanentError) as refused:
-        await channel.send(sample_message(ContactKind.EMAIL))
-    await channel.send(sample_message(ContactKind.EMAIL))
+        await deliver(channel, sample_message(ContactKind.EMAIL))
+    await deliver(channel, sample_message(ContactKind.EMAIL))
 
     assert refused.value.mark_contact == "invalid" and refused.value.code == "550"
     assert (smtp.requests, smtp.connections) == (2, 1)
 
 
 async def test_a_dropped_connection_is_replaced(smtp: SmtpPeer, channel: EmailChannel) -> None:
-    await channel.send(sample_message(ContactKind.EMAIL))
+    await deliver(channel, sample_message(ContactKind.EMAIL))
     smtp.stop()  # closes the pooled connection from the server's side
     smtp.start()
-    await channel.send(sample_message(ContactKind.EMAIL))
+    await deliver(channel, sample_message(ContactKind.EMAIL))
     assert (smtp.requests, smtp.connections) == (2, 2)
 
 
 async def test_close_ends_every_connection_and_a_send_after_it_fails(
     smtp: SmtpPeer, channel: EmailChannel
 ) -> None:
-    await asyncio.gather(*(channel.send(sample_message(ContactKind.EMAIL)) for _ in range(6)))
+    await asyncio.gather(*(deliver(channel, sample_message(ContactKind.EMAIL)) for _ in range(6)))
     before = smtp.connections
     await channel.close()
     with pytest.raises(TransientError) as closed:  # nothing sent: the next channel sends it
-        await channel.send(sample_message(ContactKind.EMAIL))
+        await deliver(channel, sample_message(ContactKind.EMAIL))
     assert not closed.value.attempted
     await channel.open()
-    await channel.send(sample_message(ContactKind.EMAIL))
+    await deliver(channel, sample_message(ContactKind.EMAIL))
     assert smtp.connections == before + 1, "the connections closed were not used again"
     assert smtp.quits == before
 
@@ -178,7 +187,7 @@ async def test_a_long_subject_and_lines_starting_with_a_dot_arrive_unchanged(
 ) -> None:
     subject = "逾期提醒 " * 40
     body = ".\n.. a line that starts with dots\nend"
-    await channel.send(sample_message(ContactKind.EMAIL, subject=subject.strip(), body=body))
+    await deliver(channel, sample_message(ContactKind.EMAIL, subject=subject.strip(), body=body))
     [mail] = smtp.received
     assert mail["Subject"] == subject.strip()
     assert parts(mail) == {"text/plain": body + "\n"}
@@ -198,7 +207,7 @@ async def test_a_refusal_at_data_marks_the_address_only_when_it_names_it(
     smtp: SmtpPeer, channel: EmailChannel, reply: str, mark: str | None
 ) -> None:
     with smtp.refusing("data", reply), pytest.raises(PermanentError) as refused:
-        await channel.send(sample_message(ContactKind.EMAIL))
+        await deliver(channel, sample_message(ContactKind.EMAIL))
     assert (refused.value.mark_contact, refused.value.code) == (mark, "550")
     assert refused.value.attempted is False
 
@@ -208,7 +217,7 @@ async def test_a_full_mailbox_is_tried_again_later(smtp: SmtpPeer, channel: Emai
         smtp.refusing("rcpt", "552 5.2.2 Mailbox full"),
         pytest.raises(TransientError) as refused,
     ):
-        await channel.send(sample_message(ContactKind.EMAIL))
+        await deliver(channel, sample_message(ContactKind.EMAIL))
     assert refused.value.retry_after == MAILBOX_FULL_RETRY_AFTER
     assert refused.value.attempted is False
 
@@ -221,11 +230,11 @@ async def test_a_setup_refusal_keeps_reminders_queued_and_is_logged_once(
     with smtp.refusing("mail", "530 5.7.0 Authentication required"):
         for message in messages:
             with pytest.raises(TransientError) as refused:
-                await channel.send(message)
+                await deliver(channel, message)
             assert isinstance(refused.value, ServerSetupError)
             assert refused.value.retry_after == SETUP_RETRY_AFTER
             assert (refused.value.attempted, refused.value.code) == (False, "530")
-    await channel.send(sample_message(ContactKind.EMAIL))
+    await deliver(channel, sample_message(ContactKind.EMAIL))
 
     records = [
         r for r in caplog.records if r.name == "dispatcher.email" and r.levelno >= logging.INFO
@@ -246,7 +255,7 @@ async def test_a_refused_login_is_a_setup_problem() -> None:
         await channel.open()
         try:
             with pytest.raises(ServerSetupError) as refused:
-                await channel.send(sample_message(ContactKind.EMAIL))
+                await deliver(channel, sample_message(ContactKind.EMAIL))
         finally:
             await channel.close()
         assert (refused.value.stage, refused.value.code) == ("auth", "535")
@@ -256,7 +265,7 @@ async def test_a_refused_login_is_a_setup_problem() -> None:
         channel = EmailChannel("email", settings(peer, username="acme", password="right-password"))
         await channel.open()
         try:
-            await channel.send(sample_message(ContactKind.EMAIL))
+            await deliver(channel, sample_message(ContactKind.EMAIL))
         finally:
             await channel.close()
         assert peer.requests == 1
@@ -269,11 +278,12 @@ async def test_a_connection_given_back_after_close_is_ended(
     smtp: SmtpPeer, channel: EmailChannel
 ) -> None:
     with smtp.holding() as hold:
-        sending = asyncio.create_task(channel.send(sample_message(ContactKind.EMAIL)))
+        sending = asyncio.create_task(deliver(channel, sample_message(ContactKind.EMAIL)))
         assert await asyncio.to_thread(smtp.holding_data.wait, 30), "DATA never reached"
         await channel.close()
         hold.set()
         await sending
+        await quit_seen(smtp)
 
     assert smtp.requests == 1
     assert (smtp.connections, smtp.quits) == (1, 1), "the connection was QUIT, not kept"
@@ -285,15 +295,16 @@ async def test_a_send_waiting_for_a_connection_when_the_pool_closes_stays_queued
     channel = EmailChannel("email", settings(smtp, pool_size=1))
     await channel.open()
     with smtp.holding() as hold:
-        first = asyncio.create_task(channel.send(sample_message(ContactKind.EMAIL)))
+        first = asyncio.create_task(deliver(channel, sample_message(ContactKind.EMAIL)))
         assert await asyncio.to_thread(smtp.holding_data.wait, 30), "DATA never reached"
-        second = asyncio.create_task(channel.send(sample_message(ContactKind.EMAIL)))
+        second = asyncio.create_task(deliver(channel, sample_message(ContactKind.EMAIL)))
         await asyncio.sleep(0)  # the second send now waits for the one connection
         await channel.close()
         hold.set()
         await first
         with pytest.raises(TransientError) as closed:
             await second
+        await quit_seen(smtp)
     assert (closed.value.code, closed.value.attempted) == ("closed", False)
     assert (smtp.requests, smtp.connections, smtp.quits) == (1, 1, 1)
 
@@ -321,11 +332,11 @@ async def test_only_a_failure_after_data_began_counts_as_attempted(smtp: SmtpPee
     await channel.open()
     try:
         with smtp.stalling(3), pytest.raises(TransientError) as no_reply:
-            await channel.send(sample_message(ContactKind.EMAIL))
+            await deliver(channel, sample_message(ContactKind.EMAIL))
         with smtp.down(), pytest.raises(TransientError) as down:
-            await channel.send(sample_message(ContactKind.EMAIL))
+            await deliver(channel, sample_message(ContactKind.EMAIL))
         with smtp.refusing("rcpt", 451), pytest.raises(TransientError) as busy:
-            await channel.send(sample_message(ContactKind.EMAIL))
+            await deliver(channel, sample_message(ContactKind.EMAIL))
     finally:
         await channel.close()
     assert (no_reply.value.code, no_reply.value.attempted) == ("timeout", True)

@@ -25,6 +25,7 @@ def smtp() -> Iterator[SmtpPeer]:
 class TestEmailContract(ChannelContract):
     channel_class = EmailChannel
     entry_point = "email"
+    capacity = 2  # pool_size below
 
     @pytest.fixture
     def peer(self, smtp: SmtpPeer) -> SmtpPeer:
@@ -41,6 +42,7 @@ class TestEmailContract(ChannelContract):
             "unsubscribe_secret": SECRET,
             "command_timeout": "1s",
             "connect_timeout": "1s",
+            "pool_size": 2,
         }
 
     @pytest.fixture

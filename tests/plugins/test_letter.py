@@ -32,6 +32,7 @@ from dispatcher.model import (
 )
 from dispatcher.policy import decide
 from dispatcher.runtime import load_runtime
+from dispatcher.testing import deliver
 from dispatcher.testing.samples import sample_message
 from tests.conftest import Deployment
 
@@ -158,7 +159,7 @@ async def test_a_spooled_letter_and_its_manifest(tmp_path: Path) -> None:
     channel = LetterChannel("letter", settings)
     await channel.open()
     message = sample_message(ContactKind.POSTAL, body="Pat Example\n\nDear Pat,\n\nhello")
-    result = await channel.send(message)
+    result = await deliver(channel, message)
     await channel.close()
     pdf = (tmp_path / f"{message.attempt_id}.pdf").read_bytes()
     manifest = json.loads((tmp_path / f"{message.attempt_id}.json").read_bytes())

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from dispatcher_plugins.letter import LetterChannel
-from dispatcher_plugins.letter.lob import SETUP_RETRY_AFTER
+from dispatcher_plugins.letter.lob import HTTP_SLOTS, SETUP_RETRY_AFTER
 from dispatcher_plugins.letter.spool import Spool
 
 from dispatcher.channel import Channel, Message
@@ -102,6 +102,7 @@ class TestLetterSpoolContract(ChannelContract):
 class TestLetterLobContract(ChannelContract):
     channel_class = LetterChannel
     entry_point = "letter"
+    capacity = HTTP_SLOTS
 
     @pytest.fixture
     def make_message(self) -> Callable[[ContactKind], Message]:

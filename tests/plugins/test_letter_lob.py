@@ -25,7 +25,7 @@ from dispatcher_plugins.letter.settings import LetterSettings
 
 from dispatcher.channel import Message, PermanentError, TransientError
 from dispatcher.model import ContactKind
-from dispatcher.testing import HttpPeer, Reply
+from dispatcher.testing import HttpPeer, Reply, deliver
 from dispatcher.testing.samples import sample_message
 from tests.conftest import REPO, free_port, wait_for
 from tests.plugins.test_letter_contract import SENDER
@@ -63,7 +63,7 @@ async def send_one(settings: LetterSettings) -> tuple[str, Any]:
     )
     await channel.open()
     try:
-        return message.attempt_id, await channel.send(message)
+        return message.attempt_id, await deliver(channel, message)
     finally:
         await channel.close()
 
@@ -227,9 +227,9 @@ async def test_a_refused_key_is_logged_once_without_the_key(
         with http_peer.replying(Reply(401)):
             for _ in range(3):
                 with pytest.raises(LobSetupError):
-                    await channel.send(letter())
+                    await deliver(channel, letter())
         http_peer.respond = lambda request: Reply(200, json={"id": "ltr_2"})
-        assert (await channel.send(letter())).provider_id == "ltr_2"
+        assert (await deliver(channel, letter())).provider_id == "ltr_2"
     finally:
         await channel.close()
 

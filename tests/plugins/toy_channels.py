@@ -1,5 +1,6 @@
 """Two toy SMS channels for testing the contract suite itself: ``ToyChannel`` keeps the
-contract, ``BrokenToyChannel`` breaks every rule of it. Both send to an in-memory provider."""
+contract, ``BrokenToyChannel`` breaks every rule of it. Both send to an in-memory provider, at
+most ``SLOTS`` messages at once."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from dispatcher.channel import (
     Message,
     PermanentError,
     SendResult,
+    Slots,
     TransientError,
 )
 from dispatcher.hookspecs import hookimpl
@@ -25,6 +27,7 @@ from dispatcher.privacy import mask
 
 log = logging.getLogger("toy")
 PROVIDERS: dict[str, ToyProvider] = {}
+SLOTS = 2
 
 
 class ProviderBusy(Exception):
@@ -72,6 +75,16 @@ class ToyChannel(Channel):
     contact_kind = ContactKind.PHONE
     Settings = ToySettings
 
+    def __init__(self, name: str, settings: ChannelSettings) -> None:
+        super().__init__(name, settings)
+        self.slots = Slots(SLOTS)
+
+    async def ready(self, message: Message) -> None:
+        await self.slots.take(message)
+
+    def release(self, message: Message) -> None:
+        self.slots.give_back(message)
+
     async def send(self, message: Message) -> SendResult:
         provider = PROVIDERS[self.settings.provider]  # type: ignore[attr-defined]
         try:
@@ -97,12 +110,17 @@ class BrokenToyChannel(Channel):
 
     async def open(self) -> None:
         self.session = object()
+        self.slots = asyncio.Semaphore(SLOTS)
+
+    async def ready(self, message: Message) -> None:
+        await self.slots.acquire()  # and never given back: no release
 
     async def close(self) -> None:
         del self.session
 
     async def send(self, message: Message) -> Any:
         log.info("sending to %s", message.contact)
+        await self.slots.acquire()  # waits for capacity inside send
         provider = PROVIDERS[self.settings.provider]  # type: ignore[attr-defined]
         for _ in range(3):
             try:

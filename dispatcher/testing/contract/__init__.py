@@ -1,7 +1,8 @@
 """The channel contract suite: subclass ``ChannelContract`` in a test module and pytest checks
 that the channel declares itself properly, sends once per call, raises the core's error types,
-never sleeps or retries, validates its settings, opens and closes safely, and keeps personal
-data out of logs and errors.
+never sleeps or retries, takes its capacity in ``ready`` and never waits for it in ``send``,
+validates its settings, opens and closes safely, and keeps personal data out of logs and
+errors.
 
 Each check is a test method; a failure says what to change in the channel. The checks come in
 parts by what they check, one module each; ``ChannelContract`` composes them.
@@ -9,6 +10,7 @@ parts by what they check, one module each; ``ChannelContract`` composes them.
 
 from __future__ import annotations
 
+from dispatcher.testing.contract.capacity import CapacityChecks
 from dispatcher.testing.contract.classification import ClassificationChecks
 from dispatcher.testing.contract.declaration import DeclarationChecks
 from dispatcher.testing.contract.lifecycle import LifecycleChecks
@@ -23,11 +25,13 @@ class ChannelContract(
     PrivacyChecks,
     LifecycleChecks,
     SettingsChecks,
+    CapacityChecks,
     ClassificationChecks,
     SendingChecks,
     DeclarationChecks,
 ):
     """Base class of a channel's contract tests. Set ``channel_class`` (and ``entry_point``, the
-    name under ``[project.entry-points.dispatcher]``) and provide the fixtures ``peer``,
+    name under ``[project.entry-points.dispatcher]``; ``capacity`` when the channel limits the
+    messages under way) and provide the fixtures ``peer``,
     ``valid_settings``, ``bad_settings``, ``transient_failures`` and ``permanent_failures``.
     """

@@ -24,6 +24,9 @@ class ContractBase:
     channel_class: ClassVar[type[Channel]]
     entry_point: ClassVar[str | None] = None
     send_timeout: ClassVar[float] = 30.0  # longest a send may take before it counts as hung
+    # How many messages a channel built from ``valid_settings`` holds at once between ready
+    # and release (its pool, its HTTP slots); None when it limits nothing.
+    capacity: ClassVar[int | None] = None
 
     # -- what the author provides -------------------------------------------------------------
 

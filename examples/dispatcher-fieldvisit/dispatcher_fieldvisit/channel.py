@@ -2,7 +2,8 @@
 
 One send is one signed POST of the task to the configured webhook: the person's postal address,
 the case, and the rendered template as the agent's brief. Whether and when a visit may be
-booked is the policy's business (policy.toml), never this channel's.
+booked is the policy's business (policy.toml), never this channel's. At most ``HTTP_SLOTS``
+requests are under way at once: a message waits for a slot in ``ready``, never in ``send``.
 """
 
 from __future__ import annotations
@@ -15,7 +16,14 @@ from typing import Any
 
 import aiohttp
 
-from dispatcher.channel import Channel, Message, PermanentError, SendResult, TransientError
+from dispatcher.channel import (
+    Channel,
+    Message,
+    PermanentError,
+    SendResult,
+    Slots,
+    TransientError,
+)
 from dispatcher.model import ContactKind
 from dispatcher_fieldvisit.answers import placed, refused
 from dispatcher_fieldvisit.settings import FieldVisitSettings
@@ -28,6 +36,8 @@ from dispatcher_fieldvisit.signing import (
 
 log = logging.getLogger("dispatcher_fieldvisit")
 USER_AGENT = "dispatcher-fieldvisit/0.1"
+# Requests to the CRM at once: the session's connections, so a send never waits for one.
+HTTP_SLOTS = 8
 
 
 def task_body(message: Message, queue: str | None) -> bytes:
@@ -57,6 +67,7 @@ class FieldVisitChannel(Channel):
         super().__init__(name, settings)
         self.settings: FieldVisitSettings = settings
         self._session: aiohttp.ClientSession | None = None
+        self._slots = Slots(HTTP_SLOTS)
 
     async def open(self) -> None:
         if self._session is None:
@@ -64,12 +75,20 @@ class FieldVisitChannel(Channel):
             self._session = aiohttp.ClientSession(
                 timeout=aiohttp.ClientTimeout(total=seconds, connect=seconds),
                 headers={"User-Agent": USER_AGENT},
+                connector=aiohttp.TCPConnector(limit=HTTP_SLOTS),
             )
 
     async def close(self) -> None:
         if self._session is not None:
             session, self._session = self._session, None
             await session.close()
+
+    async def ready(self, message: Message) -> None:
+        """Wait for one of the channel's HTTP slots."""
+        await self._slots.take(message)
+
+    def release(self, message: Message) -> None:
+        self._slots.give_back(message)
 
     async def send(self, message: Message) -> SendResult:
         if self._session is None:

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 from dispatcher_fieldvisit import FieldVisitChannel
+from dispatcher_fieldvisit.channel import HTTP_SLOTS
 from dispatcher_fieldvisit.fake_crm import FakeCrm
 
 from dispatcher.testing import ChannelContract, Failure, HttpPeer, Reply
@@ -14,6 +15,7 @@ from dispatcher.testing import ChannelContract, Failure, HttpPeer, Reply
 class TestFieldVisitContract(ChannelContract):
     channel_class = FieldVisitChannel
     entry_point = "field-visit"
+    capacity = HTTP_SLOTS
 
     @pytest.fixture
     def peer(self, crm: FakeCrm) -> HttpPeer:

@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from dispatcher.channel import PermanentError, TransientError
 from dispatcher.model import ContactKind
-from dispatcher.testing import Reply, sample_message
+from dispatcher.testing import Reply, deliver, sample_message
 
 
 def channel(settings: dict[str, Any]) -> FieldVisitChannel:
@@ -27,7 +27,7 @@ async def send_once(settings: dict[str, Any], message: Any = None) -> Any:
     visits = channel(settings)
     await visits.open()
     try:
-        return await visits.send(message or sample_message(ContactKind.POSTAL))
+        return await deliver(visits, message or sample_message(ContactKind.POSTAL))
     finally:
         await visits.close()
 

@@ -7,7 +7,10 @@ channel.
 
 from __future__ import annotations
 
+import enum
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -96,6 +99,34 @@ class PermanentError(ChannelError):
         self.mark_contact = mark_contact
 
 
+class Reconciled(enum.StrEnum):
+    """What a channel learned of an attempt whose outcome was unknown: ``sent`` (the provider
+    has it: the step is done and counts toward limits), ``not_sent`` (the provider never got
+    it: the reminder is decided again, no try spent) or ``unknown`` (nothing to tell)."""
+
+    SENT = "sent"
+    NOT_SENT = "not_sent"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class UnknownAttempt:
+    """An attempt confirmed for sending whose outcome was never recorded (a crash between
+    hand-off and record), as ``Channel.reconcile`` gets it. ``at`` is when it was claimed (it
+    left at or after that); ``provider_id`` is the provider's id when it was recorded.
+    ``message`` is the message rendered again, given only to a channel that sets
+    ``reconcile_resends`` and only while the case is open and the address may be used: the
+    contact is the full address (never log it)."""
+
+    attempt_id: str
+    reminder_id: int | None
+    channel: str
+    contact: str
+    at: datetime
+    provider_id: str | None = None
+    message: Message | None = None
+
+
 class ChannelSettings(BaseModel):
     """Base for a channel's settings model; unknown keys are errors. A duration field is typed
     ``Duration`` (from this module): it reads ``"90s"``, ``"250ms"`` or a number of seconds."""
@@ -140,6 +171,18 @@ class Channel:
     async def close(self) -> None:
         """Release what ``open`` acquired. Called after the last send."""
 
+    # A channel whose provider dedupes by idempotency key (the attempt id) resolves an
+    # unknown attempt by sending it again: ``reconcile`` then gets each attempt's message.
+    reconcile_resends: ClassVar[bool] = False
+
+    async def reconcile(self, attempts: Sequence[UnknownAttempt]) -> Mapping[str, Reconciled]:
+        """Ask the provider what became of ``attempts`` (their outcome is unknown): an answer
+        per attempt id, ``Reconciled.UNKNOWN`` for any left out. Called by the daemon in
+        pages, with the channel open, never for an attempt it already resolved. Raise nothing
+        for one attempt (say ``unknown``); an error raised fails the page, tried again later.
+        The default knows nothing: every attempt stays unknown."""
+        return {attempt.attempt_id: Reconciled.UNKNOWN for attempt in attempts}
+
 
 __all__ = [
     "Channel",
@@ -148,6 +191,8 @@ __all__ = [
     "Duration",
     "Message",
     "PermanentError",
+    "Reconciled",
     "SendResult",
     "TransientError",
+    "UnknownAttempt",
 ]

@@ -37,6 +37,7 @@ from dispatcher.daemon.node import (
 )
 from dispatcher.daemon.notify import Notifier
 from dispatcher.daemon.reader import StoreReader
+from dispatcher.daemon.reconcile import Reconciler
 from dispatcher.daemon.reload import (
     carry_over_channels,
     close_after_sends,
@@ -126,6 +127,10 @@ class Daemon:
         settle_collector()
         self.notifier.ready(self._status_line())
         self._spawn(self.plan())
+        # Unknown attempts asked of their channels, in the background: READY never waits.
+        self._spawn(
+            Reconciler(self.store_thread, lambda: self.runtime, self.clock).run_periodically()
+        )
         try:
             await self.dispatcher.run()
         finally:

@@ -23,6 +23,7 @@ from dispatcher.model import (
     Reminder,
     ReminderState,
 )
+from dispatcher.store.unknown_api import UnknownAttemptsApi
 
 # decide(reminder, person, case, history) -> Decision, with `now` already bound.
 DecideFn = Callable[[Reminder, Person, Case, Sequence[Attempt]], Decision]
@@ -171,6 +172,7 @@ class StatusReport:
     unknown_attempts: list[dict[str, Any]]
     failures: list[tuple[str, str, int]]  # channel, error code, count
     unknown_total: int = 0  # every unknown attempt (unknown_attempts lists the oldest 50)
+    unknown_by_channel: dict[str, int] = field(default_factory=dict)  # every one, exactly
 
 
 @dataclass
@@ -248,7 +250,7 @@ class Retry:
     max_tries: int
 
 
-class Store(abc.ABC):
+class Store(UnknownAttemptsApi, abc.ABC):
     """Persistent state: people, cases, reminders, attempts, decisions, events."""
 
     # Whether two threads of one process may write at once (each on its own connection)

@@ -183,6 +183,24 @@ class Channel:
         The default knows nothing: every attempt stays unknown."""
         return {attempt.attempt_id: Reconciled.UNKNOWN for attempt in attempts}
 
+    async def resend_to_reconcile(self, attempt: UnknownAttempt) -> Reconciled:
+        """For a channel whose provider dedupes by attempt id (``reconcile_resends``): send
+        ``attempt``'s message again (the provider answers with what it made, or makes it
+        now, never a second) and say what that tells: ``sent``; ``not_sent`` when refused for
+        good (it was never made either); ``unknown`` with no message or no clear answer. A
+        ``channel_down`` error is raised: every attempt would fail alike."""
+        if attempt.message is None:
+            return Reconciled.UNKNOWN
+        try:
+            await self.send(attempt.message)
+        except TransientError as exc:
+            if exc.channel_down:
+                raise
+            return Reconciled.UNKNOWN
+        except PermanentError:
+            return Reconciled.NOT_SENT
+        return Reconciled.SENT
+
 
 __all__ = [
     "Channel",

@@ -18,6 +18,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, ClassVar
 
 import aiohttp
@@ -31,6 +32,7 @@ from dispatcher.model import ContactKind, Outcome
 
 from ..twilio_common.channel import TwilioChannel
 from ..twilio_common.errors import classify, classify_network
+from ..twilio_common.lookups import LISTED
 from ..twilio_common.settings import TwilioSettings
 from ..twilio_common.webhooks import add_routes
 
@@ -178,6 +180,17 @@ class VoiceChannel(TwilioChannel):
             raise classify_network(exc) from None
         # Reg F §1006.14(b)(3): a placed call is an attempt, answered or not.
         return SendResult(provider_id=call.sid, outcome=Outcome.PLACED)
+
+    async def created_to(self, to: str) -> list[datetime | None]:
+        """When this sender's latest calls to ``to`` were created (for ``reconcile``)."""
+        found = await self.client.calls.list_async(
+            to=to, from_=self.settings.from_number, limit=LISTED
+        )
+        return [c.date_created for c in found]
+
+    async def fetch(self, sid: str) -> object:
+        """The call ``sid`` (for ``reconcile``)."""
+        return await self.client.calls(sid).fetch_async()
 
     def _keep(self, attempt_id: str, person: str, machine: str) -> None:
         now = time.monotonic()

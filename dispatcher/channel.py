@@ -175,6 +175,11 @@ class Channel:
     # unknown attempt by sending it again: ``reconcile`` then gets each attempt's message.
     reconcile_resends: ClassVar[bool] = False
 
+    def reconciles(self) -> bool:
+        """Whether ``reconcile`` can tell anything with these settings (by default: whether
+        the class implements it); the daemon asks only a channel that can."""
+        return type(self).reconcile is not Channel.reconcile
+
     async def reconcile(self, attempts: Sequence[UnknownAttempt]) -> Mapping[str, Reconciled]:
         """Ask the provider what became of ``attempts`` (their outcome is unknown): an answer
         per attempt id, ``Reconciled.UNKNOWN`` for any left out. Called by the daemon in
@@ -192,6 +197,7 @@ class Channel:
         if attempt.message is None:
             return Reconciled.UNKNOWN
         try:
+            await self.ready(attempt.message)  # capacity first, as for any send
             await self.send(attempt.message)
         except TransientError as exc:
             if exc.channel_down:

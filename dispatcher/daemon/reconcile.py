@@ -33,12 +33,6 @@ PAGE = 200  # attempts per store call and per call of a channel's ``reconcile``
 RESOLVES = {Reconciled.SENT: Resolution.SENT, Reconciled.NOT_SENT: Resolution.NOT_SENT}
 
 
-def reconciles(channel: Channel) -> bool:
-    """Whether ``channel`` can tell anything of an unknown attempt (it overrides
-    ``reconcile``)."""
-    return type(channel).reconcile is not Channel.reconcile
-
-
 @dataclass
 class Reconciler:
     """Rounds of reconciliation over the channels of the runtime in force."""
@@ -62,7 +56,7 @@ class Reconciler:
         resolved: dict[str, int] = {}
         runtime = self.runtime()
         for name, channel in runtime.channels.items():
-            if not reconciles(channel):
+            if not channel.reconciles():
                 continue
             try:
                 resolved[name] = await self.channel(runtime, name, channel)

@@ -141,6 +141,10 @@ class LetterChannel(Channel):
     # Lob dedupes by idempotency key (the attempt id): an unknown letter is posted again.
     reconcile_resends = True
 
+    def reconciles(self) -> bool:
+        """Only through Lob: a spooled letter's fate is the print house's to tell."""
+        return self.settings.provider == "lob"
+
     async def reconcile(self, attempts: Sequence[UnknownAttempt]) -> Mapping[str, Reconciled]:
         """Through Lob, post each unknown letter again under its attempt id, within the 24
         hours Lob keeps the key: Lob answers with the letter it made or makes it now, never

@@ -8,8 +8,10 @@ channel.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+import enum
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -98,6 +100,34 @@ class PermanentError(ChannelError):
         self.mark_contact = mark_contact
 
 
+class Reconciled(enum.StrEnum):
+    """What a channel learned of an attempt whose outcome was unknown: ``sent`` (the provider
+    has it: the step is done and counts toward limits), ``not_sent`` (the provider never got
+    it: the reminder is decided again, no try spent) or ``unknown`` (nothing to tell)."""
+
+    SENT = "sent"
+    NOT_SENT = "not_sent"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class UnknownAttempt:
+    """An attempt confirmed for sending whose outcome was never recorded (a crash between
+    hand-off and record), as ``Channel.reconcile`` gets it. ``at`` is when it was claimed (it
+    left at or after that); ``provider_id`` is the provider's id when it was recorded.
+    ``message`` is the message rendered again, given only to a channel that sets
+    ``reconcile_resends`` and only while the case is open and the address may be used: the
+    contact is the full address (never log it)."""
+
+    attempt_id: str
+    reminder_id: int | None
+    channel: str
+    contact: str
+    at: datetime
+    provider_id: str | None = None
+    message: Message | None = None
+
+
 class ChannelSettings(BaseModel):
     """Base for a channel's settings model; unknown keys are errors. A duration field is typed
     ``Duration`` (from this module): it reads ``"90s"``, ``"250ms"`` or a number of seconds."""
@@ -165,6 +195,45 @@ class Channel:
     async def close(self) -> None:
         """Release what ``open`` acquired. Called after the last send."""
 
+    # A channel whose provider dedupes by idempotency key (the attempt id) resolves an
+    # unknown attempt by sending it again: ``reconcile`` then gets each attempt's message.
+    reconcile_resends: ClassVar[bool] = False
+
+    def reconciles(self) -> bool:
+        """Whether ``reconcile`` can tell anything with these settings (by default: whether
+        the class implements it); the daemon asks only a channel that can."""
+        return type(self).reconcile is not Channel.reconcile
+
+    async def reconcile(self, attempts: Sequence[UnknownAttempt]) -> Mapping[str, Reconciled]:
+        """Ask the provider what became of ``attempts`` (their outcome is unknown): an answer
+        per attempt id, ``Reconciled.UNKNOWN`` for any left out. Called by the daemon in
+        pages, with the channel open, never for an attempt it already resolved. Raise nothing
+        for one attempt (say ``unknown``); an error raised fails the page, tried again later.
+        The default knows nothing: every attempt stays unknown."""
+        return {attempt.attempt_id: Reconciled.UNKNOWN for attempt in attempts}
+
+    async def resend_to_reconcile(self, attempt: UnknownAttempt) -> Reconciled:
+        """For a channel whose provider dedupes by attempt id (``reconcile_resends``): send
+        ``attempt``'s message again (the provider answers with what it made, or makes it
+        now, never a second) and say what that tells: ``sent``; ``not_sent`` when refused for
+        good (it was never made either); ``unknown`` with no message or no clear answer. A
+        ``channel_down`` error is raised: every attempt would fail alike."""
+        if attempt.message is None:
+            return Reconciled.UNKNOWN
+        try:
+            await self.ready(attempt.message)  # capacity first, as for any send
+            try:
+                await self.send(attempt.message)
+            finally:
+                self.release(attempt.message)
+        except TransientError as exc:
+            if exc.channel_down:
+                raise
+            return Reconciled.UNKNOWN
+        except PermanentError:
+            return Reconciled.NOT_SENT
+        return Reconciled.SENT
+
 
 class Slots:
     """At most ``size`` messages at once between ``ready`` and ``release``: a channel that
@@ -199,7 +268,9 @@ __all__ = [
     "Duration",
     "Message",
     "PermanentError",
+    "Reconciled",
     "SendResult",
     "Slots",
     "TransientError",
+    "UnknownAttempt",
 ]

@@ -61,7 +61,8 @@ class Metrics:
         )
         self.unknown = Gauge(
             "dispatcher_unknown_attempts",
-            "Attempts whose outcome is unknown (a crash between send and record).",
+            "Attempts whose outcome is unknown (a crash between send and record), by channel.",
+            ["channel"],
             registry=r,
         )
         self.reloads = Counter(
@@ -104,6 +105,15 @@ class Metrics:
         )
         self.config_ok.set(1)
         self.store_up.set(1)
+        self._unknown_channels: set[str] = set()
+
+    def set_unknown(self, by_channel: dict[str, int]) -> None:
+        """Every unknown attempt, by channel; a channel with none left reads 0 (not gone)."""
+        for channel in list(self._unknown_channels - by_channel.keys()):
+            self.unknown.labels(channel=channel).set(0)
+        for channel, count in by_channel.items():
+            self.unknown.labels(channel=channel).set(count)
+        self._unknown_channels |= by_channel.keys()
 
     def set_config_version(self, version: str) -> None:
         self.config_version.clear()

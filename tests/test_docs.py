@@ -70,7 +70,7 @@ def test_the_tutorial_yields_a_working_channel(
         timeout=120,
     )
     assert contract.returncode == 0, contract.stdout + contract.stderr
-    assert re.search(r"^11 passed, 1 skipped", contract.stdout, re.MULTILINE), contract.stdout
+    assert re.search(r"^12 passed, 1 skipped", contract.stdout, re.MULTILINE), contract.stdout
 
     listed = subprocess.run(
         [str(DISPATCHER), "plugins"], env=smsgate, capture_output=True, text=True, timeout=60

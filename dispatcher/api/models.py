@@ -103,6 +103,22 @@ class ReminderQuery(_Request):
     limit: int = Field(100, ge=1, le=1000)
 
 
+class ResolveBody(_Request):
+    """An operator's resolution of attempts whose outcome is unknown: name exactly one of
+    ``attempt_ids``, ``channel`` and ``all``."""
+
+    resolution: Literal["sent", "not_sent", "resend"] = Field(
+        description="sent: it reached the provider (the step is done); not_sent: it never "
+        "left (decided again, no try spent); resend: send it again, accepting a duplicate"
+    )
+    attempt_ids: list[Annotated[str, Field(min_length=1, max_length=40)]] | None = Field(
+        None, min_length=1, max_length=10_000
+    )
+    channel: str | None = Field(None, min_length=1, max_length=64)
+    all: bool = False
+    reason: str = Field(min_length=1, max_length=500, description="recorded for audit")
+
+
 # -- responses ---------------------------------------------------------------------------------
 
 
@@ -209,6 +225,14 @@ class BatchResult(_Response):
 class ReminderPage(_Response):
     items: list[ReminderView]
     next_after: int | None = Field(description="pass as after= for the next page; null at the end")
+
+
+class ResolveResult(_Response):
+    resolution: str
+    resolved: int = Field(description="attempts resolved by this request")
+    not_unknown: list[str] = Field(
+        description="attempt_ids given that were not unknown (already resolved, or none such)"
+    )
 
 
 class Problem(_Response):

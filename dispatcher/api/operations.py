@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel
 
+from dispatcher.api.attempts import post_resolve
 from dispatcher.api.call import Handler
 from dispatcher.api.cases import get_case, post_batch, put_case
 from dispatcher.api.events import post_event
@@ -22,6 +23,8 @@ from dispatcher.api.models import (
     PersonResult,
     ReminderPage,
     ReminderQuery,
+    ResolveBody,
+    ResolveResult,
 )
 from dispatcher.api.people import put_person
 from dispatcher.api.reminders import list_reminders
@@ -98,5 +101,15 @@ OPERATIONS: tuple[Operation, ...] = (
         "Reminders by state and channel, in id order, a page at a time",
         {200: ReminderPage},
         query=ReminderQuery,
+    ),
+    Operation(
+        "POST",
+        "/attempts:resolve",
+        post_resolve,
+        "write",
+        "Resolve attempts whose outcome is unknown (recorded with the reason for audit); "
+        "those already resolved are left alone",
+        {200: ResolveResult},
+        body=ResolveBody,
     ),
 )

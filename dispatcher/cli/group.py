@@ -14,6 +14,7 @@ from dispatcher.cli.reports import explain, status
 from dispatcher.cli.run import run
 from dispatcher.cli.simulate import simulate
 from dispatcher.cli.store import backup, migrate
+from dispatcher.cli.unknown import unknown
 
 DEFAULT_CONFIG = "/etc/dispatcher"
 
@@ -47,3 +48,4 @@ main.add_command(migrate)
 main.add_command(plugins)
 main.add_command(simulate)
 main.add_command(audit)
+main.add_command(unknown)

@@ -51,7 +51,11 @@ def status(ctx: click.Context) -> None:
         for channel, code, n in report.failures:
             failures.add_row(cell(channel), cell(code), str(n))
         out.print(failures)
-    unknown = Table(title=f"attempts with unknown outcome ({len(report.unknown_attempts)})")
+    by_channel = ", ".join(f"{cell(c)} {n}" for c, n in report.unknown_by_channel.items())
+    title = f"attempts with unknown outcome: {report.unknown_total} ({by_channel})"
+    if report.unknown_total > len(report.unknown_attempts):
+        title += f"; the oldest {len(report.unknown_attempts)} (`dispatcher unknown list`: all)"
+    unknown = Table(title=title)
     for column in ("attempt", "reminder", "case", "channel", "to", "at"):
         unknown.add_column(column, overflow="fold")
     for item in report.unknown_attempts:

@@ -40,6 +40,11 @@ class DispatchSettings(StrictModel):
     claim_coalesce: Annotated[
         Duration, at_most(timedelta(seconds=1), "every reminder would wait that long")
     ] = timedelta(milliseconds=50)
+    # Attempts whose outcome is unknown are asked of their channel (``reconcile``) at start
+    # and then this often.
+    reconcile_interval: Annotated[
+        Duration, at_least(timedelta(seconds=1), "unknown attempts are reconciled this often")
+    ] = timedelta(minutes=5)
 
 
 class LogSettings(StrictModel):

@@ -40,6 +40,7 @@ from dispatcher.daemon.node import (
 )
 from dispatcher.daemon.notify import Notifier
 from dispatcher.daemon.reader import StoreReader
+from dispatcher.daemon.reconcile import Reconciler
 from dispatcher.daemon.reload import (
     ChannelOpenFailed,
     carry_over_channels,
@@ -152,6 +153,10 @@ class Daemon:
         settle_collector()
         self.notifier.ready(self._status_line())
         self._spawn(self.plan())
+        # Unknown attempts asked of their channels, in the background: READY never waits.
+        self._spawn(
+            Reconciler(self.store_thread, lambda: self.runtime, self.clock).run_periodically()
+        )
         await self.dispatcher.run()
         return 0
 

@@ -54,7 +54,7 @@ async def count_queue(
     for state, count in by_state.items():
         metrics.reminders.labels(state).set(count)
     metrics.due_now.set(report.due_now)
-    metrics.unknown.set(report.unknown_total)
+    metrics.set_unknown(report.unknown_by_channel)
     return report.due_now, by_state.get("pending", 0)
 
 

@@ -26,6 +26,7 @@ from dispatcher.model import (
 from dispatcher.store.inbound import InboundEvent
 from dispatcher.store.planned import CasePlan, PlannedReminder, PlanningCase, Replan
 from dispatcher.store.scripts_api import CallScripts
+from dispatcher.store.unknown_api import UnknownAttemptsApi
 
 # decide(reminder, person, case, history) -> Decision, with `now` already bound.
 DecideFn = Callable[[Reminder, Person, Case, Sequence[Attempt]], Decision]
@@ -155,6 +156,7 @@ class StatusReport:
     unknown_attempts: list[dict[str, Any]]
     failures: list[tuple[str, str, int]]  # channel, error code, count
     unknown_total: int = 0  # every unknown attempt (unknown_attempts lists the oldest 50)
+    unknown_by_channel: dict[str, int] = field(default_factory=dict)  # every one, exactly
 
 
 @dataclass
@@ -232,7 +234,7 @@ class Retry:
     max_tries: int
 
 
-class Store(CallScripts):
+class Store(CallScripts, UnknownAttemptsApi):
     """Persistent state: people, cases, reminders, attempts, decisions, events."""
 
     # Whether two threads of one process may write at once (each on its own connection)

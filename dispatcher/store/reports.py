@@ -31,12 +31,12 @@ def status(conn: Connection, now: datetime) -> StatusReport:
     next_due = conn.execute(select(func.min(r.due_at)).where(pending)).scalar()
     due_now = conn.execute(select(func.count()).where(pending, r.due_at <= now)).scalar_one()
     failures: dict[tuple[str, str], int] = defaultdict(int)
-    unknown_total = 0
+    unknown: dict[str, int] = defaultdict(int)
     for channel, outcome, error_code, n in tallies.attempt_counts(conn):
         if outcome in tallies.FAILED_OUTCOMES:
             failures[channel, error_code or "-"] += n
         elif outcome == Outcome.UNKNOWN.value:
-            unknown_total += n
+            unknown[channel] += n
     return StatusReport(
         by_state_channel=[(s, c, n) for (s, c), n in sorted(by_state.items()) if n],
         next_due=next_due,
@@ -44,7 +44,8 @@ def status(conn: Connection, now: datetime) -> StatusReport:
         deferred_by_reason=sorted(deferred.items(), key=lambda kv: -kv[1]),
         unknown_attempts=_unknown_attempts(conn),
         failures=[(c, code, n) for (c, code), n in sorted(failures.items()) if n],
-        unknown_total=unknown_total,
+        unknown_total=sum(unknown.values()),
+        unknown_by_channel={c: n for c, n in sorted(unknown.items()) if n},
     )
 
 

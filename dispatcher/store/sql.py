@@ -34,6 +34,7 @@ from dispatcher.store import (
     planning,
     recovery,
     reports,
+    unknowns,
 )
 from dispatcher.store.api import (
     CaseHistory,
@@ -61,6 +62,7 @@ from dispatcher.store.dialect import Dialect
 from dispatcher.store.inbound import InboundEvent
 from dispatcher.store.rows import cases_by_id, people_by_id
 from dispatcher.store.scripts_api import CallScript
+from dispatcher.store.unknown_api import ResendContext, Resolution, UnknownCursor, UnknownRow
 
 
 class SqlStore(Store):
@@ -356,3 +358,39 @@ class SqlStore(Store):
     def idempotency_abandon(self, token: str, key: str) -> None:
         with self._write() as conn:
             idempotency.abandon(conn, token, key)
+
+    # -- unknown attempts -----------------------------------------------------------------
+
+    def unknown_attempts(
+        self,
+        channel: str | None,
+        since: datetime | None,
+        after: UnknownCursor | None,
+        limit: int,
+    ) -> list[UnknownRow]:
+        with self._read() as conn:
+            return unknowns.unknown_attempts(conn, channel, since, after, limit)
+
+    def unknown_counts(self) -> dict[str, int]:
+        with self._read() as conn:
+            return unknowns.unknown_counts(conn)
+
+    def resend_contexts(self, attempt_ids: Sequence[str]) -> list[ResendContext]:
+        with self._read() as conn:
+            return unknowns.resend_contexts(conn, attempt_ids)
+
+    def resolve_unknown(
+        self,
+        attempt_ids: Sequence[str] | None,
+        resolution: Resolution,
+        *,
+        reason: str,
+        source: str,
+        now: datetime,
+        channel: str | None = None,
+        limit: int = 500,
+    ) -> list[str]:
+        with self._write() as conn:
+            return unknowns.resolve_unknown(
+                conn, attempt_ids, resolution, reason, source, now, channel, limit
+            )

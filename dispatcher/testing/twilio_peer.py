@@ -1,6 +1,7 @@
 """A loopback server that speaks the parts of Twilio's REST API the SMS and voice channels use
-(``Messages.json``, ``Calls.json``, ``Calls/<sid>.json``), for tests and benchmarks of code on
-the official twilio client: point the client's API base at ``peer.url``.
+(creating, listing and fetching ``Messages.json`` and ``Calls.json``, updating a call), for
+tests and benchmarks of code on the official twilio client: point the client's API base at
+``peer.url``.
 
 It runs aiohttp on an event loop in a thread of its own, so it serves a synchronous test, an
 async one and a daemon in a subprocess alike, fast enough to measure a client against. It
@@ -10,6 +11,9 @@ With ``delay`` it holds each Messages/Calls creation answer that long, as Twilio
 time to answer (benchmarks at a realistic provider latency); by default it answers at once.
 It needs no twilio package itself; ``sign`` makes a callback's ``X-Twilio-Signature``, and
 ``call_back`` posts a signed callback as Twilio does, to whichever node a proxy would pass it.
+Every message and call it accepted can be listed (filtered by ``To`` and ``From``, newest
+first, as Twilio pages them) and fetched by SID; ``remember`` adds one as if it had been
+created earlier (what a provider holds of a send whose answer was lost).
 """
 
 from __future__ import annotations
@@ -26,6 +30,8 @@ import urllib.request
 import uuid
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import format_datetime
 from typing import Any
 
 from aiohttp import web
@@ -93,6 +99,9 @@ class TwilioPeer:
         self.call_updates: list[tuple[str, dict[str, str]]] = []
         self.refused = 0
         self.received = 0
+        # Every resource created, by kind ("Messages", "Calls"), oldest first.
+        self.created: dict[str, list[dict[str, Any]]] = {"Messages": [], "Calls": []}
+        self.lookups = 0  # list and fetch requests answered
         self._by_number: dict[str, Refusal] = {}
         self._all: Refusal | None = None
         self._loop = asyncio.new_event_loop()
@@ -148,6 +157,18 @@ class TwilioPeer:
         except urllib.error.HTTPError as exc:
             return int(exc.code)
 
+    def remember(
+        self, kind: str, to: str, sender: str, created: datetime, **extra: str
+    ) -> dict[str, Any]:
+        """Hold a resource of ``kind`` (``Messages`` or ``Calls``) to ``to`` from ``sender``
+        (a number, or a Messaging Service SID) created at ``created``; returns it."""
+        field = "MessagingServiceSid" if sender.startswith("MG") else "From"
+        prefix = "SM" if kind == "Messages" else "CA"
+        resource = self._resource(prefix, {"To": to, field: sender}, **extra)
+        resource["date_created"] = format_datetime(created.astimezone(UTC), usegmt=True)
+        self.created[kind].append(resource)
+        return resource
+
     def close(self) -> None:
         if self._runner is not None:
             future = asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop)
@@ -171,6 +192,9 @@ class TwilioPeer:
         app.router.add_post(base + "/Messages.json", self._held(self._message))
         app.router.add_post(base + "/Calls.json", self._held(self._call))
         app.router.add_post(base + "/Calls/{sid}.json", self._call_update)
+        for kind in self.created:
+            app.router.add_get(base + f"/{kind}.json", self._list)
+            app.router.add_get(base + f"/{kind}/{{sid}}.json", self._fetch)
         app.router.add_get("/_peer/counts", self._counts)
         self._runner = web.AppRunner(app, access_log=None)
         self._loop.run_until_complete(self._runner.setup())
@@ -225,7 +249,7 @@ class TwilioPeer:
         if not form.get("Body"):
             return self._refusal(Refusal(400, 21602, "Message body is required."))
         self.messages.append(form)
-        return web.json_response(self._resource("SM", form, body=form["Body"]), status=201)
+        return web.json_response(self._created("Messages", form, body=form["Body"]), status=201)
 
     async def _call(self, request: web.Request) -> web.Response:
         form = await self._checked(request)
@@ -236,7 +260,7 @@ class TwilioPeer:
         if not (form.get("Twiml") or form.get("Url")):
             return self._refusal(Refusal(400, 21205, "Url or Twiml parameter is required"))
         self.calls.append(form)
-        return web.json_response(self._resource("CA", form), status=201)
+        return web.json_response(self._created("Calls", form), status=201)
 
     async def _call_update(self, request: web.Request) -> web.Response:
         form = await self._checked(request)
@@ -246,10 +270,60 @@ class TwilioPeer:
         self.call_updates.append((sid, form))
         return web.json_response({"sid": sid, "account_sid": self.account_sid}, status=200)
 
+    def _looked_up(self, request: web.Request) -> web.Response | None:
+        """The error Twilio answers a list or fetch with, if any. Counted apart from
+        ``requests``: a look-up delivers nothing."""
+        self.lookups += 1
+        if request.match_info["account"] != self.account_sid or not self._authorised(request):
+            return self._refusal(Refusal(401, 20003, "Authenticate"))
+        if self._all is not None:
+            return self._refusal(self._all)
+        return None
+
+    async def _list(self, request: web.Request) -> web.Response:
+        """A page of the resources matching ``To`` and ``From``, newest first."""
+        refused = self._looked_up(request)
+        if refused is not None:
+            return refused
+        kind = request.path.rsplit("/", 1)[1].removesuffix(".json")
+        wanted = {k.lower(): v for k, v in request.query.items() if k in ("To", "From")}
+        size = min(int(request.query.get("PageSize", "50")), 1000)
+        found = [
+            r for r in reversed(self.created[kind]) if all(r[k] == v for k, v in wanted.items())
+        ]
+        uri = request.path_qs
+        page = {
+            kind.lower(): found[:size],
+            "page": 0,
+            "page_size": size,
+            "start": 0,
+            "end": max(min(len(found), size) - 1, 0),
+            "uri": uri,
+            "first_page_uri": uri,
+            "next_page_uri": None,
+            "previous_page_uri": None,
+        }
+        return web.json_response(page)
+
+    async def _fetch(self, request: web.Request) -> web.Response:
+        refused = self._looked_up(request)
+        if refused is not None:
+            return refused
+        kind = request.path.rsplit("/", 2)[1]
+        for resource in self.created[kind]:
+            if resource["sid"] == request.match_info["sid"]:
+                return web.json_response(resource)
+        return self._refusal(Refusal(404, 20404, "The requested resource was not found"))
+
     async def _counts(self, request: web.Request) -> web.Response:
         """What a peer in another process has seen (``python -m`` …; benchmarks read it)."""
         counts = {"messages": len(self.messages), "calls": len(self.calls)}
         return web.json_response({**counts, "refused": self.refused})
+
+    def _created(self, kind: str, form: dict[str, str], **extra: str) -> dict[str, Any]:
+        resource = self._resource("SM" if kind == "Messages" else "CA", form, **extra)
+        self.created[kind].append(resource)
+        return resource
 
     def _resource(self, prefix: str, form: dict[str, str], **extra: str) -> dict[str, Any]:
         return {
@@ -257,7 +331,9 @@ class TwilioPeer:
             "account_sid": self.account_sid,
             "to": form.get("To"),
             "from": form.get("From"),
+            "messaging_service_sid": form.get("MessagingServiceSid"),
             "status": "queued",
+            "date_created": format_datetime(datetime.now(UTC), usegmt=True),
             "api_version": "2010-04-01",
             **extra,
         }

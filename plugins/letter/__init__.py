@@ -12,13 +12,19 @@ import asyncio
 import errno
 import hashlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
 from dispatcher_plugins.letter.address import AddressError, addressee_and_letter, recipient
-from dispatcher_plugins.letter.lob import HTTP_SLOTS, LobSetupError, letter_form, post_letter
+from dispatcher_plugins.letter.lob import (
+    HTTP_SLOTS,
+    IDEMPOTENT_FOR,
+    LobSetupError,
+    letter_form,
+    post_letter,
+)
 from dispatcher_plugins.letter.pdf import Layout, bundled_font, render_letter
 from dispatcher_plugins.letter.settings import LetterSettings
 from dispatcher_plugins.letter.spool import Spool
@@ -27,9 +33,11 @@ from dispatcher.channel import (
     Channel,
     Message,
     PermanentError,
+    Reconciled,
     SendResult,
     Slots,
     TransientError,
+    UnknownAttempt,
 )
 from dispatcher.hookspecs import hookimpl
 from dispatcher.model import ContactKind
@@ -158,6 +166,28 @@ class LetterChannel(Channel):
             self._setup_fault = None
             log.info("Lob accepts letters again", extra={"fields": {"channel": self.name}})
         return result
+
+    # Lob dedupes by idempotency key (the attempt id): an unknown letter is posted again.
+    reconcile_resends = True
+
+    def reconciles(self) -> bool:
+        """Only through Lob: a spooled letter's fate is the print house's to tell."""
+        return self.settings.provider == "lob"
+
+    async def reconcile(self, attempts: Sequence[UnknownAttempt]) -> Mapping[str, Reconciled]:
+        """Through Lob, post each unknown letter again under its attempt id, within the 24
+        hours Lob keeps the key: Lob answers with the letter it made or makes it now, never
+        a second (``resend_to_reconcile``). A spooled letter, one older than that, or one the core
+        gave no message for (the case moved on, the address changed) stays unknown."""
+        answers: dict[str, Reconciled] = {}
+        now = datetime.now(UTC)
+        for attempt in attempts:
+            forgotten = now - attempt.at > IDEMPOTENT_FOR  # Lob no longer knows the key
+            if self.settings.provider != "lob" or forgotten:
+                answers[attempt.attempt_id] = Reconciled.UNKNOWN
+            else:
+                answers[attempt.attempt_id] = await self.resend_to_reconcile(attempt)
+        return answers
 
     def _spool(self, message: Message, pdf: bytes) -> SendResult:
         manifest = {

@@ -18,7 +18,7 @@ Answers:
 from __future__ import annotations
 
 import base64
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import aiohttp
 from dispatcher_plugins.letter.address import Recipient
@@ -28,6 +28,11 @@ from dispatcher.channel import PermanentError, SendResult, TransientError
 
 # Requests to Lob at once, per channel: letters beyond wait in the channel's ``ready``.
 HTTP_SLOTS = 8
+
+# Lob keeps an idempotency key 24 hours: a letter posted again with its attempt id within that
+# is never printed twice (Lob answers with the letter it made, or makes it now). Later, a
+# resend could print a second letter, so an older unknown attempt stays unknown.
+IDEMPOTENT_FOR = timedelta(hours=23)
 # Seconds before a letter refused for a configuration problem is tried again.
 SETUP_RETRY_AFTER = 300.0
 _SETUP_STATUSES = {401: "API key refused", 403: "API key not permitted", 404: "no such endpoint"}

@@ -10,6 +10,7 @@ Twilio's refusals are classified per ../shared/design/POLICY.md (21610 opts the 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 import aiohttp
@@ -22,6 +23,7 @@ from dispatcher.model import ContactKind
 
 from ..twilio_common.channel import TwilioChannel
 from ..twilio_common.errors import classify, classify_network
+from ..twilio_common.lookups import LISTED
 from ..twilio_common.settings import TwilioSettings
 from ..twilio_common.webhooks import add_routes
 
@@ -72,6 +74,21 @@ class SmsChannel(TwilioChannel):
         except (TimeoutError, aiohttp.ClientError) as exc:
             raise classify_network(exc) from None
         return SendResult(provider_id=sent.sid)
+
+    async def created_to(self, to: str) -> list[datetime | None]:
+        """When this sender's latest messages to ``to`` were created (for ``reconcile``)."""
+        service = self.settings.messaging_service_sid
+        if service:
+            found = await self.client.messages.list_async(to=to, limit=LISTED)
+            return [m.date_created for m in found if m.messaging_service_sid == service]
+        found = await self.client.messages.list_async(
+            to=to, from_=self.settings.from_number, limit=LISTED
+        )
+        return [m.date_created for m in found]
+
+    async def fetch(self, sid: str) -> object:
+        """The message ``sid`` (for ``reconcile``)."""
+        return await self.client.messages(sid).fetch_async()
 
 
 @hookimpl

@@ -3,16 +3,18 @@ the check of Twilio's signature on the callbacks."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 from urllib.parse import urlencode
 
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
-from dispatcher.channel import Channel, Message, PermanentError
+from dispatcher.channel import Channel, Message, PermanentError, Reconciled, UnknownAttempt
 
 from .client import make_client
 from .limiter import LIMITERS, SenderLimiter
+from .lookups import reconcile_with
 from .settings import TwilioSettings, e164
 
 STATUS_PATH = "/twilio/status"
@@ -89,3 +91,19 @@ class TwilioChannel(Channel):
             return False
         validator = RequestValidator(self.settings.auth_token.get_secret_value())
         return bool(validator.validate(base + path_qs, dict(params), signature))
+
+    # -- reconciliation ---------------------------------------------------------------------
+
+    async def reconcile(self, attempts: Sequence[UnknownAttempt]) -> Mapping[str, Reconciled]:
+        """Look each attempt's message or call up at Twilio (``lookups``): by SID, else by
+        recipient and sender around the instant it was claimed."""
+        return await reconcile_with(attempts, self.recipient, self.created_to, self.fetch)
+
+    async def created_to(self, to: str) -> list[datetime | None]:
+        """When each of the latest resources this channel's sender made to ``to`` was created
+        (the subclass lists its messages or calls)."""
+        raise NotImplementedError
+
+    async def fetch(self, sid: str) -> object:
+        """The message or call ``sid``; TwilioRestException 404 when Twilio has none."""
+        raise NotImplementedError

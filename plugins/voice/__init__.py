@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import aiohttp
@@ -37,6 +37,7 @@ from dispatcher.model import ContactKind, Outcome
 
 from ..twilio_common.channel import TwilioChannel
 from ..twilio_common.errors import classify, classify_network
+from ..twilio_common.lookups import LISTED
 from ..twilio_common.settings import TwilioSettings
 from ..twilio_common.webhooks import add_routes
 
@@ -199,6 +200,17 @@ class VoiceChannel(TwilioChannel):
             raise classify_network(exc) from None
         # Reg F §1006.14(b)(3): a placed call is an attempt, answered or not.
         return SendResult(provider_id=call.sid, outcome=Outcome.PLACED)
+
+    async def created_to(self, to: str) -> list[datetime | None]:
+        """When this sender's latest calls to ``to`` were created (for ``reconcile``)."""
+        found = await self.client.calls.list_async(
+            to=to, from_=self.settings.from_number, limit=LISTED
+        )
+        return [c.date_created for c in found]
+
+    async def fetch(self, sid: str) -> object:
+        """The call ``sid`` (for ``reconcile``)."""
+        return await self.client.calls(sid).fetch_async()
 
     async def forget(self, attempt_id: str) -> None:
         """Drop a call's scripts (it ended, or was never placed). A store that fails here

@@ -114,6 +114,10 @@ CHECKS = {
         "dispatcher.privacy.mask(kind, value)",
         "unknown number: the error or result detail contains '+12025550187'",
     ],
+    "test_reconcile_never_calls_a_sent_message_unsent": [
+        "the attempt the provider has was called not_sent: the core would send it again",
+        "reconcile delivered 2 times: it must only look (or set reconcile_resends",
+    ],
 }
 
 

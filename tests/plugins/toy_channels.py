@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -17,9 +17,11 @@ from dispatcher.channel import (
     ChannelSettings,
     Message,
     PermanentError,
+    Reconciled,
     SendResult,
     Slots,
     TransientError,
+    UnknownAttempt,
 )
 from dispatcher.hookspecs import hookimpl
 from dispatcher.model import ContactKind
@@ -46,6 +48,7 @@ class ToyProvider:
         self.name = name
         self.requests = 0
         self.mode = "ok"
+        self.sent: set[str] = set()  # attempt ids delivered
         PROVIDERS[name] = self
 
     def deliver(self, to: str, text: str) -> str:
@@ -93,8 +96,16 @@ class ToyChannel(Channel):
             raise TransientError("provider busy", retry_after=exc.retry_after) from None
         except UnknownNumber:
             raise PermanentError("number unknown", mark_contact="invalid") from None
+        provider.sent.add(message.attempt_id)
         log.debug("sent", extra={"fields": {"to": mask(message.contact_kind, message.contact)}})
         return SendResult(provider_id=provider_id)
+
+    async def reconcile(self, attempts: Sequence[UnknownAttempt]) -> Mapping[str, Reconciled]:
+        sent = PROVIDERS[self.settings.provider].sent  # type: ignore[attr-defined]
+        return {
+            a.attempt_id: Reconciled.SENT if a.attempt_id in sent else Reconciled.NOT_SENT
+            for a in attempts
+        }
 
 
 class BrokenSettings(BaseModel):  # not ChannelSettings: any key goes
@@ -130,6 +141,12 @@ class BrokenToyChannel(Channel):
             except UnknownNumber:
                 raise TransientError(f"{message.contact} is unknown") from None
         raise RuntimeError("provider still busy")
+
+    async def reconcile(self, attempts: Sequence[UnknownAttempt]) -> Mapping[str, Reconciled]:
+        provider = PROVIDERS[self.settings.provider]  # type: ignore[attr-defined]
+        for attempt in attempts:  # "checks" by sending again
+            provider.deliver(attempt.contact, "again")
+        return {a.attempt_id: Reconciled.NOT_SENT for a in attempts}
 
 
 @hookimpl

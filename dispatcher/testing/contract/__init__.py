@@ -15,6 +15,7 @@ from dispatcher.testing.contract.classification import ClassificationChecks
 from dispatcher.testing.contract.declaration import DeclarationChecks
 from dispatcher.testing.contract.lifecycle import LifecycleChecks
 from dispatcher.testing.contract.privacy import PrivacyChecks
+from dispatcher.testing.contract.reconcile import ReconcileChecks
 from dispatcher.testing.contract.sending import SendingChecks
 from dispatcher.testing.contract.settings import SettingsChecks
 
@@ -22,6 +23,7 @@ from dispatcher.testing.contract.settings import SettingsChecks
 # pytest collects the tests of the last base first (reverse MRO): the parts are listed last to
 # first, so a subclass runs the checks in the order docs/plugins.md lists them.
 class ChannelContract(
+    ReconcileChecks,
     PrivacyChecks,
     LifecycleChecks,
     SettingsChecks,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,9 +21,11 @@ from dispatcher.channel import (
     Channel,
     Message,
     PermanentError,
+    Reconciled,
     SendResult,
     Slots,
     TransientError,
+    UnknownAttempt,
 )
 from dispatcher.model import ContactKind
 from dispatcher_fieldvisit.answers import placed, refused
@@ -132,6 +135,14 @@ class FieldVisitChannel(Channel):
             )
             return result
         raise refused(status, reply, retry_after, datetime.now(UTC))
+
+    # The CRM books one task per idempotency key (the attempt id): an unknown visit is
+    # posted again, and the CRM answers with the task it booked, or books it now.
+    reconcile_resends = True
+
+    async def reconcile(self, attempts: Sequence[UnknownAttempt]) -> Mapping[str, Reconciled]:
+        """Post each unknown visit again under its attempt id (``resend_to_reconcile``)."""
+        return {a.attempt_id: await self.resend_to_reconcile(a) for a in attempts}
 
 
 async def _json(response: aiohttp.ClientResponse) -> Any:

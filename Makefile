@@ -29,8 +29,8 @@ run: $(VENV)/.installed sample  ## set up and run the daemon on config/ (SQLite 
 	$(BIN)/dispatcher --config $(CONFIG) check
 	exec $(BIN)/dispatcher --config $(CONFIG) run
 
-test: $(VENV)/.installed-dev  ## set up and run the test suite
-	$(BIN)/python -m pytest -q
+test: $(VENV)/.installed-dev  ## set up and run the test suite (a worker per core; a file's tests on one)
+	$(BIN)/python -m pytest -q -n auto --dist loadfile
 
 bench: $(VENV)/.installed-dev  ## print throughput and latency figures (asserts nothing)
 	$(BIN)/python -m benchmarks

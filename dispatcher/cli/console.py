@@ -3,6 +3,7 @@ command fails (a message, or every problem of the config directory, and an exit 
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import NoReturn
 
@@ -16,6 +17,15 @@ from dispatcher.terminal import printable
 # "dispatcher.toml:100: key" must not print as "dispatcher.toml💯 key".
 out = Console(highlight=False, soft_wrap=True, emoji=False)
 err = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
+
+
+def follow_columns() -> None:
+    """Take the width ``COLUMNS`` gives when a command starts, not only when this module was
+    imported: a caller that runs several commands in one process (a wrapper, a test runner)
+    may give each its own."""
+    columns = os.environ.get("COLUMNS", "")
+    if columns.isdigit() and int(columns) > 0:
+        out.width = err.width = int(columns)
 
 
 def fail(message: str, code: int = 1) -> NoReturn:

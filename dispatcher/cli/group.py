@@ -8,6 +8,7 @@ import click
 
 from dispatcher.cli.audit import audit
 from dispatcher.cli.check import check
+from dispatcher.cli.console import follow_columns
 from dispatcher.cli.intake import enqueue, event, import_
 from dispatcher.cli.plugins import plugins
 from dispatcher.cli.reports import explain, status
@@ -32,6 +33,7 @@ DEFAULT_CONFIG = "/etc/dispatcher"
 @click.pass_context
 def main(ctx: click.Context, config_dir: Path) -> None:
     """Payment and overdue-debt reminders, sent within the contact policy."""
+    follow_columns()
     ctx.ensure_object(dict)
     ctx.obj["config"] = config_dir
 

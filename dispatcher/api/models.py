@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel
 
+from dispatcher.config.dispatcher_file import CHANNEL_NAME_PATTERN
 from dispatcher.intake.rows import ID_PATTERN as ID_PATTERN  # the one id rule, intake's
 from dispatcher.model import CaseState, ReminderState
 
@@ -98,7 +99,7 @@ class ReminderQuery(_Request):
     """Filters and page of ``GET /v1/reminders``."""
 
     state: ReminderState | None = None
-    channel: str | None = Field(None, min_length=1, max_length=64)
+    channel: str | None = Field(None, pattern=CHANNEL_NAME_PATTERN)
     after: int = Field(0, ge=0, le=2**62, description="the next_after of the previous page")
     limit: int = Field(100, ge=1, le=1000)
 
@@ -114,7 +115,7 @@ class ResolveBody(_Request):
     attempt_ids: list[Annotated[str, Field(min_length=1, max_length=40)]] | None = Field(
         None, min_length=1, max_length=10_000
     )
-    channel: str | None = Field(None, min_length=1, max_length=64)
+    channel: str | None = Field(None, pattern=CHANNEL_NAME_PATTERN)
     all: bool = False
     reason: str = Field(min_length=1, max_length=500, description="recorded for audit")
 

@@ -160,7 +160,9 @@ class ChannelSettings(BaseModel):
         return dict(self.model_extra or {})
 
 
-_CHANNEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]{0,63}\Z")
+# A channel name, as config names it and the API filters by it.
+CHANNEL_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_\-]{0,63}$"
+_CHANNEL_NAME = re.compile(CHANNEL_NAME_PATTERN.removesuffix("$") + r"\Z")
 # en, zh-CN, pt-BR, zh-Hant-TW: a locale is part of a template's file name.
 _LOCALE = re.compile(r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8})*\Z")
 

@@ -111,8 +111,16 @@ def test_messages_waiting_for_a_pool_connection_honour_a_change_made_meanwhile(
                 for case in waiting:
                     assert post_paid(port, case) == 200  # acknowledged: the payment is recorded
             hold.set()
-            # The four held messages complete; the thirty are decided again, none sent.
-            wait_for(lambda: not {"reserved", "sending"} & set(attempts(dep)), timeout=120)
+            # The four held messages complete; the thirty are decided again, none sent (a
+            # claim given back after the payment is cancelled by its next decision).
+            expected = "pending" if change == "reload" else "cancelled"
+            wait_for(
+                lambda: (
+                    not {"reserved", "sending"} & set(attempts(dep))
+                    and list(reminder_states(dep).values()).count(expected) == WAITING
+                ),
+                timeout=120,
+            )
         finally:
             hold.set()
             output = stop(process)
@@ -120,5 +128,4 @@ def test_messages_waiting_for_a_pool_connection_honour_a_change_made_meanwhile(
     assert smtp.requests == POOL, "only the messages handed to the server before the change left"
     states = reminder_states(dep)
     assert sorted(states.values()).count("sent") == POOL
-    expected = "pending" if change == "reload" else "cancelled"
     assert sorted(states.values()).count(expected) == WAITING, states

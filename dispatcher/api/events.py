@@ -13,6 +13,7 @@ from dispatcher.api.call import Answer, Call
 from dispatcher.api.models import EventResult, OptOutEvent, PauseEvent
 from dispatcher.api.problems import ApiProblem, FieldError, invalid
 from dispatcher.api.views import case_view
+from dispatcher.policy.zones import local_zone
 from dispatcher.store.api import UnknownCase
 from dispatcher.store.events import pause_problem
 
@@ -74,9 +75,7 @@ async def post_event(call: Call) -> Answer:
         until = None
         if isinstance(event, PauseEvent):
             person = await core.call(store.get_person, case.person_id)
-            zone = (
-                person.timezone if person else None
-            ) or runtime.config.dispatcher.fallback_timezone
+            zone = local_zone(person, runtime.config.dispatcher.fallback_timezone)
             until = _local_instant(event.until, zone)
             problem = pause_problem(until, now)
             if problem:

@@ -20,6 +20,7 @@ from rich.progress import (
 from dispatcher.cli.console import err, fail, out
 from dispatcher.cli.instants import parse_instant, utc_now
 from dispatcher.cli.loading import config_or_exit, store_or_exit
+from dispatcher.policy.zones import local_zone
 from dispatcher.store import open_store
 from dispatcher.store.api import NewReminder, UnknownCase
 
@@ -131,7 +132,7 @@ def enqueue(
         fail(f"no case {case_id!r}")
     person = store.get_person(case.person_id)
     _template_or_exit(ctx.obj["config"], config, channel, template, person)
-    zone = (person.timezone if person else None) or config.fallback_timezone
+    zone = local_zone(person, config.fallback_timezone)
     due = parse_instant(at_text, zone) if at_text else utc_now()
     reminder_id = store.enqueue(
         NewReminder(
@@ -212,7 +213,7 @@ def event(
         out.print(f"{kind} recorded for the person of case {case_id}", markup=False)
         return
     person = store.get_person(case.person_id)
-    zone = (person.timezone if person else None) or config.fallback_timezone
+    zone = local_zone(person, config.fallback_timezone)
     until = parse_instant(until_text, zone) if until_text else None
     if kind in ("plan", "hardship") and until is None:
         fail(f"{kind} needs --until DATE")

@@ -58,6 +58,12 @@ def person_zones(person: Person, fallback: str) -> ZoneChoice:
     return zones_of(person.timezone, phones, addresses, fallback)
 
 
+def local_zone(person: Person | None, fallback: str) -> str:
+    """The zone a person's local times are read in: a step's ``at``, and a date or time an
+    operator gives for them without an offset (``enqueue --at``, a pause's ``until``)."""
+    return person_zones(person, fallback).at_zone if person is not None else fallback
+
+
 def zones_of(
     timezone: str | None, phones: tuple[str, ...], addresses: tuple[str, ...], fallback: str
 ) -> ZoneChoice:

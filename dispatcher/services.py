@@ -10,6 +10,7 @@ every method looks the config up at each call, never keeps it from registration 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -96,14 +97,11 @@ class Services:
         (placed → failed → delivered → conversation), so a late or repeated one changes
         nothing. ``mark_contact`` (``"invalid"`` or ``"opted_out"``) marks the attempt's
         address as a failed send would. ``retry`` for a temporary delivery failure: the
-        reminder is tried again after the ``[dispatch]`` backoff, through the policy, until
-        ``max_tries``. ``event_id``: the provider's id for this report (Twilio: its sid and
-        status); a report seen before changes nothing. Returns what changed (``.changed``,
-        ``.person_id``, ``.retried``)."""
-        rule = None
-        if retry:
-            dispatch = self._runtime().config.dispatcher.dispatch
-            rule = Retry(after=dispatch.reschedule_after, max_tries=dispatch.max_tries)
+        reminder is tried again after its channel's backoff (its long retries), through the
+        policy, until its ``max_tries`` or ``give_up_after``. ``event_id``: the provider's
+        id for this report (Twilio: its sid and status); a report seen before changes
+        nothing. Returns what changed (``.changed``, ``.person_id``, ``.retried``)."""
+        rule = delivery_retry(self._runtime()) if retry else None
         result = await self._call(
             self._store.settle_attempt,
             attempt_id=attempt_id,
@@ -203,3 +201,22 @@ class Services:
 
 
 __all__ = ["Services", "Settled"]
+
+
+def delivery_retry(runtime: Runtime) -> Retry:
+    """The long retries of every configured channel, as the store applies them to a
+    delivery that failed for a temporary reason: the same rule a refused send follows."""
+    dispatcher = runtime.config.dispatcher
+
+    def of(channel: str) -> Retry:
+        plugin = runtime.channels.get(channel)
+        rule = dispatcher.retry_rule(channel, plugin.retry_defaults if plugin else None)
+        return Retry(
+            after=rule.after,
+            max_tries=rule.max_tries,
+            growth=rule.growth,
+            give_up_after=rule.give_up_after,
+        )
+
+    base = of("")
+    return replace(base, channels={name: of(name) for name in dispatcher.channels})

@@ -375,22 +375,25 @@ def retry_reminder(
     also_from: tuple[ReminderState, ...] = (),
 ) -> bool:
     """A delivery that failed for a temporary reason (Twilio 30003, 30008): a reminder
-    still sent or unknown (nothing newer happened to it) goes back to pending after the
-    dispatcher's backoff, so the next claim decides it again through the policy; at
-    ``max_tries`` it fails for good, as a send that kept failing does."""
+    still sent or unknown (nothing newer happened to it) goes back to pending after its
+    channel's backoff, so the next claim decides it again through the policy; at
+    ``max_tries`` (or ``give_up_after``) it fails for good, as a send that kept failing does."""
     S = ReminderState
     r = t.reminders.c
     from_states = [S.SENT.value, S.UNKNOWN.value, *(s.value for s in also_from)]
-    row = conn.execute(select(r.tries).where(r.id == reminder_id, r.state.in_(from_states))).first()
+    row = conn.execute(
+        select(r.tries, r.channel).where(r.id == reminder_id, r.state.in_(from_states))
+    ).first()
     if row is None:
         return False
+    rule = retry.of(row.channel)
     tries = max(row.tries, 1)  # counted when claimed: this try is already in
     code = error_code or "transient"
     values: dict[str, Any]
-    if tries >= retry.max_tries:
+    if tries >= rule.max_tries or rule.expired(tries - 1):
         values = {"state": S.FAILED.value, "last_reason": f"gave_up:{code}"}
     else:
-        due = now + retry.after * (2 ** (tries - 1))  # as dispatch's backoff
+        due = now + rule.wait(tries - 1)  # as a refused send's backoff
         values = {"state": S.PENDING.value, "due_at": due, "last_reason": f"retry:{code}"}
     values.update(claimed_by=None, claimed_at=None)
     changed = conn.execute(

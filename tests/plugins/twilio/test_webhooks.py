@@ -253,6 +253,24 @@ async def test_an_sms_undelivered_for_a_temporary_reason_is_tried_again_up_to_ma
         assert reminder.due_at <= datetime.now(UTC) + timedelta(minutes=15)
 
 
+async def test_a_temporary_delivery_failure_follows_the_channels_own_long_retries(
+    deployed: Deployed,
+) -> None:
+    toml = deployed.dep.config / "dispatcher.toml"
+    text = toml.read_text()
+    assert text.count("[channels.sms]\n") == 1
+    toml.write_text(text.replace("[channels.sms]\n", '[channels.sms]\nreschedule_after = "45m"\n'))
+    assert await deployed.daemon.reload()
+    path, report = await undelivered(deployed, "30003")
+    before = datetime.now(UTC)
+    assert await deployed.post(path, report) == 204
+    [reminder] = (await deployed.history()).reminders
+    # The sms channel's 45 minutes, not [dispatch]'s 15.
+    assert reminder.state is ReminderState.PENDING
+    assert before + timedelta(minutes=45) <= reminder.due_at
+    assert reminder.due_at <= datetime.now(UTC) + timedelta(minutes=45)
+
+
 async def test_an_attempt_left_unknown_by_a_crash_is_resolved_by_its_callback(
     deployed: Deployed,
 ) -> None:

@@ -10,7 +10,6 @@ every method looks the config up at each call, never keeps it from registration 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -207,16 +206,15 @@ def delivery_retry(runtime: Runtime) -> Retry:
     """The long retries of every configured channel, as the store applies them to a
     delivery that failed for a temporary reason: the same rule a refused send follows."""
     dispatcher = runtime.config.dispatcher
-
-    def of(channel: str) -> Retry:
-        plugin = runtime.channels.get(channel)
-        rule = dispatcher.retry_rule(channel, plugin.retry_defaults if plugin else None)
-        return Retry(
-            after=rule.after,
-            max_tries=rule.max_tries,
-            growth=rule.growth,
-            give_up_after=rule.give_up_after,
-        )
-
-    base = of("")
-    return replace(base, channels={name: of(name) for name in dispatcher.channels})
+    dispatch = dispatcher.dispatch
+    channels = {}
+    for name in dispatcher.channels:
+        plugin = runtime.channels.get(name)
+        channels[name] = dispatcher.retry_rule(name, plugin.retry_defaults if plugin else None)
+    return Retry(
+        after=dispatch.reschedule_after,
+        max_tries=dispatch.max_tries,
+        growth=dispatch.reschedule_growth,
+        give_up_after=dispatch.give_up_after,
+        channels=channels,
+    )

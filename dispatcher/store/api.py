@@ -7,7 +7,7 @@ each is one transaction.
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -26,6 +26,7 @@ from dispatcher.model import (
 from dispatcher.store.inbound import InboundEvent
 from dispatcher.store.planned import CasePlan, PlannedReminder, PlanningCase, Replan
 from dispatcher.store.scripts_api import CallScripts
+from dispatcher.store.settlement import Retry, Settled
 from dispatcher.store.unknown_api import UnknownAttemptsApi
 
 # decide(reminder, person, case, history) -> Decision, with `now` already bound.
@@ -209,46 +210,6 @@ SETTLE_RANK: dict[Outcome, int] = {
     Outcome.DELIVERED: 2,
     Outcome.CONVERSATION: 3,
 }
-
-
-@dataclass(frozen=True)
-class Settled:
-    """What ``settle_attempt`` did. True when anything changed; ``person_id`` is whose attempt
-    it was (None when no attempt matched); ``retried`` when its reminder went back to pending
-    for another try."""
-
-    changed: bool
-    person_id: str | None = None
-    retried: bool = False
-
-    def __bool__(self) -> bool:
-        return self.changed
-
-
-@dataclass(frozen=True)
-class Retry:
-    """How a delivery that failed for a temporary reason is tried again: after ``after``
-    × ``growth`` per try already made, until ``max_tries`` tries or once those waits add up
-    to ``give_up_after``; ``channels`` holds a channel's own rule (its long retries)."""
-
-    after: timedelta
-    max_tries: int
-    growth: float = 2.0
-    give_up_after: timedelta | None = None
-    channels: Mapping[str, Retry] = field(default_factory=dict)
-
-    def of(self, channel: str) -> Retry:
-        """The rule for a reminder of ``channel``."""
-        return self.channels.get(channel, self)
-
-    def wait(self, tries: int) -> timedelta:
-        """The wait after a failure, ``tries`` tries having been made before it."""
-        return self.after * (self.growth ** max(tries, 0))
-
-    def expired(self, tries: int) -> bool:
-        """Whether the waits of ``tries`` failures add up to ``give_up_after``."""
-        waited = sum((self.wait(n) for n in range(max(tries, 0))), timedelta(0))
-        return self.give_up_after is not None and waited >= self.give_up_after
 
 
 class Store(CallScripts, UnknownAttemptsApi):

@@ -189,8 +189,10 @@ class Channel:
 
     def release(self, message: Message) -> None:
         """Give back what ``ready`` took for ``message``. Called exactly once after each
-        ``ready`` that returned: after ``send`` (whatever it did) or instead of it (the policy
-        no longer allows the send, the case changed, the daemon stops). Must not block."""
+        ``ready`` that returned: once the outcome of ``send`` (whatever it did) is written to
+        the store — so a channel never has more attempts ``sending`` than its capacity, and a
+        crash leaves at most that many ``unknown`` — or instead of ``send`` (the policy no
+        longer allows it, the case changed, the daemon stops). Must not block."""
 
     async def close(self) -> None:
         """Release what ``open`` acquired. Called after the last send."""

@@ -8,7 +8,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from typing import Any, ClassVar
 
-from dispatcher.channel import Channel, ChannelSettings, Message, SendResult
+from dispatcher.channel import Channel, ChannelSettings, Message, SendResult, Slots
 from dispatcher.hookspecs import hookimpl
 from dispatcher.model import ContactKind
 
@@ -39,6 +39,7 @@ class ScriptedChannel(Channel):
         None  # when set: ready waits for it ("no capacity")
     )
     readying: ClassVar[int] = 0  # ready calls waiting at the gate so far
+    slots: ClassVar[Slots | None] = None  # when set: the channel's capacity, taken in ready
 
     @classmethod
     def reset(cls) -> None:
@@ -52,6 +53,7 @@ class ScriptedChannel(Channel):
         cls.released = []
         cls.ready_gate = None
         cls.readying = 0
+        cls.slots = None
 
     async def open(self) -> None:
         type(self).opened += 1
@@ -63,9 +65,14 @@ class ScriptedChannel(Channel):
         if cls.ready_gate is not None:
             cls.readying += 1
             await cls.ready_gate.wait()
+        if cls.slots is not None:
+            await cls.slots.take(message)
 
     def release(self, message: Message) -> None:
-        type(self).released.append(message.person_id)
+        cls = type(self)
+        cls.released.append(message.person_id)
+        if cls.slots is not None:
+            cls.slots.give_back(message)
 
     async def send(self, message: Message) -> SendResult:
         cls = type(self)

@@ -258,7 +258,7 @@ class Dispatcher:
                 self.counters.rechecked += 1
                 self.wake()  # given back: decide it again at once
                 return
-        self._records.add(record)
+        self._records.add(record, after=self._sender.recorded(claim.attempt_id))
 
     async def _give_back(self, claim: Claim) -> None:
         await give_back(claim, self._held, self.store, self.clock, self._stopping)

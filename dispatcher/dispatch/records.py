@@ -1,13 +1,17 @@
 """The record stage: the outcomes of sends, held and written in small batches (``Store.record``)
-by a flusher every ``record_interval`` (at once when ``FLUSH_AT`` wait), and a last few times
-at stop. Each outcome written is counted in the metrics and shown to ``on_attempt``
-observers."""
+by a flusher, and a last few times at stop. An outcome is written at once when none was
+written in the last ``record_interval``; otherwise those that came meanwhile are written
+together when it has passed (at once when ``FLUSH_AT`` wait): a send that leaves is recorded
+within milliseconds when sends are few, and a burst costs a transaction per interval, not per
+send. Each outcome written is counted in the metrics and shown to ``on_attempt`` observers;
+then what was kept until it was written (``after``: the channel's capacity) is given back."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+import math
 from collections.abc import Callable
 
 from dispatcher.dispatch.store_health import failure_reason
@@ -40,16 +44,23 @@ class Records:
         self._metrics = metrics
         self._written = written
         self._unwritten: list[SendRecord] = []
+        # Called once the outcome at the same place in ``_unwritten`` is written (or at the
+        # end, written or not): each gives back the capacity its send held.
+        self._after: list[Callable[[], None] | None] = []
         self._lock = asyncio.Lock()
         self._kick = asyncio.Event()
         self._drained = asyncio.Event()  # no send will add an outcome any more
         self._flusher: asyncio.Task[None] | None = None
         self._refused = False  # the last write was refused
 
-    def add(self, record: SendRecord) -> None:
+    def add(self, record: SendRecord, after: Callable[[], None] | None = None) -> None:
+        """Hold ``record`` for the next write; ``after`` is called once it is written."""
         self._unwritten.append(record)
-        if len(self._unwritten) >= FLUSH_AT:
-            self._kick.set()  # the flusher writes; a send task is never the one cut off mid-write
+        self._after.append(after)
+        if len(self._unwritten) == 1 or len(self._unwritten) >= FLUSH_AT:
+            # The flusher writes (a send task is never the one cut off mid-write): at once, or
+            # when the interval since its last write has passed.
+            self._kick.set()
 
     def start(self) -> None:
         """Start the flusher."""
@@ -67,6 +78,10 @@ class Records:
             await asyncio.sleep(pause)
             if await self._flush_safely():
                 break
+        # What the store would not take stays ``sending`` (unknown at the next start); the
+        # capacity its sends held is given back all the same, before the channels close.
+        afters, self._after = self._after, []
+        _call_all(afters)
 
     async def flush(self) -> bool:
         """Write the outcomes held so far; False (and they are kept for the next try) when
@@ -75,10 +90,12 @@ class Records:
             if not self._unwritten:
                 return True
             records, self._unwritten = self._unwritten, []
+            afters, self._after = self._after, []
             try:
                 await self._store.guarded("record", self._store.store.record, records, self._node)
             except Exception as exc:  # the store is down or locked: keep them, try again
                 self._unwritten[:0] = records
+                self._after[:0] = afters
                 if not self._refused:  # once per refusal in a row; the health logs the outage
                     log.warning(
                         "could not record outcomes; will try again",
@@ -87,6 +104,7 @@ class Records:
                 self._refused = True
                 return False
         self._refused = False
+        _call_all(afters)
         if self._metrics:
             for r in records:
                 self._metrics.attempts.labels(r.channel, r.outcome.value).inc()
@@ -117,15 +135,25 @@ class Records:
 
     async def _flush_periodically(self) -> None:
         interval = self._runtime().config.dispatcher.dispatch.record_interval.total_seconds()
-        backoff = interval
+        clock = asyncio.get_running_loop().time
+        written_at = -math.inf  # the last write (or refused try)
+        wait: float | None = None  # until the next write; None: until an outcome comes
         while not self._drained.is_set():
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._kick.wait(), timeout=backoff)
+                await asyncio.wait_for(self._kick.wait(), timeout=wait)
             self._kick.clear()
-            if self._unwritten and not await self._flush_safely():
-                backoff = max(self._store.health.retry_delay("record"), interval)
+            if not self._unwritten:
+                wait = None
+                continue
+            early = written_at + interval - clock()
+            if early > 0 and len(self._unwritten) < FLUSH_AT and not self._drained.is_set():
+                wait = early  # outcomes that come meanwhile join this write
+                continue
+            written_at = clock()
+            if await self._flush_safely():
+                wait = interval if self._unwritten else None
             else:
-                backoff = interval
+                wait = max(self._store.health.retry_delay("record"), interval)
 
     async def _flush_safely(self) -> bool:
         """``flush``, any error it did not expect logged as a failed write (the flusher
@@ -135,3 +163,18 @@ class Records:
         except Exception as exc:
             log.error("recording outcomes failed", extra={"fields": {"error": failure_reason(exc)}})
             return False
+
+
+def _call_all(afters: list[Callable[[], None] | None]) -> None:
+    """Call each of ``afters``; one that raises (a channel's ``release``) is logged, and the
+    others are still called."""
+    for after in afters:
+        if after is None:
+            continue
+        try:
+            after()
+        except Exception as exc:
+            log.error(
+                "giving back a channel's capacity failed",
+                extra={"fields": {"error": failure_reason(exc)}},
+            )

@@ -2,9 +2,11 @@
 the channel takes the capacity to send it now (``ready``), and only then is the claim confirmed
 in the store (``confirm``) and decided again at this very instant (a window may have closed,
 a payment may have come): a crash leaves ``unknown`` only for messages really handed to the
-provider. Then it is sent at once, and the capacity given back (``release``). A refusal that
-contacted nobody is retried in process (tenacity) while the provider's hint fits the short
-wait. The result or error becomes the record to write (``outcomes``)."""
+provider. Then it is sent at once. The capacity is given back (``release``) once the send's
+outcome is written (``recorded``), so a channel never has more attempts ``sending`` than it has
+capacity, and a crash leaves at most that many ``unknown``. A refusal that contacted nobody is
+retried in process (tenacity) while the provider's hint fits the short wait, its capacity given
+back at once. The result or error becomes the record to write (``outcomes``)."""
 
 from __future__ import annotations
 
@@ -86,6 +88,8 @@ class Sender:
         self._clock = clock
         self._counters = counters
         self._metrics = metrics
+        # attempt id → gives back the capacity its send holds until the outcome is written
+        self._unrecorded: dict[str, Callable[[], None]] = {}
 
     async def attempt(self, claim: Claim) -> SendRecord:
         """Send ``claim`` and return its outcome; ``ClaimGivenBack`` when, at the hand-off,
@@ -94,6 +98,11 @@ class Sender:
         record = await self._attempt(claim)
         self._counters.count(record)
         return record
+
+    def recorded(self, attempt_id: str) -> Callable[[], None] | None:
+        """What gives back the capacity ``attempt_id``'s send still holds, to call once its
+        outcome is written (None when it holds none)."""
+        return self._unrecorded.pop(attempt_id, None)
 
     async def _attempt(self, claim: Claim) -> SendRecord:
         runtime = self._runtime()
@@ -208,15 +217,34 @@ class Sender:
         or person changed here) and decided again at this very instant. Then hand it over,
         and give the capacity back whatever happened."""
         await self._ready(channel, message)
+        handed = False
         try:
             await self._confirmations.confirm(claim)
             if self._stopping.is_set() and self._held.holds(claim.attempt_id):
                 raise Stopped()
             self._recheck(claim)
             self._held.let_go(claim)
-            return await channel.send(message)
-        finally:
-            channel.release(message)
+            handed = True
+            result = await channel.send(message)
+        except BaseException as exc:
+            if handed and isinstance(exc, Exception) and not self._tried_again(exc):
+                self._keep_until_recorded(channel, message)
+            else:  # never handed over, cancelled, or tried again at once (nothing was sent)
+                channel.release(message)
+            raise
+        self._keep_until_recorded(channel, message)
+        return result
+
+    def _tried_again(self, exc: Exception) -> bool:
+        settings = self._runtime().config.dispatcher.dispatch
+        return settings.retry_attempts > 1 and retried_in_process(
+            exc, settings.retry_max_wait.total_seconds()
+        )
+
+    def _keep_until_recorded(self, channel: Channel, message: Message) -> None:
+        if type(channel).release is Channel.release:
+            return  # it holds nothing (the common case, without a closure per send)
+        self._unrecorded[message.attempt_id] = partial(channel.release, message)
 
     async def _ready(self, channel: Channel, message: Message) -> None:
         """``channel.ready(message)``, cut short by a stop (``Stopped``); a wait abandoned

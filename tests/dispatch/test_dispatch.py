@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from dispatcher.channel import PermanentError, TransientError
+from dispatcher.channel import PermanentError, Slots, TransientError
 from dispatcher.dispatch import Dispatcher, StoreThread
 from dispatcher.hookspecs import hookimpl
 from dispatcher.runtime import load_runtime
@@ -506,6 +506,25 @@ async def test_claims_waiting_for_a_send_slot_are_not_confirmed(dep: Deployment)
         other.close()
     assert sorted(ScriptedChannel.calls) == ["P0", "P1", "P3"]
     assert _reminder(dep, "P2").state in ("suppressed", "cancelled")
+
+
+async def test_a_channel_never_has_more_attempts_sending_than_its_capacity(
+    dep: Deployment,
+) -> None:
+    """The capacity a send took comes back only once its outcome is written: with one slot,
+    each send finds no other attempt ``sending`` (a crash leaves at most one ``unknown``), even
+    when outcomes wait for the record interval."""
+    seed(dep, 5)
+    dep.set("dispatcher.toml", r'^record_interval = ".*"$', 'record_interval = "300ms"')
+    ScriptedChannel.slots = Slots(1)
+    seen: dict[str, set[str]] = {}
+    for person in (f"P{n}" for n in range(5)):
+        ScriptedChannel.script[person] = [lambda p=person: seen.setdefault(p, _sending(dep))]
+    dispatcher, store = _dispatcher(dep)
+    await _run_until(dispatcher, lambda: len(seen) == 5 and not _sending(dep))
+    store.shutdown()
+    assert seen == {p: {p} for p in seen}, "each send alone in sending"
+    assert sorted(ScriptedChannel.released) == sorted(seen)
 
 
 @pytest.mark.parametrize("told", [True, False])

@@ -82,25 +82,45 @@ def runtime_recording_every(interval: timedelta) -> Runtime:
     )
 
 
-async def test_the_flusher_writes_at_once_when_flush_at_outcomes_wait(store: Store) -> None:
+def records_every(store: Store, interval: timedelta) -> tuple[StoreThread, Records]:
+    """A store thread on ``store`` and outcomes written at most every ``interval``."""
+    runtime = runtime_recording_every(interval)
+    thread = StoreThread(store)
+    return thread, Records(thread, lambda: runtime, node="a", metrics=None, written=lambda: None)
+
+
+async def test_the_first_outcome_is_written_at_once_the_next_after_the_interval_or_flush_at(
+    store: Store,
+) -> None:
     runtime = runtime_recording_every(timedelta(hours=1))
-    claims = claimed(store, 2)
+    claims = claimed(store, 3)
     thread = StoreThread(store)
     written = asyncio.Event()
     records = Records(thread, lambda: runtime, node="a", metrics=None, written=written.set)
+    given_back: list[str] = []
     records.start()
     try:
-        for claim in claims[:1]:
-            records.add(sent(claim, SendResult(provider_id="SM1"), NOW))
+        records.add(
+            sent(claims[0], SendResult(provider_id="SM1"), NOW), lambda: given_back.append("C0")
+        )
+        await asyncio.wait_for(written.wait(), timeout=10)
+        assert outcomes(store, "C0") == ["placed"], "none written lately: at once"
+        assert given_back == ["C0"], "the capacity comes back once the outcome is written"
+        written.clear()
+        records.add(
+            sent(claims[1], SendResult(provider_id="SM2"), NOW), lambda: given_back.append("C1")
+        )
         await asyncio.sleep(0.2)
-        assert outcomes(store, "C0") == ["reserved"], "one outcome waits for the interval"
+        assert outcomes(store, "C1") == ["reserved"], "one written lately: waits for the interval"
+        assert given_back == ["C0"], "kept while its outcome is not written"
         # Enough outcomes waiting kick the flusher (the same one again: the store's update
         # is idempotent, and a count is all that matters here).
         for _ in range(FLUSH_AT - 2):
-            records.add(sent(claims[0], SendResult(provider_id="SM1"), NOW))
-        records.add(sent(claims[1], SendResult(provider_id="SM2"), NOW))
+            records.add(sent(claims[1], SendResult(provider_id="SM2"), NOW))
+        records.add(sent(claims[2], SendResult(provider_id="SM3"), NOW))
         await asyncio.wait_for(written.wait(), timeout=10)
-        assert outcomes(store, "C0") == outcomes(store, "C1") == ["placed"]
+        assert outcomes(store, "C1") == outcomes(store, "C2") == ["placed"]
+        assert given_back == ["C0", "C1"]
     finally:
         await records.finish()
         thread.shutdown()
@@ -109,10 +129,8 @@ async def test_the_flusher_writes_at_once_when_flush_at_outcomes_wait(store: Sto
 async def test_at_stop_what_the_flusher_holds_is_written_and_a_refusal_tried_again(
     store: Store,
 ) -> None:
-    runtime = runtime_recording_every(timedelta(hours=1))
     claims = claimed(store, 2)
-    thread = StoreThread(store)
-    records = Records(thread, lambda: runtime, node="a", metrics=None, written=lambda: None)
+    thread, records = records_every(store, timedelta(hours=1))
     real_record = store.record
     refusals: list[int] = []
 
@@ -123,16 +141,49 @@ async def test_at_stop_what_the_flusher_holds_is_written_and_a_refusal_tried_aga
         real_record(batch, node)
 
     store.record = refuse_once  # type: ignore[method-assign]
+    given_back: list[str] = []
     records.start()
     try:
         for claim in claims:
-            records.add(sent(claim, SendResult(provider_id="SM1"), NOW))
+            records.add(
+                sent(claim, SendResult(provider_id="SM1"), NOW),
+                lambda: given_back.append("capacity"),
+            )
         assert outcomes(store, "C0") == ["reserved"]
         await records.finish()
     finally:
         thread.shutdown()
     assert refusals == [2], "the flusher tried once at stop, and was refused"
     assert outcomes(store, "C0") == outcomes(store, "C1") == ["placed"]
+    assert given_back == ["capacity"] * 2
+
+
+async def test_a_refused_write_keeps_the_capacity_until_the_end_then_gives_it_back(
+    store: Store,
+) -> None:
+    claims = claimed(store, 1)
+    thread, records = records_every(store, timedelta(milliseconds=1))
+    tries = asyncio.Event()
+
+    def refuse(batch: Sequence[SendRecord], node: str = "") -> None:
+        tries.set()
+        raise RuntimeError("database is locked")
+
+    store.record = refuse  # type: ignore[method-assign]
+    given_back: list[str] = []
+    records.start()
+    try:
+        records.add(
+            sent(claims[0], SendResult(provider_id="SM1"), NOW),
+            lambda: given_back.append("capacity"),
+        )
+        await asyncio.wait_for(tries.wait(), timeout=10)
+        assert given_back == [], "the outcome is not written: its capacity stays taken"
+        await records.finish()
+    finally:
+        thread.shutdown()
+    assert outcomes(store, "C0") == ["reserved"], "never written: unknown at the next start"
+    assert given_back == ["capacity"], "given back at the end all the same"
 
 
 class FailingObserver:

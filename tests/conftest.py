@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import IO
 
 import pytest
 
@@ -119,13 +120,21 @@ class Deployment:
             cwd=self.root,
         )
 
-    def start(self, *extra: str) -> subprocess.Popen[str]:
+    def start(
+        self,
+        *extra: str,
+        stdout: IO[str] | int = subprocess.PIPE,
+        env: dict[str, str] | None = None,
+    ) -> subprocess.Popen[str]:
+        """The daemon, its output (stderr too) on ``stdout``, ``env`` added to its
+        environment."""
         return subprocess.Popen(
             [str(DISPATCHER), "--config", str(self.config), "run", *extra],
-            stdout=subprocess.PIPE,
+            stdout=stdout,
             stderr=subprocess.STDOUT,
             text=True,
             cwd=self.root,
+            env={**os.environ, **(env or {})},
         )
 
 

@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import IO
 
 import pytest
 
@@ -91,6 +92,13 @@ class Deployment:
         self.write("dispatcher.toml", head + header + block + "\n" + bracket + rest)
         return block
 
+    def listen_on_free_port(self) -> int:
+        """Have the daemon listen on a port free now, known to the test (the fixture's port
+        0 is chosen by the daemon, and commands cannot ask it); returns the port."""
+        port = free_port()
+        self.set("dispatcher.toml", r'^listen = ".*"$', f'listen = "127.0.0.1:{port}"')
+        return port
+
     def store(self):  # type: ignore[no-untyped-def]
         return open_store(self.url)
 
@@ -112,21 +120,35 @@ class Deployment:
             cwd=self.root,
         )
 
-    def start(self, *extra: str) -> subprocess.Popen[str]:
+    def start(
+        self,
+        *extra: str,
+        stdout: IO[str] | int = subprocess.PIPE,
+        env: dict[str, str] | None = None,
+    ) -> subprocess.Popen[str]:
+        """The daemon, its output (stderr too) on ``stdout``, ``env`` added to its
+        environment."""
         return subprocess.Popen(
             [str(DISPATCHER), "--config", str(self.config), "run", *extra],
-            stdout=subprocess.PIPE,
+            stdout=stdout,
             stderr=subprocess.STDOUT,
             text=True,
             cwd=self.root,
+            env={**os.environ, **(env or {})},
         )
 
 
 @pytest.fixture
 def deployment(tmp_path: Path) -> Deployment:
     """A copy of the example deployment whose store and outbox live in a temp dir."""
-    shutil.copytree(EXAMPLE_CONFIG, tmp_path / "config", ignore=shutil.ignore_patterns("data"))
-    dep = Deployment(tmp_path)
+    return make_deployment(tmp_path)
+
+
+def make_deployment(root: Path) -> Deployment:
+    """A copy of the example deployment in ``root``: its store and outbox there, its HTTP
+    server on a port the daemon picks."""
+    shutil.copytree(EXAMPLE_CONFIG, root / "config", ignore=shutil.ignore_patterns("data"))
+    dep = Deployment(root)
     dep.set("dispatcher.toml", r'^store = ".*"$', f'store = "{dep.url}"')
     dep.set("dispatcher.toml", r'^directory = ".*"$', f'directory = "{dep.outbox}"')
     # A free port per daemon, so tests never collide with each other or a running daemon.

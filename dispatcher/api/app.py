@@ -66,10 +66,11 @@ def _problems_and_metrics(core: CoreAccess) -> Middleware:
     return middleware
 
 
-def build_api(core: CoreAccess) -> web.Application:
-    """The API as an application to mount at ``/v1``."""
+def build_api(core: CoreAccess, books: TokenBooks | None = None) -> web.Application:
+    """The API as an application to mount at ``/v1``; ``books`` are its tokens, when the
+    daemon's other routes share them."""
     app = web.Application(middlewares=[_problems_and_metrics(core)])
-    books = TokenBooks()
+    books = books or TokenBooks()
     spec = document()
 
     async def openapi(_: web.Request) -> web.Response:
@@ -81,5 +82,5 @@ def build_api(core: CoreAccess) -> web.Application:
     return app
 
 
-def mount_api(app: web.Application, core: CoreAccess) -> None:
-    app.add_subapp(PREFIX, build_api(core))
+def mount_api(app: web.Application, core: CoreAccess, books: TokenBooks | None = None) -> None:
+    app.add_subapp(PREFIX, build_api(core, books))

@@ -6,21 +6,18 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from dispatcher.admin.explain import zone_note
 from dispatcher.api.call import Answer, Call
 from dispatcher.api.models import (
     BatchBody,
     BatchResult,
     CaseBody,
-    CaseDetail,
     CaseResult,
     FieldErrorView,
     RowResult,
 )
 from dispatcher.api.problems import ApiProblem, FieldError, intake_field_errors, invalid
-from dispatcher.api.views import case_view, history_view, person_view, reminder_view
+from dispatcher.api.views import case_detail, case_view
 from dispatcher.intake import GoodRow, RowError, parse_case, parse_row, store_rows
-from dispatcher.model import ReminderState
 from dispatcher.store.api import CaseIn, UnknownCase
 
 
@@ -134,14 +131,5 @@ async def get_case(call: Call) -> Answer:
         history = await core.read(core.store.case_history, case_id)
     except UnknownCase:
         raise ApiProblem(404, "Not found", f"no case {case_id!r}") from None
-    reminders = [reminder_view(r, history.reminder_reasons.get(r.id)) for r in history.reminders]
-    waiting = (ReminderState.PENDING, ReminderState.CLAIMED)
-    upcoming = sorted((r for r in reminders if r.state in waiting), key=lambda r: (r.due_at, r.id))
-    return 200, CaseDetail(
-        case=case_view(history.case),
-        person=person_view(history.person, personal_data=call.caller.sees_personal_data),
-        time_zone=zone_note(history, core.runtime.config.dispatcher.fallback_timezone),
-        upcoming=upcoming,
-        reminders=reminders,
-        history=history_view(history),
-    )
+    fallback = core.runtime.config.dispatcher.fallback_timezone
+    return 200, case_detail(history, fallback, personal_data=call.caller.sees_personal_data)

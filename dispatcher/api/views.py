@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-from dispatcher.admin.explain import timeline
+from dispatcher.admin.explain import timeline, zone_note
 from dispatcher.api.models import (
+    CaseDetail,
     CaseView,
     ContactView,
     HistoryEntry,
@@ -13,7 +14,7 @@ from dispatcher.api.models import (
     PersonView,
     ReminderView,
 )
-from dispatcher.model import Case, Person, Reminder
+from dispatcher.model import Case, Person, Reminder, ReminderState
 from dispatcher.privacy import mask, mask_contact, mask_name
 from dispatcher.store.api import CaseHistory
 
@@ -65,3 +66,19 @@ def history_view(history: CaseHistory) -> list[HistoryEntry]:
         HistoryEntry(at=at, reminder_id=reminder_id, what=what, detail=detail)
         for at, reminder_id, what, detail in timeline(history)
     ]
+
+
+def case_detail(history: CaseHistory, fallback_timezone: str, *, personal_data: bool) -> CaseDetail:
+    """A case with its person, reminders (those still to come first) and history: what
+    ``GET /v1/cases/{id}`` and ``dispatcher explain --json`` answer."""
+    reminders = [reminder_view(r, history.reminder_reasons.get(r.id)) for r in history.reminders]
+    waiting = (ReminderState.PENDING, ReminderState.CLAIMED)
+    upcoming = sorted((r for r in reminders if r.state in waiting), key=lambda r: (r.due_at, r.id))
+    return CaseDetail(
+        case=case_view(history.case),
+        person=person_view(history.person, personal_data=personal_data),
+        time_zone=zone_note(history, fallback_timezone),
+        upcoming=upcoming,
+        reminders=reminders,
+        history=history_view(history),
+    )

@@ -7,8 +7,7 @@ import sys
 import click
 
 from dispatcher.cli.instants import parse_instant
-from dispatcher.cli.loading import runtime_or_exit
-from dispatcher.store import open_store
+from dispatcher.cli.loading import runtime_or_exit, store_at_or_exit
 
 
 @click.group()
@@ -31,7 +30,7 @@ def audit_export(
     config = runtime_or_exit(ctx.obj["config"]).config
     zone = config.dispatcher.timezone
     since, until = parse_instant(since_text, zone), parse_instant(until_text, zone)
-    store = open_store(config.store_url)
+    store = store_at_or_exit(config.store_url)
     try:
         rows = store.audit_rows(since, until)
     finally:

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import click
 
-from dispatcher.cli.console import out
+from dispatcher.cli.console import PROBLEMS, fail, out, print_json
 from dispatcher.config import ConfigError
 from dispatcher.terminal import printable
 
@@ -26,31 +26,55 @@ if TYPE_CHECKING:
     is_flag=True,
     help="Leave secret references unresolved (on a machine without the credentials, e.g. CI).",
 )
+@click.option("--json", "as_json", is_flag=True, help="The result as one JSON object.")
 @click.pass_context
-def check(ctx: click.Context, directory: Path | None, no_secrets: bool) -> None:
-    """Validate config files, templates and channel settings; print every error. When the
-    store can be read, list what the schedules would change in what is planned."""
+def check(ctx: click.Context, directory: Path | None, no_secrets: bool, as_json: bool) -> None:
+    """Validate config files, templates and channel settings; print every error (exit 1 if
+    any). When the store can be read, list what the schedules would change in what is
+    planned."""
     from dispatcher.runtime import load_runtime
 
     root = directory or ctx.obj["config"]
+    if not Path(root).is_dir():
+        fail(f"{root}: no such config directory")
     try:
         runtime = load_runtime(root, secrets=not no_secrets)
     except ConfigError as exc:
-        for problem in exc.problems:
-            out.print(printable(problem), markup=False)
-        out.print(printable(f"{len(exc.problems)} problem(s) in {root}"), markup=False)
-        sys.exit(1)
+        problems = [str(problem) for problem in exc.problems]
+        if as_json:
+            print_json({"directory": str(root), "ok": False, "problems": problems})
+        else:
+            for problem in problems:
+                out.print(printable(problem), markup=False)
+            out.print(printable(f"{len(problems)} problem(s) in {root}"), markup=False)
+        sys.exit(PROBLEMS)
     config = runtime.config
-    steps = sum(len(s.steps) for s in config.schedules.schedules.values())
+    schedules = config.schedules.schedules
+    steps = sum(len(s.steps) for s in schedules.values())
+    changes = planned_changes(runtime)
+    if as_json:
+        print_json(
+            {
+                "directory": str(root),
+                "ok": True,
+                "problems": [],
+                "version": runtime.version,
+                "channels": list(runtime.channels),
+                "schedules": {name: len(s.steps) for name, s in schedules.items()},
+                "locales": list(config.dispatcher.locales),
+                "store": changes,
+            }
+        )
+        return
     out.print(
         printable(
             f"{root}: OK — {len(runtime.channels)} channel(s), "
-            f"{len(config.schedules.schedules)} schedule(s) with {steps} step(s), "
+            f"{len(schedules)} schedule(s) with {steps} step(s), "
             f"locales {', '.join(config.dispatcher.locales)}"
         ),
         markup=False,
     )
-    for line in planned_changes(runtime):
+    for line in changes:
         out.print(printable(line), markup=False)
 
 

@@ -1,11 +1,21 @@
-"""Where the commands write: ``out`` for results, ``err`` for progress and errors; and how a
-command fails (a message, or every problem of the config directory, and an exit code)."""
+"""Where the commands write: ``out`` for results, ``err`` for progress and errors; results as
+JSON for scripts (``print_json``); and how a command fails (a message, or every problem of the
+config directory, and an exit code).
+
+Exit codes, the same for every command (README's table): 0 done and nothing wrong found;
+``PROBLEMS`` (1) done, and problems found in what it examined (a config that does not check,
+rejected rows, a refused reload, plugins that did not load); ``UNUSABLE`` (2) it could not do
+its work: bad usage (an option, a case, channel or template that does not exist) or the
+environment (the config directory does not load, the store or the daemon cannot be reached, a
+file cannot be read or written).
+"""
 
 from __future__ import annotations
 
+import json
 import os
 import sys
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from rich.console import Console
 from rich.markup import escape
@@ -28,7 +38,22 @@ def follow_columns() -> None:
         out.width = err.width = int(columns)
 
 
-def fail(message: str, code: int = 1) -> NoReturn:
+PROBLEMS = 1
+UNUSABLE = 2
+
+
+def print_json(value: Any) -> None:
+    """``value`` as one JSON document on stdout (instants in ISO 8601, text as is)."""
+    sys.stdout.write(json.dumps(value, ensure_ascii=False, default=_json_default) + "\n")
+
+
+def _json_default(value: Any) -> Any:
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return str(value)
+
+
+def fail(message: str, code: int = UNUSABLE) -> NoReturn:
     """``error: message`` on stderr (the message shown as written: never markup, control
     characters escaped), and exit ``code``."""
     err.print(f"[red]error:[/red] {escape(printable(message))}", markup=True)
@@ -39,4 +64,4 @@ def config_failed(exc: ConfigError) -> NoReturn:
     """Every problem of the config directory on stderr, one a line; exit 2."""
     for problem in exc.problems:
         err.print(printable(problem), markup=False)
-    sys.exit(2)
+    sys.exit(UNUSABLE)

@@ -17,11 +17,10 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from dispatcher.cli.console import err, fail, out
+from dispatcher.cli.console import PROBLEMS, err, fail, out
 from dispatcher.cli.instants import parse_instant, utc_now
-from dispatcher.cli.loading import config_or_exit, store_or_exit
+from dispatcher.cli.loading import config_or_exit, store_at_or_exit, store_or_exit
 from dispatcher.policy.zones import local_zone
-from dispatcher.store import open_store
 from dispatcher.store.api import NewReminder, UnknownCase
 
 if TYPE_CHECKING:
@@ -67,7 +66,7 @@ def import_(
         rows = RowFile(file, encoding)
     except (UnknownEncoding, OSError) as exc:
         fail(f"{file}: {exc}")
-    store = open_store(config.store_url)
+    store = store_at_or_exit(config.store_url)
     rules = RowRules(
         schedules=tuple(config.schedules.schedules),
         default_schedule=default_schedule,
@@ -91,13 +90,13 @@ def import_(
             progress.update(task, completed=rows.size)
     except FileProblem as exc:
         importer.close()
-        fail(f"{file}: {exc} (imported {importer.kept} row(s) before it)")
+        fail(f"{file}: {exc} (imported {importer.kept} row(s) before it)", code=PROBLEMS)
     finally:
         rows.close()
         store.close()
     out.print(f"imported {importer.kept} row(s); rejected {importer.rejected}", markup=False)
     if importer.rejected:
-        sys.exit(1)
+        sys.exit(PROBLEMS)
 
 
 # Below this size checking rows in this process is quicker than starting workers.

@@ -3,26 +3,100 @@ case's whole decision history)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import click
 from rich.table import Table
 
-from dispatcher.cli.console import fail, out
+from dispatcher.cli.console import fail, out, print_json
+from dispatcher.cli.daemon_http import DaemonUnreachable, ask, local_url
 from dispatcher.cli.instants import utc_now
 from dispatcher.cli.loading import store_or_exit
 from dispatcher.config import ConfigError, DispatcherFile, load_config
 from dispatcher.config.dispatcher_file import RetryRule
 from dispatcher.privacy import mask_contact
-from dispatcher.terminal import cell
+from dispatcher.store.api import StatusReport
+from dispatcher.terminal import cell, printable
+
+DAEMON_TIMEOUT = 2.0  # seconds: status answers even when the daemon does not
 
 
 @click.command()
+@click.option("--json", "as_json", is_flag=True, help="The report as one JSON object.")
 @click.pass_context
-def status(ctx: click.Context) -> None:
-    """Queue depth by state and channel, next due, deferrals by reason, unknown attempts."""
-    _, store = store_or_exit(ctx.obj["config"])
+def status(ctx: click.Context, as_json: bool) -> None:
+    """Queue depth by state and channel, next due, deferrals by reason, unknown attempts;
+    and what the running daemon says of itself (its config version, its last reload)."""
+    settings, store = store_or_exit(ctx.obj["config"])
     now = utc_now()
     report = store.status(now)
     store.close()
+    daemon = daemon_state(settings)
+    if as_json:
+        print_json({"at": now, **status_view(report), "daemon": daemon})
+        return
+    _print_queue(report)
+    _print_unknown(report)
+    out.print(printable(daemon_line(daemon)), markup=False)
+
+
+def status_view(report: StatusReport) -> dict[str, Any]:
+    """The store's status as JSON: every count, contact points masked."""
+    return {
+        "reminders": [
+            {"state": s, "channel": c, "count": n} for s, c, n in report.by_state_channel
+        ],
+        "due_now": report.due_now,
+        "next_due": report.next_due,
+        "pending_by_reason": [{"reason": r, "count": n} for r, n in report.deferred_by_reason],
+        "failures": [{"channel": c, "code": k, "count": n} for c, k, n in report.failures],
+        "unknown": {
+            "total": report.unknown_total,
+            "by_channel": report.unknown_by_channel,
+            "oldest": [
+                {**item, "contact": mask_contact(item["contact"])}
+                for item in report.unknown_attempts
+            ],
+        },
+    }
+
+
+def daemon_state(settings: DispatcherFile) -> dict[str, Any]:
+    """What the daemon on this config's listener says of itself (``GET /-/status``), or why
+    it was not asked or did not answer."""
+    base = local_url(settings.http)
+    if base is None:
+        return {"asked": False, "reason": "[http] is disabled or its port is chosen at start"}
+    try:
+        code, body = ask(base, "GET", "/-/status", timeout=DAEMON_TIMEOUT)
+    except DaemonUnreachable as exc:
+        return {"asked": True, "url": base, "reachable": False, "error": str(exc)}
+    if code != 200 or not isinstance(body, dict):
+        return {"asked": True, "url": base, "reachable": False, "error": f"answered {code}"}
+    return {"asked": True, "url": base, "reachable": True, **body}
+
+
+def daemon_line(daemon: dict[str, Any]) -> str:
+    if not daemon["asked"]:
+        return f"daemon: not asked ({daemon['reason']})"
+    if not daemon["reachable"]:
+        return f"daemon at {daemon['url']}: not reachable ({daemon['error']})"
+    last = daemon["last_reload"]
+    line = f"daemon at {daemon['url']}: config {daemon['config']}"
+    if last["source"] == "start":
+        return line + f", loaded at start {_utc(last['at'])}"
+    line += f", last reload {_utc(last['at'])} ({last['source']}): {last['result']}"
+    if not last["ok"]:
+        line += f", {len(last['problems'])} problem(s) (`dispatcher reload` lists them)"
+    return line
+
+
+def _utc(instant: str) -> str:
+    return instant[:19].replace("T", " ") + " UTC"
+
+
+def _print_queue(report: StatusReport) -> None:
     states = sorted({s for s, _, _ in report.by_state_channel})
     channels = sorted({c for _, c, _ in report.by_state_channel})
     counts = {(s, c): n for s, c, n in report.by_state_channel}
@@ -51,6 +125,9 @@ def status(ctx: click.Context) -> None:
         for channel, code, n in report.failures:
             failures.add_row(cell(channel), cell(code), str(n))
         out.print(failures)
+
+
+def _print_unknown(report: StatusReport) -> None:
     by_channel = ", ".join(f"{cell(c)} {n}" for c, n in report.unknown_by_channel.items())
     title = f"attempts with unknown outcome: {report.unknown_total} ({by_channel})"
     if report.unknown_total > len(report.unknown_attempts):
@@ -80,10 +157,11 @@ def status(ctx: click.Context) -> None:
 
 @click.command()
 @click.argument("target")
+@click.option("--json", "as_json", is_flag=True, help="The history as one JSON object.")
 @click.pass_context
-def explain(ctx: click.Context, target: str) -> None:
+def explain(ctx: click.Context, target: str, as_json: bool) -> None:
     """The whole decision history of a case (or of the case of a reminder id), PII masked."""
-    from dispatcher.admin.explain import render_history, retry_notes, zone_note
+    from dispatcher.admin.explain import render_history, retry_notes
 
     settings, store = store_or_exit(ctx.obj["config"])
     case_id: str | None = target
@@ -95,18 +173,26 @@ def explain(ctx: click.Context, target: str) -> None:
     history = store.case_history(case_id)
     store.close()
     focus = int(target) if target.isdigit() and target != case_id else None
-    try:
-        policy = load_config(ctx.obj["config"], check_templates=False, secrets=False).policy
-        layers = " + ".join([f"preset {policy.preset}", *(f"overlay {o}" for o in policy.overlays)])
-        policy_note = f"policy: {layers} + policy.toml (each reason names its rule in [brackets])"
-    except ConfigError:
-        policy_note = "policy: the config directory does not check now (see `dispatcher check`)"
-    notes = (
-        policy_note,
-        zone_note(history, settings.fallback_timezone),
-        *retry_notes(history, _retry_rules(settings)),
-    )
+    notes = (_policy_note(ctx.obj["config"]), *retry_notes(history, _retry_rules(settings)))
+    if as_json:
+        from dispatcher.api.views import case_detail
+
+        detail = case_detail(history, settings.fallback_timezone, personal_data=False)
+        print_json({**detail.model_dump(mode="json"), "focus": focus, "notes": notes})
+        return
+    from dispatcher.admin.explain import zone_note
+
+    notes = (notes[0], zone_note(history, settings.fallback_timezone), *notes[1:])
     render_history(out, history, focus=focus, notes=notes)
+
+
+def _policy_note(root: Path) -> str:
+    try:
+        policy = load_config(root, check_templates=False, secrets=False).policy
+    except ConfigError:
+        return "policy: the config directory does not check now (see `dispatcher check`)"
+    layers = " + ".join([f"preset {policy.preset}", *(f"overlay {o}" for o in policy.overlays)])
+    return f"policy: {layers} + policy.toml (each reason names its rule in [brackets])"
 
 
 def _retry_rules(settings: DispatcherFile) -> dict[str, RetryRule]:

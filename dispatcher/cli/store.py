@@ -4,13 +4,15 @@ database, checked table by table)."""
 from __future__ import annotations
 
 import sqlite3
+import sys
+from dataclasses import asdict
 from pathlib import Path
 
 import click
 from rich.progress import MofNCompleteColumn, Progress, TaskID, TextColumn
 from rich.table import Table
 
-from dispatcher.cli.console import err, fail, out
+from dispatcher.cli.console import PROBLEMS, err, fail, out, print_json
 from dispatcher.cli.loading import store_or_exit
 
 
@@ -42,9 +44,11 @@ def backup(ctx: click.Context, destination: Path, force: bool) -> None:
 @click.command()
 @click.option("--from", "source", required=True, help="Store URL to copy from.")
 @click.option("--to", "target", required=True, help="Store URL of an empty store to copy to.")
-def migrate(source: str, target: str) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Each table's counts as one JSON object.")
+def migrate(source: str, target: str, as_json: bool) -> None:
     """Move a whole store to another database (e.g. SQLite → PostgreSQL), with counts and
-    checksums per table. Stop the daemons first."""
+    checksums per table (exit 1 if they differ: nothing is committed). Stop the daemons
+    first."""
     from dispatcher.store.transfer import transfer
 
     columns = (TextColumn("copying {task.description}"), MofNCompleteColumn())
@@ -60,6 +64,11 @@ def migrate(source: str, target: str) -> None:
             reports = transfer(source, target, progress=advance)
         except ValueError as exc:
             fail(str(exc))
+    if as_json:
+        print_json({"ok": all(r.ok for r in reports), "tables": [asdict(r) for r in reports]})
+        if not all(r.ok for r in reports):
+            sys.exit(PROBLEMS)
+        return
     table = Table(title="store migration")
     for column in ("table", "rows (from)", "rows (to)", "checksum (from)", "checksum (to)", "ok"):
         table.add_column(column, overflow="fold")
@@ -74,5 +83,5 @@ def migrate(source: str, target: str) -> None:
         )
     out.print(table)
     if not all(r.ok for r in reports):
-        fail("checksums differ: nothing was committed to the target")
+        fail("checksums differ: nothing was committed to the target", code=PROBLEMS)
     out.print("migrated: every table's rows and checksums match", markup=False)

@@ -84,11 +84,11 @@ def resolve(
     """Resolve unknown attempts (IDS, --all or --channel) as --sent, --not-sent or --resend.
     An attempt already resolved is left alone: running it again changes nothing."""
     if resolution is None:
-        fail("say what became of them: --sent, --not-sent or --resend", code=2)
+        fail("say what became of them: --sent, --not-sent or --resend")
     if sum((every, channel is not None, bool(ids))) != 1:
-        fail("name the attempts: attempt IDS, --all or --channel C (one of them)", code=2)
+        fail("name the attempts: attempt IDS, --all or --channel C (one of them)")
     if not reason.strip():
-        fail("--reason must say why (it is recorded for audit)", code=2)
+        fail("--reason must say why (it is recorded for audit)")
     settings, store = store_or_exit(ctx.obj["config"])
     if channel is not None and channel not in settings.channels:
         fail(f"unknown channel {channel!r} (configured: {', '.join(settings.channels)})")

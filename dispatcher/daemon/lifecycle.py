@@ -8,9 +8,10 @@ Start: load and check config → open store (schema) → recover attempts a cras
 background (a page per store call, so readiness never waits on it and claims interleave).
 The dispatch loop pings the watchdog itself, so a loop that hangs gets the service restarted;
 a store that fails does not end it (``health``: readiness from state, outages logged once).
-SIGHUP: load the whole config again; if it is valid, swap it in between batches (channels
-whose settings did not change keep their connections; cron jobs are reconciled), else log
-every error, count the failure in /metrics and keep the old config running.
+SIGHUP or ``POST /-/reload``: load the whole config again; if it is valid, swap it in between
+batches (channels whose settings did not change keep their connections; cron jobs are
+reconciled), else log every error, count the failure in /metrics and keep the old config
+running. Either way the outcome is kept as the last reload's record (``last_reload``).
 SIGTERM/SIGINT: stop claiming, let in-flight sends finish within ``drain_timeout``, release
 claims not started, record sends cut off as ``unknown``, exit 0.
 """
@@ -21,7 +22,6 @@ import asyncio
 import contextlib
 import gc
 import logging
-import os
 import signal
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from dispatcher.api.access import CoreAccess
 from dispatcher.config import ConfigError
+from dispatcher.daemon.control import Control
 from dispatcher.daemon.health import HealthMonitor, Liveness, not_ready, store_probe
 from dispatcher.daemon.jobs import PlanningRetries, plan_reminders, reconcile_jobs
 from dispatcher.daemon.node import (
@@ -43,20 +44,25 @@ from dispatcher.daemon.reader import StoreReader
 from dispatcher.daemon.reconcile import Reconciler
 from dispatcher.daemon.reload import (
     ChannelOpenFailed,
+    ReloadRecord,
+    Source,
     carry_over_channels,
     close_after_sends,
     close_quietly,
+    loaded_at_start,
     report_accepted,
     report_open_failed,
     report_rejected,
 )
+from dispatcher.daemon.startup import log_started, open_and_upgrade
 from dispatcher.daemon.status import Status, count_queue, report_periodically
 from dispatcher.daemon.web import HttpServer, build_app, plugin_services
 from dispatcher.dispatch import Clock, Dispatcher, StoreThread, utcnow
 from dispatcher.dispatch.store_health import StoreHealth, failure_reason
 from dispatcher.metrics import Metrics
 from dispatcher.runtime import Runtime, load_runtime
-from dispatcher.store import open_store
+from dispatcher.runtime.versions import PROGRAM_VERSION
+from dispatcher.store.schema import SCHEMA_VERSION
 
 log = logging.getLogger("dispatcher.daemon")
 
@@ -78,10 +84,12 @@ class Daemon:
         self.clock = clock
         self.extra_plugins = extra_plugins
         self.runtime: Runtime = load_runtime(self.config_dir, extra_plugins=extra_plugins)
-        self.store = open_store(self.runtime.config.store_url)
+        self.store, self.schema_before = open_and_upgrade(self.runtime.config.store_url)
         self.node = node_name(self.runtime.config.dispatcher.node)
         self.metrics = Metrics()
-        self.metrics.set_config_version(self.runtime.version)
+        self.metrics.set_build_info(PROGRAM_VERSION, SCHEMA_VERSION)
+        # The last load of the config (this one, until a reload): what /-/reload answers.
+        self.last_reload: ReloadRecord = loaded_at_start(self.metrics, self.runtime, clock())
         self.health = StoreHealth(self.metrics)
         self.store_thread = StoreThread(self.store, health=self.health)
         self.store_reader = StoreReader(self.store)
@@ -116,9 +124,11 @@ class Daemon:
     async def _start_and_run(self) -> int:
         runtime = self.runtime
         await recover_last_run(self.store_thread, runtime, self.node, self.clock())
-        for channel in runtime.channels.values():
+        for name, channel in runtime.channels.items():
             channel.attach(self.services)
+            self.metrics.set_channel_up(name, False)
             await channel.open()
+            self.metrics.set_channel_up(name, True)
         self.dispatcher = Dispatcher(
             self.store_thread,
             runtime,
@@ -134,17 +144,7 @@ class Daemon:
             self.dispatcher.stop()
             return 2
         self._handle_signals()
-        log.info(
-            "dispatcher started",
-            extra={
-                "fields": {
-                    "config": str(self.config_dir),
-                    "version": runtime.version,
-                    "channels": ",".join(runtime.channels),
-                    "pid": os.getpid(),
-                }
-            },
-        )
+        log_started(self.config_dir, runtime, self.schema_before, self.http)
         with contextlib.suppress(Exception):  # its store failures are the health's to report
             await self.refresh_status()
         interval = self.runtime.config.dispatcher.status_interval.total_seconds()
@@ -165,7 +165,9 @@ class Daemon:
         http = runtime.config.dispatcher.http
         if not http.enabled:
             return True
-        app = build_app(self.metrics, self.ready, self.core_access(), alive=self.alive)
+        app = build_app(
+            self.metrics, self.ready, self.core_access(), alive=self.alive, control=self.control()
+        )
         self.http = HttpServer(app, http.listen)
         try:
             await self.http.start()
@@ -234,6 +236,10 @@ class Daemon:
             changed=self._changed,
         )
 
+    def control(self) -> Control:
+        """What the operator's ``/-/`` routes may do: reload, read the last reload."""
+        return Control(reload=self._reload_asked, last_reload=lambda: self.last_reload)
+
     def _changed(self, case_id: str | None, person_id: str | None) -> None:
         if self.dispatcher:
             self.dispatcher.changed(case_id=case_id, person_id=person_id)
@@ -296,37 +302,55 @@ class Daemon:
     def _reload_soon(self) -> None:
         self._spawn(self.reload())
 
-    async def reload(self) -> bool:
-        """Load the config directory again and swap it in if valid. Returns whether it was."""
+    async def reload(self, source: Source = "signal") -> bool:
+        """Load the config directory again and swap it in if valid (then plan with the new
+        schedules). Returns whether it was."""
+        record = await self.apply_reload(source)
+        if record.ok:
+            await self._after_reload()
+        return record.ok
+
+    async def _reload_asked(self) -> ReloadRecord:
+        """``POST /-/reload``: answered once the config is swapped in (or refused); the
+        planning pass that follows runs in the background."""
+        record = await self.apply_reload("http")
+        if record.ok:
+            self._spawn(self._after_reload())
+        return record
+
+    async def apply_reload(self, source: Source) -> ReloadRecord:
+        """One reload at a time: load, check, swap in or refuse; kept as ``last_reload``."""
         async with self._reload_lock:
             self.notifier.reloading()
-            try:
-                new = await asyncio.to_thread(
-                    load_runtime, self.config_dir, extra_plugins=self.extra_plugins
-                )
-            except ConfigError as exc:
-                self.status.reload_problem = report_rejected(self.metrics, exc)
-                self.notifier.ready(self._status_line())
-                return False
-            old = self.runtime
-            for channel in new.channels.values():
-                channel.attach(self.services)  # before open; a channel carried over has it
-            try:
-                retired = await carry_over_channels(old, new)
-            except ChannelOpenFailed as exc:
-                self.status.reload_problem = report_open_failed(self.metrics, exc)
-                self.notifier.ready(self._status_line())
-                return False
-            self._swap_in(new)
-            drain = old.config.dispatcher.dispatch.drain_timeout
-            self._spawn(close_after_sends(retired, self.dispatcher, drain))
-            report_accepted(self.metrics, new, reopened=len(retired))
-            self.status.reload_problem = None
+            record = await self._load_and_swap(source)
+            self.last_reload = record
+            self.status.reload_problem = record.summary or None
             self.notifier.ready(self._status_line())
+        return record
+
+    async def _load_and_swap(self, source: Source) -> ReloadRecord:
+        old, at = self.runtime, self.clock()
+        try:
+            new = await asyncio.to_thread(
+                load_runtime, self.config_dir, extra_plugins=self.extra_plugins
+            )
+        except ConfigError as exc:
+            return report_rejected(self.metrics, exc, old, source, at)
+        for channel in new.channels.values():
+            channel.attach(self.services)  # before open; a channel carried over has it
+        try:
+            retired = await carry_over_channels(old, new)
+        except ChannelOpenFailed as exc:
+            return report_open_failed(self.metrics, exc, old, source, at)
+        self._swap_in(new)
+        drain = old.config.dispatcher.dispatch.drain_timeout
+        self._spawn(close_after_sends(retired, self.dispatcher, drain))
+        return report_accepted(self.metrics, old, new, len(retired), source, at)
+
+    async def _after_reload(self) -> None:
         await self.plan()  # schedules may have changed
         if self.dispatcher:
             self.dispatcher.wake()
-        return True
 
     def _swap_in(self, new: Runtime) -> None:
         self.runtime = new

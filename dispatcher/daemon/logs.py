@@ -5,17 +5,24 @@ only handler, so every record — ours and third-party libraries' — is masked 
 fields named like personal data (``to``, ``contact``, ``phone``, ``email``, ``address``,
 ``name``) are masked by kind, and phone numbers and email addresses inside any other text
 (messages, provider errors, tracebacks) are masked too.
+
+When stdout is the journal (systemd sets ``JOURNAL_STREAM`` to its device and inode), each
+line starts with its syslog priority (``<3>`` error, ``<4>`` warning, ``<6>`` info, ``<7>``
+debug), so ``journalctl -p err`` finds the errors. A fatal error is one line; its traceback
+is logged only at debug level (``fatal``).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import IO, Any
 
+from dispatcher.dispatch.store_health import failure_reason
 from dispatcher.privacy import (
     mask_address,
     mask_contact,
@@ -65,10 +72,43 @@ def _logfmt_value(value: Any) -> str:
     return text
 
 
+# syslog priorities (RFC 5424), as sd-daemon(3) reads them at the start of a line.
+PRIORITIES = {
+    logging.CRITICAL: 2,
+    logging.ERROR: 3,
+    logging.WARNING: 4,
+    logging.INFO: 6,
+    logging.DEBUG: 7,
+}
+
+
+def priority(level: int) -> int:
+    """The syslog priority of a logging level (a level between two takes the lower's)."""
+    for threshold, value in PRIORITIES.items():  # from the most severe down
+        if level >= threshold:
+            return value
+    return 7
+
+
+def on_journal(stream: IO[str], environ: Mapping[str, str] | None = None) -> bool:
+    """Whether ``stream`` is the journal: ``JOURNAL_STREAM`` (``device:inode``) names the file
+    it writes to. A stream redirected elsewhere by a child keeps the variable but not the file."""
+    value = (os.environ if environ is None else environ).get("JOURNAL_STREAM", "")
+    device, _, inode = value.partition(":")
+    if not (device.isdigit() and inode.isdigit()):
+        return False
+    try:
+        stat = os.fstat(stream.fileno())
+    except (OSError, ValueError, AttributeError):  # no file behind it (a test's StringIO)
+        return False
+    return (stat.st_dev, stat.st_ino) == (int(device), int(inode))
+
+
 class StructuredFormatter(logging.Formatter):
-    def __init__(self, style: str = "logfmt") -> None:
+    def __init__(self, style: str = "logfmt", *, priorities: bool = False) -> None:
         super().__init__()
         self.style = style
+        self.priorities = priorities
 
     def format(self, record: logging.LogRecord) -> str:
         fields: dict[str, Any] = {
@@ -81,21 +121,33 @@ class StructuredFormatter(logging.Formatter):
         if record.exc_text:
             fields["exc"] = record.exc_text
         if self.style == "json":
-            return json.dumps(fields, ensure_ascii=False, default=str)
-        return " ".join(f"{k}={_logfmt_value(v)}" for k, v in fields.items())
+            line = json.dumps(fields, ensure_ascii=False, default=str)
+        else:
+            line = " ".join(f"{k}={_logfmt_value(v)}" for k, v in fields.items())
+        return f"<{priority(record.levelno)}>{line}" if self.priorities else line
 
 
-def setup_logging(style: str = "logfmt", level: str = "info") -> None:
-    """Send every log record to stdout (the journal), masked and structured."""
+def setup_logging(
+    style: str = "logfmt", level: str = "info", stream: IO[str] | None = None
+) -> None:
+    """Send every log record to ``stream`` (stdout: the journal), masked and structured."""
+    stream = stream or sys.stdout
     root = logging.getLogger()
     for handler in list(root.handlers):
         root.removeHandler(handler)
-    handler = logging.StreamHandler(sys.stdout)
+    handler = logging.StreamHandler(stream)
     handler.addFilter(PrivacyFilter())
-    handler.setFormatter(StructuredFormatter(style))
+    handler.setFormatter(StructuredFormatter(style, priorities=on_journal(stream)))
     root.addHandler(handler)
     root.setLevel(level.upper())
     # Third-party chatter at info level is noise in the journal (fontTools logs every table it
     # subsets, for each letter).
     for noisy in ("apscheduler", "aiohttp.access", "fontTools", "twilio"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def fatal(logger: logging.Logger, message: str, exc: BaseException) -> None:
+    """A fatal error as one line (its type and the first line of its text, masked); the
+    traceback only when the level is debug."""
+    logger.error(message, extra={"fields": {"error": failure_reason(exc)}})
+    logger.debug("the traceback of the error above", exc_info=exc)

@@ -1,11 +1,19 @@
 """Reload's steps: a rejected config is logged and counted (the old one keeps running); an
 accepted one keeps each unchanged channel with its connections, opens the others, and closes
-the retired ones once the sends that hold them finish."""
+the retired ones once the sends that hold them finish.
+
+Each load of the config — at start, on SIGHUP, by ``POST /-/reload`` — leaves a
+``ReloadRecord``: when, what asked for it, whether it was applied, the config version in force
+after it and the problems that refused it. The daemon keeps the last one (``Daemon.last_reload``);
+``POST /-/reload`` answers with it and ``GET /-/status`` shows it.
+"""
 
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Literal
 
 from dispatcher.channel import Channel
 from dispatcher.config import ConfigError
@@ -16,22 +24,69 @@ from dispatcher.runtime import Runtime
 
 log = logging.getLogger("dispatcher.daemon")
 
-
-def report_rejected(metrics: Metrics, exc: ConfigError) -> str:
-    """Log every problem of the rejected config and count the failure; returns the short
-    reason for the STATUS line."""
-    for problem in exc.problems:
-        log.error("reload rejected", extra={"fields": {"problem": str(problem)}})
-    metrics.reloads.labels("failure").inc()
-    metrics.config_ok.set(0)
-    return f"{len(exc.problems)} problem(s)"
+Source = Literal["start", "signal", "http"]
 
 
-def report_accepted(metrics: Metrics, new: Runtime, reopened: int) -> None:
+@dataclass(frozen=True)
+class ReloadRecord:
+    """One load of the config directory and how it went. ``version`` is the config in force
+    after it: the new one when applied, the one still running when refused. ``summary`` is
+    the short reason a refusal gives the STATUS line ("" when applied)."""
+
+    at: datetime
+    source: Source
+    ok: bool
+    version: str
+    problems: tuple[str, ...] = ()
+    summary: str = ""
+    reopened: int = 0  # channels reopened because their settings changed
+
+    @property
+    def result(self) -> str:
+        return "success" if self.ok else "failure"
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "at": self.at.isoformat(),
+            "source": self.source,
+            "result": self.result,
+            "ok": self.ok,
+            "version": self.version,
+            "problems": list(self.problems),
+            "reopened": self.reopened,
+        }
+
+
+def loaded_at_start(metrics: Metrics, runtime: Runtime, at: datetime) -> ReloadRecord:
+    """The record of the config the daemon started with."""
+    metrics.config_loaded(runtime.version, at.timestamp())
+    metrics.know_channels(runtime.channels)
+    return ReloadRecord(at, "start", True, runtime.version)
+
+
+def report_rejected(
+    metrics: Metrics, exc: ConfigError, running: Runtime, source: Source, at: datetime
+) -> ReloadRecord:
+    """Log every problem of the rejected config and count the failure."""
+    problems = tuple(str(problem) for problem in exc.problems)
+    for problem in problems:
+        log.error("reload rejected", extra={"fields": {"problem": problem}})
+    _count_failure(metrics)
+    summary = f"{len(problems)} problem(s)"
+    return ReloadRecord(at, source, False, running.version, problems, summary)
+
+
+def report_accepted(
+    metrics: Metrics, old: Runtime, new: Runtime, reopened: int, source: Source, at: datetime
+) -> ReloadRecord:
     """Count the swap of ``new`` in, and log it."""
     metrics.reloads.labels("success").inc()
-    metrics.config_ok.set(1)
-    metrics.set_config_version(new.version)
+    metrics.config_loaded(new.version, at.timestamp())
+    metrics.know_channels(new.channels)
+    kept = {id(channel) for channel in old.channels.values()}
+    for name, channel in new.channels.items():
+        if id(channel) not in kept:  # a channel carried over keeps what it said of itself
+            metrics.set_channel_up(name, True)
     log.info(
         "config reloaded",
         extra={
@@ -39,9 +94,16 @@ def report_accepted(metrics: Metrics, new: Runtime, reopened: int) -> None:
                 "version": new.version,
                 "channels": ",".join(new.channels),
                 "reopened": reopened,
+                "source": source,
             }
         },
     )
+    return ReloadRecord(at, source, True, new.version, reopened=reopened)
+
+
+def _count_failure(metrics: Metrics) -> None:
+    metrics.reloads.labels("failure").inc()
+    metrics.config_ok.set(0)
 
 
 async def carry_over_channels(old: Runtime, new: Runtime) -> list[Channel]:
@@ -82,13 +144,16 @@ class ChannelOpenFailed(Exception):
         self.channel = channel
 
 
-def report_open_failed(metrics: Metrics, exc: ChannelOpenFailed) -> str:
-    """Log and count a reload refused because a channel would not open; returns the short
-    reason for the STATUS line."""
+def report_open_failed(
+    metrics: Metrics, exc: ChannelOpenFailed, running: Runtime, source: Source, at: datetime
+) -> ReloadRecord:
+    """Log and count a reload refused because a channel would not open."""
     log.error("reload rejected", extra={"fields": {"problem": str(exc)}})
-    metrics.reloads.labels("failure").inc()
-    metrics.config_ok.set(0)
-    return f"channel {exc.channel} did not open"
+    _count_failure(metrics)
+    if exc.channel not in running.channels:  # a channel the running config has keeps its own
+        metrics.set_channel_up(exc.channel, False)
+    summary = f"channel {exc.channel} did not open"
+    return ReloadRecord(at, source, False, running.version, (str(exc),), summary)
 
 
 async def close_quietly(channels: list[Channel]) -> None:

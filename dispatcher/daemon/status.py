@@ -50,9 +50,7 @@ async def count_queue(
     by_state: dict[str, int] = {}
     for state, _channel, count in report.by_state_channel:
         by_state[state] = by_state.get(state, 0) + count
-    metrics.reminders.clear()
-    for state, count in by_state.items():
-        metrics.reminders.labels(state).set(count)
+    metrics.set_reminders(by_state)
     metrics.due_now.set(report.due_now)
     metrics.set_unknown(report.unknown_by_channel)
     return report.due_now, by_state.get("pending", 0)

@@ -1,6 +1,7 @@
-"""The daemon's HTTP server (aiohttp): health, readiness and Prometheus metrics, the ``/v1/``
-API (``dispatcher.api``), and the routes plugins add through the ``register_routes`` hook
-(webhooks, unsubscribe links).
+"""The daemon's HTTP server (aiohttp): health, readiness and Prometheus metrics (also as
+Alertmanager names them: ``/-/healthy``, ``/-/ready``), the operator's ``/-/reload`` and
+``/-/status`` (``control``), the ``/v1/`` API (``dispatcher.api``), and the routes plugins add
+through the ``register_routes`` hook (webhooks, unsubscribe links).
 
 The server starts before READY=1 so systemd only calls the service ready once it answers.
 """
@@ -16,7 +17,9 @@ from aiohttp.typedefs import Handler
 
 from dispatcher.api.access import CoreAccess
 from dispatcher.api.app import client_gone, mount_api
+from dispatcher.api.auth import TokenBooks
 from dispatcher.daemon.connections import ConnectionGuard, connection_cap
+from dispatcher.daemon.control import Control, mount_control
 from dispatcher.metrics import Metrics
 from dispatcher.services import Services
 
@@ -44,6 +47,7 @@ def build_app(
     ready: ReadyCheck,
     core: CoreAccess | None = None,
     alive: AliveCheck | None = None,
+    control: Control | None = None,
 ) -> web.Application:
     """The application: core routes, then each plugin's ``register_routes``. /healthz says
     whether the dispatch loop itself lives (``alive``), /readyz whether the daemon can do its
@@ -67,11 +71,16 @@ def build_app(
         return web.Response(body=body, headers={"Content-Type": metrics.content_type})
 
     app = web.Application(client_max_size=1024 * 1024, middlewares=[_disconnects])
-    app.router.add_get("/healthz", healthz)
-    app.router.add_get("/readyz", readyz)
+    for path in ("/healthz", "/-/healthy"):
+        app.router.add_get(path, healthz)
+    for path in ("/readyz", "/-/ready"):
+        app.router.add_get(path, readyz)
     app.router.add_get("/metrics", metrics_page)
     if core is not None:
-        mount_api(app, core)
+        books = TokenBooks()  # one for the API and /-/reload: an unusable token logged once
+        mount_api(app, core, books)
+        if control is not None:
+            mount_control(app, control, lambda: core.runtime, books)
         core.runtime.plugins.manager.hook.register_routes(app=app, services=plugin_services(core))
     return app
 

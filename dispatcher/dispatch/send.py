@@ -145,6 +145,8 @@ class Sender:
             raise
         except Exception as exc:  # the channel's error, or a plugin bug
             runtime = self._runtime()
+            if self._metrics and isinstance(exc, TransientError) and exc.channel_down:
+                self._metrics.set_channel_up(claim.reminder.channel, False)
             return outcomes.refused(
                 claim,
                 exc,
@@ -168,6 +170,7 @@ class Sender:
     def _observe_sent(self, claim: Claim, elapsed: float, now: datetime) -> None:
         reminder = claim.reminder
         if self._metrics:
+            self._metrics.set_channel_up(reminder.channel, True)
             self._metrics.send_seconds.labels(reminder.channel).observe(elapsed)
             lag = (now - reminder.due_at).total_seconds()
             self._metrics.due_lag.labels(reminder.channel).observe(max(lag, 0.0))

@@ -1,11 +1,14 @@
-"""Versions of what is in force: of the config directory (``/metrics``), and of the policy and
-templates (recorded with every decision; the audit export matches each row to them)."""
+"""Versions of what is in force: of the program, of the config directory (``/metrics``), and
+of the policy and templates (recorded with every decision; the audit export matches each row
+to them)."""
 
 from __future__ import annotations
 
 import hashlib
+from importlib import metadata
 from pathlib import Path
 
+from dispatcher import __version__
 from dispatcher.config import Config
 from dispatcher.config.templates import split_template_path
 from dispatcher.policy.presets import effective_policy
@@ -38,3 +41,15 @@ def policy_version(config: Config) -> str:
     for key, value in sorted(template_hashes(config).items()):
         digest.update(f"{key}={value}".encode())
     return digest.hexdigest()[:16]
+
+
+def _program_version() -> str:
+    try:
+        return metadata.version("dispatcher")
+    except metadata.PackageNotFoundError:  # run from a source tree that was never installed
+        return __version__
+
+
+# The installed program's version: what `dispatcher --version`, the start line and
+# dispatcher_build_info name.
+PROGRAM_VERSION = _program_version()

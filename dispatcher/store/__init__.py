@@ -30,4 +30,15 @@ def open_store(url: str, *, migrate: bool = True) -> Store:
     return store
 
 
-__all__ = ["Store", "open_store"]
+def masked_url(url: str) -> str:
+    """``url`` as logs and messages show it: any password in it replaced by ``***``."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return url.split("://", 1)[0] + "://…"
+
+
+__all__ = ["Store", "masked_url", "open_store"]

@@ -91,9 +91,16 @@ async def served(dep: Deployment, **limits: Any) -> AsyncIterator[tuple[Daemon, 
 
 @pytest.fixture
 async def api(with_tokens: Deployment) -> AsyncIterator[Api]:
+    """The daemon's whole HTTP app (the API, health, the operator's /-/ routes), not started."""
     open_deployment = with_tokens
     daemon = Daemon(open_deployment.config)
-    app = build_app(daemon.metrics, daemon.ready, daemon.core_access())
+    app = build_app(
+        daemon.metrics,
+        daemon.ready,
+        daemon.core_access(),
+        alive=daemon.alive,
+        control=daemon.control(),
+    )
     client: TestClient[Any, Any] = TestClient(TestServer(app))
     await client.start_server()
     try:

@@ -33,7 +33,7 @@ def test_event_paid_cancels_pending_reminders(open_deployment: Deployment) -> No
 def test_event_plan_needs_until_and_pauses(open_deployment: Deployment) -> None:
     seed(open_deployment, 1)
     result = open_deployment.cli("event", "C0", "plan")
-    assert result.returncode == 1 and "--until" in result.stderr
+    assert result.returncode == 2 and "--until" in result.stderr
     until = (datetime.now(UTC) + timedelta(days=30)).date().isoformat()
     result = open_deployment.cli("event", "C0", "plan", "--until", until)
     assert result.returncode == 0, result.stderr
@@ -45,7 +45,7 @@ def test_event_plan_needs_until_and_pauses(open_deployment: Deployment) -> None:
 def test_a_pause_without_a_real_end_is_refused_with_what_to_do(open_deployment: Deployment) -> None:
     seed(open_deployment, 1)
     result = open_deployment.cli("event", "C0", "plan", "--until", "9999-12-31")
-    assert result.returncode == 1 and "more than 10 years ahead" in result.stderr
+    assert result.returncode == 2 and "more than 10 years ahead" in result.stderr
     assert "cease" in result.stderr and "Traceback" not in result.stderr
     result = open_deployment.cli("event", "C0", "hardship", "--until", "9999-12-31T23:59:59-14:00")
     assert result.returncode != 0 and "out of the range" in result.stderr
@@ -57,7 +57,7 @@ def test_a_pause_without_a_real_end_is_refused_with_what_to_do(open_deployment: 
 
 def test_event_on_unknown_case_fails_clearly(open_deployment: Deployment) -> None:
     result = open_deployment.cli("event", "NOPE", "paid")
-    assert result.returncode == 1 and "no case 'NOPE'" in result.stderr
+    assert result.returncode == 2 and "no case 'NOPE'" in result.stderr
 
 
 def test_opt_out_then_opt_in(open_deployment: Deployment) -> None:
@@ -90,7 +90,7 @@ def test_enqueue_adds_an_adhoc_reminder(open_deployment: Deployment) -> None:
     # 09:00 in the person's zone (Asia/Shanghai, UTC+8).
     assert added.due_at.replace(tzinfo=UTC) == datetime(2030, 1, 2, 1, 0, tzinfo=UTC)
     bad = open_deployment.cli("enqueue", "--case", "C0", "--channel", "fax", "--template", "x")
-    assert bad.returncode == 1 and "unknown channel 'fax'" in bad.stderr
+    assert bad.returncode == 2 and "unknown channel 'fax'" in bad.stderr
 
 
 def test_status_on_an_empty_store_and_plugins(open_deployment: Deployment) -> None:
@@ -104,7 +104,7 @@ def test_status_on_an_empty_store_and_plugins(open_deployment: Deployment) -> No
 
 def test_explain_unknown_target(open_deployment: Deployment) -> None:
     result = open_deployment.cli("explain", "999")
-    assert result.returncode == 1 and "no case or reminder '999'" in result.stderr
+    assert result.returncode == 2 and "no case or reminder '999'" in result.stderr
 
 
 def test_backup_while_the_daemon_writes(open_deployment: Deployment, tmp_path) -> None:  # type: ignore[no-untyped-def]

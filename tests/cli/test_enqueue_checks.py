@@ -33,7 +33,7 @@ def test_enqueue_refuses_what_is_not_configured(
     result = open_deployment.cli(
         "enqueue", "--case", case, "--channel", channel, "--template", template
     )
-    assert (result.returncode, result.stdout) == (1, ""), result.stdout
+    assert (result.returncode, result.stdout) == (2, ""), result.stdout
     assert message in result.stderr and "Traceback" not in result.stderr
     assert _reminder_count(open_deployment) == before
 

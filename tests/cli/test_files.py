@@ -114,7 +114,7 @@ def test_a_backup_is_0600_and_an_existing_file_is_kept_without_force(
 
     target.write_bytes(b"yesterday's backup")
     again = under_umask_022(backup, dep.root)
-    assert again.returncode == 1
+    assert again.returncode == 2
     assert "exists" in again.stderr and "--force" in again.stderr
     assert "Traceback" not in again.stderr
     assert target.read_bytes() == b"yesterday's backup"
@@ -130,7 +130,7 @@ def test_a_backup_into_a_missing_directory_is_a_clear_error(
 ) -> None:
     result = open_deployment.cli("backup", str(tmp_path / "no-such-dir" / "backup.db"))
 
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert "no-such-dir" in result.stderr and "not a directory" in result.stderr
     assert "Traceback" not in result.stderr
 
@@ -162,7 +162,7 @@ def test_a_backup_onto_the_store_itself_is_refused_and_the_store_keeps_working(
     dep = open_deployment
     seed(dep, 2)
     result = dep.cli("backup", str(dep.db), "--force")
-    assert result.returncode == 1 and "the store itself" in result.stderr
+    assert result.returncode == 2 and "the store itself" in result.stderr
     assert "Traceback" not in result.stderr
     store = dep.store()
     assert store.get_case("C1") is not None

@@ -136,14 +136,14 @@ def test_sighup_with_bad_config_keeps_old_one_running(open_deployment: Deploymen
         good = (dep.config / "policy.toml").read_text()
         dep.write("policy.toml", good + '\n[min_gap]\nevery = "soon"\n')
         process.send_signal(signal.SIGHUP)
-        wait_for(lambda: 'result="failure"' in http_get(port, "/metrics")[1], timeout=60)
+        wait_for(lambda: 'result="failure"} 1.0' in http_get(port, "/metrics")[1], timeout=60)
         assert process.poll() is None, "a bad reload must not stop the daemon"
         # The old config still sends.
         seed(dep, 3)
         wait_for(lambda: len(dep.outbox_lines()) == 3, timeout=30)
         dep.write("policy.toml", good)
         process.send_signal(signal.SIGHUP)
-        wait_for(lambda: 'result="success"' in http_get(port, "/metrics")[1], timeout=60)
+        wait_for(lambda: 'result="success"} 1.0' in http_get(port, "/metrics")[1], timeout=60)
     finally:
         output = stop(process)
     assert "reload rejected" in output

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
 
 import pytest
 
@@ -99,3 +100,73 @@ def test_libraries_speak_only_of_problems(capsys: pytest.CaptureFixture[str]) ->
     out = capsys.readouterr().out
     assert "glyf subsetted" not in out and "POST Request" not in out
     assert "ours" in out and "font broken" in out
+
+
+# -- the journal --------------------------------------------------------------------------
+
+
+def test_a_stream_is_the_journal_only_when_journal_stream_names_its_file(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from dispatcher.daemon.logs import on_journal
+
+    with (tmp_path / "journal").open("w") as journal, (tmp_path / "other").open("w") as other:
+        stat = os.fstat(journal.fileno())
+        env = {"JOURNAL_STREAM": f"{stat.st_dev}:{stat.st_ino}"}
+        assert on_journal(journal, env)
+        assert not on_journal(other, env), "a stream redirected elsewhere keeps the variable"
+        assert not on_journal(journal, {})
+        assert not on_journal(journal, {"JOURNAL_STREAM": "garbage"})
+    assert not on_journal(io.StringIO(), env)
+
+
+@pytest.mark.parametrize("style", ["logfmt", "json"])
+def test_on_the_journal_each_line_starts_with_its_syslog_priority(style: str) -> None:
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.addFilter(PrivacyFilter())
+    handler.setFormatter(StructuredFormatter(style, priorities=True))
+    logger = logging.getLogger(f"test.journal.{style}")
+    logger.propagate = False
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    try:
+        logger.critical("c")
+        logger.error("e")
+        logger.warning("w")
+        logger.info("i")
+        logger.debug("d")
+    finally:
+        logger.removeHandler(handler)
+    lines = stream.getvalue().splitlines()
+    assert [line[:3] for line in lines] == ["<2>", "<3>", "<4>", "<6>", "<7>"]
+    if style == "json":
+        assert json.loads(lines[1][3:])["msg"] == "e"
+
+
+def test_a_fatal_error_is_one_line_and_its_traceback_only_at_debug() -> None:
+    from dispatcher.daemon.logs import fatal
+
+    def emitted(level: int) -> list[str]:
+        stream = io.StringIO()
+        handler = logging.StreamHandler(stream)
+        handler.addFilter(PrivacyFilter())
+        handler.setFormatter(StructuredFormatter("logfmt"))
+        logger = logging.getLogger(f"test.fatal.{level}")
+        logger.propagate = False
+        logger.addHandler(handler)
+        logger.setLevel(level)
+        try:
+            try:
+                raise OSError("unable to open database file\nSELECT * FROM people WHERE x")
+            except OSError as exc:
+                fatal(logger, "dispatcher cannot start", exc)
+        finally:
+            logger.removeHandler(handler)
+        return stream.getvalue().splitlines()
+
+    [line] = emitted(logging.INFO)
+    assert 'msg="dispatcher cannot start"' in line and "level=error" in line
+    assert 'error="OSError: unable to open database file"' in line
+    assert "SELECT" not in line and "Traceback" not in line
+    error, traceback = emitted(logging.DEBUG)
+    assert error.split(" ", 1)[1] == line.split(" ", 1)[1].replace("fatal.20", "fatal.10")
+    assert "level=debug" in traceback and "Traceback" in traceback

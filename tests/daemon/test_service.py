@@ -146,7 +146,7 @@ def test_reload_applies_new_policy_and_schedule_and_rejects_a_broken_one(
             'channel = "email",  template = "overdue_email"',
         )
         process.send_signal(signal.SIGHUP)
-        wait_for(lambda: 'result="success"' in http_get(port, "/metrics")[1], timeout=15)
+        wait_for(lambda: 'result="success"} 1.0' in http_get(port, "/metrics")[1], timeout=15)
         seed(dep, 3, start=3)
         wait_for(lambda: len(dep.outbox_lines()) == 3, timeout=30)
         assert {line["channel"] for line in dep.outbox_lines()} == {"sms"}
@@ -154,7 +154,7 @@ def test_reload_applies_new_policy_and_schedule_and_rejects_a_broken_one(
         # A broken config: rejected, logged, counted; the running one keeps sending.
         dep.set("policy.toml", r'^jitter = ".*"$', 'jitter = "whenever"')
         process.send_signal(signal.SIGHUP)
-        wait_for(lambda: 'result="failure"' in http_get(port, "/metrics")[1], timeout=15)
+        wait_for(lambda: 'result="failure"} 1.0' in http_get(port, "/metrics")[1], timeout=15)
         _, metrics = http_get(port, "/metrics")
         assert "dispatcher_config_last_reload_success 0.0" in metrics
         seed(dep, 2, start=6)

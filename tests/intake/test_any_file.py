@@ -55,7 +55,7 @@ def test_encoding_option_reads_a_latin1_file(site: ImportSite) -> None:
 def test_an_unknown_encoding_is_a_clear_error(site: ImportSite) -> None:
     result = site.import_(site.write("people.csv", csv_text(*many_rows(1))), "--encoding", "nope")
 
-    assert result.exit_code == 1
+    assert result.exit_code == 2, "a usage error (README: exit codes)"
     assert "unknown encoding 'nope'" in result.output
     assert site.case_ids() == set()
 

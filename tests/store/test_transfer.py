@@ -76,7 +76,7 @@ def test_refuses_a_target_that_is_not_empty(tmp_path: Path, pg_url: str) -> None
     assert all(r.ok for r in transfer(source, pg_url))
     runner = CliRunner()
     result = runner.invoke(main, ["migrate", "--from", source, "--to", pg_url])
-    assert result.exit_code == 1 and "not empty" in result.output
+    assert result.exit_code == 2 and "not empty" in result.output
 
 
 def test_migrate_command_prints_counts_and_checksums(tmp_path: Path, pg_url: str) -> None:

@@ -42,7 +42,7 @@ def _compile(conn: Connection, statement: Executable) -> Compiled:
         names = tuple(
             (
                 name,
-                compiled.binds[name].type.bind_processor(conn.dialect),
+                compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect),
                 compiled.binds[name].value,
             )
             for name in (compiled.positiontup or compiled.binds)
@@ -74,16 +74,15 @@ def _parameters(compiled: Compiled, rows: Sequence[Mapping[str, Any]]) -> list[A
     return out
 
 
-def execute_many(
-    conn: Connection, statement: Executable, rows: Sequence[Mapping[str, Any]]
-) -> None:
+def execute_many(conn: Connection, statement: Executable, rows: Sequence[Mapping[str, Any]]) -> int:
     """Run ``statement`` (a module-level constant: it is compiled once and kept) once per
     row of ``rows``, each a mapping of the bound parameters' names to their values (a
-    parameter a row leaves out takes the value the statement gives it)."""
+    parameter a row leaves out takes the value the statement gives it). Returns the rows
+    the statement touched, over all of them."""
     if not rows:
-        return
+        return 0
     compiled = _compile(conn, statement)
-    conn.exec_driver_sql(compiled.sql, _parameters(compiled, rows))
+    return conn.exec_driver_sql(compiled.sql, _parameters(compiled, rows)).rowcount or 0
 
 
 # -- reads and writes over a list of ids ---------------------------------------------------

@@ -42,12 +42,14 @@ class Records:
         self._unwritten: list[SendRecord] = []
         self._lock = asyncio.Lock()
         self._kick = asyncio.Event()
+        self._added = asyncio.Event()  # an outcome was added since the flusher last looked
         self._drained = asyncio.Event()  # no send will add an outcome any more
         self._flusher: asyncio.Task[None] | None = None
         self._refused = False  # the last write was refused
 
     def add(self, record: SendRecord) -> None:
         self._unwritten.append(record)
+        self._added.set()
         if len(self._unwritten) >= FLUSH_AT:
             self._kick.set()  # the flusher writes; a send task is never the one cut off mid-write
 
@@ -60,6 +62,7 @@ class Records:
         for what the store refused."""
         # Never cancel the flusher: a batch of outcomes it holds would be lost mid-write.
         self._drained.set()
+        self._added.set()
         self._kick.set()
         if self._flusher is not None:
             await self._flusher
@@ -119,6 +122,11 @@ class Records:
         interval = self._runtime().config.dispatcher.dispatch.record_interval.total_seconds()
         backoff = interval
         while not self._drained.is_set():
+            if not self._unwritten:
+                # Nothing held: sleep until an outcome comes, not every interval (an idle
+                # daemon's flusher woke 20 times a second for nothing).
+                self._added.clear()
+                await self._added.wait()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._kick.wait(), timeout=backoff)
             self._kick.clear()

@@ -53,25 +53,31 @@ def _compile(conn: Connection, statement: Executable) -> Compiled:
 
 
 def _parameters(compiled: Compiled, rows: Sequence[Mapping[str, Any]]) -> list[Any]:
-    # The rows of a batch share most instants (the claim's "now"): each distinct value is
-    # converted once. One loop, no call per value: this runs for every value of every row.
-    converted: dict[tuple[str, Any], Any] = {}
+    # Each row's values in one comprehension; then only the columns whose type converts, and
+    # each distinct value of such a column once (the rows of a batch share most instants:
+    # the claim's "now"). This runs for every value of every row.
+    names = [(name, given) for name, _, given in compiled.names]
+    converting: list[tuple[int, Convert, dict[Any, Any]]] = [
+        (index, convert, {})
+        for index, (_, convert, _) in enumerate(compiled.names)
+        if convert is not None
+    ]
     out: list[Any] = []
     for row in rows:
-        values = []
-        for name, convert, given in compiled.names:
-            raw = row.get(name, given)
-            if convert is not None and raw is not None:
-                key = (name, raw)
-                if key not in converted:
-                    converted[key] = convert(raw)
-                raw = converted[key]
-            values.append(raw)
-        if compiled.positional:
-            out.append(tuple(values))
-        else:
-            out.append(dict(zip([n for n, _, _ in compiled.names], values, strict=True)))
-    return out
+        get = row.get
+        values = [get(name, given) for name, given in names]
+        for index, convert, seen in converting:
+            raw = values[index]
+            if raw is not None:
+                done = seen.get(raw)
+                if done is None:
+                    done = seen[raw] = convert(raw)
+                values[index] = done
+        out.append(values)
+    if compiled.positional:
+        return [tuple(values) for values in out]
+    keys = [name for name, _ in names]
+    return [dict(zip(keys, values, strict=True)) for values in out]
 
 
 def execute_many(conn: Connection, statement: Executable, rows: Sequence[Mapping[str, Any]]) -> int:

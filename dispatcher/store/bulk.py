@@ -219,10 +219,10 @@ def rows_in(
         ).fetchall()
         if compiled.results and not raw:
             for row in rows:
-                row = list(row)
+                values = list(row)
                 for index, convert in compiled.results:
-                    row[index] = convert(row[index])
-                out.append(tuple(row))
+                    values[index] = convert(values[index])
+                out.append(tuple(values))
         else:
             out += rows
     return out

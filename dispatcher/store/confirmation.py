@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Connection, String, bindparam, select, update
+from sqlalchemy import BindParameter, Connection, String, bindparam, select, update
 
 from dispatcher.model import Outcome, ReminderState
 from dispatcher.store import schema as t
@@ -16,7 +17,7 @@ from dispatcher.store.bulk import rows_in
 from dispatcher.store.claims import IN_FLIGHT, give_back
 
 _A, _R, _C, _P = t.attempts.c, t.reminders.c, t.cases.c, t.people.c
-_IDS = bindparam("ids", expanding=True)
+_IDS: BindParameter[Any] = bindparam("ids", expanding=True)
 _NODE = bindparam("node", type_=String)
 # One statement: is it still ours, and are its case and person as claimed?
 STILL_AS_CLAIMED = (

@@ -8,7 +8,7 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, select
+from sqlalchemy import BindParameter, Connection, bindparam, select
 
 from dispatcher.model import (
     Attempt,
@@ -102,7 +102,7 @@ def reminder_from_row(row: Any) -> Reminder:
     )
 
 
-_IDS = bindparam("ids", expanding=True)
+_IDS: BindParameter[Any] = bindparam("ids", expanding=True)
 _P, _CP, _OO, _A = t.people.c, t.contact_points.c, t.opt_outs.c, t.attempts.c
 # The statements the claim path reads people, cases and histories with (``bulk.rows_in``).
 PEOPLE = select(_P.id, _P.name, _P.locale, _P.timezone, _P.updated_at).where(_P.id.in_(_IDS))

@@ -8,15 +8,15 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, String, bindparam, case, func, or_, select, update
+from sqlalchemy import Connection, Integer, String, bindparam, case, func, or_, select, update
 
 from dispatcher.model import Outcome, ReminderState
 from dispatcher.store import opt_outs
 from dispatcher.store import schema as t
 from dispatcher.store.api import SETTLE_RANK, Retry, SendRecord, Settled
+from dispatcher.store.bulk import execute_many, rows_in
 from dispatcher.store.claims import IN_FLIGHT
 from dispatcher.store.dialect import Dialect
-from dispatcher.store.rows import chunks
 
 log = logging.getLogger("dispatcher.store")
 
@@ -79,7 +79,7 @@ def record_outcomes(conn: Connection, records: Sequence[SendRecord]) -> list[Sen
     ours = [r for r in records if outcome.get(r.attempt_id) in RECORDABLE]
     written = ours
     if ours:
-        count = conn.execute(_WRITE_OUTCOMES, _rows(ours)).rowcount
+        count = execute_many(conn, _WRITE_OUTCOMES, _rows(ours))
         if count != len(ours):  # settled on another connection since the look: rare
             outcome.update(_outcomes(conn, [r.attempt_id for r in ours]))
             written = [r for r in ours if outcome.get(r.attempt_id) == r.outcome.value]
@@ -87,7 +87,7 @@ def record_outcomes(conn: Connection, records: Sequence[SendRecord]) -> list[Sen
     rest = [r for r in records if r.attempt_id not in done]
     reported = [r for r in rest if outcome.get(r.attempt_id) in REPORTED]
     if reported:
-        conn.execute(_FILL_REPORTED, _rows(reported))
+        execute_many(conn, _FILL_REPORTED, _rows(reported))
     lost = [r for r in rest if outcome.get(r.attempt_id) not in REPORTED]
     if lost:
         log.warning(
@@ -119,15 +119,14 @@ def _rows(records: Sequence[SendRecord]) -> list[dict[str, Any]]:
     ]
 
 
-def _outcomes(conn: Connection, attempt_ids: Sequence[str]) -> dict[str, str]:
-    a = t.attempts.c
-    found: dict[str, str] = {}
-    for chunk in chunks(attempt_ids):
-        found.update(conn.execute(select(a.id, a.outcome).where(a.id.in_(chunk))).all())
-    return found
-
-
 _A = t.attempts.c
+OUTCOMES_OF = select(_A.id, _A.outcome).where(_A.id.in_(bindparam("ids", expanding=True)))
+
+
+def _outcomes(conn: Connection, attempt_ids: Sequence[str]) -> dict[str, str]:
+    return dict(rows_in(conn, OUTCOMES_OF, "ids", list(attempt_ids)))
+
+
 _WRITE_OUTCOMES = (
     update(t.attempts)
     .where(_A.id == bindparam("aid"), one_of(_A.outcome, RECORDABLE))
@@ -153,10 +152,10 @@ _FILL_REPORTED = (
 )
 
 
-def held_by(node: str) -> Any:
-    # Only a reminder this node still holds for this very attempt: one whose claim expired
-    # meanwhile belongs to whoever settled or claimed it since (the same node included: a
-    # new claim has an attempt of its own in flight).
+def held_by() -> Any:
+    # Only a reminder this node (``node``) still holds for this very attempt: one whose claim
+    # expired meanwhile belongs to whoever settled or claimed it since (the same node
+    # included: a new claim has an attempt of its own in flight).
     a = t.attempts.c
     another_claim = (
         select(a.id)
@@ -170,14 +169,12 @@ def held_by(node: str) -> Any:
     return (
         (t.reminders.c.id == bindparam("rid"))
         & (t.reminders.c.state == ReminderState.CLAIMED.value)
-        & (t.reminders.c.claimed_by == node)
+        & (t.reminders.c.claimed_by == bindparam("node", type_=String))
         & ~another_claim
     )
 
 
-def finish_reminders(conn: Connection, finals: Sequence[SendRecord], node: str) -> None:
-    if not finals:
-        return
+def _finish_statement() -> Any:
     a = t.attempts.c
     # A sent reminder whose attempt a delivery report already settled as reached is
     # delivered: looked up by the attempt's key, in the same statement.
@@ -191,17 +188,38 @@ def finish_reminders(conn: Connection, finals: Sequence[SendRecord], node: str) 
         .exists()
     )
     state = bindparam("st", type_=String)
-    conn.execute(
+    return (
         update(t.reminders)
-        .where(held_by(node))
+        .where(held_by())
         .values(
             state=case(
                 ((state == ReminderState.SENT.value) & reached, ReminderState.DELIVERED.value),
                 else_=state,
             ),
             last_reason=bindparam("why"),
-            updated_at=bindparam("fin"),
-        ),
+            updated_at=bindparam("fin", type_=t.UTCDateTime),
+        )
+    )
+
+
+FINISH_REMINDERS = _finish_statement()
+RESCHEDULE_REMINDERS = (
+    update(t.reminders)
+    .where(held_by())
+    .values(
+        state=ReminderState.PENDING.value,
+        due_at=bindparam("due", type_=t.UTCDateTime),
+        last_reason=bindparam("why"),
+        updated_at=bindparam("fin", type_=t.UTCDateTime),
+        tries=t.reminders.c.tries - bindparam("back", type_=Integer),
+    )
+)
+
+
+def finish_reminders(conn: Connection, finals: Sequence[SendRecord], node: str) -> None:
+    execute_many(
+        conn,
+        FINISH_REMINDERS,
         [
             {
                 "rid": r.reminder_id,
@@ -209,6 +227,7 @@ def finish_reminders(conn: Connection, finals: Sequence[SendRecord], node: str) 
                 "st": r.reminder_state.value,
                 "why": r.error_code,
                 "fin": r.finished_at,
+                "node": node,
             }
             for r in finals
         ],
@@ -216,18 +235,9 @@ def finish_reminders(conn: Connection, finals: Sequence[SendRecord], node: str) 
 
 
 def reschedule_reminders(conn: Connection, retries: Sequence[SendRecord], node: str) -> None:
-    if not retries:
-        return
-    conn.execute(
-        update(t.reminders)
-        .where(held_by(node))
-        .values(
-            state=ReminderState.PENDING.value,
-            due_at=bindparam("due"),
-            last_reason=bindparam("why"),
-            updated_at=bindparam("fin"),
-            tries=t.reminders.c.tries - bindparam("back"),
-        ),
+    execute_many(
+        conn,
+        RESCHEDULE_REMINDERS,
         [
             {
                 "rid": r.reminder_id,
@@ -236,6 +246,7 @@ def reschedule_reminders(conn: Connection, retries: Sequence[SendRecord], node: 
                 "why": f"retry:{r.error_code or 'transient'}",
                 "fin": r.finished_at,
                 "back": 0 if r.spent_try else 1,
+                "node": node,
             }
             for r in retries
         ],

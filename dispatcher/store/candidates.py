@@ -16,13 +16,14 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, or_, select
+from sqlalchemy import Connection, and_, bindparam, or_, select
 from sqlalchemy.sql import Select
 
 from dispatcher.model import Reminder, ReminderState
 from dispatcher.store import schema as t
+from dispatcher.store.bulk import rows_in
 from dispatcher.store.dialect import Dialect
-from dispatcher.store.rows import REMINDER_COLUMNS, chunks, reminder_from_row
+from dispatcher.store.rows import REMINDER_COLUMNS, reminder_from_row
 
 SCAN_FACTOR = 4  # candidate rows read per page per reminder wanted, for people with several due
 
@@ -53,11 +54,11 @@ def busy_query(person_ids: Sequence[str]) -> Select[Any]:
     )
 
 
+BUSY = busy_query(bindparam("ids", expanding=True))  # type: ignore[arg-type]
+
+
 def busy_people(conn: Connection, person_ids: Collection[str]) -> set[str]:
-    busy: set[str] = set()
-    for chunk in chunks(sorted(person_ids)):
-        busy.update(conn.execute(busy_query(chunk)).scalars())
-    return busy
+    return {row[0] for row in rows_in(conn, BUSY, "ids", sorted(person_ids))}
 
 
 def due_reminders(

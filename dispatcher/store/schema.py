@@ -57,6 +57,24 @@ class UTCDateTime(TypeDecorator[datetime]):
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
 
+    def result_processor(self, dialect: Any, coltype: Any) -> Any:
+        # SQLite hands back the text it stores: read in one step instead of through
+        # DATETIME's processor and then ``process_result_value`` (three Python calls a
+        # value, a tenth of a claim that reads its people's histories). The same result.
+        if dialect.name != "sqlite":
+            return super().result_processor(dialect, coltype)
+        return _sqlite_instant
+
+
+def _sqlite_instant(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:  # as the store writes them: naive UTC text, read as UTC in one call
+        return datetime.fromisoformat(value + "+00:00")
+    except ValueError:  # written otherwise (by hand, with an offset): read as it says
+        parsed = datetime.fromisoformat(value)
+        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
 
 metadata = MetaData()
 

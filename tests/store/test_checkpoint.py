@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from dispatcher.store.api import PersonIn
-from dispatcher.store.checkpoint import Checkpointer
+from dispatcher.store.checkpoint import UNCHANGED_EVERY, Checkpointer
 from dispatcher.store.sqlite import SqliteStore
 from tests.conftest import wait_for
 
@@ -67,3 +67,25 @@ def test_the_checkpointer_never_creates_the_database(tmp_path: Path) -> None:
     checkpointer = Checkpointer(str(path), busy_timeout=1.0)
     checkpointer.stop()  # its last checkpoint ran against a file that does not exist
     assert not path.exists()
+
+
+def test_a_commit_after_a_quiet_spell_still_reaches_the_database_file(tmp_path: Path) -> None:
+    # While the log is unchanged the checkpointer only looks at it; the next commit changes
+    # it, and is copied back while the store is still open.
+    path = tmp_path / "store.db"
+    store = SqliteStore(f"sqlite:///{path}")
+    bystander = sqlite3.connect(path)  # no checkpoint at close can stand in for the thread's
+    try:
+        store.migrate()
+        store.upsert(_people(10), [], datetime.now(UTC))
+        wait_for(lambda: _in_database_file(path) == 10, timeout=30, interval=0.05)
+        log = (tmp_path / "store.db-wal").stat()
+        wait_for(  # a few of the checkpointer's turns with nothing written
+            lambda: datetime.now(UTC).timestamp() > log.st_mtime + 1, timeout=30, interval=0.05
+        )
+        store.upsert(_people(25), [], datetime.now(UTC))
+        # Sooner than the checkpoint made anyway now and then: the change itself is seen.
+        wait_for(lambda: _in_database_file(path) == 25, timeout=UNCHANGED_EVERY - 1, interval=0.05)
+    finally:
+        store.close()
+        bystander.close()

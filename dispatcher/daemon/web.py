@@ -1,6 +1,6 @@
 """The daemon's HTTP server (aiohttp): health, readiness and Prometheus metrics, the ``/v1/``
-API (``dispatcher.api``), and the routes plugins add through the ``register_routes`` hook
-(webhooks, unsubscribe links).
+API (``dispatcher.api``), the operator console under ``/ui/`` (``dispatcher.ui``), and the
+routes plugins add through the ``register_routes`` hook (webhooks, unsubscribe links).
 
 The server starts before READY=1 so systemd only calls the service ready once it answers.
 """
@@ -19,6 +19,7 @@ from dispatcher.api.app import client_gone, mount_api
 from dispatcher.daemon.connections import ConnectionGuard, connection_cap
 from dispatcher.metrics import Metrics
 from dispatcher.services import Services
+from dispatcher.ui.app import mount_console
 
 log = logging.getLogger("dispatcher.web")
 
@@ -72,6 +73,7 @@ def build_app(
     app.router.add_get("/metrics", metrics_page)
     if core is not None:
         mount_api(app, core)
+        mount_console(app, core)
         core.runtime.plugins.manager.hook.register_routes(app=app, services=plugin_services(core))
     return app
 

@@ -5,7 +5,7 @@ loop's own calls interleave."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,3 +52,18 @@ class Selection:
     def done(self, resolved: list[str]) -> bool:
         """Whether a selection of every unknown attempt is exhausted after this page."""
         return self.ids is None and not resolved
+
+
+async def resolve_selection(
+    resolve: Callable[..., Awaitable[list[str]]], selection: Selection, **fixed: Any
+) -> list[str]:
+    """Apply ``resolve`` (``Store.resolve_unknown`` on the daemon's store thread, the
+    resolution, reason, source and instant bound as ``fixed``) to ``selection`` a page at a
+    time; returns every id resolved."""
+    resolved: list[str] = []
+    for page in selection.pages():
+        done = await resolve(**page, **fixed)
+        resolved += done
+        if selection.done(done):
+            break
+    return resolved

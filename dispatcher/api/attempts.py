@@ -4,8 +4,9 @@ unknown, as ``dispatcher unknown resolve`` makes it, a page per store call."""
 from __future__ import annotations
 
 import logging
+from functools import partial
 
-from dispatcher.admin.unknowns import Selection
+from dispatcher.admin.unknowns import Selection, resolve_selection
 from dispatcher.api.call import Answer, Call
 from dispatcher.api.models import ResolveBody, ResolveResult
 from dispatcher.api.problems import FieldError, invalid
@@ -34,19 +35,14 @@ async def post_resolve(call: Call) -> Answer:
     body: ResolveBody = call.body
     core = call.core
     selection = _selection(body, list(core.runtime.config.dispatcher.channels))
-    resolved: list[str] = []
-    for page in selection.pages():
-        done = await core.call(
-            core.store.resolve_unknown,
-            **page,
-            resolution=Resolution(body.resolution),
-            reason=body.reason.strip(),
-            source=f"api:{call.caller.name}",
-            now=core.clock(),
-        )
-        resolved += done
-        if selection.done(done):
-            break
+    resolved = await resolve_selection(
+        partial(core.call, core.store.resolve_unknown),
+        selection,
+        resolution=Resolution(body.resolution),
+        reason=body.reason.strip(),
+        source=f"api:{call.caller.name}",
+        now=core.clock(),
+    )
     if body.resolution != Resolution.SENT.value and resolved:
         core.changed(case_id=None, person_id=None)  # pending again: claim now
     log.info(

@@ -53,13 +53,21 @@ class TokenBook:
     unusable: tuple[str, ...]
 
     def identify(self, presented: str) -> Caller | None:
-        # A header's bytes that are not UTF-8 reach us as surrogates: they match no token.
-        digest = hashlib.sha256(presented.encode("utf-8", "surrogateescape")).digest()
+        return self.identify_digest(token_digest(presented))
+
+    def identify_digest(self, digest: bytes) -> Caller | None:
+        """The caller whose token has this SHA-256 ``digest`` (what a console session keeps
+        instead of the token), if it is still configured."""
         found: _Token | None = None
         for token in self.tokens:
             if hmac.compare_digest(digest, token.digest) and found is None:
                 found = token
         return Caller(found.name, found.scopes) if found else None
+
+
+def token_digest(presented: str) -> bytes:
+    # A header's bytes that are not UTF-8 reach us as surrogates: they match no token.
+    return hashlib.sha256(presented.encode("utf-8", "surrogateescape")).digest()
 
 
 def build_token_book(settings: ApiSettings) -> TokenBook:

@@ -20,6 +20,10 @@ T = TypeVar("T")
 READS = frozenset(
     {
         "status",
+        "activity",
+        "channel_recent",
+        "node_claims",
+        "unknown_attempts",
         "case_history",
         "case_of_reminder",
         "list_reminders",

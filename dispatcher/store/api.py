@@ -23,6 +23,7 @@ from dispatcher.model import (
     Reminder,
     ReminderState,
 )
+from dispatcher.store.console_api import ConsoleReads
 from dispatcher.store.inbound import InboundEvent
 from dispatcher.store.planned import CasePlan, PlannedReminder, PlanningCase, Replan
 from dispatcher.store.scripts_api import CallScripts
@@ -212,7 +213,7 @@ SETTLE_RANK: dict[Outcome, int] = {
 }
 
 
-class Store(CallScripts, UnknownAttemptsApi):
+class Store(CallScripts, UnknownAttemptsApi, ConsoleReads):
     """Persistent state: people, cases, reminders, attempts, decisions, events."""
 
     # Whether two threads of one process may write at once (each on its own connection)

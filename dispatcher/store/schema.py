@@ -27,7 +27,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.types import TypeDecorator
 
-SCHEMA_VERSION = 9
+SCHEMA_VERSION = 10
 
 # ``cases.next_plan_at`` of a case the planner must look at on its next pass, whatever the
 # horizon: the epoch. As a column default it is written the way SQLite stores a bound
@@ -208,6 +208,7 @@ attempts = Table(
     Index("ix_attempts_reminder", "reminder_id"),
     Index("ix_attempts_provider", "provider_id"),
     Index("ix_attempts_outcome", "outcome"),
+    Index("ix_attempts_at", "at"),
 )
 
 decisions = Table(
@@ -226,6 +227,7 @@ decisions = Table(
     Column("policy_version", String(32)),
     Index("ix_decisions_reminder", "reminder_id"),
     Index("ix_decisions_case", "case_id"),
+    Index("ix_decisions_at", "at"),
 )
 
 # The first answer to each API request made with an Idempotency-Key, so a retried POST gets

@@ -21,6 +21,7 @@ from sqlalchemy import Connection, Engine, select
 
 from dispatcher.model import Case, ContactKind, Outcome, Person
 from dispatcher.store import (
+    activity,
     attempts,
     call_scripts,
     claims,
@@ -58,6 +59,7 @@ from dispatcher.store.api import (
     StatusReport,
     Store,
 )
+from dispatcher.store.console_api import ChannelRecent, HourCount, NodeClaims
 from dispatcher.store.dialect import Dialect
 from dispatcher.store.inbound import InboundEvent
 from dispatcher.store.rows import cases_by_id, people_by_id
@@ -328,6 +330,18 @@ class SqlStore(Store):
         with self._read() as conn:
             rows = reports.audit_rows(conn, since, until)
         return reports.in_audit_order(rows)
+
+    def activity(self, since: datetime) -> list[HourCount]:
+        with self._read() as conn:
+            return activity.activity(conn, since)
+
+    def channel_recent(self, since: datetime) -> list[ChannelRecent]:
+        with self._read() as conn:
+            return activity.channel_recent(conn, since)
+
+    def node_claims(self) -> list[NodeClaims]:
+        with self._read() as conn:
+            return activity.node_claims(conn)
 
     # -- API --------------------------------------------------------------------------------
 

@@ -1,0 +1,106 @@
+"""The policy page's facts: every effective rule (preset, overlays and policy.toml merged)
+with the layer it came from, and each channel's allowed hours over one week in a chosen
+zone, as the compiled policy the daemon decides with sees them (holidays of that week
+included)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from dispatcher.config.durations import format_duration
+from dispatcher.config.policy_file import PolicyFile
+from dispatcher.policy import Policy
+from dispatcher.policy.presets import effective_policy
+from dispatcher.policy.windows import WEEKDAY_NAMES, day_intervals
+
+HOUR = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class RuleRow:
+    kind: str  # windows, limits, daily_caps, holidays, min_gap, cooldown
+    name: str
+    channels: str
+    what: str
+    origin: str
+
+
+def _days(days: tuple[int, ...]) -> str:
+    return "every day" if len(days) == 7 else " ".join(WEEKDAY_NAMES[d] for d in sorted(days))
+
+
+def _clock(value: time) -> str:
+    return "24:00" if value == time.max else value.strftime("%H:%M")
+
+
+def rule_rows(source: PolicyFile) -> list[RuleRow]:
+    """The effective rules, in the engine's order, each with the layer(s) that made it."""
+    policy = effective_policy(source)
+    rows: list[RuleRow] = []
+    for w in policy.windows:
+        what = f"{_days(w.days)} {_clock(w.start)}–{_clock(w.end)}"
+        rows.append(RuleRow("windows", w.name or "", " ".join(w.channels), what, w.origin))
+    for lim in policy.limits:
+        what = f"at most {lim.max} per {format_duration(lim.per)} ({lim.scope})"
+        rows.append(RuleRow("limits", lim.name or "", " ".join(lim.channels), what, lim.origin))
+    for cap in policy.daily_caps:
+        what = f"at most {cap.max} {cap.count} per local day ({cap.scope})"
+        rows.append(RuleRow("daily_caps", cap.name or "", " ".join(cap.channels), what, cap.origin))
+    for h in policy.holidays:
+        where = h.calendar + (f"-{h.subdivision}" if h.subdivision else "")
+        zones = f" in {', '.join(h.zones)}" if h.zones else ""
+        what = f"public holidays of {where} closed{zones}"
+        rows.append(RuleRow("holidays", h.name or "", " ".join(h.channels), what, h.origin))
+    gap = policy.min_gap
+    if gap.every:
+        what = f"at least {format_duration(gap.every)} between contacts"
+        rows.append(RuleRow("min_gap", "", " ".join(gap.channels), what, gap.origin))
+    if policy.cooldown is not None:
+        c = policy.cooldown
+        days = ", whole local days" if c.calendar else ""
+        what = f"none for {format_duration(c.per)} after a conversation ({c.scope}{days})"
+        rows.append(RuleRow("cooldown", "", " ".join(c.channels), what, c.origin))
+    return rows
+
+
+def settings(source: PolicyFile) -> list[tuple[str, str]]:
+    """The policy's single settings (no layer of their own: the last layer setting one)."""
+    policy = effective_policy(source)
+    return [
+        ("preset", policy.preset),
+        ("overlays", ", ".join(policy.overlays) or "-"),
+        ("jitter", format_duration(policy.jitter)),
+        ("hold_recheck", format_duration(policy.hold_recheck)),
+        ("window_exempt", ", ".join(policy.window_exempt) or "-"),
+    ]
+
+
+def week_shares(policy: Policy, channel: str, zone: str, week_of: date) -> list[list[float]] | None:
+    """For the week (Monday first) holding ``week_of``: the share of each local hour that
+    ``channel`` may contact someone in ``zone`` (0 to 1); None when no window binds it."""
+    rules = policy.rules_for(channel)
+    if rules.windows is None:
+        return None
+    closed = rules.closed_in(zone)
+    tz = ZoneInfo(zone)
+    monday = week_of - timedelta(days=week_of.weekday())
+    intervals = [
+        interval
+        for offset in range(-1, 8)
+        for interval in day_intervals(rules.windows, zone, monday + timedelta(days=offset), closed)
+    ]
+    grid: list[list[float]] = []
+    for offset in range(7):
+        day = monday + timedelta(days=offset)
+        row: list[float] = []
+        for hour in range(24):
+            start = datetime.combine(day, time(hour), tzinfo=tz).astimezone(UTC)
+            end = start + HOUR
+            open_seconds = sum(
+                max(0.0, (min(end, b) - max(start, a)).total_seconds()) for a, b in intervals
+            )
+            row.append(min(1.0, open_seconds / 3600))
+        grid.append(row)
+    return grid

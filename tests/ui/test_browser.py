@@ -1,0 +1,224 @@
+"""The console in a real browser: headless Chromium (Debian's chromium and chromium-driver)
+driven by selenium, against the real daemon (a subprocess) over a store with sends,
+deferrals, suppressions, failures and unknown attempts. Each page is photographed once
+(PNG under the system's temp dir, for a person to look at)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.api.conftest import running_daemon
+from tests.conftest import Deployment
+from tests.ui.busy_store import fill
+from tests.ui.conftest import token
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+DRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+if not (Path(CHROMIUM).exists() and Path(DRIVER).exists()):
+    pytest.skip(
+        "no Chromium here (apt-get install chromium chromium-driver; .ci/run does)",
+        allow_module_level=True,
+    )
+webdriver = pytest.importorskip("selenium.webdriver")
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.support import expected_conditions as ec  # noqa: E402
+from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+
+pytestmark = pytest.mark.slow
+SHOTS = Path(tempfile.gettempdir()) / "dispatcher-console-shots"
+FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--window-size=1360,1800",
+)
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in FLAGS:
+        options.add_argument(flag)
+    options.add_argument(f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}")
+    options.add_argument("--lang=en-US")
+    driver = webdriver.Chrome(options=options, service=webdriver.ChromeService(DRIVER))
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+# The cn preset's hours for every channel, and office hours of its own for SMS.
+POLICY = """
+preset = "cn"
+jitter = "0s"
+window_exempt = ["letter"]
+
+[[windows]]
+name = "sms-office-hours"
+channels = ["sms"]
+days = "mon-fri"
+from = "09:00"
+to = "18:00"
+"""
+
+
+def prepare(dep: Deployment) -> None:
+    dep.write("policy.toml", POLICY)
+    fill(dep)
+
+
+@pytest.fixture(scope="module")
+def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Deployment]]:
+    root = tmp_path_factory.mktemp("console")
+    with running_daemon(root, prepare) as base:
+        yield base, Deployment(root)
+
+
+def wait(driver: Any, seconds: float = 20) -> Any:
+    return WebDriverWait(driver, seconds)
+
+
+def shoot(driver: Any, name: str) -> None:
+    SHOTS.mkdir(exist_ok=True)
+    driver.save_screenshot(str(SHOTS / f"{name}.png"))
+
+
+def log_in(driver: Any, base: str, name: str) -> None:
+    driver.get(f"{base}/ui/login")
+    field = wait(driver).until(ec.presence_of_element_located((By.ID, "token")))
+    field.clear()
+    field.send_keys(token(name))
+    driver.find_element(By.ID, "login").click()
+    wait(driver).until(ec.presence_of_element_located((By.ID, "overview")))
+
+
+def status_of(dep: Deployment) -> dict[str, Any]:
+    """The store's status report, as ``dispatcher status`` prints it."""
+    from datetime import UTC, datetime
+
+    store = dep.store()
+    try:
+        return vars(store.status(datetime.now(UTC)))
+    finally:
+        store.close()
+
+
+def shown(driver: Any, key: str) -> str:
+    return str(driver.find_element(By.CSS_SELECTOR, f'[data-count="{key}"]').text)
+
+
+def test_without_a_token_the_console_is_refused(browser: Any, daemon: Any) -> None:
+    base, _ = daemon
+    browser.delete_all_cookies()
+    browser.get(f"{base}/ui/")
+    wait(browser).until(ec.url_to_be(f"{base}/ui/login"))
+    shoot(browser, "login")
+    browser.find_element(By.ID, "token").send_keys("not-a-token")
+    browser.find_element(By.ID, "login").click()
+    error = wait(browser).until(ec.presence_of_element_located((By.ID, "login-error")))
+    assert error.text == "Unknown token."
+    browser.get(f"{base}/ui/case?id=C3")
+    wait(browser).until(ec.url_to_be(f"{base}/ui/login"))
+
+
+def test_the_overview_shows_what_status_counts_and_draws_the_chart(
+    browser: Any, daemon: Any
+) -> None:
+    base, dep = daemon
+    log_in(browser, base, "reader")
+    report = status_of(dep)
+    for state, channel, n in report["by_state_channel"]:
+        assert shown(browser, f"reminders/{state}/{channel}") == str(n), (state, channel)
+    assert shown(browser, "due_now") == str(report["due_now"])
+    for code, n in report["deferred_by_reason"]:
+        assert shown(browser, f"pending_by_reason/{code}") == str(n)
+    for channel, code, n in report["failures"]:
+        assert shown(browser, f"failures/{channel}/{code}") == str(n)
+    assert shown(browser, "unknown_total") == str(report["unknown_total"]) == "4"
+    for channel, n in report["unknown_by_channel"].items():
+        assert shown(browser, f"unknown_by_channel/{channel}") == str(n)
+    bars = browser.find_elements(By.CSS_SELECTOR, "#chart-send svg rect.bar")
+    assert bars and {b.get_attribute("data-channel") for b in bars} == {"sms", "email"}
+    assert sum(int(b.get_attribute("data-count")) for b in bars) == 20
+    assert all(float(b.get_attribute("height")) > 0 for b in bars)
+    shoot(browser, "overview")
+
+
+def test_the_overview_refreshes_itself(browser: Any, daemon: Any) -> None:
+    base, _ = daemon
+    log_in(browser, base, "reader")
+    assert shown(browser, "unknown_by_channel/sms") == "2"
+    body = json.dumps({"resolution": "sent", "channel": "sms", "reason": "seen at Twilio"})
+    request = urllib.request.Request(
+        f"{base}/v1/attempts:resolve",
+        data=body.encode(),
+        headers={"Authorization": f"Bearer {token('writer')}", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        assert json.load(answer)["resolved"] == 2
+    wait(browser, 30).until(
+        lambda d: d.find_element(By.CSS_SELECTOR, '[data-count="unknown_total"]').text == "2"
+    )
+    assert browser.find_elements(By.CSS_SELECTOR, '[data-count="unknown_by_channel/sms"]') == []
+
+
+def test_a_case_is_looked_up(browser: Any, daemon: Any) -> None:
+    base, _ = daemon
+    log_in(browser, base, "reader")
+    browser.find_element(By.ID, "nav-case").click()
+    field = wait(browser).until(ec.presence_of_element_located((By.ID, "case-id")))
+    field.send_keys("C2")
+    browser.find_element(By.ID, "look-up").click()
+    state = wait(browser).until(ec.presence_of_element_located((By.ID, "case-state")))
+    assert state.text == "open"
+    assert browser.find_element(By.ID, "case-title").text == "C2"
+    entries = [e.text for e in browser.find_elements(By.CSS_SELECTOR, "#timeline tr.entry")]
+    assert any("decision send" in e for e in entries)
+    assert any("attempt failed-transient" in e and "30003" in e for e in entries)
+    assert "Person 2" not in browser.page_source  # masked for a read token
+    shoot(browser, "case")
+
+
+def test_the_policy_page_draws_each_channels_week(browser: Any, daemon: Any) -> None:
+    base, _ = daemon
+    log_in(browser, base, "reader")
+    browser.find_element(By.ID, "nav-policy").click()
+    wait(browser).until(ec.presence_of_element_located((By.ID, "weeks")))
+    sms = '[data-channel="sms"] svg.week rect.cell'
+    assert len(browser.find_elements(By.CSS_SELECTOR, sms)) == 7 * 24
+    assert len(browser.find_elements(By.CSS_SELECTOR, f"{sms}.open")) == 5 * 9
+    email = '[data-channel="email"] svg.week rect.cell.open'
+    assert len(browser.find_elements(By.CSS_SELECTOR, email)) == 7 * 14
+    rules = browser.find_element(By.ID, "rules").text
+    assert "preset cn: windows.no-night-contact" in rules
+    assert "policy.toml: windows.sms-office-hours" in rules
+    shoot(browser, "policy")
+
+
+def test_the_language_switches(browser: Any, daemon: Any) -> None:
+    base, _ = daemon
+    log_in(browser, base, "officer")
+    assert browser.find_element(By.TAG_NAME, "html").get_attribute("lang") == "en"
+    browser.find_element(By.ID, "lang-switch").click()
+    wait(browser).until(
+        lambda d: d.find_element(By.TAG_NAME, "html").get_attribute("lang") == "zh-CN"
+    )
+    assert browser.find_element(By.ID, "nav-overview").text == "概览"
+    shoot(browser, "overview-zh")
+    browser.find_element(By.ID, "lang-switch").click()
+    wait(browser).until(lambda d: d.find_element(By.TAG_NAME, "html").get_attribute("lang") == "en")

@@ -83,7 +83,7 @@ def status(ctx: click.Context) -> None:
 @click.pass_context
 def explain(ctx: click.Context, target: str) -> None:
     """The whole decision history of a case (or of the case of a reminder id), PII masked."""
-    from dispatcher.admin.explain import render_history, retry_notes, zone_note
+    from dispatcher.admin.explain import jurisdiction_note, render_history, retry_notes, zone_note
 
     settings, store = store_or_exit(ctx.obj["config"])
     case_id: str | None = target
@@ -99,10 +99,13 @@ def explain(ctx: click.Context, target: str) -> None:
         policy = load_config(ctx.obj["config"], check_templates=False, secrets=False).policy
         layers = " + ".join([f"preset {policy.preset}", *(f"overlay {o}" for o in policy.overlays)])
         policy_note = f"policy: {layers} + policy.toml (each reason names its rule in [brackets])"
+        places = jurisdiction_note(history, policy)
     except ConfigError:
         policy_note = "policy: the config directory does not check now (see `dispatcher check`)"
+        places = None
     notes = (
         policy_note,
+        *([places] if places else []),
         zone_note(history, settings.fallback_timezone),
         *retry_notes(history, _retry_rules(settings)),
     )

@@ -115,6 +115,12 @@ def _v8_to_v9(conn: Connection) -> None:
         _rekey(conn, [change for group in groups.values() for change in _step_keys(group)])
 
 
+def _v9_to_v10(conn: Connection) -> None:
+    # Consent per contact point and channel (store/consents.py): a new table, nothing
+    # existing rewritten. migrate() has created it already; this keeps the step whole.
+    t.consents.create(conn, checkfirst=True)
+
+
 _POSITIONAL = re.compile(r"^\d+(\+\d+)?\Z")
 
 
@@ -146,6 +152,7 @@ UPGRADES = {
     6: _v6_to_v7,
     7: _v7_to_v8,
     8: _v8_to_v9,
+    9: _v9_to_v10,
 }
 
 

@@ -14,6 +14,7 @@ from dispatcher.model import (
     Attempt,
     Case,
     CaseState,
+    Consent,
     ContactKind,
     ContactPoint,
     OptOut,
@@ -105,6 +106,7 @@ def people_by_id(conn: Connection, ids: Sequence[str]) -> dict[str, Person]:
     base: dict[str, Any] = {}
     contacts: dict[str, list[ContactPoint]] = defaultdict(list)
     outs: dict[str, list[OptOut]] = defaultdict(list)
+    consents: dict[str, list[Consent]] = defaultdict(list)
     p, cp = t.people.c, t.contact_points.c
     for chunk in chunks(list(ids)):
         for row in conn.execute(
@@ -125,6 +127,13 @@ def people_by_id(conn: Connection, ids: Sequence[str]) -> dict[str, Person]:
             )
         ):
             outs[person_id].append(OptOut(channel, contact))
+        k = t.consents.c
+        for person_id, channel, contact in conn.execute(
+            select(k.person_id, k.channel, k.contact).where(
+                k.person_id.in_(chunk), k.revoked_at.is_(None)
+            )
+        ):
+            consents[person_id].append(Consent(channel, contact))
     return {
         pid: Person(
             id=row.id,
@@ -133,6 +142,7 @@ def people_by_id(conn: Connection, ids: Sequence[str]) -> dict[str, Person]:
             timezone=row.timezone,
             contacts=tuple(contacts[pid]),
             opt_outs=tuple(outs[pid]),
+            consents=tuple(consents[pid]),
             revision=row.updated_at,
         )
         for pid, row in base.items()

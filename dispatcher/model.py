@@ -84,6 +84,15 @@ class OptOut:
 
 
 @dataclass(frozen=True, slots=True)
+class Consent:
+    """The person's consent to ``channel`` on the contact point ``contact`` (None = every
+    contact point the channel may use), for rules that require it (6 RCNY 5-77)."""
+
+    channel: str
+    contact: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Person:
     id: str
     name: str
@@ -91,6 +100,7 @@ class Person:
     timezone: str | None
     contacts: tuple[ContactPoint, ...] = ()
     opt_outs: tuple[OptOut, ...] = ()
+    consents: tuple[Consent, ...] = ()
     # When the stored person last changed (contacts, opt-outs included): a claim checks it is
     # unchanged before sending.
     revision: datetime | None = field(default=None, compare=False)
@@ -167,6 +177,7 @@ class Decision:
     # ``fallback``): explain and audit show them.
     zones: tuple[str, ...] = ()
     zone_source: str = ""
+    jurisdictions: tuple[str, ...] = ()  # those of policy.toml the person was judged under
 
     @property
     def cancels(self) -> bool:

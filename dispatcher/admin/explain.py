@@ -8,6 +8,7 @@ from datetime import datetime
 from rich.console import Console
 from rich.table import Table
 
+from dispatcher.config import PolicyFile
 from dispatcher.config.dispatcher_file import RetryRule
 from dispatcher.model import ReminderState
 from dispatcher.privacy import mask, mask_contact, mask_name
@@ -73,6 +74,27 @@ def zone_note(history: CaseHistory, fallback: str) -> str:
     return (
         f"time zone used: {', '.join(choice.zones)} — {why}{rule}; "
         f"steps are planned at their `at` time in {choice.at_zone}"
+    )
+
+
+def jurisdiction_note(history: CaseHistory, policy: PolicyFile) -> str | None:
+    """The jurisdictions of ``policy.toml`` the person is in, and which address or number
+    put them there; None when the policy defines none."""
+    from dispatcher.policy.jurisdictions import person_places, reading_of
+
+    if not policy.jurisdictions:
+        return None
+    reading = reading_of(
+        policy.jurisdictions, policy.default_jurisdiction, person_places(history.person)
+    )
+    flag = " [jurisdiction_default]" if reading.default else ""
+    consents = ", ".join(
+        c.channel + (f" {mask_contact(c.contact)}" if c.contact else "")
+        for c in history.person.consents
+    )
+    return (
+        f"jurisdictions: {reading.describe()}{flag} (the strictest reading of them all "
+        f"applies); consent on file: {consents or 'none'}"
     )
 
 

@@ -26,6 +26,8 @@ from dispatcher.channel import Channel, Message, SendResult
 from dispatcher.dispatch import Dispatcher, StoreThread
 from dispatcher.model import ContactKind, Outcome, Person, Reminder, ReminderState
 from dispatcher.planner import run_planner
+from dispatcher.policy import Policy
+from dispatcher.policy.jurisdictions import person_reading
 from dispatcher.policy.windows import open_interval
 from dispatcher.policy.zones import person_zones
 from dispatcher.runtime import Runtime
@@ -82,6 +84,7 @@ class Contact:
     outcome: str
     in_closed_window: bool
     zone: str = ""  # the person's primary zone (steps' ``at`` is read there)
+    jurisdictions: tuple[str, ...] = ()  # those of policy.toml the person is in
 
     @property
     def local(self) -> datetime:
@@ -260,6 +263,7 @@ def collect(store: Store, runtime: Runtime, start: datetime, end: datetime) -> S
         people[person.id] = person
         choice = person_zones(person, fallback)
         zones = choice.zones
+        policy, reading = person_reading(runtime.policy, person)
         result.contacts.append(
             Contact(
                 case_id=attempt.case_id,
@@ -270,8 +274,9 @@ def collect(store: Store, runtime: Runtime, start: datetime, end: datetime) -> S
                 at=attempt.at,
                 zones=zones,
                 outcome=attempt.outcome,
-                in_closed_window=_closed(runtime, attempt.channel, zones, attempt.at),
+                in_closed_window=_closed(policy, attempt.channel, zones, attempt.at),
                 zone=choice.at_zone,
+                jurisdictions=reading.names,
             )
         )
     for row in reminders.values():
@@ -283,9 +288,18 @@ def collect(store: Store, runtime: Runtime, start: datetime, end: datetime) -> S
     return result
 
 
-def _closed(runtime: Runtime, channel: str, zones: tuple[str, ...], at: datetime) -> bool:
+def per_jurisdiction(result: SimulationResult) -> dict[str, int]:
+    """Contacts made per jurisdiction (a person in several counts in each; ``-`` is none)."""
+    counts: dict[str, int] = {}
+    for contact in result.contacts:
+        for name in contact.jurisdictions or ("-",):
+            counts[name] = counts.get(name, 0) + 1
+    return counts
+
+
+def _closed(policy: Policy, channel: str, zones: tuple[str, ...], at: datetime) -> bool:
     """Whether ``at`` falls outside the channel's windows (or on a holiday) in any zone."""
-    rules = runtime.policy.rules_for(channel)
+    rules = policy.rules_for(channel)
     if rules.windows is None:
         return False
     return any(

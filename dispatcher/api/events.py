@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import phonenumbers
 
 from dispatcher.api.call import Answer, Call
-from dispatcher.api.models import EventResult, OptOutEvent, PauseEvent
+from dispatcher.api.models import ConsentEvent, EventResult, OptOutEvent, PauseEvent
 from dispatcher.api.problems import ApiProblem, FieldError, invalid
 from dispatcher.api.views import case_view
 from dispatcher.policy.zones import local_zone
@@ -45,6 +45,19 @@ def _opt_out_contact(value: str | None) -> str | None:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+def _known_channel(event: OptOutEvent | ConsentEvent, channels: list[str]) -> None:
+    """An opt-out may name every channel (``*``); a consent names one."""
+    known = ["*", *channels] if isinstance(event, OptOutEvent) else channels
+    if event.channel not in known:
+        raise invalid(
+            [
+                FieldError(
+                    "channel", f"unknown channel {event.channel!r} (known: {', '.join(known)})"
+                )
+            ]
+        )
+
+
 async def post_event(call: Call) -> Answer:
     case_id = call.path_id("case_id")
     event = call.body.root
@@ -56,12 +69,20 @@ async def post_event(call: Call) -> Answer:
         raise ApiProblem(404, "Not found", f"no case {case_id!r}")
     source = f"api:{call.caller.name}"
     now = core.clock()
-    if isinstance(event, OptOutEvent):
-        if event.channel != "*" and event.channel not in runtime.config.dispatcher.channels:
-            known = ", ".join(["*", *runtime.config.dispatcher.channels])
-            raise invalid(
-                [FieldError("channel", f"unknown channel {event.channel!r} (known: {known})")]
-            )
+    if isinstance(event, OptOutEvent | ConsentEvent):
+        _known_channel(event, list(runtime.config.dispatcher.channels))
+    if isinstance(event, ConsentEvent):
+        await core.call(
+            store.consent,
+            case.person_id,
+            event.channel,
+            _opt_out_contact(event.contact),
+            now=now,
+            source=source,
+            revoke=event.kind == "consent-revoked",
+            detail=event.note,
+        )
+    elif isinstance(event, OptOutEvent):
         await core.call(
             store.opt_out,
             case.person_id,

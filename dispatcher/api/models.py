@@ -88,7 +88,19 @@ class OptOutEvent(_EventBase):
     contact: str | None = Field(None, min_length=1, max_length=254)
 
 
-Event = Annotated[SimpleEvent | PauseEvent | OptOutEvent, Field(discriminator="kind")]
+class ConsentEvent(_EventBase):
+    """The person consents (``consent``) to contact on ``channel``, for one ``contact``
+    address or all of them, or withdraws it (``consent-revoked``); ``note`` says what it rests
+    on (a signed form, a recorded call). Rules that require consent read it (6 RCNY 5-77)."""
+
+    kind: Literal["consent", "consent-revoked"]
+    channel: str = Field(min_length=1, max_length=64)
+    contact: str | None = Field(None, min_length=1, max_length=254)
+
+
+Event = Annotated[
+    SimpleEvent | PauseEvent | OptOutEvent | ConsentEvent, Field(discriminator="kind")
+]
 
 
 class EventBody(RootModel[Event]):

@@ -21,7 +21,8 @@ from dispatcher.cli.console import PROBLEMS, err, fail, out
 from dispatcher.cli.instants import parse_instant, utc_now
 from dispatcher.cli.loading import config_or_exit, store_at_or_exit, store_or_exit
 from dispatcher.policy.zones import local_zone
-from dispatcher.store.api import NewReminder, UnknownCase
+from dispatcher.store import open_store
+from dispatcher.store.api import NewReminder, Store, UnknownCase
 
 if TYPE_CHECKING:
     from dispatcher.config import DispatcherFile
@@ -177,6 +178,8 @@ EVENTS = (
     "close",
     "opt-out",
     "opt-in",
+    "consent",
+    "consent-revoked",
 )
 
 
@@ -184,8 +187,10 @@ EVENTS = (
 @click.argument("case_id")
 @click.argument("kind", type=click.Choice(EVENTS))
 @click.option("--until", "until_text", help="For plan/hardship: pause until this date.")
-@click.option("--channel", help="For opt-out/opt-in: the channel (default every channel).")
-@click.option("--contact", help="For opt-out/opt-in: one address or number (default all).")
+@click.option(
+    "--channel", help="For opt-out/opt-in: the channel (default every channel); for consent: it."
+)
+@click.option("--contact", help="For opt-out/opt-in/consent: one address or number (default all).")
 @click.option("--note", help="Free text kept with the event.")
 @click.pass_context
 def event(
@@ -198,7 +203,8 @@ def event(
     note: str | None,
 ) -> None:
     """Record what happened to a case: paid, plan --until, hardship --until, dispute,
-    resolve, cease, resume, close, opt-out, opt-in."""
+    resolve, cease, resume, close, opt-out, opt-in, consent --channel, consent-revoked
+    --channel (--note: what the consent rests on)."""
     config, store = store_or_exit(ctx.obj["config"])
     case = store.get_case(case_id)
     if case is None:
@@ -209,6 +215,10 @@ def event(
             case.person_id, channel or "*", contact, now=now, source="cli", clear=kind == "opt-in"
         )
         store.close()
+        out.print(f"{kind} recorded for the person of case {case_id}", markup=False)
+        return
+    if kind in ("consent", "consent-revoked"):
+        _consent(store, config, case.person_id, kind, (channel, contact), note)
         out.print(f"{kind} recorded for the person of case {case_id}", markup=False)
         return
     person = store.get_person(case.person_id)
@@ -226,3 +236,31 @@ def event(
         f", paused until {updated.paused_until:%Y-%m-%d %H:%M} UTC" if updated.paused_until else ""
     )
     out.print(f"case {case_id}: {updated.state.value}{paused}", markup=False)
+
+
+def _consent(
+    store: Store,
+    config: DispatcherFile,
+    person_id: str,
+    kind: str,
+    where: tuple[str | None, str | None],
+    note: str | None,
+) -> None:
+    """Record consent (or its revocation) to a channel on one contact point or all."""
+    channel, contact = where
+    if not channel or channel not in config.channels:
+        store.close()
+        known = ", ".join(config.channels) or "none configured"
+        fail(f"{kind} needs --channel, one of the configured channels ({known})")
+    try:
+        store.consent(
+            person_id,
+            channel,
+            contact,
+            now=utc_now(),
+            source="cli",
+            revoke=kind == "consent-revoked",
+            detail=note,
+        )
+    finally:
+        store.close()

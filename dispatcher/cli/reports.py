@@ -16,7 +16,7 @@ from dispatcher.cli.loading import store_or_exit
 from dispatcher.config import ConfigError, DispatcherFile, load_config
 from dispatcher.config.dispatcher_file import RetryRule
 from dispatcher.privacy import mask_contact
-from dispatcher.store.api import StatusReport
+from dispatcher.store.api import CaseHistory, StatusReport
 from dispatcher.terminal import cell, printable
 
 DAEMON_TIMEOUT = 2.0  # seconds: status answers even when the daemon does not
@@ -161,7 +161,7 @@ def _print_unknown(report: StatusReport) -> None:
 @click.pass_context
 def explain(ctx: click.Context, target: str, as_json: bool) -> None:
     """The whole decision history of a case (or of the case of a reminder id), PII masked."""
-    from dispatcher.admin.explain import render_history, retry_notes
+    from dispatcher.admin.explain import render_history, retry_notes, zone_note
 
     settings, store = store_or_exit(ctx.obj["config"])
     case_id: str | None = target
@@ -173,26 +173,32 @@ def explain(ctx: click.Context, target: str, as_json: bool) -> None:
     history = store.case_history(case_id)
     store.close()
     focus = int(target) if target.isdigit() and target != case_id else None
-    notes = (_policy_note(ctx.obj["config"]), *retry_notes(history, _retry_rules(settings)))
+    first = _policy_notes(ctx.obj["config"], history)
+    retries = retry_notes(history, _retry_rules(settings))
     if as_json:
         from dispatcher.api.views import case_detail
 
         detail = case_detail(history, settings.fallback_timezone, personal_data=False)
-        print_json({**detail.model_dump(mode="json"), "focus": focus, "notes": notes})
+        print_json({**detail.model_dump(mode="json"), "focus": focus, "notes": (*first, *retries)})
         return
-    from dispatcher.admin.explain import zone_note
-
-    notes = (notes[0], zone_note(history, settings.fallback_timezone), *notes[1:])
+    notes = (*first, zone_note(history, settings.fallback_timezone), *retries)
     render_history(out, history, focus=focus, notes=notes)
 
 
-def _policy_note(root: Path) -> str:
+def _policy_notes(root: Path, history: CaseHistory) -> tuple[str, ...]:
+    """The policy's layers, and the jurisdictions the person was judged under."""
+    from dispatcher.admin.explain import jurisdiction_note
+
     try:
         policy = load_config(root, check_templates=False, secrets=False).policy
     except ConfigError:
-        return "policy: the config directory does not check now (see `dispatcher check`)"
+        return ("policy: the config directory does not check now (see `dispatcher check`)",)
     layers = " + ".join([f"preset {policy.preset}", *(f"overlay {o}" for o in policy.overlays)])
-    return f"policy: {layers} + policy.toml (each reason names its rule in [brackets])"
+    places = jurisdiction_note(history, policy)
+    return (
+        f"policy: {layers} + policy.toml (each reason names its rule in [brackets])",
+        *([places] if places else []),
+    )
 
 
 def _retry_rules(settings: DispatcherFile) -> dict[str, RetryRule]:

@@ -10,6 +10,12 @@ from typing import Annotated, Any, Literal
 from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from dispatcher.config.durations import Duration
+from dispatcher.config.jurisdictions import (
+    JurisdictionRule,
+    OverlayName,
+    PresetName,
+    jurisdiction_problems,
+)
 from dispatcher.config.values import Clock, Days, StrictModel, TimeZoneName
 
 
@@ -121,9 +127,22 @@ class HolidayRule(_NamedRule):
         return self
 
 
+JurisdictionRule.model_rebuild(
+    _types_namespace={
+        "WindowRule": WindowRule,
+        "LimitRule": LimitRule,
+        "DailyCapRule": DailyCapRule,
+    }
+)
+
+
 class PolicyFile(StrictModel):
-    preset: Literal["none", "us-reg-f", "cn"] = "none"
-    overlays: tuple[Literal["us-ma"], ...] = ()
+    preset: PresetName = "none"
+    overlays: tuple[OverlayName, ...] = ()  # for everyone; a jurisdiction's for its people
+    jurisdictions: tuple[JurisdictionRule, ...] = ()
+    default_jurisdiction: str | None = None  # for a person with no place on file
+    # Channels that may reach a person only on a contact point with consent on file.
+    consent_required: tuple[str, ...] = ()
     jitter: Duration = timedelta(minutes=20)
     hold_recheck: Duration = timedelta(days=1)
     window_exempt: tuple[str, ...] = ()
@@ -144,6 +163,13 @@ class PolicyFile(StrictModel):
         "person.name",
         "person.first_name",
     )
+
+    @model_validator(mode="after")
+    def _jurisdictions_agree(self) -> PolicyFile:
+        problems = jurisdiction_problems(self.jurisdictions, self.default_jurisdiction)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
 
     @field_validator("hold_recheck")
     @classmethod

@@ -2,9 +2,10 @@
 the API).
 
 Each row holds one case and its person (flat keys: ``person_id, name, locale, timezone,
-phone, email, address, case_id, amount, currency, due_date, schedule``; several phones or
-emails separated by ``;`` in CSV or given as lists in JSON). A bad row is reported with its
-row number, field and value (personal values masked) and skipped; good rows are kept.
+phone, email, address, case_id, amount, currency, due_date, schedule, state, consent``;
+several phones, emails or consents separated by ``;`` in CSV or given as lists in JSON). A
+bad row is reported with its row number, field and value (personal values masked) and
+skipped; good rows are kept.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ FIELDS = (
     "due_date",
     "schedule",
     "state",
+    "consent",
 )
 PERSON_REQUIRED = ("person_id", "name")
 CASE_REQUIRED = ("case_id", "amount", "currency", "due_date")
@@ -75,6 +77,7 @@ _ID = re.compile(ID_PATTERN)
 _AMOUNT = re.compile(AMOUNT_PATTERN)
 _LOCALE = re.compile(LOCALE_PATTERN)
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+_CHANNEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-]{0,63}")
 _CURRENCY = re.compile(r"[A-Z]{3}")
 # Characters no stored value may hold: controls (a line break only in an address) and lone
 # surrogates (undecodable bytes or a JSON escape naming no character; no database stores them).
@@ -272,7 +275,25 @@ def _person(
         phones=tuple(phones),
         emails=tuple(emails),
         addresses=tuple(addresses),
+        consents=_consents(found.many(row, "consent"), (*phones, *emails, *addresses), found),
     )
+
+
+def _consents(
+    raw_values: list[str], contacts: tuple[str, ...], found: _Findings
+) -> tuple[tuple[str, str | None], ...]:
+    """``email`` (consent to the channel on every contact point) or ``email:<address>`` (on
+    that one, which the row must give)."""
+    consents: list[tuple[str, str | None]] = []
+    for raw in raw_values:
+        channel, _, contact = (part.strip() for part in raw.partition(":"))
+        if not _CHANNEL.fullmatch(channel):
+            found.bad("consent", "not a channel name, or channel:contact", raw)
+        elif contact and contact not in contacts:
+            found.bad("consent", "names a contact point the row does not give", raw)
+        else:
+            consents.append((channel, contact or None))
+    return tuple(consents)
 
 
 def _case(

@@ -7,6 +7,10 @@
 - ``zones``: the candidate time zones of a person (explicit, phone numbers, address)
 - ``calendars``: public holidays as closed days
 - ``presets``: the built-in presets and overlays, merged under ``policy.toml``
+- ``overlays``: the built-in overlays as data, each rule with its source
+- ``places``, ``jurisdictions``: where a person lives, and the jurisdictions that bind them
+- ``strictest``: several jurisdictions' policies read together as one, the strictest
+- ``consent``: channels that need the person's consent on the contact point
 - ``compiled``: the compiled ``Policy`` and, per channel, the rules that bind it
 - ``deferral``: the earliest instant every time rule allows, and the jitter in a window
 - ``past``: a person's attempts as the rules read them, sorted once per decision
@@ -16,11 +20,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 
 from dispatcher.config import PolicyFile
 from dispatcher.policy.calendars import closed_days
 from dispatcher.policy.compiled import ChannelTraits, Policy
 from dispatcher.policy.engine import decide
+from dispatcher.policy.jurisdictions import jurisdiction_places
 from dispatcher.policy.limits import Cooldown, DailyCap, Gap, Limit
 from dispatcher.policy.presets import effective_policy
 from dispatcher.policy.windows import Window
@@ -36,8 +42,24 @@ def compile_policy(
     after_cease: Iterable[tuple[str, str]] = (),
 ) -> Policy:
     """Turn ``policy.toml``'s model (over its preset and overlays) into the structures
-    ``decide`` reads. Holiday calendars are built here, once, not per decision."""
-    source = effective_policy(source)
+    ``decide`` reads. Holiday calendars are built here, once, not per decision; the policy of
+    each combination of jurisdictions when first needed (``jurisdictions``)."""
+    after_cease = frozenset(after_cease)
+    policy = _compiled(effective_policy(source), channels, fallback_timezone, after_cease)
+    if not source.jurisdictions:
+        return policy
+    places = jurisdiction_places(
+        source, channels, lambda file: _compiled(file, channels, fallback_timezone, after_cease)
+    )
+    return replace(policy, places=places)
+
+
+def _compiled(
+    source: PolicyFile,
+    channels: Mapping[str, ChannelTraits],
+    fallback_timezone: str,
+    after_cease: Iterable[tuple[str, str]],
+) -> Policy:
     exempt = set(source.window_exempt)
     traits = {
         name: ChannelTraits(t.name, t.contact_kind, t.window_exempt or name in exempt)
@@ -79,4 +101,5 @@ def compile_policy(
         hold_recheck=source.hold_recheck,
         fallback_timezone=fallback_timezone,
         after_cease=frozenset(after_cease),
+        consent_required=frozenset(source.consent_required),
     )

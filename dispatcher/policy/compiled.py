@@ -6,11 +6,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from typing import TYPE_CHECKING
 
 from dispatcher.model import ContactKind
 from dispatcher.policy.calendars import ClosedDays
 from dispatcher.policy.limits import Cooldown, DailyCap, Gap, Limit
 from dispatcher.policy.windows import ALL_DAY, NO_CLOSED_DAYS, Window
+
+if TYPE_CHECKING:
+    from dispatcher.policy.jurisdictions import Places
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +74,8 @@ class Policy:
     preset: str = "none"
     overlays: tuple[str, ...] = ()
     version: str = ""  # a hash of the effective policy and the templates, set by the runtime
+    consent_required: frozenset[str] = frozenset()  # channels that need consent on file
+    places: Places | None = field(default=None, compare=False)  # per-person jurisdictions
     _rules: dict[str, ChannelRules] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -84,6 +90,8 @@ class Policy:
             # Calendar mode reaches back to the start of the conversation's local day.
             extra = timedelta(days=1) if self.cooldown.calendar else timedelta(0)
             spans.append(self.cooldown.per + extra)
+        if self.places is not None:
+            spans.append(self.places.lookback)
         return max(spans, default=timedelta(0))
 
     def rules_for(self, channel: str) -> ChannelRules:

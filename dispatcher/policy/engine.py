@@ -4,21 +4,26 @@ Pure: everything it needs is passed in (the compiled policy, the reminder, the p
 case, the person's recent attempts and ``now``); it reads no clock, does no I/O and keeps no
 state, so the daemon, ``simulate`` and the tests all run the same code.
 
-The steps: the checks that suppress (an unknown channel, the case's state, no usable contact
-point, a limit of zero), the zones to judge the person in, the earliest instant the time rules
-allow (``deferral``), then send now or defer to that instant.
+The steps: the rules of the person's jurisdictions (when ``policy.toml`` defines any), the
+checks that suppress (an unknown channel, the case's state, no usable contact point, no
+consent where a rule requires it, a limit of zero), the zones to judge the person in, the
+earliest instant the time rules allow (``deferral``), then send now or defer to that
+instant.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 
 from dispatcher.model import Attempt, Case, Decision, Person, Reason, Reminder, Verdict
 from dispatcher.policy.case_state import case_gate
 from dispatcher.policy.compiled import Policy
+from dispatcher.policy.consent import consented_contact
 from dispatcher.policy.contacts import choose_contact
 from dispatcher.policy.deferral import deferred_until, earliest_allowed
+from dispatcher.policy.jurisdictions import DEFAULT_FLAG, person_reading
 from dispatcher.policy.zones import ZoneChoice, person_zones
 
 CORE_CASE_STATE = "core: case state"
@@ -34,6 +39,24 @@ def decide(
     now: datetime,
 ) -> Decision:
     """Send, defer (to the earliest instant every rule allows) or suppress ``reminder``."""
+    if policy.places is None:
+        return _decide(policy, reminder, person, case, history, now)
+    local, reading = person_reading(policy, person)
+    decision = _decide(local, reminder, person, case, history, now)
+    if not reading.names:
+        return decision
+    flags = (*decision.flags, DEFAULT_FLAG) if reading.default else decision.flags
+    return replace(decision, flags=flags, jurisdictions=reading.names)
+
+
+def _decide(
+    policy: Policy,
+    reminder: Reminder,
+    person: Person,
+    case: Case,
+    history: Sequence[Attempt],
+    now: datetime,
+) -> Decision:
     channel = reminder.channel
     traits = policy.channels.get(channel)
     if traits is None:
@@ -50,6 +73,8 @@ def decide(
         return _suppressed(now, gate.reason, CORE_CASE_STATE)
 
     choice = choose_contact(person, channel, traits.contact_kind)
+    if choice.contact is not None and channel in policy.consent_required:
+        choice = consented_contact(person, channel, traits.contact_kind, choice)
     if choice.contact is None:
         return _suppressed(now, choice.reason, CORE_CONTACTS)
     contact = choice.contact

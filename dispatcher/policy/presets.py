@@ -16,6 +16,8 @@ from typing import Any
 from pydantic import BaseModel
 
 from dispatcher.config import PolicyFile
+from dispatcher.config.jurisdictions import JurisdictionRule
+from dispatcher.policy.overlays import OVERLAYS, UK_FCA
 
 PRESETS: dict[str, dict[str, Any]] = {
     "none": {},
@@ -69,42 +71,44 @@ PRESETS: dict[str, dict[str, Any]] = {
             },
         ],
     },
-}
-
-OVERLAYS: dict[str, dict[str, Any]] = {
-    "us-ma": {
-        "limits": [
-            # 209 CMR 18.16(1)(d) (Massachusetts), as cited in the policy design: at most 2
-            # calls and texts together per 7 days per debt.
-            {
-                "name": "ma-calls-texts",
-                "channels": ["voice", "sms"],
-                "max": 2,
-                "per": "7d",
-                "scope": "case",
-            },
-        ],
-    },
+    "uk-fca": UK_FCA,
 }
 
 LISTS = ("windows", "limits", "daily_caps", "holidays")
 TABLES = ("min_gap", "cooldown")
 
 
-def effective_policy(source: PolicyFile) -> PolicyFile:
-    """``source`` over its preset and overlays: the rules the engine enforces."""
+def effective_policy(
+    source: PolicyFile, jurisdiction: JurisdictionRule | None = None
+) -> PolicyFile:
+    """``source`` over its preset and overlays: the rules the engine enforces. With a
+    ``jurisdiction``, the rules of its people: its preset (else the file's), the file's
+    overlays and then its own, ``policy.toml``, and last its own rules."""
+    preset = source.preset
+    if jurisdiction is not None and jurisdiction.preset is not None:
+        preset = jurisdiction.preset
     layers: list[tuple[str, PolicyFile]] = []
-    if source.preset != "none":
-        layers.append(
-            (f"preset {source.preset}", PolicyFile.model_validate(PRESETS[source.preset]))
-        )
+    if preset != "none":
+        layers.append((f"preset {preset}", PolicyFile.model_validate(PRESETS[preset])))
     for overlay in source.overlays:
         layers.append((f"overlay {overlay}", PolicyFile.model_validate(OVERLAYS[overlay])))
+    if jurisdiction is not None:
+        for overlay in jurisdiction.overlays:
+            label = f"jurisdiction {jurisdiction.name}: overlay {overlay}"
+            layers.append((label, PolicyFile.model_validate(OVERLAYS[overlay])))
     layers.append(("policy.toml", source))
-    merged = PolicyFile.model_validate({"preset": source.preset, "overlays": source.overlays})
+    if jurisdiction is not None:
+        layers.append((f"jurisdiction {jurisdiction.name}", jurisdiction_layer(jurisdiction)))
+    merged = PolicyFile.model_validate({"preset": preset, "overlays": source.overlays})
     for label, layer in layers:
         merged = _merge(merged, layer, label)
     return merged
+
+
+def jurisdiction_layer(jurisdiction: JurisdictionRule) -> PolicyFile:
+    """A jurisdiction's own rules as a layer (only the keys it sets)."""
+    keys = ("windows", "limits", "daily_caps", "consent_required")
+    return PolicyFile(**{k: getattr(jurisdiction, k) for k in keys if getattr(jurisdiction, k)})
 
 
 def _label(label: str, key: str, index: int, rule: Any) -> str:

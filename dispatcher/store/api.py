@@ -45,6 +45,7 @@ class PersonIn:
     phones: tuple[str, ...] = ()
     emails: tuple[str, ...] = ()
     addresses: tuple[str, ...] = ()
+    consents: tuple[tuple[str, str | None], ...] = ()  # (channel, contact or None = all)
 
     def contact_values(self) -> list[tuple[ContactKind, str, int]]:
         out: list[tuple[ContactKind, str, int]] = []
@@ -414,6 +415,21 @@ class Store(CallScripts, UnknownAttemptsApi, ConsoleReads):
         clear: bool = False,
     ) -> None:
         """Record (or with ``clear``, lift) an opt-out of ``channel`` for one address or all."""
+
+    @abc.abstractmethod
+    def consent(
+        self,
+        person_id: str,
+        channel: str,
+        contact: str | None,
+        *,
+        now: datetime,
+        source: str,
+        revoke: bool = False,
+        detail: str | None = None,
+    ) -> None:
+        """Record (or with ``revoke``, end) consent to ``channel`` on one address or all;
+        ``detail`` says what it rests on."""
 
     @abc.abstractmethod
     def enqueue(self, reminder: NewReminder, now: datetime) -> int:

@@ -122,6 +122,12 @@ def _v9_to_v10(conn: Connection) -> None:
         next(i for i in table.indexes if i.name == name).create(conn, checkfirst=True)
 
 
+def _v10_to_v11(conn: Connection) -> None:
+    # Consent per contact point and channel (store/consents.py): a new table, nothing
+    # existing rewritten. migrate() has created it already; this keeps the step whole.
+    t.consents.create(conn, checkfirst=True)
+
+
 _POSITIONAL = re.compile(r"^\d+(\+\d+)?\Z")
 
 
@@ -154,6 +160,7 @@ UPGRADES = {
     7: _v7_to_v8,
     8: _v8_to_v9,
     9: _v9_to_v10,
+    10: _v10_to_v11,
 }
 
 

@@ -14,6 +14,7 @@ from dispatcher.model import (
     Attempt,
     Case,
     CaseState,
+    Consent,
     ContactKind,
     ContactPoint,
     OptOut,
@@ -112,6 +113,9 @@ CONTACTS = select(_CP.id, _CP.person_id, _CP.kind, _CP.value, _CP.status, _CP.pr
 OPT_OUTS = select(_OO.person_id, _OO.channel, _OO.contact).where(
     _OO.person_id.in_(_IDS), _OO.cleared_at.is_(None)
 )
+CONSENTS = select(t.consents.c.person_id, t.consents.c.channel, t.consents.c.contact).where(
+    t.consents.c.person_id.in_(_IDS), t.consents.c.revoked_at.is_(None)
+)
 CASES = select(*CASE_COLUMNS).where(t.cases.c.id.in_(_IDS))
 HISTORY = select(
     _A.id,
@@ -134,12 +138,15 @@ def people_by_id(conn: Connection, ids: Sequence[str]) -> dict[str, Person]:
     ids = list(ids)
     contacts: dict[str, list[ContactPoint]] = defaultdict(list)
     outs: dict[str, list[OptOut]] = defaultdict(list)
+    consents: dict[str, list[Consent]] = defaultdict(list)
     for point_id, person_id, kind, value, status, priority in rows_in(conn, CONTACTS, "ids", ids):
         contacts[person_id].append(
             ContactPoint(point_id, CONTACT_KINDS[kind], value, status, priority)
         )
     for person_id, channel, contact in rows_in(conn, OPT_OUTS, "ids", ids):
         outs[person_id].append(OptOut(channel, contact))
+    for person_id, channel, contact in rows_in(conn, CONSENTS, "ids", ids):
+        consents[person_id].append(Consent(channel, contact))
     return {
         pid: Person(
             id=pid,
@@ -148,6 +155,7 @@ def people_by_id(conn: Connection, ids: Sequence[str]) -> dict[str, Person]:
             timezone=timezone,
             contacts=tuple(contacts.get(pid, ())),
             opt_outs=tuple(outs.get(pid, ())),
+            consents=tuple(consents.get(pid, ())),
             revision=updated_at,
         )
         for pid, name, locale, timezone, updated_at in rows_in(conn, PEOPLE, "ids", ids)

@@ -27,7 +27,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.types import TypeDecorator
 
-SCHEMA_VERSION = 10
+SCHEMA_VERSION = 11
 
 # ``cases.next_plan_at`` of a case the planner must look at on its next pass, whatever the
 # horizon: the epoch. As a column default it is written the way SQLite stores a bound
@@ -121,6 +121,23 @@ opt_outs = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("cleared_at", UTCDateTime),
     Index("ix_opt_outs_person", "person_id"),
+)
+
+# A person's consent to a channel on one contact point (NULL = every one), for the rules that
+# require it (6 RCNY 5-77); a revocation ends it, and nothing is deleted.
+consents = Table(
+    "consents",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("person_id", String(128), ForeignKey("people.id"), nullable=False),
+    Column("channel", String(64), nullable=False),
+    Column("contact", Text),
+    Column("source", String(64), nullable=False),
+    Column("detail", Text),  # what the consent rests on (a signed form, a recorded call)
+    Column("given_at", UTCDateTime, nullable=False),
+    Column("revoked_at", UTCDateTime),
+    Column("revoked_by", String(64)),
+    Index("ix_consents_person", "person_id"),
 )
 
 cases = Table(

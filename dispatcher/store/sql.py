@@ -26,6 +26,7 @@ from dispatcher.store import (
     call_scripts,
     claims,
     confirmation,
+    consents,
     events,
     idempotency,
     inbound,
@@ -292,6 +293,20 @@ class SqlStore(Store):
     ) -> None:
         with self._write() as conn:
             opt_outs.opt_out(conn, person_id, channel, contact, now, source, clear)
+
+    def consent(
+        self,
+        person_id: str,
+        channel: str,
+        contact: str | None,
+        *,
+        now: datetime,
+        source: str,
+        revoke: bool = False,
+        detail: str | None = None,
+    ) -> None:
+        with self._write() as conn:
+            consents.consent(conn, person_id, channel, contact, now, source, revoke, detail)
 
     def opt_out_contact(
         self,

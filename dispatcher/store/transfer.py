@@ -24,6 +24,7 @@ TABLES: tuple[Table, ...] = (
     schema.people,
     schema.contact_points,
     schema.opt_outs,
+    schema.consents,
     schema.cases,
     schema.case_events,
     schema.reminders,

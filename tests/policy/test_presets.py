@@ -128,6 +128,7 @@ def test_overlays_apply_in_order_after_the_preset() -> None:
     assert [r.origin for r in effective.limits] == [
         "preset us-reg-f: limits.call-frequency",
         "overlay us-ma: limits.ma-calls-texts",
+        "overlay us-ma: limits.ma-visits",
     ]
 
 

@@ -21,7 +21,6 @@ from dispatcher.cli.console import PROBLEMS, err, fail, out
 from dispatcher.cli.instants import parse_instant, utc_now
 from dispatcher.cli.loading import config_or_exit, store_at_or_exit, store_or_exit
 from dispatcher.policy.zones import local_zone
-from dispatcher.store import open_store
 from dispatcher.store.api import NewReminder, Store, UnknownCase
 
 if TYPE_CHECKING:

@@ -37,8 +37,12 @@ class CoreAccess:
         clock: Callable[[], datetime],
         metrics: Metrics,
         changed: Callable[[str | None, str | None], None],
+        last_reload: Callable[[], Any] | None = None,
     ) -> None:
         self.store = store
+        # The daemon's record of its last reload (time, ok, version, problems), when it keeps
+        # one: the console shows it.
+        self.last_reload = last_reload
         self._call = call
         self._read = read or call
         self._runtime = runtime

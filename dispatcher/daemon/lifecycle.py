@@ -234,6 +234,7 @@ class Daemon:
             clock=self.clock,
             metrics=self.metrics,
             changed=self._changed,
+            last_reload=lambda: self.last_reload,
         )
 
     def control(self) -> Control:

@@ -1,6 +1,7 @@
-"""What the console says of the config's last reload. Today the daemon keeps the version in
-force and whether the last reload was applied (its metrics); ``last_reload`` is the one place
-that reads them, so a fuller record (its time, the rejected problems) plugs in here."""
+"""What the console says of the config's last reload: the daemon's record of it (its time,
+whether it was applied, the version in force, the problems it was refused for), and the count
+of reloads tried from the metrics. Without the daemon's record (a bare API app), the metrics
+alone."""
 
 from __future__ import annotations
 
@@ -25,5 +26,14 @@ def last_reload(core: CoreAccess) -> ReloadView:
         registry.get_sample_value("dispatcher_reloads_total", {"result": result}) or 0
         for result in ("success", "failure")
     )
+    record = core.last_reload() if core.last_reload is not None else None
+    if record is not None:
+        return ReloadView(
+            version=record.version,
+            reloads=int(tried),
+            accepted=record.ok,
+            at=record.at,
+            problems=tuple(record.problems),
+        )
     ok = registry.get_sample_value("dispatcher_config_last_reload_success")
     return ReloadView(version=core.runtime.version, reloads=int(tried), accepted=ok != 0)

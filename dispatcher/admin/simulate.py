@@ -26,6 +26,7 @@ from dispatcher.channel import Channel, Message, SendResult
 from dispatcher.dispatch import Dispatcher, StoreThread
 from dispatcher.model import ContactKind, Outcome, Person, Reminder, ReminderState
 from dispatcher.planner import run_planner
+from dispatcher.planner.arrangements import break_arrangements
 from dispatcher.policy.windows import open_interval
 from dispatcher.policy.zones import person_zones
 from dispatcher.runtime import Runtime
@@ -168,6 +169,7 @@ async def drive(
             runtime.config.dispatcher.fallback_timezone,
             clock(),
         )
+        await thread.call(break_arrangements, store, runtime.config, clock())
 
     try:
         while True:

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+from dispatcher.config.schedules_file import ARRANGEMENT_SCHEDULE
 from dispatcher.model import Attempt, Case, Decision, Person, Reason, Reminder, Verdict
 from dispatcher.policy.case_state import case_gate
 from dispatcher.policy.compiled import Policy
@@ -45,6 +46,7 @@ def decide(
         now=now,
         after_cease_allowed=(channel, reminder.template) in policy.after_cease,
         hold_recheck=policy.hold_recheck,
+        arrangement=reminder.schedule == ARRANGEMENT_SCHEDULE,
     )
     if gate.suppress:
         return _suppressed(now, gate.reason, CORE_CASE_STATE)

@@ -136,6 +136,12 @@ def _rekey(conn: Connection, changes: list[dict[str, Any]]) -> None:
         )
 
 
+def _v9_to_v10(conn: Connection) -> None:
+    # Arrangements, their instalments and payments: new tables only, which create_all has
+    # just made; nothing stored before changes.
+    del conn
+
+
 # UPGRADES[n] takes a store from schema version n to n+1, inside the migrate transaction.
 UPGRADES = {
     1: _v1_to_v2,
@@ -146,6 +152,7 @@ UPGRADES = {
     6: _v6_to_v7,
     7: _v7_to_v8,
     8: _v8_to_v9,
+    9: _v9_to_v10,
 }
 
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from dispatcher.cli.arrangements import arrangement, payment
 from dispatcher.cli.audit import audit
 from dispatcher.cli.check import check
 from dispatcher.cli.console import follow_columns
@@ -51,3 +52,5 @@ main.add_command(plugins)
 main.add_command(simulate)
 main.add_command(audit)
 main.add_command(unknown)
+main.add_command(arrangement)
+main.add_command(payment)

@@ -22,6 +22,7 @@ def status(ctx: click.Context) -> None:
     _, store = store_or_exit(ctx.obj["config"])
     now = utc_now()
     report = store.status(now)
+    arrangements = store.arrangement_counts()
     store.close()
     states = sorted({s for s, _, _ in report.by_state_channel})
     channels = sorted({c for _, c, _ in report.by_state_channel})
@@ -37,6 +38,8 @@ def status(ctx: click.Context) -> None:
     out.print(table)
     next_due = f"{report.next_due:%Y-%m-%d %H:%M:%S} UTC" if report.next_due else "none"
     out.print(f"due now: {report.due_now}    next due: {next_due}", markup=False)
+    by_state = ", ".join(f"{cell(s)} {n}" for s, n in sorted(arrangements.items()))
+    out.print(f"arrangements: {by_state or 'none'}", markup=False)
     if report.deferred_by_reason:
         reasons = Table(title="pending reminders by last reason")
         reasons.add_column("reason", overflow="fold")

@@ -105,6 +105,12 @@ def active(conn: Connection, case_id: str) -> Arrangement | None:
     return next((x for x in of_case(conn, case_id) if x.state is ArrangementState.ACTIVE), None)
 
 
+def active_all(conn: Connection) -> list[Arrangement]:
+    a = t.arrangements.c
+    query = select(t.arrangements).where(a.state == ArrangementState.ACTIVE.value).order_by(a.id)
+    return _load(conn, list(conn.execute(query)))
+
+
 def counts(conn: Connection) -> dict[str, int]:
     a = t.arrangements.c
     query = select(a.state, func.count()).group_by(a.state)

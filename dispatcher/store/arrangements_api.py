@@ -112,5 +112,9 @@ class ArrangementsApi(abc.ABC):
         """The case's arrangements, oldest first."""
 
     @abc.abstractmethod
+    def active_arrangements(self) -> list[Arrangement]:
+        """Every active arrangement, in id order (``simulate`` plays them forward)."""
+
+    @abc.abstractmethod
     def arrangement_counts(self) -> dict[str, int]:
         """Arrangements by state."""

@@ -78,6 +78,10 @@ class SqlArrangements(ArrangementsApi):
         with self._read() as conn:
             return arrangements.of_case(conn, case_id)
 
+    def active_arrangements(self) -> list[Arrangement]:
+        with self._read() as conn:
+            return arrangements.active_all(conn)
+
     def arrangement_counts(self) -> dict[str, int]:
         with self._read() as conn:
             return arrangements.counts(conn)

@@ -115,7 +115,7 @@ def plan_problems(
                     f"{bounds.longest.days} days",
                 )
             )
-        if index and item.due <= instalments[index - 1].due:
+        elif index and item.due <= instalments[index - 1].due:
             problems.append(
                 (
                     name(index, "due"),

@@ -224,3 +224,31 @@ def test_a_break_resumes_the_ladder_where_it_stood_spaced_as_planned(
     due = {r.step: r.due_at for r in store.case_history("C1").reminders if r.schedule == "standard"}
     assert due["email"] == now
     assert due["letter"] == now + (held[1].due_at - held[0].due_at)
+
+
+def test_on_broken_moves_the_case_to_that_schedule_from_the_break(
+    store: Store, config: Config
+) -> None:
+    _case(store)
+    _make(store, config, ("2026-03-10", "100.00"), kind="promise")
+    moved = replace(
+        config,
+        schedules=config.schedules.model_copy(
+            update={
+                "arrangements": config.schedules.arrangements.model_copy(
+                    update={"on_broken": "gentle"}
+                )
+            }
+        ),
+    )
+    store.enqueue(NewReminder("C1", "P1", "standard", "email", "sms", "first_notice", NOW), NOW)
+    now = datetime(2026, 3, 14, tzinfo=UTC)
+    [broken] = break_arrangements(store, moved, now)
+    case = store.get_case("C1")
+    assert case is not None
+    assert (case.schedule, case.due_date, case.state) == ("gentle", now.date(), CaseState.OPEN)
+    reasons = store.case_history("C1").reminder_reasons
+    held = [r for r in store.case_history("C1").reminders if r.schedule == "standard"]
+    assert [(r.state, reasons[r.id]) for r in held] == [
+        (ReminderState.CANCELLED, "arrangement_broken")
+    ]

@@ -5,21 +5,27 @@ the field and the value."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
+from typing import Any
 
 import click
 
-from dispatcher.cli.console import fail, out
+from dispatcher.cli.console import err, fail, out
 from dispatcher.cli.instants import utc_now
 from dispatcher.cli.loading import config_or_exit, store_or_exit
+from dispatcher.config import Config
 from dispatcher.model import Arrangement
 from dispatcher.planner.arrangements import ArrangementInvalid, make_arrangement
 from dispatcher.policy.arrangements import Proposed, money_problem, parse_money
 from dispatcher.store import Store, open_store
 from dispatcher.store.api import UnknownCase
 from dispatcher.store.arrangements_api import ArrangementRefused
+from dispatcher.terminal import printable
 
 
 def _date(text: str, name: str) -> date:
@@ -186,3 +192,127 @@ def payment(ctx: click.Context, case_id: str, amount: str, paid_on: str, referen
         f"{case.currency}; instalments settled: {settled}",
         markup=False,
     )
+
+
+def _row_text(row: dict[str, Any], key: str) -> str:
+    value = row.get(key)
+    return "" if value is None else str(value).strip()
+
+
+def _row_terms(number: int, row: dict[str, Any], date_key: str) -> tuple[date, Decimal] | str:
+    """A row's date (under ``date_key``) and amount, or what is wrong with them."""
+    day_text, amount = _row_text(row, date_key), _row_text(row, "amount")
+    try:
+        day = date.fromisoformat(day_text)
+    except ValueError:
+        return f"row {number}: {date_key}: {day_text!r} is not a date (YYYY-MM-DD)"
+    value = parse_money(amount)
+    problem = f"{amount!r} is not an amount" if value is None else money_problem(value)
+    if problem or value is None:
+        return f"row {number}: amount: {problem}"
+    return day, value
+
+
+@dataclass
+class _Group:
+    """Consecutive instalment rows of one case: one arrangement."""
+
+    case_id: str
+    kind: str
+    rows: list[int] = field(default_factory=list)
+    terms: list[Proposed] = field(default_factory=list)
+    bad: bool = False
+
+
+def _import_group(store: Store, config: Config, group: _Group) -> str | None:
+    """Make the group's arrangement; what went wrong, or None."""
+    if group.bad:
+        return None  # its rows are reported already
+    where = (
+        f"row {group.rows[0]}"
+        if len(group.rows) == 1
+        else (f"rows {group.rows[0]}-{group.rows[-1]}")
+    )
+    kind = group.kind or ("promise" if len(group.terms) == 1 else "plan")
+    try:
+        make_arrangement(
+            store, config, group.case_id, kind, group.terms, now=utc_now(), source="import"
+        )
+    except UnknownCase:
+        return f"{where}: no case {group.case_id!r}"
+    except ArrangementRefused as exc:
+        return f"{where}: {exc.reason}"
+    except ArrangementInvalid as exc:
+        return f"{where}: " + "; ".join(f"{f}: {m}" for f, m in exc.problems)
+    return None
+
+
+def _import_payment(store: Store, number: int, row: dict[str, Any]) -> str | None:
+    case_id, reference = _row_text(row, "case_id"), _row_text(row, "reference")
+    terms = _row_terms(number, row, "date")
+    if isinstance(terms, str):
+        return terms
+    day, value = terms
+    if len(reference) > 128:
+        return f"row {number}: reference: longer than 128 characters"
+    try:
+        store.record_payment(case_id, value, day, reference, now=utc_now(), source="import")
+    except UnknownCase:
+        return f"row {number}: no case {case_id!r}"
+    return None
+
+
+@arrangement.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.pass_context
+def import_(ctx: click.Context, file: Path) -> None:
+    """Arrangements and payments from CSV or JSON Lines: a row with ``reference`` (and
+    ``case_id``, ``amount``, ``date``) is a payment; one with ``case_id``, ``due`` and
+    ``amount`` (``kind`` optional) an instalment, consecutive ones of a case one arrangement
+    (one row alone: a promise). Bad rows are reported and left out; exit 1 if any was."""
+    from dispatcher.intake import FileProblem, RowError, read_rows
+
+    config = config_or_exit(ctx.obj["config"])
+    store = open_store(config.store_url)
+    problems: list[str] = []
+    group: _Group | None = None
+    done = failed = 0
+
+    def settle(problem: str | None, bad: bool = False) -> None:
+        nonlocal done, failed
+        done += 1
+        if problem:
+            problems.append(problem)
+        failed += bool(problem) or bad
+
+    try:
+        for number, row in read_rows(file):
+            if isinstance(row, RowError):
+                settle(f"row {number}: {row}")
+                continue
+            case_id = _row_text(row, "case_id")
+            if group is not None and (case_id != group.case_id or _row_text(row, "reference")):
+                settle(_import_group(store, config, group), group.bad)
+                group = None
+            if _row_text(row, "reference"):
+                settle(_import_payment(store, number, row))
+                continue
+            group = group or _Group(case_id, _row_text(row, "kind"))
+            group.rows.append(number)
+            terms = _row_terms(number, row, "due")
+            if isinstance(terms, str):
+                problems.append(terms)
+                group.bad = True
+            else:
+                group.terms.append(Proposed(*terms))
+        if group is not None:
+            settle(_import_group(store, config, group), group.bad)
+    except FileProblem as exc:
+        fail(f"{file}: {exc}")
+    finally:
+        store.close()
+    for problem in problems:
+        err.print(printable(f"{file}: {problem}"), markup=False)
+    out.print(f"{done - failed} of {done} arrangement(s) and payment(s) recorded", markup=False)
+    if problems:
+        sys.exit(1)

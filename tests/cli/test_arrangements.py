@@ -17,12 +17,12 @@ def _day(n: int) -> str:
     return (TODAY + timedelta(days=n)).isoformat()
 
 
-def _case(dep: Deployment) -> None:
+def _case(dep: Deployment, n: int = 1, amount: str = "300.00") -> None:
     store = dep.store()
     try:
         store.upsert(
-            [PersonIn("P1", "Li Wei", "en", "Asia/Shanghai", ("+8613800138000",), (), ())],
-            [CaseIn("C1", "P1", "300.00", "CNY", date(2026, 1, 1), "standard")],
+            [PersonIn(f"P{n}", "Li Wei", "en", "Asia/Shanghai", (f"+861380013800{n}",), (), ())],
+            [CaseIn(f"C{n}", f"P{n}", amount, "CNY", date(2026, 1, 1), "standard")],
             datetime.now(UTC),
         )
     finally:
@@ -87,3 +87,32 @@ def test_bad_input_and_refused_cases_exit_1_naming_field_and_value(
     assert "the debt is disputed: no arrangement until the dispute is resolved" in " ".join(
         refused.stderr.split()
     )
+
+
+def test_import_makes_arrangements_and_records_payments_row_by_row(
+    deployment: Deployment,
+) -> None:
+    dep = deployment
+    _case(dep)
+    _case(dep, 2, "90.00")
+    file = dep.root / "arrangements.csv"
+    file.write_text(
+        "case_id,due,amount,date,reference\n"
+        f"C1,{_day(5)},150.00,,\n"
+        f"C1,{_day(12)},150.00,,\n"
+        f"C1,,100.00,{_day(0)},bank-1\n"
+        f"C2,{_day(3)},9x,,\n"
+        f"NOPE,{_day(3)},5.00,,\n",
+        encoding="utf-8",
+    )
+    result = dep.cli("arrangement", "import", str(file))
+    assert result.returncode == 1, result.stdout + result.stderr
+    errors = " ".join(result.stderr.split())
+    assert "row 5: amount: '9x' is not an amount" in errors
+    assert "row 6: no case 'NOPE'" in errors
+    assert "2 of 4 arrangement(s) and payment(s) recorded" in result.stdout
+    listed = dep.cli("arrangement", "list", "C1")
+    assert "balance 200.00 CNY" in listed.stdout
+    assert "arrangement 1 (plan): active; 1: 150.00 CNY by" in listed.stdout
+    assert "(paid 100.00)" in listed.stdout
+    assert "no arrangements" in dep.cli("arrangement", "list", "C2").stdout

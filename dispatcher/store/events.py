@@ -77,6 +77,10 @@ def case_event(
     if row is None:
         raise UnknownCase(case_id)
     values: dict[str, Any] = {"updated_at": now}
+    if state is CaseState.OPEN and _arrangement_active(conn, case_id):
+        # A dispute resolved (or a pause ended) during an arrangement: it still holds the
+        # ladder, as it did before.
+        state = CaseState.PLAN
     if state is not None:
         values["state"] = state.value
     values["paused_until"] = until if kind in ("plan", "hardship") else None
@@ -103,6 +107,12 @@ def case_event(
         )
     row = conn.execute(select(t.cases).where(c.id == case_id)).one()
     return case_from_row(row)
+
+
+def _arrangement_active(conn: Connection, case_id: str) -> bool:
+    a = t.arrangements.c
+    query = select(a.id).where(a.case_id == case_id, a.state == "active").limit(1)
+    return conn.execute(query).first() is not None
 
 
 def cancel_pending(conn: Connection, case_id: str, state: CaseState, now: datetime) -> None:

@@ -252,3 +252,13 @@ def test_on_broken_moves_the_case_to_that_schedule_from_the_break(
     assert [(r.state, reasons[r.id]) for r in held] == [
         (ReminderState.CANCELLED, "arrangement_broken")
     ]
+
+
+def test_a_dispute_resolved_during_an_arrangement_keeps_the_ladder_held(
+    store: Store, config: Config
+) -> None:
+    _case(store)
+    _make(store, config, ("2026-03-10", "100.00"), kind="promise")
+    store.case_event("C1", "dispute", now=NOW, source="test")
+    resolved = store.case_event("C1", "resolve", now=NOW, source="test")
+    assert (resolved.state, resolved.paused_until) == (CaseState.PLAN, None)

@@ -1,4 +1,4 @@
-"""The domain: Person, Case, Reminder, Attempt, Decision.
+"""The domain: Person, Case, Reminder, Attempt, Decision; Arrangement, Instalment, Payment.
 
 Plain frozen dataclasses: the store builds them, the policy reads them, nothing mutates them in
 place. Every instant is an aware ``datetime`` in UTC; local time exists only inside the policy.
@@ -7,8 +7,9 @@ place. Every instant is an aware ``datetime`` in UTC; local time exists only ins
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
+from decimal import Decimal
 
 
 class ContactKind(enum.StrEnum):
@@ -185,3 +186,75 @@ class Decision:
         return self.verdict is Verdict.SUPPRESS and any(
             r.code in ("case_paid", "case_closed") for r in self.reasons
         )
+
+
+class ArrangementState(enum.StrEnum):
+    ACTIVE = "active"
+    KEPT = "kept"
+    BROKEN = "broken"
+    CANCELLED = "cancelled"
+
+
+@dataclass(frozen=True, slots=True)
+class Instalment:
+    """One payment an arrangement expects: ``amount`` by ``due`` (a date in the person's
+    time zone; ``deadline`` is the end of that day, UTC); ``paid`` is what payments have
+    settled of it so far. Money is ``Decimal`` in the case's currency, never a float."""
+
+    number: int
+    due: date
+    amount: Decimal
+    paid: Decimal = Decimal(0)
+    deadline: datetime | None = None
+
+    @property
+    def settled(self) -> bool:
+        return self.paid >= self.amount
+
+    @property
+    def owed(self) -> Decimal:
+        return max(self.amount - self.paid, Decimal(0))
+
+
+@dataclass(frozen=True, slots=True)
+class Arrangement:
+    """A promise to pay (``kind = "promise"``: one instalment) or an instalment plan on a
+    case. While ``active`` the case's ladder pauses; ``reason`` says why it ended."""
+
+    id: int
+    case_id: str
+    kind: str
+    state: ArrangementState
+    instalments: tuple[Instalment, ...]
+    created_at: datetime
+    reason: str | None = None
+
+    @property
+    def total(self) -> Decimal:
+        return sum((i.amount for i in self.instalments), Decimal(0))
+
+
+@dataclass(frozen=True, slots=True)
+class Payment:
+    """Money received on a case: it reduces the balance and settles instalments, oldest
+    first. ``reference`` is the payer's or the lender's: a payment given twice with the same
+    reference is recorded once."""
+
+    case_id: str
+    amount: Decimal
+    paid_on: date
+    reference: str
+
+
+def settle(
+    instalments: tuple[Instalment, ...], amount: Decimal
+) -> tuple[tuple[Instalment, ...], Decimal]:
+    """``amount`` applied to ``instalments`` in due order: the instalments as they then stand
+    and what is left over (an overpayment of the arrangement)."""
+    left = amount
+    out = []
+    for instalment in sorted(instalments, key=lambda i: i.number):
+        take = min(left, instalment.owed)
+        left -= take
+        out.append(replace(instalment, paid=instalment.paid + take))
+    return tuple(out), left

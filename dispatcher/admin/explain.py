@@ -15,6 +15,10 @@ from dispatcher.privacy import mask, mask_contact, mask_name
 from dispatcher.store.api import CaseHistory
 from dispatcher.terminal import cell, printable
 
+# Events whose detail is the arrangement's or payment's own story (amounts, dates, reasons),
+# written by the store: shown. Other events' notes are free text from the lender: not.
+ARRANGEMENT_EVENTS = ("arrangement", "payment")
+
 
 def _when(value: datetime | None) -> str:
     return f"{value:%Y-%m-%d %H:%M:%S}" if value else "-"
@@ -26,7 +30,10 @@ def timeline(history: CaseHistory) -> list[tuple[datetime, int | None, str, str]
     rows: list[tuple[datetime, int | None, str, str]] = []
     for event in history.events:
         until = f" until {_when(event['until'])}" if event["until"] else ""
-        rows.append((event["at"], None, f"event {event['kind']}", f"by {event['source']}{until}"))
+        detail = f"by {event['source']}{until}"
+        if event["kind"].startswith(ARRANGEMENT_EVENTS) and event.get("detail"):
+            detail += f": {event['detail']}"
+        rows.append((event["at"], None, f"event {event['kind']}", detail))
     for decision in history.decisions:
         verdict = decision["verdict"]
         detail = "; ".join(
@@ -98,6 +105,24 @@ def jurisdiction_note(history: CaseHistory, policy: PolicyFile) -> str | None:
     )
 
 
+def arrangement_lines(history: CaseHistory) -> list[str]:
+    """Each arrangement of the case: its kind, state (and why it ended) and instalments."""
+    currency = history.case.currency
+    lines = []
+    for arrangement in history.arrangements:
+        ended = f" ({arrangement.reason})" if arrangement.reason else ""
+        parts = "; ".join(
+            f"{i.number}: {i.amount} {currency} by {i.due}, paid {i.paid}"
+            + (" (settled)" if i.settled else "")
+            for i in arrangement.instalments
+        )
+        lines.append(
+            f"arrangement {arrangement.id}, {arrangement.kind} made "
+            f"{_when(arrangement.created_at)} UTC: {arrangement.state.value}{ended} — {parts}"
+        )
+    return lines
+
+
 def retry_notes(history: CaseHistory, rules: Mapping[str, RetryRule]) -> list[str]:
     """For each pending reminder a temporary refusal sent back to the queue: when its next
     try is and why (the refusal, and the channel's long retries)."""
@@ -149,6 +174,8 @@ def render_history(
         markup=False,
     )
     console.print(printable(f"contacts: {contacts or 'none'}; opt-outs: {outs}"), markup=False)
+    for line in arrangement_lines(history):
+        console.print(printable(line), markup=False)
     for note in notes:
         console.print(printable(note), markup=False)
 

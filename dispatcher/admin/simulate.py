@@ -28,6 +28,7 @@ from dispatcher.model import ContactKind, Outcome, Person, Reminder, ReminderSta
 from dispatcher.planner import run_planner
 from dispatcher.policy import Policy
 from dispatcher.policy.jurisdictions import person_reading
+from dispatcher.planner.arrangements import break_arrangements
 from dispatcher.policy.windows import open_interval
 from dispatcher.policy.zones import person_zones
 from dispatcher.runtime import Runtime
@@ -103,6 +104,42 @@ class SimulationResult:
     contacts: list[Contact] = field(default_factory=list)
     suppressed: list[tuple[str, str, str]] = field(default_factory=list)  # case, step, reason
     pending: int = 0  # reminders still waiting at the end
+    arrangements: dict[str, int] = field(default_factory=dict)  # by state, at the end
+
+
+# A simulated instalment is paid this long before the end of its due day (in the evening,
+# after that day's reminder), if it is paid at all.
+PAID_BEFORE_DEADLINE = timedelta(hours=6)
+
+
+@dataclass(frozen=True)
+class InstalmentPayer:
+    """Pays each instalment of an active arrangement on its due day with probability
+    ``share``, decided per instalment from ``seed`` (a run is repeatable); one not paid
+    breaks its arrangement once its grace is over, as in the daemon."""
+
+    share: float
+    seed: int
+
+    def __call__(self, store: Store, now: datetime) -> int:
+        paid = 0
+        for arrangement in store.active_arrangements():
+            for i in arrangement.instalments:
+                if i.settled or i.deadline is None or now < i.deadline - PAID_BEFORE_DEADLINE:
+                    continue
+                roll = random.Random(f"{self.seed}:{arrangement.id}:{i.number}").random()
+                if roll >= self.share:
+                    continue
+                store.record_payment(
+                    arrangement.case_id,
+                    i.owed,
+                    (i.deadline - PAID_BEFORE_DEADLINE).date(),
+                    f"simulated-{arrangement.id}-{i.number}",
+                    now=now,
+                    source="simulate",
+                )
+                paid += 1
+        return paid
 
 
 def simulation_runtime(runtime: Runtime, answer_rate: float, seed: int) -> Runtime:
@@ -150,6 +187,7 @@ async def drive(
     *,
     dispatcher: Dispatcher | None = None,
     plan: Any = None,
+    payer: InstalmentPayer | None = None,
 ) -> None:
     """Step ``clock`` through every due instant up to ``end``, planning at each step, while
     the dispatch loop runs. ``dispatcher`` and ``plan`` default to a fresh loop over ``store``
@@ -161,6 +199,8 @@ async def drive(
     task = asyncio.create_task(dispatcher.run()) if own else None
 
     async def plan_now() -> None:
+        if payer is not None:  # before the planner breaks what is unpaid
+            await thread.call(payer, store, clock())
         if plan is not None:
             await plan()
             return
@@ -171,6 +211,7 @@ async def drive(
             runtime.config.dispatcher.fallback_timezone,
             clock(),
         )
+        await thread.call(break_arrangements, store, runtime.config, clock())
 
     try:
         while True:
@@ -214,10 +255,13 @@ def simulate(
     seed: int = 1,
     opt_outs: Iterable[tuple[str, str, str | None]] = (),
     source_url: str | None = None,
+    instalments_paid: float = 1.0,
 ) -> SimulationResult:
     """Run ``days`` of virtual time from ``start`` over ``cases`` — or, with ``source_url``,
     over a copy of that whole store (its reminders and past attempts included, so rate limits
-    and planned steps are what the daemon would see); nothing leaves the process."""
+    and planned steps are what the daemon would see); nothing leaves the process. Each
+    instalment of an arrangement is paid on its due day with probability
+    ``instalments_paid``, else missed (its arrangement breaks after the grace)."""
     end = start + timedelta(days=days)
     sim = simulation_runtime(runtime, answer_rate, seed)
     with tempfile.TemporaryDirectory(prefix="dispatcher-simulate-") as scratch:
@@ -234,7 +278,8 @@ def simulate(
             else:
                 load_cases(store, people, cases, opt_outs, start)
             clock = VirtualClock(start)
-            asyncio.run(drive(sim, store, clock, end))
+            payer = InstalmentPayer(instalments_paid, seed)
+            asyncio.run(drive(sim, store, clock, end, payer=payer))
             return collect(store, runtime, start, end)
         finally:
             store.close()
@@ -285,6 +330,7 @@ def collect(store: Store, runtime: Runtime, start: datetime, end: datetime) -> S
             result.suppressed.append((row.case_id, row.step, row.last_reason or ""))
         elif row.state == ReminderState.PENDING.value:
             result.pending += 1
+    result.arrangements = store.arrangement_counts()
     return result
 
 

@@ -51,6 +51,9 @@ def render_terminal(console: Console, result: SimulationResult, *, timeline: boo
     render_hours(console, result)
     closed = sum(1 for c in result.contacts if c.in_closed_window)
     console.print(f"contacts in a closed window: {closed}", markup=False)
+    if result.arrangements:
+        states = ", ".join(f"{cell(s)} {n}" for s, n in sorted(result.arrangements.items()))
+        console.print(f"arrangements at the end: {states}", markup=False)
 
 
 def render_timeline(console: Console, contacts: list[Contact]) -> None:

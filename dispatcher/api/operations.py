@@ -7,6 +7,18 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel
 
+from dispatcher.api.arrangements import (
+    ArrangementBody,
+    ArrangementList,
+    ArrangementResult,
+    CancelBody,
+    PaymentBody,
+    PaymentResultView,
+    get_arrangements,
+    post_arrangement,
+    post_cancel,
+    post_payment,
+)
 from dispatcher.api.attempts import post_resolve
 from dispatcher.api.call import Handler
 from dispatcher.api.cases import get_case, post_batch, put_case
@@ -82,6 +94,47 @@ OPERATIONS: tuple[Operation, ...] = (
         "Record an event of a case; it applies before the next claim",
         {200: EventResult},
         body=EventBody,
+        finds=True,
+    ),
+    Operation(
+        "POST",
+        "/cases/{case_id}/arrangements",
+        post_arrangement,
+        "write",
+        "Make a promise to pay or an instalment plan on a case: its ladder pauses, each "
+        "instalment is reminded of; 409 when the case allows none, 422 out of bounds",
+        {201: ArrangementResult},
+        body=ArrangementBody,
+        finds=True,
+    ),
+    Operation(
+        "GET",
+        "/cases/{case_id}/arrangements",
+        get_arrangements,
+        "read",
+        "A case's arrangements, oldest first, with their instalments",
+        {200: ArrangementList},
+        finds=True,
+    ),
+    Operation(
+        "POST",
+        "/cases/{case_id}/arrangements:cancel",
+        post_cancel,
+        "write",
+        "Cancel the case's active arrangement (its reminders cancelled, the ladder resumes)",
+        {200: ArrangementResult},
+        body=CancelBody,
+        finds=True,
+    ),
+    Operation(
+        "POST",
+        "/cases/{case_id}/payments",
+        post_payment,
+        "write",
+        "Record a payment: it settles instalments oldest first and reduces the balance (at 0 "
+        "the case is paid); a reference given again changes nothing",
+        {200: PaymentResultView},
+        body=PaymentBody,
         finds=True,
     ),
     Operation(

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from dispatcher.cli.arrangements import arrangement, payment
 from dispatcher.cli.audit import audit
 from dispatcher.cli.check import check
 from dispatcher.cli.console import follow_columns, out
@@ -85,5 +86,7 @@ for command in (
     simulate,
     audit,
     unknown,
+    arrangement,
+    payment,
 ):
     main.add_command(command)

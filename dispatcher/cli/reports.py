@@ -31,6 +31,7 @@ def status(ctx: click.Context, as_json: bool) -> None:
     settings, store = store_or_exit(ctx.obj["config"])
     now = utc_now()
     report = store.status(now)
+    arrangements = store.arrangement_counts()
     store.close()
     daemon = daemon_state(settings)
     if as_json:
@@ -111,6 +112,8 @@ def _print_queue(report: StatusReport) -> None:
     out.print(table)
     next_due = f"{report.next_due:%Y-%m-%d %H:%M:%S} UTC" if report.next_due else "none"
     out.print(f"due now: {report.due_now}    next due: {next_due}", markup=False)
+    by_state = ", ".join(f"{cell(s)} {n}" for s, n in sorted(arrangements.items()))
+    out.print(f"arrangements: {by_state or 'none'}", markup=False)
     if report.deferred_by_reason:
         reasons = Table(title="pending reminders by last reason")
         reasons.add_column("reason", overflow="fold")

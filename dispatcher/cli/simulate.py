@@ -37,6 +37,14 @@ from dispatcher.terminal import printable
     type=click.FloatRange(0, 1),
     help="Share of calls that become a conversation.",
 )
+@click.option(
+    "--instalments-paid",
+    default=1.0,
+    show_default=True,
+    type=click.FloatRange(0, 1),
+    help="Share of arrangements' instalments paid on their due day (the rest are missed and "
+    "break their arrangement after the grace).",
+)
 @click.option("--html", "html_path", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--no-timeline", is_flag=True, help="Leave out the per-case timeline.")
 @click.pass_context
@@ -47,6 +55,7 @@ def simulate(
     against: Path | None,
     start_text: str | None,
     answer_rate: float,
+    instalments_paid: float,
     html_path: Path | None,
     no_timeline: bool,
 ) -> None:
@@ -72,6 +81,7 @@ def simulate(
         start=start,
         days=days,
         answer_rate=answer_rate,
+        instalments_paid=instalments_paid,
         opt_outs=opt_outs,
         source_url=None if data else runtime.config.store_url,
     )

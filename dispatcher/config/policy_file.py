@@ -5,6 +5,7 @@ add to, and what a voicemail may contain."""
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, field_validator, model_validator
@@ -136,6 +137,37 @@ JurisdictionRule.model_rebuild(
 )
 
 
+class ArrangementBounds(StrictModel):
+    """What an arrangement may be (UK FCA CONC 7.3: forbearance within the customer's means,
+    never one lump). ``grace``: how long after an instalment's due date (the end of that day
+    in the person's time zone) it may still be paid before the arrangement breaks;
+    ``longest``: from today to the last instalment; ``min_instalment`` (in the case's
+    currency) and ``min_share`` (of the balance when the arrangement is made): each but the
+    last instalment must reach both; ``max_broken``: broken arrangements of a case after
+    which the person's own page offers none (kept for it; not yet used)."""
+
+    grace: Duration = timedelta(days=3)
+    longest: Duration = timedelta(days=365)
+    min_instalment: Decimal = Field(Decimal(0), ge=0)
+    min_share: Decimal = Field(Decimal(0), ge=0, le=1)
+    max_instalments: int = Field(12, ge=1, le=1000)
+    max_broken: int = Field(2, ge=0)
+
+    @field_validator("longest")
+    @classmethod
+    def _longest_positive(cls, value: timedelta) -> timedelta:
+        if value < timedelta(days=1):
+            raise ValueError("longest must be at least 1d")
+        return value
+
+    @field_validator("grace")
+    @classmethod
+    def _grace_not_negative(cls, value: timedelta) -> timedelta:
+        if value < timedelta(0):
+            raise ValueError("grace must not be negative")
+        return value
+
+
 class PolicyFile(StrictModel):
     preset: PresetName = "none"
     overlays: tuple[OverlayName, ...] = ()  # for everyone; a jurisdiction's for its people
@@ -152,6 +184,7 @@ class PolicyFile(StrictModel):
     holidays: tuple[HolidayRule, ...] = ()
     min_gap: GapRule = Field(default_factory=GapRule)
     cooldown: CooldownRule | None = None
+    arrangements: ArrangementBounds = Field(default_factory=ArrangementBounds)
     # Reg F §1006.2(j): what a voicemail may contain. `check` rejects anything else.
     voicemail_channels: tuple[str, ...] = ("voice",)
     limited_content_vars: tuple[str, ...] = (

@@ -149,7 +149,39 @@ def _job_name(value: str) -> str:
 JobName = Annotated[str, AfterValidator(_job_name)]
 
 
+# What an arrangement's reminders are planned under (their ``schedule``): no schedule of the
+# file may take the name, so a change to a schedule never moves or cancels them.
+ARRANGEMENT_SCHEDULE = "arrangement"
+
+
+class ArrangementSchedules(StrictModel):
+    """The schedules arrangements use. ``schedule``: its steps' days are relative to each
+    instalment's due date (``day = -3``: three days before), sent for every instalment not
+    yet paid; ``on_broken``: the schedule a case moves to when its arrangement breaks (its
+    days counted from the break); without it the case's own ladder resumes where it stood."""
+
+    schedule: str | None = None
+    on_broken: str | None = None
+
+
 class SchedulesFile(StrictModel):
     plan_ahead: Duration = timedelta(days=1)
     jobs: dict[JobName, Job] = Field(default_factory=lambda: {"plan": Job(cron="*/5 * * * *")})
     schedules: dict[str, Schedule] = Field(default_factory=dict)
+    arrangements: ArrangementSchedules = Field(default_factory=ArrangementSchedules)
+
+    @model_validator(mode="after")
+    def _arrangement_schedules(self) -> SchedulesFile:
+        if ARRANGEMENT_SCHEDULE in self.schedules:
+            raise ValueError(
+                f"schedule name {ARRANGEMENT_SCHEDULE!r} is reserved for arrangements' "
+                "reminders: give the schedule another name"
+            )
+        for key in ("schedule", "on_broken"):
+            name = getattr(self.arrangements, key)
+            if name is not None and name not in self.schedules:
+                known = ", ".join(self.schedules) or "none"
+                raise ValueError(
+                    f"arrangements.{key} = {name!r} names no schedule (schedules: {known})"
+                )
+        return self

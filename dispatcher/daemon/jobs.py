@@ -16,6 +16,7 @@ from apscheduler.triggers.cron import CronTrigger
 from dispatcher.dispatch import StoreThread
 from dispatcher.dispatch.store_health import failure_reason
 from dispatcher.planner import planning_pass
+from dispatcher.planner.arrangements import break_arrangements
 from dispatcher.runtime import Runtime
 
 log = logging.getLogger("dispatcher.daemon")
@@ -115,6 +116,12 @@ async def plan_reminders(
         created += page
         if page and on_created is not None:
             on_created()
+    # Arrangements with an instalment unpaid past its grace break, and their ladder resumes.
+    broken = await store_thread.guarded(
+        "plan", break_arrangements, store_thread.store, runtime.config, now
+    )
+    if broken and on_created is not None:
+        on_created()
     # Every pass is logged, idle ones too: its duration and its longest store call are what
     # tell ops whether planning keeps up and whether it holds up sending.
     log.info(

@@ -31,6 +31,9 @@ READS = frozenset(
         "get_person",
         "next_due_at",
         "ping",
+        "arrangements_of",
+        "arrangement_counts",
+        "balance",
     }
 )
 

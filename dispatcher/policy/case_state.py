@@ -2,7 +2,9 @@
 
 paid/closed cancel; plan/hardship pause until a date; disputed pauses until resolved
 (Reg F §1006.38: stop collecting until verification is sent); ceased suppresses everything but
-a template marked ``allowed_after_cease`` (§1006.6(c)).
+a template marked ``allowed_after_cease`` (§1006.6(c)). An arrangement (a promise or an
+instalment plan) holds the case in ``plan`` with no end date: its ladder waits, while the
+arrangement's own reminders go, under every other rule.
 """
 
 from __future__ import annotations
@@ -29,10 +31,18 @@ MIN_RECHECK = timedelta(minutes=1)
 
 
 def case_gate(
-    case: Case, *, now: datetime, after_cease_allowed: bool, hold_recheck: timedelta
+    case: Case,
+    *,
+    now: datetime,
+    after_cease_allowed: bool,
+    hold_recheck: timedelta,
+    arrangement: bool = False,
 ) -> Gate:
+    """``arrangement``: the reminder is one of an arrangement's (before an instalment)."""
     state = case.state
     if state is CaseState.OPEN:  # most cases: nothing to check
+        return OPEN
+    if arrangement and state is CaseState.PLAN and case.paused_until is None:
         return OPEN
     if state is CaseState.PAID:
         return Gate(True, None, Reason("case_paid", f"case {case.id} is paid"))
@@ -57,7 +67,11 @@ def case_gate(
             return Gate(
                 False,
                 now + max(hold_recheck, MIN_RECHECK),
-                Reason(f"case_{state.value}", f"paused for {label} with no end date"),
+                Reason(
+                    f"case_{state.value}",
+                    f"paused for {label} with no end date"
+                    + (" (an arrangement is active)" if state is CaseState.PLAN else ""),
+                ),
             )
         if case.paused_until > now:
             return Gate(

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 
+from dispatcher.config.schedules_file import ARRANGEMENT_SCHEDULE
 from dispatcher.model import Attempt, Case, Decision, Person, Reason, Reminder, Verdict
 from dispatcher.policy.case_state import case_gate
 from dispatcher.policy.compiled import Policy
@@ -68,6 +69,7 @@ def _decide(
         now=now,
         after_cease_allowed=(channel, reminder.template) in policy.after_cease,
         hold_recheck=policy.hold_recheck,
+        arrangement=reminder.schedule == ARRANGEMENT_SCHEDULE,
     )
     if gate.suppress:
         return _suppressed(now, gate.reason, CORE_CASE_STATE)

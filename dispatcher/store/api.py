@@ -13,6 +13,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from dispatcher.model import (
+    Arrangement,
     Attempt,
     Case,
     ContactKind,
@@ -24,6 +25,7 @@ from dispatcher.model import (
     ReminderState,
 )
 from dispatcher.store.console_api import ConsoleReads
+from dispatcher.store.arrangements_api import ArrangementsApi
 from dispatcher.store.inbound import InboundEvent
 from dispatcher.store.planned import CasePlan, PlannedReminder, PlanningCase, Replan
 from dispatcher.store.scripts_api import CallScripts
@@ -171,6 +173,7 @@ class CaseHistory:
     reminder_reasons: dict[int, str | None] = field(default_factory=dict)
     decisions: list[dict[str, Any]] = field(default_factory=list)
     attempts: list[dict[str, Any]] = field(default_factory=list)
+    arrangements: list[Arrangement] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -214,7 +217,7 @@ SETTLE_RANK: dict[Outcome, int] = {
 }
 
 
-class Store(CallScripts, UnknownAttemptsApi, ConsoleReads):
+class Store(CallScripts, UnknownAttemptsApi, ConsoleReads, ArrangementsApi):
     """Persistent state: people, cases, reminders, attempts, decisions, events."""
 
     # Whether two threads of one process may write at once (each on its own connection)

@@ -7,7 +7,7 @@ import json
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import ColumnElement, Connection, insert, select, update
 
 from dispatcher.model import Case, CaseState, ReminderState, Verdict
 from dispatcher.store import schema as t
@@ -77,6 +77,10 @@ def case_event(
     if row is None:
         raise UnknownCase(case_id)
     values: dict[str, Any] = {"updated_at": now}
+    if state is CaseState.OPEN and _arrangement_active(conn, case_id):
+        # A dispute resolved (or a pause ended) during an arrangement: it still holds the
+        # ladder, as it did before.
+        state = CaseState.PLAN
     if state is not None:
         values["state"] = state.value
     values["paused_until"] = until if kind in ("plan", "hardship") else None
@@ -105,23 +109,45 @@ def case_event(
     return case_from_row(row)
 
 
+def _arrangement_active(conn: Connection, case_id: str) -> bool:
+    a = t.arrangements.c
+    query = select(a.id).where(a.case_id == case_id, a.state == "active").limit(1)
+    return conn.execute(query).first() is not None
+
+
 def cancel_pending(conn: Connection, case_id: str, state: CaseState, now: datetime) -> None:
     """Cancel the case's pending reminders, each with its decision. Conditional on
     ``pending`` in the one statement: a reminder claimed meanwhile (another node) is its
     claim's to settle, and that claim's confirmation sees the case changed."""
+    cancel_reminders(
+        conn, case_id, None, f"case_{state.value}", f"case {case_id} is {state.value}", now
+    )
+
+
+def cancel_reminders(
+    conn: Connection,
+    case_id: str,
+    only: ColumnElement[bool] | None,
+    code: str,
+    text: str,
+    now: datetime,
+) -> int:
+    """Cancel the case's pending reminders (those of them ``only`` selects), each with its
+    decision giving ``code`` and ``text``; returns how many."""
     r = t.reminders.c
-    code = f"case_{state.value}"
-    text = f"case {case_id} is {state.value}"
+    condition = [r.case_id == case_id, r.state == ReminderState.PENDING.value]
+    if only is not None:
+        condition.append(only)
     pending = list(
         conn.execute(
             update(t.reminders)
-            .where(r.case_id == case_id, r.state == ReminderState.PENDING.value)
+            .where(*condition)
             .values(state=ReminderState.CANCELLED.value, last_reason=code, updated_at=now)
             .returning(r.id)
         ).scalars()
     )
     if not pending:
-        return
+        return 0
     conn.execute(
         insert(t.decisions),
         [
@@ -138,3 +164,4 @@ def cancel_pending(conn: Connection, case_id: str, state: CaseState, now: dateti
             for rid in pending
         ],
     )
+    return len(pending)

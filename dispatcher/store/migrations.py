@@ -149,6 +149,12 @@ def _rekey(conn: Connection, changes: list[dict[str, Any]]) -> None:
         )
 
 
+def _v11_to_v12(conn: Connection) -> None:
+    # Arrangements, their instalments and payments: new tables only, which create_all has
+    # just made; nothing stored before changes.
+    del conn
+
+
 # UPGRADES[n] takes a store from schema version n to n+1, inside the migrate transaction.
 UPGRADES = {
     1: _v1_to_v2,
@@ -161,6 +167,7 @@ UPGRADES = {
     8: _v8_to_v9,
     9: _v9_to_v10,
     10: _v10_to_v11,
+    11: _v11_to_v12,
 }
 
 

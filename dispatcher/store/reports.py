@@ -11,8 +11,8 @@ from typing import Any
 from sqlalchemy import Connection, func, select
 
 from dispatcher.model import Outcome, ReminderState
+from dispatcher.store import arrangements, tallies
 from dispatcher.store import schema as t
-from dispatcher.store import tallies
 from dispatcher.store.api import CaseHistory, ListedReminder, StatusReport, UnknownCase
 from dispatcher.store.rows import cases_by_id, people_by_id, reminder_from_row
 
@@ -98,6 +98,7 @@ def case_history(conn: Connection, case_id: str) -> CaseHistory:
         dict(row._mapping)
         for row in conn.execute(select(t.attempts).where(a.case_id == case_id).order_by(a.at))
     ]
+    history.arrangements = arrangements.of_case(conn, case_id)
     return history
 
 

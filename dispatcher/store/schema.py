@@ -27,7 +27,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.types import TypeDecorator
 
-SCHEMA_VERSION = 11
+SCHEMA_VERSION = 12
 
 # ``cases.next_plan_at`` of a case the planner must look at on its next pass, whatever the
 # horizon: the epoch. As a column default it is written the way SQLite stores a bound
@@ -324,4 +324,49 @@ consent_order = Table(
     Column("channel", String(64), primary_key=True),
     Column("contact", String(320), primary_key=True),
     Column("at", UTCDateTime, nullable=False),
+)
+
+# Arrangements on a case (a promise to pay, an instalment plan) and their instalments; money
+# as decimal text in the case's currency, as ``cases.amount`` is.
+arrangements = Table(
+    "arrangements",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("case_id", String(128), ForeignKey("cases.id"), nullable=False),
+    Column("kind", String(16), nullable=False),  # promise | plan
+    Column("state", String(16), nullable=False),  # active | kept | broken | cancelled
+    Column("reason", Text),  # why it ended
+    Column("source", String(64), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index("ix_arrangements_case", "case_id"),
+    Index("ix_arrangements_state", "state"),
+)
+
+instalments = Table(
+    "instalments",
+    metadata,
+    Column("arrangement_id", Integer, ForeignKey("arrangements.id"), primary_key=True),
+    Column("number", Integer, primary_key=True),
+    Column("due", Date, nullable=False),
+    Column("amount", String(32), nullable=False),
+    Column("paid", String(32), nullable=False),
+    # The end of the due date in the person's zone: the grace is counted from it.
+    Column("deadline", UTCDateTime, nullable=False),
+    Column("settled_at", UTCDateTime),
+    Index("ix_instalments_open", "settled_at", "deadline"),
+)
+
+# Payments received on a case; a reference given again is the same payment.
+payments = Table(
+    "payments",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("case_id", String(128), ForeignKey("cases.id"), nullable=False),
+    Column("amount", String(32), nullable=False),
+    Column("paid_on", Date, nullable=False),
+    Column("reference", String(128), nullable=False),
+    Column("source", String(64), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    UniqueConstraint("case_id", "reference", name="uq_payment_reference"),
 )

@@ -61,6 +61,7 @@ from dispatcher.store.api import (
     Store,
 )
 from dispatcher.store.console_api import ChannelRecent, HourCount, NodeClaims
+from dispatcher.store.arrangements_store import SqlArrangements
 from dispatcher.store.dialect import Dialect
 from dispatcher.store.inbound import InboundEvent
 from dispatcher.store.rows import cases_by_id, people_by_id
@@ -68,7 +69,7 @@ from dispatcher.store.scripts_api import CallScript
 from dispatcher.store.unknown_api import ResendContext, Resolution, UnknownCursor, UnknownRow
 
 
-class SqlStore(Store):
+class SqlStore(SqlArrangements, Store):
     """Store on a SQLAlchemy engine, for the database ``dialect`` describes."""
 
     def __init__(self, engine: Engine, dialect: Dialect) -> None:

@@ -30,6 +30,9 @@ TABLES: tuple[Table, ...] = (
     schema.reminders,
     schema.attempts,
     schema.decisions,
+    schema.arrangements,
+    schema.instalments,
+    schema.payments,
 )
 CHUNK = 5000
 

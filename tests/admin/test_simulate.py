@@ -213,3 +213,60 @@ def test_simulating_the_store_sees_its_history_and_leaves_it_untouched(dep: Depl
     store = dep.store()
     assert store.status(now).by_state_channel == before, "the live store is not written"
     store.close()
+
+
+def _store_with_a_plan(dep: Deployment, now: datetime) -> None:
+    from decimal import Decimal
+
+    from dispatcher.config import load_config
+    from dispatcher.planner.arrangements import make_arrangement
+    from dispatcher.policy.arrangements import Proposed
+
+    store = dep.store()
+    try:
+        load_cases(
+            store,
+            PEOPLE[1:2],
+            [CaseIn("C2", "P2", "200.00", "CNY", date(2026, 3, 1), "standard")],
+            (),
+            now,
+        )
+        config = load_config(dep.config, check_templates=False, secrets=False)
+        plan = [
+            Proposed(date(2026, 3, 9), Decimal("100.00")),
+            Proposed(date(2026, 3, 16), Decimal("100.00")),
+        ]
+        make_arrangement(store, config, "C2", "plan", plan, now=now, source="test")
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize(
+    ("paid", "states", "steps"),
+    [
+        # Every instalment paid on its day: kept, the balance is 0 and the case is paid.
+        (1.0, {"kept": 1}, ["1/before", "1/due", "2/before", "2/due"]),
+        # None paid: broken after instalment 1's grace; the ladder resumes with the call it
+        # held (the step due when the plan was made), and instalment 2 is not reminded of.
+        (0.0, {"broken": 1}, ["1/before", "1/due", "call"]),
+    ],
+)
+def test_simulate_plays_arrangements_forward_kept_or_broken(
+    dep: Deployment, paid: float, states: dict[str, int], steps: list[str]
+) -> None:
+    now = datetime(2026, 3, 4, 6, 0, tzinfo=UTC)
+    _store_with_a_plan(dep, now)
+    runtime = load_runtime(dep.config)
+    result = simulate(runtime, start=now, days=14, source_url=dep.url, instalments_paid=paid)
+    assert result.arrangements == states
+    sent = [c.step.split("/", 1)[1] if c.step.count("/") == 2 else c.step for c in result.contacts]
+    assert sent[: len(steps)] == steps
+    assert not any(s.startswith("2/") for s in sent[len(steps) :])
+    if paid:
+        assert sent == steps, "the case is paid: nothing of the ladder follows"
+    # The live store is untouched: its arrangement is still active.
+    store = dep.store()
+    try:
+        assert store.arrangement_counts() == {"active": 1}
+    finally:
+        store.close()

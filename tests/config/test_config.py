@@ -568,3 +568,29 @@ def test_template_missing_entirely_is_reported_at_the_step(config_dir: Path) -> 
         assert "template 'call_script'" in message and "not found" in message
     assert any("locale zh-CN" in message for *_, message in found)
     assert any("locale en" in message for *_, message in found)
+
+
+def test_the_arrangement_schedule_must_name_a_schedule(config_dir: Path) -> None:
+    line = edit(config_dir / "schedules.toml", 'schedule = "instalments"', 'schedule = "nope"')
+    result = check(config_dir)
+    assert result.exit_code == 1
+    [(file, _, _, message)] = problems(result)
+    assert file == "schedules.toml"
+    assert "arrangements.schedule = 'nope' names no schedule" in message
+    assert line > 0
+
+
+def test_the_schedule_name_arrangement_is_reserved(config_dir: Path) -> None:
+    edit(config_dir / "schedules.toml", "[schedules.gentle]", "[schedules.arrangement]")
+    result = check(config_dir)
+    assert result.exit_code == 1
+    assert any("'arrangement' is reserved" in p[3] for p in problems(result))
+
+
+def test_arrangement_bounds_are_checked(config_dir: Path) -> None:
+    line = edit(config_dir / "policy.toml", 'min_share = "0.05"', 'min_share = "1.5"')
+    result = check(config_dir)
+    assert result.exit_code == 1
+    [(file, number, key, message)] = problems(result)
+    assert (file, number, key) == ("policy.toml", line, "arrangements.min_share")
+    assert "less than or equal to 1" in message

@@ -1,0 +1,118 @@
+"""``dispatcher arrangement make|list|cancel`` and ``dispatcher payment`` on the example
+deployment's real store: what they print, exit 1 with the field and value for bad input or a
+case that allows none, and ``status`` counting arrangements by state."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from dispatcher.store.api import CaseIn, PersonIn
+from tests.conftest import Deployment
+
+TODAY = datetime.now(ZoneInfo("Asia/Shanghai")).date()
+
+
+def _day(n: int) -> str:
+    return (TODAY + timedelta(days=n)).isoformat()
+
+
+def _case(dep: Deployment, n: int = 1, amount: str = "300.00") -> None:
+    store = dep.store()
+    try:
+        store.upsert(
+            [PersonIn(f"P{n}", "Li Wei", "en", "Asia/Shanghai", (f"+861380013800{n}",), (), ())],
+            [CaseIn(f"C{n}", f"P{n}", amount, "CNY", date(2026, 1, 1), "standard")],
+            datetime.now(UTC),
+        )
+    finally:
+        store.close()
+
+
+def test_a_plan_paid_listed_and_cancelled_from_the_command_line(deployment: Deployment) -> None:
+    dep = deployment
+    _case(dep)
+    made = dep.cli(
+        "arrangement", "make", "C1", "--instalment", f"{_day(5)}:150.00",
+        "--instalment", f"{_day(12)}:150.00",
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    assert "case C1: plan; arrangement 1 (plan): active; 1: 150.00 CNY by" in made.stdout
+    paid = dep.cli("payment", "C1", "150.00", "--date", _day(0), "--reference", "bank-9")
+    assert paid.returncode == 0, paid.stderr
+    assert "balance 150.00 CNY; instalments settled: 1" in paid.stdout
+    status = dep.cli("status")
+    assert "arrangements: active 1" in status.stdout
+    cancelled = dep.cli("arrangement", "cancel", "C1", "--reason", "asked by phone")
+    assert cancelled.returncode == 0, cancelled.stderr
+    assert "case C1: open; arrangement 1 (plan): cancelled — asked by phone" in cancelled.stdout
+    listed = dep.cli("arrangement", "list", "C1")
+    assert "balance 150.00 CNY" in listed.stdout
+    assert "arrangements: cancelled 1" in dep.cli("status").stdout
+
+
+def test_bad_input_and_refused_cases_exit_1_naming_field_and_value(
+    deployment: Deployment,
+) -> None:
+    dep = deployment
+    _case(dep)
+    cases = [
+        (("arrangement", "make", "C1", "--instalment", "tomorrow:5"), "--instalment 1: 'tomorrow'"),
+        (
+            ("arrangement", "make", "C1", "--promise", "12.345", "--on", _day(2)),
+            "--promise: 12.345",
+        ),
+        (("arrangement", "make", "C1", "--promise", "50"), "--promise needs --on DATE"),
+        (
+            ("arrangement", "make", "C1", "--promise", "500.00", "--on", _day(2)),
+            "amount: the instalments total 500.00, more than the balance 300.00",
+        ),
+        (
+            ("arrangement", "make", "C1", "--promise", "50.00", "--on", _day(-2)),
+            f"date: {_day(-2)} is before today",
+        ),
+        (("payment", "C1", "abc", "--date", _day(0), "--reference", "r"), "amount: 'abc'"),
+        (("payment", "C1", "5.00", "--date", "03/01", "--reference", "r"), "--date: '03/01'"),
+        (("arrangement", "cancel", "C1", "--reason", "x"), "case C1 has no active arrangement"),
+        (("arrangement", "make", "NOPE", "--promise", "5", "--on", _day(2)), "no case 'NOPE'"),
+    ]
+    for args, words in cases:
+        result = dep.cli(*args)
+        assert result.returncode == 1, (args, result.stdout, result.stderr)
+        assert words in " ".join(result.stderr.split()), (args, result.stderr)
+        assert "Traceback" not in result.stderr
+    assert dep.cli("event", "C1", "dispute").returncode == 0
+    refused = dep.cli("arrangement", "make", "C1", "--promise", "50.00", "--on", _day(2))
+    assert refused.returncode == 1
+    assert "the debt is disputed: no arrangement until the dispute is resolved" in " ".join(
+        refused.stderr.split()
+    )
+
+
+def test_import_makes_arrangements_and_records_payments_row_by_row(
+    deployment: Deployment,
+) -> None:
+    dep = deployment
+    _case(dep)
+    _case(dep, 2, "90.00")
+    file = dep.root / "arrangements.csv"
+    file.write_text(
+        "case_id,due,amount,date,reference\n"
+        f"C1,{_day(5)},150.00,,\n"
+        f"C1,{_day(12)},150.00,,\n"
+        f"C1,,100.00,{_day(0)},bank-1\n"
+        f"C2,{_day(3)},9x,,\n"
+        f"NOPE,{_day(3)},5.00,,\n",
+        encoding="utf-8",
+    )
+    result = dep.cli("arrangement", "import", str(file))
+    assert result.returncode == 1, result.stdout + result.stderr
+    errors = " ".join(result.stderr.split())
+    assert "row 5: amount: '9x' is not an amount" in errors
+    assert "row 6: no case 'NOPE'" in errors
+    assert "2 of 4 arrangement(s) and payment(s) recorded" in result.stdout
+    listed = dep.cli("arrangement", "list", "C1")
+    assert "balance 200.00 CNY" in listed.stdout
+    assert "arrangement 1 (plan): active; 1: 150.00 CNY by" in listed.stdout
+    assert "(paid 100.00)" in listed.stdout
+    assert "no arrangements" in dep.cli("arrangement", "list", "C2").stdout

@@ -50,6 +50,7 @@ DECISION_REASONS: dict[str, tuple[str, ...]] = {
         "policy_error",
     ),
     "suppress": (
+        "consent_required",
         "unknown_channel",
         "case_paid",
         "case_closed",

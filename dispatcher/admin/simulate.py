@@ -26,9 +26,9 @@ from dispatcher.channel import Channel, Message, SendResult
 from dispatcher.dispatch import Dispatcher, StoreThread
 from dispatcher.model import ContactKind, Outcome, Person, Reminder, ReminderState
 from dispatcher.planner import run_planner
+from dispatcher.planner.arrangements import break_arrangements
 from dispatcher.policy import Policy
 from dispatcher.policy.jurisdictions import person_reading
-from dispatcher.planner.arrangements import break_arrangements
 from dispatcher.policy.windows import open_interval
 from dispatcher.policy.zones import person_zones
 from dispatcher.runtime import Runtime

@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from dispatcher.cli.console import err, fail, out
+from dispatcher.cli.console import PROBLEMS, err, fail, out
 from dispatcher.cli.instants import utc_now
 from dispatcher.cli.loading import config_or_exit, store_or_exit
 from dispatcher.config import Config
@@ -65,16 +65,16 @@ def describe(arrangement: Arrangement, currency: str) -> str:
 
 def _changed(store: Store, case_id: str, change: Callable[[], Arrangement]) -> Arrangement:
     """Run ``change``, print the case and the arrangement as they then stand; a refusal or
-    bad terms exit 1 with the reason (the store closed either way)."""
+    bad terms exit 1 with the reason, an unknown case 2 (the store closed either way)."""
     try:
         done = change()
         case = store.get_case(case_id)
     except UnknownCase:
         fail(f"no case {case_id!r}")
     except ArrangementRefused as exc:
-        fail(exc.reason)
+        fail(exc.reason, PROBLEMS)
     except ArrangementInvalid as exc:
-        fail("; ".join(f"{field}: {message}" for field, message in exc.problems))
+        fail("; ".join(f"{field}: {message}" for field, message in exc.problems), PROBLEMS)
     finally:
         store.close()
     assert case is not None

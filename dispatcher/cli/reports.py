@@ -35,9 +35,12 @@ def status(ctx: click.Context, as_json: bool) -> None:
     store.close()
     daemon = daemon_state(settings)
     if as_json:
-        print_json({"at": now, **status_view(report), "daemon": daemon})
+        view = {**status_view(report), "arrangements": arrangements}
+        print_json({"at": now, **view, "daemon": daemon})
         return
     _print_queue(report)
+    by_state = ", ".join(f"{cell(s)} {n}" for s, n in sorted(arrangements.items()))
+    out.print(f"arrangements: {by_state or 'none'}", markup=False)
     _print_unknown(report)
     out.print(printable(daemon_line(daemon)), markup=False)
 
@@ -112,8 +115,6 @@ def _print_queue(report: StatusReport) -> None:
     out.print(table)
     next_due = f"{report.next_due:%Y-%m-%d %H:%M:%S} UTC" if report.next_due else "none"
     out.print(f"due now: {report.due_now}    next due: {next_due}", markup=False)
-    by_state = ", ".join(f"{cell(s)} {n}" for s, n in sorted(arrangements.items()))
-    out.print(f"arrangements: {by_state or 'none'}", markup=False)
     if report.deferred_by_reason:
         reasons = Table(title="pending reminders by last reason")
         reasons.add_column("reason", overflow="fold")

@@ -24,8 +24,8 @@ from dispatcher.model import (
     Reminder,
     ReminderState,
 )
-from dispatcher.store.console_api import ConsoleReads
 from dispatcher.store.arrangements_api import ArrangementsApi
+from dispatcher.store.console_api import ConsoleReads
 from dispatcher.store.inbound import InboundEvent
 from dispatcher.store.planned import CasePlan, PlannedReminder, PlanningCase, Replan
 from dispatcher.store.scripts_api import CallScripts

@@ -60,8 +60,8 @@ from dispatcher.store.api import (
     StatusReport,
     Store,
 )
-from dispatcher.store.console_api import ChannelRecent, HourCount, NodeClaims
 from dispatcher.store.arrangements_store import SqlArrangements
+from dispatcher.store.console_api import ChannelRecent, HourCount, NodeClaims
 from dispatcher.store.dialect import Dialect
 from dispatcher.store.inbound import InboundEvent
 from dispatcher.store.rows import cases_by_id, people_by_id

@@ -51,34 +51,43 @@ def test_a_plan_paid_listed_and_cancelled_from_the_command_line(deployment: Depl
     assert "arrangements: cancelled 1" in dep.cli("status").stdout
 
 
-def test_bad_input_and_refused_cases_exit_1_naming_field_and_value(
+def test_bad_input_exits_2_and_refused_terms_1_naming_field_and_value(
     deployment: Deployment,
 ) -> None:
     dep = deployment
     _case(dep)
+    # Exit 2: a value the command cannot read, or a case that does not exist (usage);
+    # exit 1: terms or a case the policy refuses (problems found).
     cases = [
-        (("arrangement", "make", "C1", "--instalment", "tomorrow:5"), "--instalment 1: 'tomorrow'"),
+        (
+            ("arrangement", "make", "C1", "--instalment", "tomorrow:5"),
+            "--instalment 1: 'tomorrow'",
+            2,
+        ),
         (
             ("arrangement", "make", "C1", "--promise", "12.345", "--on", _day(2)),
             "--promise: 12.345",
+            2,
         ),
-        (("arrangement", "make", "C1", "--promise", "50"), "--promise needs --on DATE"),
+        (("arrangement", "make", "C1", "--promise", "50"), "--promise needs --on DATE", 2),
         (
             ("arrangement", "make", "C1", "--promise", "500.00", "--on", _day(2)),
             "amount: the instalments total 500.00, more than the balance 300.00",
+            1,
         ),
         (
             ("arrangement", "make", "C1", "--promise", "50.00", "--on", _day(-2)),
             f"date: {_day(-2)} is before today",
+            1,
         ),
-        (("payment", "C1", "abc", "--date", _day(0), "--reference", "r"), "amount: 'abc'"),
-        (("payment", "C1", "5.00", "--date", "03/01", "--reference", "r"), "--date: '03/01'"),
-        (("arrangement", "cancel", "C1", "--reason", "x"), "case C1 has no active arrangement"),
-        (("arrangement", "make", "NOPE", "--promise", "5", "--on", _day(2)), "no case 'NOPE'"),
+        (("payment", "C1", "abc", "--date", _day(0), "--reference", "r"), "amount: 'abc'", 2),
+        (("payment", "C1", "5.00", "--date", "03/01", "--reference", "r"), "--date: '03/01'", 2),
+        (("arrangement", "cancel", "C1", "--reason", "x"), "case C1 has no active arrangement", 1),
+        (("arrangement", "make", "NOPE", "--promise", "5", "--on", _day(2)), "no case 'NOPE'", 2),
     ]
-    for args, words in cases:
+    for args, words, code in cases:
         result = dep.cli(*args)
-        assert result.returncode == 1, (args, result.stdout, result.stderr)
+        assert result.returncode == code, (args, result.stdout, result.stderr)
         assert words in " ".join(result.stderr.split()), (args, result.stderr)
         assert "Traceback" not in result.stderr
     assert dep.cli("event", "C1", "dispute").returncode == 0

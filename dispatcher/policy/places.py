@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import phonenumbers
-from phonenumbers import geocoder
 
 from dispatcher.policy.zones import CA_PROVINCES, US_STATES, address_country
 
@@ -162,6 +161,10 @@ def phone_place(number: str) -> Place | None:
     country = phonenumbers.region_code_for_number(parsed)
     if not country or country == "ZZ":
         return None
+    # The geocoder loads every country's area-code table when imported (half a second), so
+    # it is imported when a number is first placed, not by every command that loads policy.
+    from phonenumbers import geocoder
+
     described = geocoder.description_for_number(parsed, "en")
     return Place(country, _region_named(country, described), None, "phone", f"phone …{number[-4:]}")
 

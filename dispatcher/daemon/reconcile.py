@@ -19,8 +19,9 @@ import jinja2
 from dispatcher.channel import Channel, Message, Reconciled, UnknownAttempt
 from dispatcher.config.templates import TemplateNotFound
 from dispatcher.daemon.jobs import failure_reason
-from dispatcher.dispatch import Clock, StoreThread
+from dispatcher.dispatch.clock import Clock
 from dispatcher.dispatch.render import compose
+from dispatcher.dispatch.store_thread import StoreThread
 from dispatcher.model import CaseState, Decision, Verdict
 from dispatcher.policy.contacts import choose_contact
 from dispatcher.runtime import Runtime

@@ -2,20 +2,12 @@
 
 from __future__ import annotations
 
-import pytest
-
 from dispatcher.testing.tcp_proxy import TcpProxy
 from tests.conftest import Deployment
 from tests.faults.outages import assert_survived, postgresql_fault
 
 
-@pytest.mark.parametrize(
-    ("mode", "seconds", "nodes"),
-    [
-        ("hang", 30, 1),
-    ],
-)
-def test_postgresql_faults_end_no_daemon_and_lose_nothing(
-    open_deployment: Deployment, pg_url: str, proxy: TcpProxy, mode: str, seconds: int, nodes: int
+def test_postgresql_hanging_for_30s_under_one_daemon(
+    open_deployment: Deployment, pg_url: str, proxy: TcpProxy
 ) -> None:
-    assert_survived(postgresql_fault(open_deployment, pg_url, proxy, mode, seconds, nodes))
+    assert_survived(postgresql_fault(open_deployment, pg_url, proxy, "hang", 30, 1))

@@ -47,6 +47,7 @@ DECISION_REASONS: dict[str, tuple[str, ...]] = {
         "case_plan",
         "case_hardship",
         "case_disputed",
+        "breathing_space",
         "policy_error",
     ),
     "suppress": (
@@ -55,6 +56,8 @@ DECISION_REASONS: dict[str, tuple[str, ...]] = {
         "case_paid",
         "case_closed",
         "case_ceased",
+        "case_bankrupt",
+        "case_deceased",
         "opt_out",
         "no_contact",
         "contact_invalid",

@@ -155,6 +155,20 @@ def _v11_to_v12(conn: Connection) -> None:
     del conn
 
 
+def _v12_to_v13(conn: Connection) -> None:
+    # Version 13 changes nothing stored that this version reads.
+    del conn
+
+
+def _v13_to_v14(conn: Connection) -> None:
+    # Breathing Space moratoria (SI 2020/1311) on cases: three nullable columns, no row
+    # rewritten (NULL: no moratorium).
+    present = {c["name"] for c in inspect(conn).get_columns("cases")}
+    for name in ("breathing_space", "breathing_space_start", "breathing_space_until"):
+        if name not in present:
+            _add_column(conn, t.cases, name)
+
+
 # UPGRADES[n] takes a store from schema version n to n+1, inside the migrate transaction.
 UPGRADES = {
     1: _v1_to_v2,
@@ -168,6 +182,8 @@ UPGRADES = {
     9: _v9_to_v10,
     10: _v10_to_v11,
     11: _v11_to_v12,
+    12: _v12_to_v13,
+    13: _v13_to_v14,
 }
 
 

@@ -1,7 +1,8 @@
 """``dispatcher reload`` against the real daemon (a subprocess): a good config is applied and its
 version shows in ``status --json`` and /metrics (exit 0); a bad one is refused with every
-problem (exit 1) and the daemon keeps sending with the old one; no daemon, no token or a wrong
-one is exit 2. SIGHUP still reloads the same way."""
+problem (exit 1) and the daemon keeps sending with the old one; either way the console shows
+the version in force. No daemon, no token or a wrong one is exit 2. SIGHUP still reloads the
+same way."""
 
 from __future__ import annotations
 
@@ -45,6 +46,28 @@ def _status(dep: Deployment) -> dict:
     return json.loads(result.stdout)
 
 
+def _console_version(port: int) -> str:
+    """The config version the console's overview shows, after logging in with the token as
+    a browser does (the login form's CSRF cookie, then the session cookie)."""
+    import http.cookiejar
+    import urllib.parse
+    import urllib.request
+
+    opener = urllib.request.build_opener(
+        urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())
+    )
+    base = f"http://127.0.0.1:{port}/ui"
+    with opener.open(f"{base}/login", timeout=10) as page:
+        csrf = re.search(r'name="csrf" value="([^"]+)"', page.read().decode())
+    assert csrf, "the login form carries its CSRF value"
+    form = urllib.parse.urlencode({"csrf": csrf.group(1), "token": TOKEN}).encode()
+    with opener.open(f"{base}/login", data=form, timeout=10) as page:
+        overview = page.read().decode()
+    found = re.search(r'<code id="config-version">(\w+)</code>', overview)
+    assert found, overview[:2000]
+    return found.group(1)
+
+
 def _metric(port: int, pattern: str) -> str | None:
     found = re.search(pattern, http_get(port, "/metrics")[1], re.MULTILINE)
     return found.group(1) if found else None
@@ -56,6 +79,7 @@ def test_a_good_config_is_applied_and_its_version_is_visible(
     dep, port, _ = daemon
     started = _status(dep)["daemon"]
     assert started["reachable"] and started["last_reload"]["source"] == "start"
+    assert _console_version(port) == started["config"]
     dep.set("policy.toml", r'^jitter = ".*"$', 'jitter = "2m"')
     new = config_version(dep.config)
     assert new != started["config"]
@@ -73,6 +97,7 @@ def test_a_good_config_is_applied_and_its_version_is_visible(
     assert stamp is not None and float(stamp) > 0
     text = dep.cli("status").stdout
     assert f"config {new}, last reload" in text and "(http): success" in text
+    assert _console_version(port) == new  # the console shows the version now in force
 
 
 def test_a_bad_config_is_refused_with_its_problems_and_the_old_one_keeps_sending(
@@ -94,6 +119,7 @@ def test_a_bad_config_is_refused_with_its_problems_and_the_old_one_keeps_sending
     assert "Traceback" not in result.stderr
     assert _metric(port, r"^dispatcher_config_last_reload_success (\S+)$") == "0.0"
     assert _metric(port, r'^dispatcher_config_info\{version="(\w+)"\} 1\.0$') == running
+    assert _console_version(port) == running
 
     as_json = dep.cli("reload", "--json")
     assert as_json.returncode == 1

@@ -89,6 +89,8 @@ def check_template_rules(
                         "(who approved it, and when)",
                     )
                 )
+            if config.dispatcher.self_service is None:
+                problems.extend(_self_service_link(templates, path, shown, key))
             if channel in policy.voicemail_channels:
                 problems.extend(_limited_content(templates, path, shown, key, allowed_vars))
             voicemail = meta.get("voicemail")
@@ -152,6 +154,24 @@ def _voicemail_of(
     yield from _limited_content(
         templates, path, f"templates/{path}", path.removesuffix(".j2"), allowed
     )
+
+
+def _self_service_link(templates: Any, path: str, shown: str, key: str) -> Iterator[Problem]:
+    """A template with the person's own link needs the page configured, else it fails at
+    every send."""
+    try:
+        source = templates.env.loader.get_source(templates.env, path)[0]
+        used = _used_names(templates.env.parse(source))
+    except TemplateError:
+        return  # reported by the rendering check
+    if "self_service_url" in used:
+        yield Problem(
+            shown,
+            1,
+            key,
+            "uses self_service_url, but dispatcher.toml has no [self_service] (base_url, "
+            "secret): the link cannot be made",
+        )
 
 
 def _limited_content(

@@ -108,6 +108,7 @@ def sample_context() -> dict[str, Any]:
             "days_overdue": 7,
         },
         "reminder": {"id": 0, "step": "1", "channel": "sample", "schedule": "sample"},
+        "self_service_url": "https://pay.example.com/s/SAMPLE",
     }
 
 

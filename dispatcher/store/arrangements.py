@@ -26,7 +26,9 @@ from dispatcher.store import events
 from dispatcher.store import schema as t
 from dispatcher.store.api import UnknownCase
 from dispatcher.store.arrangements_api import (
+    REQUEST_EVENT,
     ArrangementRefused,
+    ArrangementRequest,
     BrokenArrangement,
     InstalmentRemindersFn,
     PaymentResult,
@@ -179,6 +181,23 @@ def add(
     made = active(conn, case_id)
     assert made is not None
     return made
+
+
+def request(conn: Connection, case_id: str, detail: str, now: datetime, source: str) -> None:
+    _case(conn, case_id)
+    record(conn, case_id, REQUEST_EVENT, detail, now, source)
+
+
+def requests(conn: Connection, since: datetime) -> list[ArrangementRequest]:
+    e = t.case_events.c
+    query = (
+        select(e.case_id, e.at, e.source, e.detail)
+        .where(e.kind == REQUEST_EVENT, e.at >= since)
+        .order_by(e.at, e.id)
+    )
+    return [
+        ArrangementRequest(r.case_id, r.at, r.source, r.detail or "") for r in conn.execute(query)
+    ]
 
 
 def _of_arrangement(aid: int, number: int | None = None) -> ColumnElement[bool]:

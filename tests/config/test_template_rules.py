@@ -97,3 +97,18 @@ def test_the_limited_content_variables_are_configurable(config_dir: Path) -> Non
     )
     code, output = check(config_dir)
     assert code == 0, output
+
+
+def test_a_template_with_the_persons_link_needs_the_page_configured(config_dir: Path) -> None:
+    path = config_dir / "templates/sms/first_notice.en.j2"
+    path.write_text(path.read_text() + "\nYour page: {{ self_service_url }}\n")
+    code, output = check(config_dir)
+    assert code == 1 and "templates/sms/first_notice.en.j2:1: sms/first_notice.en:" in output
+    assert "uses self_service_url, but dispatcher.toml has no [self_service]" in output
+    settings = config_dir / "dispatcher.toml"
+    settings.write_text(
+        settings.read_text()
+        + '\n[self_service]\nbase_url = "https://pay.example.com"\nsecret = "${SS_SECRET}"\n'
+    )
+    code, output = check(config_dir)
+    assert code == 0, output

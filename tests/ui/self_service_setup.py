@@ -4,6 +4,7 @@ environment, and one case to open it on."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from typing import Any
 
 from dispatcher.links import LinkSigner
 from dispatcher.store.api import CaseIn, PersonIn
@@ -34,5 +35,14 @@ def add_case(dep: Deployment, case_id: str = "C1", locale: str = "en") -> None:
             [CaseIn(case_id, "P1", "300.00", "CNY", date(2026, 1, 1), "standard")],
             datetime.now(UTC),
         )
+    finally:
+        store.close()
+
+
+def store_read(dep: Deployment, fn: str, *args: Any) -> Any:
+    """``fn`` of ``dep``'s store (a store of its own, closed after)."""
+    store = dep.store()
+    try:
+        return getattr(store, fn)(*args)
     finally:
         store.close()

@@ -20,7 +20,14 @@ from dispatcher.daemon.web import build_app
 from dispatcher.links import LinkSigner
 from dispatcher.model import ArrangementState, CaseState
 from tests.conftest import Deployment
-from tests.ui.self_service_setup import PAYMENT_URL, SECRET, SECRET_ENV, add_case, configure
+from tests.ui.self_service_setup import (
+    PAYMENT_URL,
+    SECRET,
+    SECRET_ENV,
+    add_case,
+    configure,
+    store_read,
+)
 
 TODAY = datetime.now(ZoneInfo("Asia/Shanghai")).date()
 
@@ -62,14 +69,6 @@ async def page(open_deployment: Deployment, monkeypatch: pytest.MonkeyPatch) -> 
         daemon.store_thread.shutdown()
         daemon.store_reader.shutdown()
         daemon.store.close()
-
-
-def _store_read(dep: Deployment, fn: str, *args: Any) -> Any:
-    store = dep.store()
-    try:
-        return getattr(store, fn)(*args)
-    finally:
-        store.close()
 
 
 async def test_the_page_shows_the_case_and_nothing_more_personal(page: Page) -> None:
@@ -121,7 +120,7 @@ async def test_altered_unknown_and_expired_links_are_refused(page: Page) -> None
     assert answer.status == 410
     answer = await page.post(f"/s/{case}.{int(day) + 1}.{tag}", "dispute", {"note": "x"})
     assert answer.status == 403
-    assert _store_read(page.dep, "get_case", "C1").state is CaseState.OPEN
+    assert store_read(page.dep, "get_case", "C1").state is CaseState.OPEN
 
 
 async def test_a_form_without_the_links_csrf_value_is_refused(page: Page) -> None:
@@ -130,7 +129,7 @@ async def test_a_form_without_the_links_csrf_value_is_refused(page: Page) -> Non
     for data in ({}, {"csrf": ""}, {"csrf": page.signer.csrf(other.removeprefix("/s/"))}):
         answer = await page.post(path, "dispute", {**data, "note": "x"}, csrf=False)
         assert answer.status == 403, data
-    assert _store_read(page.dep, "get_case", "C1").state is CaseState.OPEN
+    assert store_read(page.dep, "get_case", "C1").state is CaseState.OPEN
 
 
 async def test_each_link_has_its_own_rate_limit(page: Page) -> None:
@@ -178,7 +177,7 @@ async def test_malformed_forms_are_4xx_never_5xx(page: Page) -> None:
     answer = await page.client.post(f"{path}/dispute", data=form, allow_redirects=False)
     assert answer.status == 303  # a file where a note was: no note, the dispute recorded
     assert (await page.get(f"{path}/plan"))[0] in (404, 405)
-    assert _store_read(page.dep, "arrangements_of", "C1") == []
+    assert store_read(page.dep, "arrangements_of", "C1") == []
 
 
 async def test_a_plan_within_the_bounds_is_made_beyond_them_a_request(page: Page) -> None:
@@ -186,16 +185,16 @@ async def test_a_plan_within_the_bounds_is_made_beyond_them_a_request(page: Page
     first = (TODAY + timedelta(days=3)).isoformat()
     answer = await page.post(path, "plan", {"count": "24", "first": first, "every": "month"})
     assert answer.status == 303 and "done=done_request" in answer.headers["Location"]
-    assert _store_read(page.dep, "arrangements_of", "C1") == []
-    (request,) = _store_read(page.dep, "arrangement_requests", datetime(2000, 1, 1, tzinfo=UTC))
+    assert store_read(page.dep, "arrangements_of", "C1") == []
+    (request,) = store_read(page.dep, "arrangement_requests", datetime(2000, 1, 1, tzinfo=UTC))
     assert request.case_id == "C1" and request.source == "self-service"
     assert "24 instalments: at most 12 allowed" in request.detail
     answer = await page.post(path, "plan", {"count": "3", "first": first, "every": "month"})
     assert answer.status == 303 and "done=done_plan" in answer.headers["Location"]
-    (made,) = _store_read(page.dep, "arrangements_of", "C1")
+    (made,) = store_read(page.dep, "arrangements_of", "C1")
     assert made.state is ArrangementState.ACTIVE and made.kind == "plan"
     assert [str(i.amount) for i in made.instalments] == ["100.00", "100.00", "100.00"]
-    assert _store_read(page.dep, "get_case", "C1").state is CaseState.PLAN
+    assert store_read(page.dep, "get_case", "C1").state is CaseState.PLAN
     status, text = await page.get(answer.headers["Location"])
     assert status == 200 and "instalment plan is confirmed" in text and 'id="arrangement"' in text
     assert 'id="plan-submit"' not in text  # one arrangement at a time
@@ -208,21 +207,21 @@ async def test_a_promise_hardship_dispute_and_opt_out_are_recorded(page: Page) -
     path = page.path()
     answer = await page.post(path, "promise", {"date": (TODAY + timedelta(days=7)).isoformat()})
     assert answer.status == 303 and "done=done_promise" in answer.headers["Location"]
-    (promise,) = _store_read(page.dep, "arrangements_of", "C1")
+    (promise,) = store_read(page.dep, "arrangements_of", "C1")
     assert promise.kind == "promise" and str(promise.instalments[0].amount) == "300.00"
     answer = await page.post(path, "opt-out", {"channel_sms": "on", "channel_email": "on"})
     assert answer.status == 303
-    person = _store_read(page.dep, "get_person", "P1")
+    person = store_read(page.dep, "get_person", "P1")
     assert {(o.channel, o.contact) for o in person.opt_outs} == {("sms", None), ("email", None)}
     status, text = await page.get(path)
     assert 'id="channel-sms" name="channel_sms" value="on" checked disabled' in text
     answer = await page.post(path, "hardship", {"note": "lost my job"})
     assert answer.status == 303
-    case = _store_read(page.dep, "get_case", "C1")
+    case = store_read(page.dep, "get_case", "C1")
     assert case.state is CaseState.HARDSHIP and case.paused_until is not None
     answer = await page.post(path, "dispute", {"note": "not my loan"})
     assert answer.status == 303
-    assert _store_read(page.dep, "get_case", "C1").state is CaseState.DISPUTED
-    history = _store_read(page.dep, "case_history", "C1")
+    assert store_read(page.dep, "get_case", "C1").state is CaseState.DISPUTED
+    history = store_read(page.dep, "case_history", "C1")
     sources = {e["kind"]: e["source"] for e in history.events}
     assert sources["dispute"] == "self-service" and sources["hardship"] == "self-service"

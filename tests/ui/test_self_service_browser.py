@@ -88,6 +88,14 @@ def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Depl
         yield base, Deployment(root)
 
 
+Site = tuple[Any, str, Deployment]  # the browser, the daemon's base URL, its deployment
+
+
+@pytest.fixture
+def site(browser: Any, daemon: tuple[str, Deployment]) -> Site:  # noqa: F811  (imported)
+    return browser, *daemon
+
+
 def _link_of(dep: Deployment, case_id: str) -> str:
     def found() -> str | None:
         for line in dep.outbox_lines():
@@ -132,24 +140,21 @@ def _ladder_call_due_now(dep: Deployment, case_id: str) -> None:
         )
 
 
-def test_a_plan_within_the_bounds_is_confirmed_and_holds_the_ladder(
-    browser: Any,  # noqa: F811  (the fixture imported above)
-    daemon: tuple[str, Deployment],
-) -> None:
-    base, dep = daemon
+def test_a_plan_within_the_bounds_is_confirmed_and_holds_the_ladder(site: Site) -> None:
+    driver, base, dep = site
     link = _link_of(dep, "C1")
     assert link.startswith(f"{base}/s/")
-    browser.get(link)
-    heading = wait(browser).until(ec.presence_of_element_located((By.TAG_NAME, "h1")))
+    driver.get(link)
+    heading = wait(driver).until(ec.presence_of_element_located((By.TAG_NAME, "h1")))
     assert heading.text == "Your account"
-    assert browser.find_element(By.ID, "reference").text == "C1"
-    assert browser.find_element(By.ID, "balance").text == "300.00 CNY"
-    labels = {e.get_attribute("for") for e in browser.find_elements(By.TAG_NAME, "label")}
+    assert driver.find_element(By.ID, "reference").text == "C1"
+    assert driver.find_element(By.ID, "balance").text == "300.00 CNY"
+    labels = {e.get_attribute("for") for e in driver.find_elements(By.TAG_NAME, "label")}
     assert {"plan-count", "plan-first", "plan-every", "promise-date"} <= labels
-    assert _propose(browser, 3) == "Thank you: your instalment plan is confirmed."
-    rows = browser.find_elements(By.CSS_SELECTOR, "#arrangement tbody tr")
+    assert _propose(driver, 3) == "Thank you: your instalment plan is confirmed."
+    rows = driver.find_elements(By.CSS_SELECTOR, "#arrangement tbody tr")
     assert [r.find_elements(By.TAG_NAME, "td")[2].text for r in rows] == ["100.00 CNY"] * 3
-    shoot(browser, "self-service-plan")
+    shoot(driver, "self-service-plan")
 
     (arrangement,) = store_read(dep, "arrangements_of", "C1")
     assert arrangement.state is ArrangementState.ACTIVE and len(arrangement.instalments) == 3
@@ -179,34 +184,28 @@ def test_a_plan_within_the_bounds_is_confirmed_and_holds_the_ladder(
     assert explained.returncode == 0 and "case_plan" in explained.stdout
 
 
-def test_the_link_altered_or_expired_is_refused(
-    browser: Any,  # noqa: F811  (the fixture imported above)
-    daemon: tuple[str, Deployment],
-) -> None:
-    _, dep = daemon
+def test_the_link_altered_or_expired_is_refused(site: Site) -> None:
+    driver, _, dep = site
     link = _link_of(dep, "C1")
     head, tag = link.rsplit(".", 1)
     altered = f"{head}.{'B' if tag[0] != 'B' else 'C'}{tag[1:]}"
-    browser.get(altered)
-    message = wait(browser).until(ec.presence_of_element_located((By.ID, "message")))
+    driver.get(altered)
+    message = wait(driver).until(ec.presence_of_element_located((By.ID, "message")))
     assert "This link is not valid" in message.text
     assert _status(altered) == 403
     signer = SIGNERS["page"]
     expired = f"{signer.base_url}/s/{signer.token('C1', date.today() - timedelta(days=1))}"
-    browser.get(expired)
-    message = wait(browser).until(ec.presence_of_element_located((By.ID, "message")))
+    driver.get(expired)
+    message = wait(driver).until(ec.presence_of_element_located((By.ID, "message")))
     assert "expired" in message.text
     assert _status(expired) == 410
 
 
-def test_a_plan_beyond_the_bounds_becomes_a_request(
-    browser: Any,  # noqa: F811  (the fixture imported above)
-    daemon: tuple[str, Deployment],
-) -> None:
-    _, dep = daemon
-    browser.get(_link_of(dep, "C2"))
-    wait(browser).until(ec.presence_of_element_located((By.ID, "plan-count")))
-    assert "our team will look at your request" in _propose(browser, 24)
+def test_a_plan_beyond_the_bounds_becomes_a_request(site: Site) -> None:
+    driver, _, dep = site
+    driver.get(_link_of(dep, "C2"))
+    wait(driver).until(ec.presence_of_element_located((By.ID, "plan-count")))
+    assert "our team will look at your request" in _propose(driver, 24)
     assert store_read(dep, "arrangements_of", "C2") == []
     assert store_read(dep, "get_case", "C2").state is CaseState.OPEN
     (request,) = store_read(dep, "arrangement_requests", datetime(2000, 1, 1, tzinfo=UTC))

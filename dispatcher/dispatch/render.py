@@ -15,8 +15,9 @@ from dispatcher.store.api import Claim
 def render_context(
     claim: Claim, signer: LinkSigner | None = None, now: datetime | None = None
 ) -> dict[str, Any]:
-    """The template's variables; ``self_service_url`` among them when the person's page is
-    configured (``signer``): a template naming it without one fails, as any unknown name."""
+    """The template's variables; ``instalment`` on an arrangement's reminder, and
+    ``self_service_url`` when the person's page is configured (``signer``): a template naming
+    either without it fails, as any unknown name."""
     person, case, reminder = claim.person, claim.case, claim.reminder
     first_name = person.name.split()[0] if person.name.split() else person.name
     days_overdue = (reminder.due_at.date() - case.due_date).days
@@ -41,6 +42,16 @@ def render_context(
             "schedule": reminder.schedule,
         },
     }
+    if claim.instalment is not None:  # a reminder of an arrangement
+        part = claim.instalment
+        context["instalment"] = {
+            "number": part.number,
+            "of": claim.instalments,
+            "due": part.due,
+            "amount": str(part.amount),
+            "paid": str(part.paid),
+            "left": str(part.amount - part.paid),
+        }
     if signer is not None and now is not None:
         context["self_service_url"] = signer.url(case.id, now)
     return context

@@ -6,8 +6,10 @@ recorded as the API records it."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -18,7 +20,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from dispatcher.daemon import Daemon
 from dispatcher.daemon.web import build_app
 from dispatcher.links import LinkSigner
-from dispatcher.model import ArrangementState, CaseState
+from dispatcher.model import ArrangementState, CaseState, Instalment
 from tests.conftest import Deployment
 from tests.ui.self_service_setup import (
     PAYMENT_URL,
@@ -52,23 +54,41 @@ class Page:
         return await self.client.post(f"{path}/{action}", data=data, allow_redirects=False)
 
 
-@pytest.fixture
-async def page(open_deployment: Deployment, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Page]:
-    monkeypatch.setenv(SECRET_ENV, SECRET)
-    signer = configure(open_deployment, "https://pay.example.com", max_requests=15)
-    daemon = Daemon(open_deployment.config)
-    add_case(open_deployment)
+@asynccontextmanager
+async def serving(dep: Deployment, signer: LinkSigner) -> AsyncIterator[Page]:
+    """``dep``'s daemon HTTP app (not the daemon's loop) on a test server, with case C1."""
+    daemon = Daemon(dep.config)
+    add_case(dep)
     client: TestClient[Any, Any] = TestClient(
         TestServer(build_app(daemon.metrics, daemon.ready, daemon.core_access()))
     )
     await client.start_server()
     try:
-        yield Page(client, open_deployment, signer)
+        yield Page(client, dep, signer)
     finally:
         await client.close()
         daemon.store_thread.shutdown()
         daemon.store_reader.shutdown()
         daemon.store.close()
+
+
+@pytest.fixture
+async def page(open_deployment: Deployment, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Page]:
+    monkeypatch.setenv(SECRET_ENV, SECRET)
+    signer = configure(open_deployment, "https://pay.example.com", max_requests=15)
+    async with serving(open_deployment, signer) as served:
+        yield served
+
+
+async def test_without_a_usable_secret_the_page_is_off(
+    open_deployment: Deployment, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(SECRET_ENV, raising=False)
+    signer = configure(open_deployment, "https://pay.example.com")
+    async with serving(open_deployment, signer) as page:
+        status, text = await page.get(page.path())
+        assert status == 404 and SECRET not in text
+        assert (await page.post(page.path(), "dispute", {"note": "x"})).status == 404
 
 
 async def test_the_page_shows_the_case_and_nothing_more_personal(page: Page) -> None:
@@ -176,6 +196,13 @@ async def test_malformed_forms_are_4xx_never_5xx(page: Page) -> None:
     form.add_field("note", b"\x00\x01", filename="x.bin")
     answer = await page.client.post(f"{path}/dispute", data=form, allow_redirects=False)
     assert answer.status == 303  # a file where a note was: no note, the dispute recorded
+    answer = await page.client.post(
+        f"{path}/dispute",
+        data=b"csrf=%ff%fe&note=%ff",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+        allow_redirects=False,
+    )
+    assert answer.status == 403  # bytes that are no text: no CSRF value
     assert (await page.get(f"{path}/plan"))[0] in (404, 405)
     assert store_read(page.dep, "arrangements_of", "C1") == []
 
@@ -225,3 +252,29 @@ async def test_a_promise_hardship_dispute_and_opt_out_are_recorded(page: Page) -
     history = store_read(page.dep, "case_history", "C1")
     sources = {e["kind"]: e["source"] for e in history.events}
     assert sources["dispute"] == "self-service" and sources["hardship"] == "self-service"
+
+
+async def test_after_max_broken_arrangements_a_plan_becomes_a_request(page: Page) -> None:
+    now = datetime.now(UTC)
+    store = page.dep.store()
+    try:
+        for _ in range(2):  # policy.toml's max_broken
+            store.add_arrangement(
+                "C1",
+                "promise",
+                [Instalment(1, TODAY, Decimal("300.00"), deadline=now)],
+                lambda _: [],
+                lambda *_: None,
+                now=now,
+                source="test",
+            )
+            store.break_overdue_arrangements(now + timedelta(days=1), now, None)
+    finally:
+        store.close()
+    first = (TODAY + timedelta(days=3)).isoformat()
+    answer = await page.post(page.path(), "plan", {"count": "3", "first": first, "every": "month"})
+    assert answer.status == 303 and "done=done_request" in answer.headers["Location"]
+    (request,) = store_read(page.dep, "arrangement_requests", now - timedelta(minutes=1))
+    assert "2 broken arrangements (max_broken 2)" in request.detail
+    states = [a.state for a in store_read(page.dep, "arrangements_of", "C1")]
+    assert states == [ArrangementState.BROKEN] * 2

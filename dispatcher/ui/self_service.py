@@ -42,6 +42,15 @@ log = logging.getLogger("dispatcher.self_service")
 
 MAX_LINKS = 10_000  # links whose requests are counted at once; the oldest forgotten past it
 HEADERS = {**SECURITY_HEADERS, "X-Robots-Tag": "noindex, nofollow"}
+# A form field at fault, named in the error summary by its label's text.
+FIELD_LABELS = {
+    "date": "promise_date",
+    "amount": "amount",
+    "count": "plan_count",
+    "first": "plan_first",
+    "every": "plan_every",
+    "channels": "opt_out_heading",
+}
 
 
 class RateLimit:
@@ -169,6 +178,7 @@ class SelfServicePage:
             "csrf": signer.csrf(token),
             "done": None,
             "problems": [],
+            "labels": FIELD_LABELS,
         }
 
     async def show(self, request: web.Request) -> web.Response:

@@ -181,6 +181,10 @@ async def test_malformed_forms_are_4xx_never_5xx(page: Page) -> None:
         answer = await page.post(path, action, data)
         assert answer.status == 422, (action, data, answer.status)
         assert "Please check the form" in await answer.text()
+    answer = await page.post(path, "plan", {"count": "x", "first": "y", "every": "month"})
+    text = await answer.text()
+    assert "<li>Number of instalments: is not a whole number from 1 to 60</li>" in text
+    assert "<li>First payment on (YYYY-MM-DD): is not a date (YYYY-MM-DD)</li>" in text
     assert (await page.post(path, "cancel-everything", {})).status == 404
     assert (await page.post(path, "plan", {"note": "x" * 20_000})).status == 413
     raw = b"\xff\xfe" * 10

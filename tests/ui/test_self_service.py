@@ -81,7 +81,7 @@ async def page(open_deployment: Deployment, monkeypatch: pytest.MonkeyPatch) -> 
 
 
 async def test_without_a_usable_secret_the_page_is_off(
-    open_deployment: Deployment, monkeypatch: pytest.MonkeyPatch
+    open_deployment: Deployment, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     monkeypatch.delenv(SECRET_ENV, raising=False)
     signer = configure(open_deployment, "https://pay.example.com")
@@ -89,6 +89,8 @@ async def test_without_a_usable_secret_the_page_is_off(
         status, text = await page.get(page.path())
         assert status == 404 and SECRET not in text
         assert (await page.post(page.path(), "dispute", {"note": "x"})).status == 404
+    (record,) = [r for r in caplog.records if r.getMessage() == "self-service page off"]
+    assert f"environment variable {SECRET_ENV} is not set" in record.fields["reason"]  # type: ignore[attr-defined]
 
 
 async def test_the_page_shows_the_case_and_nothing_more_personal(page: Page) -> None:

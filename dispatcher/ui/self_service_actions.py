@@ -10,7 +10,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from dispatcher.api.access import CoreAccess
-from dispatcher.model import ArrangementState, Case, Instalment
+from dispatcher.model import ArrangementState, Case, CaseState, Instalment
 from dispatcher.planner.arrangements import ArrangementInvalid, make_arrangement
 from dispatcher.policy.arrangements import (
     INTERVALS,
@@ -135,10 +135,22 @@ async def _try(
     return None
 
 
+# The states a person's own report may change. A dispute on a ceased, paid or closed case,
+# or hardship over a dispute, a cease or an arrangement, would lift what holds the case when
+# it ends (``resolve`` opens a disputed case; a hardship pause ends in contact): those are for
+# the team, and the page says to contact it.
+MAY_REPORT = {
+    "hardship": (CaseState.OPEN, CaseState.HARDSHIP),
+    "dispute": (CaseState.OPEN, CaseState.PLAN, CaseState.HARDSHIP, CaseState.DISPUTED),
+}
+
+
 async def record_event(core: CoreAccess, case: Case, action: str, form: Mapping[str, str]) -> str:
     """Hardship (the ladder paused ``hardship_pause``) or a dispute, with the person's note."""
     settings = core.runtime.config.dispatcher.self_service
     assert settings is not None
+    if case.state not in MAY_REPORT[action]:
+        raise Refused()
     now = core.clock()
     until = now + settings.hardship_pause if action == "hardship" else None
     try:

@@ -236,8 +236,12 @@ async def test_a_plan_within_the_bounds_is_made_beyond_them_a_request(page: Page
     assert answer.status == 409
 
 
-async def test_a_promise_hardship_dispute_and_opt_out_are_recorded(page: Page) -> None:
+async def test_hardship_a_promise_a_dispute_and_opt_outs_are_recorded(page: Page) -> None:
     path = page.path()
+    answer = await page.post(path, "hardship", {"note": "lost my job"})
+    assert answer.status == 303 and "done=done_hardship" in answer.headers["Location"]
+    case = store_read(page.dep, "get_case", "C1")
+    assert case.state is CaseState.HARDSHIP and case.paused_until is not None
     answer = await page.post(path, "promise", {"date": (TODAY + timedelta(days=7)).isoformat()})
     assert answer.status == 303 and "done=done_promise" in answer.headers["Location"]
     (promise,) = store_read(page.dep, "arrangements_of", "C1")
@@ -248,16 +252,13 @@ async def test_a_promise_hardship_dispute_and_opt_out_are_recorded(page: Page) -
     assert {(o.channel, o.contact) for o in person.opt_outs} == {("sms", None), ("email", None)}
     status, text = await page.get(path)
     assert 'id="channel-sms" name="channel_sms" value="on" checked disabled' in text
-    answer = await page.post(path, "hardship", {"note": "lost my job"})
-    assert answer.status == 303
-    case = store_read(page.dep, "get_case", "C1")
-    assert case.state is CaseState.HARDSHIP and case.paused_until is not None
     answer = await page.post(path, "dispute", {"note": "not my loan"})
     assert answer.status == 303
     assert store_read(page.dep, "get_case", "C1").state is CaseState.DISPUTED
     history = store_read(page.dep, "case_history", "C1")
     sources = {e["kind"]: e["source"] for e in history.events}
     assert sources["dispute"] == "self-service" and sources["hardship"] == "self-service"
+    assert sources["arrangement"] == "self-service"
 
 
 async def test_after_max_broken_arrangements_a_plan_becomes_a_request(page: Page) -> None:
@@ -284,3 +285,20 @@ async def test_after_max_broken_arrangements_a_plan_becomes_a_request(page: Page
     assert "2 broken arrangements (max_broken 2)" in request.detail
     states = [a.state for a in store_read(page.dep, "arrangements_of", "C1")]
     assert states == [ArrangementState.BROKEN] * 2
+
+
+async def test_a_report_that_would_lift_a_hold_is_left_to_the_team(page: Page) -> None:
+    path = page.path()
+    assert (await page.post(path, "dispute", {"note": "not mine"})).status == 303
+    # Hardship over a dispute would end in contact when its pause ends: refused.
+    answer = await page.post(path, "hardship", {"note": "x"})
+    assert answer.status == 409 and "Please contact us" in await answer.text()
+    assert store_read(page.dep, "get_case", "C1").state is CaseState.DISPUTED
+    store = page.dep.store()
+    try:
+        store.case_event("C1", "cease", now=datetime.now(UTC), source="test")
+    finally:
+        store.close()
+    # A dispute on a ceased case would reopen it once resolved: refused too.
+    assert (await page.post(path, "dispute", {"note": "x"})).status == 409
+    assert store_read(page.dep, "get_case", "C1").state is CaseState.CEASED

@@ -24,12 +24,14 @@ from dispatcher.api.access import CoreAccess
 from dispatcher.config.templates import money
 from dispatcher.links import PATH, LinkState
 from dispatcher.model import ArrangementState, Case
+from dispatcher.policy.arrangements import refusal
 from dispatcher.ui import languages
 from dispatcher.ui.forms import LANG, MAX_FORM, read_form
 from dispatcher.ui.render import SECURITY_HEADERS, package_dir, render
 from dispatcher.ui.self_service_actions import (
     ACTIONS,
     DONE,
+    MAY_REPORT,
     FormProblem,
     Refused,
     arrange,
@@ -173,6 +175,8 @@ class SelfServicePage:
             "due_date": case.due_date.isoformat(),
             "payment_url": settings.payment_url,
             "arrangement": active,
+            "may_arrange": refusal(case, balance) is None,
+            "offers": [a for a, states in MAY_REPORT.items() if case.state in states],
             "channels": [(c, c in stopped or "*" in stopped) for c in config.dispatcher.channels],
             "action_base": f"{PATH}{token}",
             "csrf": signer.csrf(token),

@@ -294,6 +294,9 @@ async def test_a_report_that_would_lift_a_hold_is_left_to_the_team(page: Page) -
     answer = await page.post(path, "hardship", {"note": "x"})
     assert answer.status == 409 and "Please contact us" in await answer.text()
     assert store_read(page.dep, "get_case", "C1").state is CaseState.DISPUTED
+    status, text = await page.get(path)
+    assert 'id="hardship-submit"' not in text and 'id="dispute-submit"' in text
+    assert 'id="plan-submit"' not in text  # no arrangement on a disputed debt
     store = page.dep.store()
     try:
         store.case_event("C1", "cease", now=datetime.now(UTC), source="test")

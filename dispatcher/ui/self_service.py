@@ -183,6 +183,7 @@ class SelfServicePage:
             "done": None,
             "problems": [],
             "labels": FIELD_LABELS,
+            "values": {},  # what a refused form had, given back
         }
 
     async def show(self, request: web.Request) -> web.Response:
@@ -217,6 +218,7 @@ class SelfServicePage:
         except FormProblem as exc:
             context = await self._context(opened, token)
             context["problems"] = exc.problems
+            context["values"] = {k: v for k, v in form.items() if k not in ("csrf", "lang")}
             return _answer(request, "self_service.html", context, 422)
         except Refused:
             return _message(request, "refused", 409)

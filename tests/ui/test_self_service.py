@@ -17,6 +17,7 @@ import pytest
 from aiohttp import FormData
 from aiohttp.test_utils import TestClient, TestServer
 
+from dispatcher.admin.explain import timeline
 from dispatcher.daemon import Daemon
 from dispatcher.daemon.web import build_app
 from dispatcher.links import LinkSigner
@@ -187,6 +188,7 @@ async def test_malformed_forms_are_4xx_never_5xx(page: Page) -> None:
     text = await answer.text()
     assert "<li>Number of instalments: is not a whole number from 1 to 60</li>" in text
     assert "<li>First payment on (YYYY-MM-DD): is not a date (YYYY-MM-DD)</li>" in text
+    assert 'placeholder="YYYY-MM-DD" required value="y"' in text  # the form given back
     assert (await page.post(path, "cancel-everything", {})).status == 404
     assert (await page.post(path, "plan", {"note": "x" * 20_000})).status == 413
     raw = b"\xff\xfe" * 10
@@ -221,6 +223,12 @@ async def test_a_plan_within_the_bounds_is_made_beyond_them_a_request(page: Page
     assert store_read(page.dep, "arrangements_of", "C1") == []
     (request,) = store_read(page.dep, "arrangement_requests", datetime(2000, 1, 1, tzinfo=UTC))
     assert request.case_id == "C1" and request.source == "self-service"
+    history = store_read(page.dep, "case_history", "C1")
+    story = [f"{what} {detail}" for _, _, what, detail in timeline(history)]
+    assert (
+        "event arrangement_request by self-service: plan proposed on the person's page: "
+        "12.50 CNY by " in story[-1]
+    ), story  # what explain and the console's case page show
     assert "24 instalments: at most 12 allowed" in request.detail
     answer = await page.post(path, "plan", {"count": "3", "first": first, "every": "month"})
     assert answer.status == 303 and "done=done_plan" in answer.headers["Location"]

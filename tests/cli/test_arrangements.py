@@ -1,5 +1,5 @@
 """``dispatcher arrangement make|list|cancel|requests`` and ``dispatcher payment`` on the
-deployment's real store: what they print, exit 1 with the field and value for bad input or a
+example deployment's real store: what they print, exit 1 with the field and value for bad input or a
 case that allows none, and ``status`` counting arrangements by state."""
 
 from __future__ import annotations

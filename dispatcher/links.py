@@ -82,7 +82,8 @@ class LinkSigner:
     def check(self, token: str, now: datetime) -> LinkCheck:
         """What ``token`` is at ``now``; the tag is compared in constant time."""
         parts = token.split(".") if len(token) <= _MAX_TOKEN else []
-        if len(parts) != 3 or not parts[1].isdigit() or len(parts[1]) > 7:
+        # ASCII digits only: str.isdigit() also takes other scripts' digits ("٣").
+        if len(parts) != 3 or not (parts[1].isascii() and parts[1].isdigit()) or len(parts[1]) > 7:
             return LinkCheck(LinkState.ALTERED)
         payload = f"{parts[0]}.{parts[1]}"
         try:

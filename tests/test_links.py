@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dispatcher.config.dispatcher_file import SelfServiceSettings
 from dispatcher.links import LinkSigner, LinkState, build_signer
@@ -53,6 +55,8 @@ def _changed(token: str) -> list[str]:
         "..",
         "x" * 5000,
         f"{case}.{day}.%%%%",
+        f"{case}.{day[:-1]}٣.{tag}",  # a digit of another script
+        f"é{case}.{day}.{tag}",
     ]
 
 
@@ -97,3 +101,14 @@ def test_the_settings_refuse_a_written_secret_and_bad_urls() -> None:
     for url in ("pay.example.com", "ftp://x", "https://", "https://a b"):
         with pytest.raises(ValueError, match="not an http"):
             SelfServiceSettings(base_url=url, secret="${X}")
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(max_size=120), st.sampled_from(["", ".", ".1."]))
+def test_any_text_is_read_without_error_and_none_is_valid(text: str, joint: str) -> None:
+    token = SIGNER.token("C-17", date(2026, 4, 9))
+    for candidate in (text, text + joint + text, token[: len(text)] + text):
+        if candidate == token:
+            continue
+        assert SIGNER.check(candidate, NOW).state is LinkState.ALTERED
+        assert not SIGNER.csrf_ok(token, candidate)

@@ -15,10 +15,10 @@ from typing import Any, Literal, TypeVar
 from pydantic import Field, model_validator
 
 from dispatcher.api.call import Answer, Call
-from dispatcher.api.models import AMOUNT_PATTERN, CaseView, _Request, _Response
+from dispatcher.api.models import AMOUNT_PATTERN, ArrangementView, CaseView, _Request, _Response
 from dispatcher.api.problems import ApiProblem, FieldError, invalid
-from dispatcher.api.views import case_view
-from dispatcher.model import Arrangement, Case
+from dispatcher.api.views import arrangement_view, case_view
+from dispatcher.model import Case
 from dispatcher.planner.arrangements import ArrangementInvalid, make_arrangement
 from dispatcher.policy.arrangements import Proposed, money_problem
 from dispatcher.store.api import UnknownCase
@@ -66,23 +66,6 @@ class PaymentBody(_Request):
     reference: str = Field(min_length=1, max_length=128)
 
 
-class InstalmentView(_Response):
-    number: int
-    due: dt.date
-    amount: str
-    paid: str
-    settled: bool
-
-
-class ArrangementView(_Response):
-    id: int
-    kind: str
-    state: str
-    created_at: dt.datetime
-    reason: str | None
-    instalments: list[InstalmentView]
-
-
 class ArrangementResult(_Response):
     arrangement: ArrangementView
     case: CaseView
@@ -99,26 +82,6 @@ class PaymentResultView(_Response):
     duplicate: bool
     case_paid: bool
     arrangement: ArrangementView | None
-
-
-def arrangement_view(arrangement: Arrangement) -> ArrangementView:
-    return ArrangementView(
-        id=arrangement.id,
-        kind=arrangement.kind,
-        state=arrangement.state.value,
-        created_at=arrangement.created_at,
-        reason=arrangement.reason,
-        instalments=[
-            InstalmentView(
-                number=i.number,
-                due=i.due,
-                amount=str(i.amount),
-                paid=str(i.paid),
-                settled=i.settled,
-            )
-            for i in arrangement.instalments
-        ],
-    )
 
 
 def _proposed(body: ArrangementBody) -> list[Proposed]:

@@ -226,6 +226,23 @@ class HistoryEntry(_Response):
     detail: str
 
 
+class InstalmentView(_Response):
+    number: int
+    due: date
+    amount: str
+    paid: str
+    settled: bool
+
+
+class ArrangementView(_Response):
+    id: int
+    kind: str
+    state: str
+    created_at: datetime
+    reason: str | None
+    instalments: list[InstalmentView]
+
+
 class CaseDetail(_Response):
     """A case with its person, its reminders (those still to come first) and its whole
     decision history, as ``dispatcher explain`` shows it."""
@@ -235,6 +252,7 @@ class CaseDetail(_Response):
     time_zone: str = Field(description="the zones the policy judges this person in, and why")
     upcoming: list[ReminderView]
     reminders: list[ReminderView]
+    arrangements: list[ArrangementView] = Field(description="oldest first")
     history: list[HistoryEntry]
 
 

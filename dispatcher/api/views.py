@@ -6,15 +6,17 @@ from dataclasses import asdict
 
 from dispatcher.admin.explain import timeline, zone_note
 from dispatcher.api.models import (
+    ArrangementView,
     CaseDetail,
     CaseView,
     ContactView,
     HistoryEntry,
+    InstalmentView,
     OptOutView,
     PersonView,
     ReminderView,
 )
-from dispatcher.model import Case, Person, Reminder, ReminderState
+from dispatcher.model import Arrangement, Case, Person, Reminder, ReminderState
 from dispatcher.privacy import mask, mask_contact, mask_name
 from dispatcher.store.api import CaseHistory
 
@@ -80,5 +82,26 @@ def case_detail(history: CaseHistory, fallback_timezone: str, *, personal_data: 
         time_zone=zone_note(history, fallback_timezone),
         upcoming=upcoming,
         reminders=reminders,
+        arrangements=[arrangement_view(a) for a in history.arrangements],
         history=history_view(history),
+    )
+
+
+def arrangement_view(arrangement: Arrangement) -> ArrangementView:
+    return ArrangementView(
+        id=arrangement.id,
+        kind=arrangement.kind,
+        state=arrangement.state.value,
+        created_at=arrangement.created_at,
+        reason=arrangement.reason,
+        instalments=[
+            InstalmentView(
+                number=i.number,
+                due=i.due,
+                amount=str(i.amount),
+                paid=str(i.paid),
+                settled=i.settled,
+            )
+            for i in arrangement.instalments
+        ],
     )

@@ -1,5 +1,5 @@
-"""``dispatcher arrangement make|cancel|list`` and ``dispatcher payment``: a promise to pay or
-an instalment plan on a case, and money received on it, as the API records them. A case
+"""``dispatcher arrangement make|cancel|list|requests`` and ``dispatcher payment``: a promise
+to pay or an instalment plan on a case, and money received on it, as the API records them. A case
 that allows none (disputed, ceased, paid) or terms out of policy.toml's bounds: exit 1 with
 the field and the value."""
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -162,6 +162,24 @@ def list_(ctx: click.Context, case_id: str) -> None:
         out.print(describe(item, case.currency), markup=False)
     if not found:
         out.print("no arrangements", markup=False)
+
+
+@arrangement.command("requests")
+@click.option("--days", default=30, show_default=True, type=click.IntRange(1, 36_500))
+@click.pass_context
+def requests(ctx: click.Context, days: int) -> None:
+    """Terms people proposed on their own page that were not accepted at once (beyond the
+    bounds, or after too many broken arrangements), for the team to answer; oldest first."""
+    _, store = store_or_exit(ctx.obj["config"])
+    try:
+        found = store.arrangement_requests(utc_now() - timedelta(days=days))
+    finally:
+        store.close()
+    for item in found:
+        line = f"{item.at:%Y-%m-%d %H:%M} UTC  case {item.case_id}  ({item.source}): {item.detail}"
+        out.print(printable(line), markup=False)
+    if not found:
+        out.print(f"no requests in the last {days} days", markup=False)
 
 
 @click.command()

@@ -104,6 +104,36 @@ class ApiSettings(StrictModel):
         return value
 
 
+class SelfServiceSettings(StrictModel):
+    """The person's own page (``/s/<token>``): the links templates get as
+    ``self_service_url``, signed with ``secret`` and valid ``link_days`` days; what the page
+    offers (a hardship report pauses the ladder ``hardship_pause``); the lender's own payment
+    page (``payment_url``, shown as a link: the page takes no card data); at most
+    ``max_requests`` requests per link per ``per`` (past that: 429)."""
+
+    base_url: str
+    secret: SecretReference
+    link_days: int = Field(30, ge=1, le=366)
+    company: str = ""  # shown on the page; default template_vars.company
+    payment_url: str = ""
+    hardship_pause: Annotated[
+        Duration, at_least(timedelta(days=1), "a hardship report pauses the ladder this long")
+    ] = timedelta(days=30)
+    max_requests: int = Field(30, ge=1, le=10_000)
+    per: Annotated[
+        Duration, at_least(timedelta(seconds=1), "requests per link are counted over this")
+    ] = timedelta(minutes=10)
+
+    @field_validator("base_url", "payment_url")
+    @classmethod
+    def _url(cls, value: str, info: Any) -> str:
+        if info.field_name == "payment_url" and not value:
+            return value
+        if not re.match(r"^https?://[^\s/?#]+(/[^\s?#]*)?\Z", value):
+            raise ValueError(f"{shown(value)} is not an http(s) URL (e.g. https://pay.example.com)")
+        return value.rstrip("/") if info.field_name == "base_url" else value
+
+
 @dataclass(frozen=True)
 class RetryRule:
     """How a reminder refused for a temporary reason goes back to the queue: after
@@ -184,6 +214,7 @@ class DispatcherFile(StrictModel):
     log: LogSettings = Field(default_factory=LogSettings)
     http: HttpSettings = Field(default_factory=HttpSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
+    self_service: SelfServiceSettings | None = None
     status_interval: Annotated[
         Duration, at_least(timedelta(milliseconds=100), "the status is refreshed this often")
     ] = timedelta(seconds=10)

@@ -66,6 +66,7 @@ def check_template_rules(
     policy = config.policy
     allowed_vars = set(policy.limited_content_vars)
     problems: list[Problem] = []
+    ladder_templates = _ladder_templates(config)
     for channel, name in _steps(config):
         cease_flags: dict[str, Any] = {}
         state_lists: dict[str, Any] = {}
@@ -97,6 +98,8 @@ def check_template_rules(
                         "(who approved it, and when)",
                     )
                 )
+            ladder = (channel, name) in ladder_templates
+            problems.extend(_context_names(config, templates, path, shown, key, ladder))
             if channel in policy.voicemail_channels:
                 problems.extend(_limited_content(templates, path, shown, key, allowed_vars))
             voicemail = meta.get("voicemail")
@@ -190,6 +193,47 @@ def _voicemail_of(
     yield from _limited_content(
         templates, path, f"templates/{path}", path.removesuffix(".j2"), allowed
     )
+
+
+def _ladder_templates(config: Config) -> set[tuple[str, str]]:
+    """(channel, template) named by a step of a schedule other than the arrangements'."""
+    own = config.schedules.arrangements.schedule
+    return {
+        (step.channel, step.template)
+        for name, schedule in config.schedules.schedules.items()
+        if name != own
+        for step in schedule.steps
+    }
+
+
+def _context_names(
+    config: Config, templates: Any, path: str, shown: str, key: str, ladder: bool
+) -> Iterator[Problem]:
+    """Variables a template reads that its reminders will not have: ``self_service_url``
+    without ``[self_service]``, ``instalment`` outside the arrangements' schedule — each
+    would fail at every send."""
+    try:
+        source = templates.env.loader.get_source(templates.env, path)[0]
+        used = _used_names(templates.env.parse(source))
+    except TemplateError:
+        return  # reported by the rendering check
+    if config.dispatcher.self_service is None and "self_service_url" in used:
+        yield Problem(
+            shown,
+            1,
+            key,
+            "uses self_service_url, but dispatcher.toml has no [self_service] (base_url, "
+            "secret): the link cannot be made",
+        )
+    if ladder and any(name.split(".")[0] == "instalment" for name in used):
+        yield Problem(
+            shown,
+            1,
+            key,
+            "uses instalment, which only the reminders of the arrangements' schedule "
+            "([arrangements] schedule in schedules.toml) have; a step of another schedule "
+            "names this template",
+        )
 
 
 def _limited_content(

@@ -108,6 +108,15 @@ def sample_context() -> dict[str, Any]:
             "days_overdue": 7,
         },
         "reminder": {"id": 0, "step": "1", "channel": "sample", "schedule": "sample"},
+        "instalment": {
+            "number": 1,
+            "of": 3,
+            "due": date(2026, 2, 1),
+            "amount": "100.00",
+            "paid": "0",
+            "left": "100.00",
+        },
+        "self_service_url": "https://pay.example.com/s/SAMPLE",
     }
 
 

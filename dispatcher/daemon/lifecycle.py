@@ -125,6 +125,7 @@ class Daemon:
 
     async def _start_and_run(self) -> int:
         runtime = self.runtime
+        runtime.self_service  # noqa: B018  (its secret read now: a problem logged at start)
         await recover_last_run(self.store_thread, runtime, self.node, self.clock())
         for name, channel in runtime.channels.items():
             channel.attach(self.services)
@@ -357,6 +358,7 @@ class Daemon:
 
     def _swap_in(self, new: Runtime) -> None:
         self.runtime = new
+        new.self_service  # noqa: B018  (the new secret read now, its problem logged)
         if self.dispatcher:
             self.dispatcher.runtime = new
         if self.scheduler:

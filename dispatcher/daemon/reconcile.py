@@ -157,7 +157,8 @@ class Reconciler:
                 contact=chosen,
             )
             try:
-                out[ctx.attempt_id] = compose(claim, runtime.config.templates)
+                signer = runtime.self_service[0]
+                out[ctx.attempt_id] = compose(claim, runtime.config.templates, signer, now)
             except (TemplateNotFound, jinja2.TemplateError):
                 continue  # the template changed since: nothing to resend it with
         return out

@@ -1,8 +1,8 @@
 """The daemon's HTTP server (aiohttp): health, readiness and Prometheus metrics (also as
 Alertmanager names them: ``/-/healthy``, ``/-/ready``), the operator's ``/-/reload`` and
 ``/-/status`` (``control``), the ``/v1/`` API (``dispatcher.api``), the operator console under
-``/ui/`` (``dispatcher.ui``), and the routes plugins add through the ``register_routes`` hook
-(webhooks, unsubscribe links).
+``/ui/`` (``dispatcher.ui``), the person's own page under ``/s/``, and the routes plugins
+add through the ``register_routes`` hook (webhooks, unsubscribe links).
 
 The server starts before READY=1 so systemd only calls the service ready once it answers.
 """
@@ -24,6 +24,7 @@ from dispatcher.daemon.control import Control, mount_control
 from dispatcher.metrics import Metrics
 from dispatcher.services import Services
 from dispatcher.ui.app import mount_console
+from dispatcher.ui.self_service import mount_self_service
 
 log = logging.getLogger("dispatcher.web")
 
@@ -84,6 +85,7 @@ def build_app(
         if control is not None:
             mount_control(app, control, lambda: core.runtime, books)
         mount_console(app, core)
+        mount_self_service(app, core)
         core.runtime.plugins.manager.hook.register_routes(app=app, services=plugin_services(core))
     return app
 

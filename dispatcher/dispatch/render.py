@@ -3,18 +3,25 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from dispatcher.channel import Message
 from dispatcher.config.templates import TemplateSet
+from dispatcher.links import LinkSigner
 from dispatcher.store.api import Claim
 
 
-def render_context(claim: Claim) -> dict[str, Any]:
+def render_context(
+    claim: Claim, signer: LinkSigner | None = None, now: datetime | None = None
+) -> dict[str, Any]:
+    """The template's variables; ``instalment`` on an arrangement's reminder, and
+    ``self_service_url`` when the person's page is configured (``signer``): a template naming
+    either without it fails, as any unknown name."""
     person, case, reminder = claim.person, claim.case, claim.reminder
     first_name = person.name.split()[0] if person.name.split() else person.name
     days_overdue = (reminder.due_at.date() - case.due_date).days
-    return {
+    context: dict[str, Any] = {
         "person": {
             "id": person.id,
             "name": person.name,
@@ -35,14 +42,32 @@ def render_context(claim: Claim) -> dict[str, Any]:
             "schedule": reminder.schedule,
         },
     }
+    if claim.instalment is not None:  # a reminder of an arrangement
+        part = claim.instalment
+        context["instalment"] = {
+            "number": part.number,
+            "of": claim.instalments,
+            "due": part.due,
+            "amount": str(part.amount),
+            "paid": str(part.paid),
+            "left": str(part.amount - part.paid),
+        }
+    if signer is not None and now is not None:
+        context["self_service_url"] = signer.url(case.id, now)
+    return context
 
 
-def compose(claim: Claim, templates: TemplateSet) -> Message:
+def compose(
+    claim: Claim,
+    templates: TemplateSet,
+    signer: LinkSigner | None = None,
+    now: datetime | None = None,
+) -> Message:
     """``claim``'s message, from its template in the person's locale; raises
     ``TemplateNotFound`` or a ``jinja2.TemplateError`` when it cannot be rendered."""
     reminder = claim.reminder
     rendered = templates.render(
-        reminder.channel, reminder.template, claim.person.locale, render_context(claim)
+        reminder.channel, reminder.template, claim.person.locale, render_context(claim, signer, now)
     )
     return Message(
         attempt_id=claim.attempt_id,

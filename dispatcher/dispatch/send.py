@@ -116,7 +116,8 @@ class Sender:
                 self._clock(),
             )
         try:
-            message = compose(claim, runtime.config.templates)
+            signer = runtime.self_service[0]
+            message = compose(claim, runtime.config.templates, signer, self._clock())
         except (TemplateNotFound, jinja2.TemplateError) as exc:
             log.error(
                 "template failed",

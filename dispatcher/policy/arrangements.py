@@ -5,10 +5,11 @@ instalments. Pure: the balance and today's date are passed in."""
 
 from __future__ import annotations
 
+import calendar
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
-from decimal import Decimal, InvalidOperation
+from datetime import date, timedelta
+from decimal import ROUND_DOWN, Decimal, InvalidOperation
 
 from dispatcher.config.policy_file import ArrangementBounds
 from dispatcher.model import Case, CaseState
@@ -127,3 +128,32 @@ def plan_problems(
     if not problems and total > balance:
         problems.append((where, f"the instalments total {total}, more than the balance {balance}"))
     return problems
+
+
+# How often a plan proposed on the person's page falls due: each a step from the first date.
+INTERVALS = ("week", "fortnight", "month")
+
+
+def _step(first: date, index: int, every: str) -> date:
+    if every == "week":
+        return first + timedelta(weeks=index)
+    if every == "fortnight":
+        return first + timedelta(weeks=2 * index)
+    month = first.month - 1 + index
+    year, month = first.year + month // 12, month % 12 + 1
+    # The 31st falls on a shorter month's last day.
+    day = min(first.day, calendar.monthrange(year, month)[1])
+    return date(year, month, day)
+
+
+def equal_instalments(total: Decimal, count: int, first: date, every: str) -> list[Proposed]:
+    """``total`` in ``count`` instalments from ``first``, one each ``every`` (``INTERVALS``):
+    equal amounts to the cent, the last taking what is left."""
+    if count < 1 or every not in INTERVALS:
+        raise ValueError(f"count {count}, every {every!r}")
+    each = (total / count).quantize(Decimal("0.01"), rounding=ROUND_DOWN)
+    last = total - each * (count - 1)
+    return [
+        Proposed(_step(first, index, every), each if index < count - 1 else last)
+        for index in range(count)
+    ]

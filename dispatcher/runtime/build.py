@@ -4,6 +4,7 @@ policy compiled. The daemon swaps a whole Runtime on reload, never parts of one.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from dispatcher.config.dispatcher_file import RetryRule
 from dispatcher.config.load import RULE_KEYS, read_config
 from dispatcher.config.template_rules import ALLOWED_STATES, check_template_rules
 from dispatcher.config.templates import split_template_path
+from dispatcher.links import LinkSigner, build_signer
 from dispatcher.policy import ChannelTraits, Policy, compile_policy
 from dispatcher.runtime.plugins import Plugins, load_plugins
 from dispatcher.runtime.versions import config_version, policy_version
@@ -34,6 +36,12 @@ class Runtime:
         built = self.channels.get(channel)
         defaults = type(built).retry_defaults if built is not None else {}
         return self.config.dispatcher.retry_rule(channel, defaults)
+
+    @cached_property
+    def self_service(self) -> tuple[LinkSigner | None, str | None]:
+        """The signer of the person's own page's links, or None and why: its secret is read
+        once per config (a rotated secret takes effect with the reload)."""
+        return build_signer(self.config.dispatcher.self_service)
 
     @property
     def resend_on_unknown(self) -> list[str]:

@@ -19,6 +19,7 @@ from dispatcher.model import (
     ContactKind,
     ContactPoint,
     Decision,
+    Instalment,
     Outcome,
     Person,
     Reminder,
@@ -117,6 +118,9 @@ class Claim:
     attempt_id: str
     contact: ContactPoint
     history: tuple[Attempt, ...] = ()
+    # Of a reminder of an arrangement: its instalment, and how many the arrangement has.
+    instalment: Instalment | None = None
+    instalments: int = 0
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ case's ladder resumed where it stood. Every change is a row of the case's events
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 
@@ -23,9 +24,11 @@ from dispatcher.model import (
 )
 from dispatcher.store import events
 from dispatcher.store import schema as t
-from dispatcher.store.api import UnknownCase
+from dispatcher.store.api import Claim, UnknownCase
 from dispatcher.store.arrangements_api import (
+    REQUEST_EVENT,
     ArrangementRefused,
+    ArrangementRequest,
     BrokenArrangement,
     InstalmentRemindersFn,
     PaymentResult,
@@ -70,8 +73,8 @@ def record(
     )
 
 
-def _load(conn: Connection, rows: Sequence[object]) -> list[Arrangement]:
-    ids = [row.id for row in rows]  # type: ignore[attr-defined]
+def _instalments(conn: Connection, ids: Sequence[int]) -> dict[int, list[Instalment]]:
+    """The instalments of each arrangement of ``ids``, in order."""
     i = t.instalments.c
     parts: dict[int, list[Instalment]] = {aid: [] for aid in ids}
     if ids:
@@ -80,6 +83,12 @@ def _load(conn: Connection, rows: Sequence[object]) -> list[Arrangement]:
             parts[r.arrangement_id].append(
                 Instalment(r.number, r.due, Decimal(r.amount), Decimal(r.paid), r.deadline)
             )
+    return parts
+
+
+def _load(conn: Connection, rows: Sequence[object]) -> list[Arrangement]:
+    ids = [row.id for row in rows]  # type: ignore[attr-defined]
+    parts = _instalments(conn, ids)
     return [
         Arrangement(
             row.id,  # type: ignore[attr-defined]
@@ -178,6 +187,50 @@ def add(
     made = active(conn, case_id)
     assert made is not None
     return made
+
+
+def request(conn: Connection, case_id: str, detail: str, now: datetime, source: str) -> None:
+    _case(conn, case_id)
+    record(conn, case_id, REQUEST_EVENT, detail, now, source)
+
+
+def requests(conn: Connection, since: datetime) -> list[ArrangementRequest]:
+    e = t.case_events.c
+    query = (
+        select(e.case_id, e.at, e.source, e.detail)
+        .where(e.kind == REQUEST_EVENT, e.at >= since)
+        .order_by(e.at, e.id)
+    )
+    return [
+        ArrangementRequest(r.case_id, r.at, r.source, r.detail or "") for r in conn.execute(query)
+    ]
+
+
+def with_instalments(conn: Connection, claims: Sequence[Claim]) -> list[Claim]:
+    """``claims`` with, on each of an arrangement's reminder (step
+    ``<arrangement>/<instalment>/<step>``), the instalment it is for and how many there are."""
+    ids = sorted({_instalment_key(c.reminder.step)[0] for c in claims if _is_instalment(c)})
+    if not ids:
+        return list(claims)
+    found = _instalments(conn, ids)
+    out = []
+    for claim in claims:
+        if _is_instalment(claim):
+            aid, number = _instalment_key(claim.reminder.step)
+            parts = found.get(aid, [])
+            part = next((x for x in parts if x.number == number), None)
+            claim = replace(claim, instalment=part, instalments=len(parts))
+        out.append(claim)
+    return out
+
+
+def _is_instalment(claim: Claim) -> bool:
+    return claim.reminder.schedule == ARRANGEMENT_SCHEDULE and claim.reminder.step.count("/") >= 2
+
+
+def _instalment_key(step: str) -> tuple[int, int]:
+    aid, number, _ = step.split("/", 2)
+    return int(aid), int(number)
 
 
 def _of_arrangement(aid: int, number: int | None = None) -> ColumnElement[bool]:

@@ -47,6 +47,21 @@ class PaymentResult:
 
 
 @dataclass(frozen=True)
+class ArrangementRequest:
+    """Terms a person proposed that could not be accepted at once (beyond the bounds, or
+    after too many broken arrangements), kept for the team to answer."""
+
+    case_id: str
+    at: datetime
+    source: str
+    detail: str
+
+
+# The case event that records such a request (``explain`` shows it in the case's history).
+REQUEST_EVENT = "arrangement_request"
+
+
+@dataclass(frozen=True)
 class BrokenArrangement:
     case_id: str
     arrangement_id: int
@@ -114,6 +129,15 @@ class ArrangementsApi(abc.ABC):
     @abc.abstractmethod
     def active_arrangements(self) -> list[Arrangement]:
         """Every active arrangement, in id order (``simulate`` plays them forward)."""
+
+    @abc.abstractmethod
+    def request_arrangement(self, case_id: str, detail: str, *, now: datetime, source: str) -> None:
+        """Record terms proposed for the team to answer (nothing about the case changes);
+        ``UnknownCase`` when there is no such case."""
+
+    @abc.abstractmethod
+    def arrangement_requests(self, since: datetime) -> list[ArrangementRequest]:
+        """The requests recorded at or after ``since``, oldest first."""
 
     @abc.abstractmethod
     def arrangement_counts(self) -> dict[str, int]:

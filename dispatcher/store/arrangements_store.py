@@ -14,6 +14,7 @@ from sqlalchemy import Connection
 from dispatcher.model import Arrangement, Instalment
 from dispatcher.store import arrangements
 from dispatcher.store.arrangements_api import (
+    ArrangementRequest,
     ArrangementsApi,
     BrokenArrangement,
     InstalmentRemindersFn,
@@ -81,6 +82,14 @@ class SqlArrangements(ArrangementsApi):
     def active_arrangements(self) -> list[Arrangement]:
         with self._read() as conn:
             return arrangements.active_all(conn)
+
+    def request_arrangement(self, case_id: str, detail: str, *, now: datetime, source: str) -> None:
+        with self._write() as conn:
+            arrangements.request(conn, case_id, detail, now, source)
+
+    def arrangement_requests(self, since: datetime) -> list[ArrangementRequest]:
+        with self._read() as conn:
+            return arrangements.requests(conn, since)
 
     def arrangement_counts(self) -> dict[str, int]:
         with self._read() as conn:

@@ -25,6 +25,7 @@ from dispatcher.model import (
 )
 from dispatcher.store import schema as t
 from dispatcher.store.api import Claim, ClaimBatch, DecideFn
+from dispatcher.store.arrangements import with_instalments
 from dispatcher.store.bulk import execute_many
 from dispatcher.store.candidates import due_reminders
 from dispatcher.store.dialect import Dialect
@@ -57,6 +58,7 @@ def claim_due(
     cases = cases_by_id(conn, list({r.case_id for r in due}))
     history = history_by_person(conn, person_ids, now - lookback)
     batch = decide_due(due, people, cases, history, decide, now, policy_version)
+    batch.claims[:] = with_instalments(conn, batch.claims)
     # A claim lost in a database crash sent nothing: nothing goes to a channel before its
     # confirmation commits, and that commit waits for the disk, this claim included.
     dialect.commit_without_flush(conn)

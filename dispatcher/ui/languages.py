@@ -157,13 +157,16 @@ def other(language: str) -> str:
     return "en" if language == "zh-CN" else "zh-CN"
 
 
-def translator(language: str) -> Callable[[str], str]:
-    """``t(key)``: the text of ``key`` in ``language`` (the key itself when unknown, so a
-    missing text shows rather than fails)."""
+def translator(
+    language: str, texts: dict[str, tuple[str, str]] | None = None
+) -> Callable[[str], str]:
+    """``t(key)``: the text of ``key`` in ``language`` from ``texts`` (the console's by
+    default; the key itself when unknown, so a missing text shows rather than fails)."""
     column = LANGUAGES.index(language)
+    book = _TEXTS if texts is None else texts
 
     def t(key: str) -> str:
-        texts = _TEXTS.get(key)
+        texts = book.get(key)
         return texts[column] if texts else key
 
     return t

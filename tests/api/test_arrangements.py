@@ -58,6 +58,14 @@ async def test_a_plan_is_made_listed_paid_and_cancelled(api: Api) -> None:
         "POST", "/v1/cases/C1/arrangements:cancel", json={"reason": "the person asked"}
     )
     assert status == 200, cancelled
+    status, detail = await api.call("GET", "/v1/cases/C1", token="reader")
+    assert status == 200
+    [shown] = detail["arrangements"]
+    assert (shown["state"], shown["reason"]) == ("cancelled", "the person asked")
+    assert [(i["amount"], i["paid"]) for i in shown["instalments"]] == [
+        ("100.00", "100.00"),
+        ("100.00", "0"),
+    ]
     assert cancelled["arrangement"]["state"] == "cancelled"
     assert cancelled["case"]["state"] == "open"
     status, listed = await api.call("GET", "/v1/cases/C1/arrangements", token="reader")

@@ -1,5 +1,5 @@
-"""``dispatcher arrangement make|list|cancel`` and ``dispatcher payment`` on the example
-deployment's real store: what they print, exit 1 with the field and value for bad input or a
+"""``dispatcher arrangement make|list|cancel|requests`` and ``dispatcher payment`` on the
+example deployment's real store: what they print, exit 1 with the field and value for bad input or a
 case that allows none, and ``status`` counting arrangements by state."""
 
 from __future__ import annotations
@@ -125,3 +125,25 @@ def test_import_makes_arrangements_and_records_payments_row_by_row(
     assert "arrangement 1 (plan): active; 1: 150.00 CNY by" in listed.stdout
     assert "(paid 100.00)" in listed.stdout
     assert "no arrangements" in dep.cli("arrangement", "list", "C2").stdout
+
+
+def test_requests_for_the_team_are_listed_within_the_days_asked(deployment: Deployment) -> None:
+    dep = deployment
+    _case(dep)
+    empty = dep.cli("arrangement", "requests")
+    assert empty.returncode == 0 and "no requests in the last 30 days" in empty.stdout
+    store = dep.store()
+    try:
+        long_ago = datetime.now(UTC) - timedelta(days=40)
+        store.request_arrangement("C1", "plan proposed: old", now=long_ago, source="self-service")
+        store.request_arrangement(
+            "C1", "plan proposed: \x1b[31mnew", now=datetime.now(UTC), source="self-service"
+        )
+    finally:
+        store.close()
+    listed = dep.cli("arrangement", "requests")
+    assert listed.returncode == 0 and "case C1  (self-service): plan proposed:" in listed.stdout
+    assert "new" in listed.stdout and "old" not in listed.stdout and "\x1b" not in listed.stdout
+    assert "old" in dep.cli("arrangement", "requests", "--days", "41").stdout
+    bad = dep.cli("arrangement", "requests", "--days", "0")
+    assert bad.returncode == 2 and "--days" in bad.stderr

@@ -136,3 +136,30 @@ def test_the_limited_content_variables_are_configurable(config_dir: Path) -> Non
     )
     code, output = check(config_dir)
     assert code == 0, output
+
+
+def first_notice_with(config_dir: Path, locale: str, line: str) -> tuple[int, str]:
+    """``check`` once the ladder's first notice in ``locale`` ends with ``line``."""
+    path = config_dir / f"templates/sms/first_notice.{locale}.j2"
+    path.write_text(path.read_text() + f"\n{line}\n")
+    return check(config_dir)
+
+
+def test_a_template_with_the_persons_link_needs_the_page_configured(config_dir: Path) -> None:
+    code, output = first_notice_with(config_dir, "en", "Your page: {{ self_service_url }}")
+    assert code == 1 and "templates/sms/first_notice.en.j2:1: sms/first_notice.en:" in output
+    assert "uses self_service_url, but dispatcher.toml has no [self_service]" in output
+    settings = config_dir / "dispatcher.toml"
+    settings.write_text(
+        settings.read_text()
+        + '\n[self_service]\nbase_url = "https://pay.example.com"\nsecret = "${SS_SECRET}"\n'
+    )
+    code, output = check(config_dir)
+    assert code == 0, output
+
+
+def test_only_the_arrangements_templates_may_name_the_instalment(config_dir: Path) -> None:
+    code, output = first_notice_with(config_dir, "zh-CN", "{{ instalment.amount }}")
+    assert code == 1 and "templates/sms/first_notice.zh-CN.j2:1: sms/first_notice.zh-CN:" in output
+    assert "uses instalment, which only the reminders of the arrangements' schedule" in output
+    assert "instalment_reminder" not in output  # the arrangements' own template uses it freely

@@ -147,6 +147,12 @@ def test_a_missed_instalment_breaks_the_plan_and_the_ladder_resumes(tokens: Depl
         "2/before": ("2026-03-14", "10:00"),
         "2/due": ("2026-03-17", "09:00"),
     }
+    # Each says which instalment, how much is left of it, and when.
+    bodies = [m["body"] for m in dep.outbox_lines() if m["template"] == "instalment_reminder"]
+    assert any(
+        "instalment 2 of 3 under the plan you agreed, 100.00 CNY, is due on 2026-03-17" in b
+        for b in bodies
+    ), bodies
     # The whole story in explain: the arrangement, its payment, its break and why.
     story = [f"{what} {detail}" for _, _, what, detail in timeline(history)]
     for needle in (

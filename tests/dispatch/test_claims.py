@@ -15,6 +15,7 @@ from dispatcher.dispatch.claims import observe_decisions
 from dispatcher.dispatch.counters import Counters
 from dispatcher.dispatch.render import render_context
 from dispatcher.hookspecs import hookimpl
+from dispatcher.links import LinkSigner, LinkState
 from dispatcher.metrics import Metrics
 from dispatcher.model import Attempt, Case, Decision, Person, Reason, Reminder, Verdict
 from dispatcher.runtime.plugins import load_plugins
@@ -63,6 +64,15 @@ def test_a_template_sees_the_first_name_and_the_days_overdue(store: Store) -> No
     assert context["person"]["first_name"] == "Name"
     assert context["case"]["days_overdue"] == 28  # due 1 Nov, reminded 29 Nov
     assert (context["reminder"]["channel"], context["reminder"]["step"]) == ("sms", "0")
+    assert "self_service_url" not in context  # no [self_service]: a template naming it fails
+
+
+def test_a_template_sees_the_cases_own_signed_link(store: Store) -> None:
+    [claim] = claimed(store, 1)
+    signer = LinkSigner(b"k" * 32, "https://pay.example.com", 30)
+    url = render_context(claim, signer, NOW)["self_service_url"]
+    check = signer.check(url.removeprefix("https://pay.example.com/s/"), NOW)
+    assert (check.state, check.case_id) == (LinkState.VALID, claim.case.id)
 
 
 def test_a_claim_coalesce_longer_than_a_second_is_refused_and_zero_turns_it_off() -> None:

@@ -1,0 +1,92 @@
+"""The person's own page in English and Simplified Chinese: key → (English, 简体中文)."""
+
+from __future__ import annotations
+
+TEXTS: dict[str, tuple[str, str]] = {
+    "title": ("Your account", "您的账户"),
+    "company": ("Company", "公司"),
+    "reference": ("Case reference", "案件编号"),
+    "balance": ("Balance", "余额"),
+    "due_date": ("Due date", "到期日"),
+    "pay_online": ("Pay on our payment page", "前往我们的付款页面付款"),
+    "your_arrangement": ("Your arrangement", "您的还款安排"),
+    "instalment": ("Instalment", "期数"),
+    "amount": ("Amount", "金额"),
+    "by": ("Due by", "截止日期"),
+    "paid": ("Paid", "已付"),
+    "promise_heading": ("Promise to pay by a date", "承诺在某日前付款"),
+    "promise_date": ("I will pay by (YYYY-MM-DD)", "我将在此日期前付款（YYYY-MM-DD）"),
+    "promise_submit": ("Promise to pay", "提交付款承诺"),
+    "plan_heading": ("Pay in instalments", "分期付款"),
+    "plan_count": ("Number of instalments", "分期数"),
+    "plan_first": ("First payment on (YYYY-MM-DD)", "首次付款日期（YYYY-MM-DD）"),
+    "plan_every": ("Then every", "之后每隔"),
+    "every_week": ("week", "一周"),
+    "every_fortnight": ("two weeks", "两周"),
+    "every_month": ("month", "一个月"),
+    "plan_submit": ("Propose this plan", "提交分期计划"),
+    "hardship_heading": ("Tell us you are in financial difficulty", "告知我们您遇到经济困难"),
+    "hardship_note": ("What is happening (optional)", "具体情况（可选）"),
+    "hardship_submit": ("Report hardship", "提交困难说明"),
+    "dispute_heading": ("Dispute this debt", "对此债务提出异议"),
+    "dispute_note": ("Why you dispute it", "提出异议的原因"),
+    "dispute_submit": ("Dispute the debt", "提交异议"),
+    "opt_out_heading": ("Stop contact by a channel", "停止通过某种方式联系"),
+    "opt_out_intro": (
+        "Tick each way you no longer want to be contacted.",
+        "请勾选您不希望再被联系的方式。",
+    ),
+    "opt_out_submit": ("Stop these", "停止所选方式"),
+    "opted_out": ("stopped", "已停止"),
+    "channel_sms": ("Text message", "短信"),
+    "channel_voice": ("Phone call", "电话"),
+    "channel_email": ("Email", "电子邮件"),
+    "channel_letter": ("Letter", "信件"),
+    "channel_field_visit": ("Home visit", "上门拜访"),
+    "done_promise": (
+        "Thank you: your promise to pay is confirmed.",
+        "谢谢，您的付款承诺已确认。",
+    ),
+    "done_plan": ("Thank you: your instalment plan is confirmed.", "谢谢，您的分期计划已确认。"),
+    "done_request": (
+        "Thank you: we could not accept these terms at once, so our team will look at your "
+        "request and contact you.",
+        "谢谢。这些条件无法立即接受，我们的团队会审核您的申请并与您联系。",
+    ),
+    "done_hardship": (
+        "Thank you for telling us: reminders are paused while our team looks at it.",
+        "感谢告知：在团队处理期间，提醒将暂停。",
+    ),
+    "done_dispute": (
+        "Your dispute is recorded: we will not ask for payment until it is resolved.",
+        "您的异议已记录：在解决之前我们不会要求付款。",
+    ),
+    "done_opt_out": ("Done: we will not use those channels.", "已完成：我们将不再使用所选方式。"),
+    "refused": (
+        "This cannot be done on this case now. Please contact us.",
+        "此案件目前无法办理此操作，请与我们联系。",
+    ),
+    "bad_input": ("Please check the form", "请检查表单"),
+    "bad_date": ("is not a date (YYYY-MM-DD)", "不是有效日期（YYYY-MM-DD）"),
+    "bad_number": ("is not a whole number from 1 to 60", "不是 1 到 60 之间的整数"),
+    "bad_choice": ("is not one of the choices", "不是可选项之一"),
+    "none_chosen": ("choose at least one channel", "请至少选择一种方式"),
+    "link_invalid": (
+        "This link is not valid. Please use the link in your latest message.",
+        "此链接无效，请使用最新消息中的链接。",
+    ),
+    "link_expired": (
+        "This link has expired. Please use the link in your latest message, or contact us.",
+        "此链接已过期，请使用最新消息中的链接，或与我们联系。",
+    ),
+    "bad_form": (
+        "The form had expired or came from elsewhere: please try again.",
+        "表单已过期或来源不明，请重试。",
+    ),
+    "too_many": (
+        "Too many requests on this link: please wait a few minutes.",
+        "此链接的请求过多，请稍候几分钟再试。",
+    ),
+    "error": ("Something went wrong: please try again later.", "出错了，请稍后再试。"),
+    "language": ("中文", "English"),
+}

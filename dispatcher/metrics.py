@@ -47,10 +47,12 @@ DECISION_REASONS: dict[str, tuple[str, ...]] = {
         "case_plan",
         "case_hardship",
         "case_disputed",
+        "preference",
         "policy_error",
     ),
     "suppress": (
         "consent_required",
+        "preference",
         "unknown_channel",
         "case_paid",
         "case_closed",

@@ -19,7 +19,7 @@ def render_context(claim: Claim) -> dict[str, Any]:
             "id": person.id,
             "name": person.name,
             "first_name": first_name,
-            "locale": person.locale,
+            "locale": person.template_locale,
         },
         "case": {
             "id": case.id,
@@ -42,7 +42,7 @@ def compose(claim: Claim, templates: TemplateSet) -> Message:
     ``TemplateNotFound`` or a ``jinja2.TemplateError`` when it cannot be rendered."""
     reminder = claim.reminder
     rendered = templates.render(
-        reminder.channel, reminder.template, claim.person.locale, render_context(claim)
+        reminder.channel, reminder.template, claim.person.template_locale, render_context(claim)
     )
     return Message(
         attempt_id=claim.attempt_id,

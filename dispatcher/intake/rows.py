@@ -21,6 +21,7 @@ from zoneinfo import available_timezones
 
 import phonenumbers
 
+from dispatcher.intake.wishes import CHANNEL_PATTERN, LOCALE_PATTERN
 from dispatcher.privacy import mask_email, mask_phone
 from dispatcher.store.api import CaseIn, PersonIn
 
@@ -52,7 +53,6 @@ CASE_STATES = ("open", "paid", "plan", "hardship", "disputed", "ceased", "closed
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,127}$"
 # Amounts as the API takes them: a plain positive decimal, at most 15 digits and 4 decimals.
 AMOUNT_PATTERN = r"^[0-9]{1,15}(\.[0-9]{1,4})?$"
-LOCALE_PATTERN = r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$"
 # Longest value per field (the API's bounds and the store's column widths).
 LIMITS = {
     "name": 200,
@@ -77,7 +77,7 @@ _ID = re.compile(ID_PATTERN)
 _AMOUNT = re.compile(AMOUNT_PATTERN)
 _LOCALE = re.compile(LOCALE_PATTERN)
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
-_CHANNEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-]{0,63}")
+_CHANNEL = re.compile(CHANNEL_PATTERN)
 _CURRENCY = re.compile(r"[A-Z]{3}")
 # Characters no stored value may hold: controls (a line break only in an address) and lone
 # surrogates (undecodable bytes or a JSON escape naming no character; no database stores them).

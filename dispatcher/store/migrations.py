@@ -155,6 +155,12 @@ def _v11_to_v12(conn: Connection) -> None:
     del conn
 
 
+def _v12_to_v13(conn: Connection) -> None:
+    # A person's wishes (store/wishes.py): a new table, which create_all has just made;
+    # nothing stored before changes, and a person without a row has no wishes.
+    del conn
+
+
 # UPGRADES[n] takes a store from schema version n to n+1, inside the migrate transaction.
 UPGRADES = {
     1: _v1_to_v2,
@@ -168,6 +174,7 @@ UPGRADES = {
     9: _v9_to_v10,
     10: _v10_to_v11,
     11: _v11_to_v12,
+    12: _v12_to_v13,
 }
 
 

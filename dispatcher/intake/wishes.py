@@ -88,13 +88,10 @@ def parse_hours(text: str, channels: Collection[str] | None = None) -> HourWish:
         raise ValueError(f"{text!r}: at most a channel and days before 'not'")
     channel: str | None = None
     days: frozenset[int] | None = None
-    for word in head:
-        if days is None and (word.lower() in _DAY_NAMES or word.lower()[:3] in WEEKDAYS):
-            days = days_of(word)
-        elif channel is None and days is None:
-            channel = None if word == "*" else known_channel(word, channels)
-        else:
-            raise ValueError(f"{text!r}: the channel comes before the days")
+    if len(head) == 2 or (head and _looks_like_days(head[0])):
+        days = days_of(head[-1])
+    if len(head) == 2 or (head and days is None):
+        channel = None if head[0] == "*" else known_channel(head[0], channels)
     kind, _, rest = tail.partition(" ")
     kind = kind.lower()
     if kind == "between":
@@ -105,6 +102,10 @@ def parse_hours(text: str, channels: Collection[str] | None = None) -> HourWish:
     if kind in ("before", "after"):
         return hour_wish(f"not_{kind}", clock(rest), None, channel, days)
     raise ValueError(f"{text!r}: say not before, not after or not between")
+
+
+def _looks_like_days(word: str) -> bool:
+    return word.lower() in _DAY_NAMES or word.lower()[:3] in WEEKDAYS
 
 
 def known_channel(name: str, channels: Collection[str] | None) -> str:

@@ -147,6 +147,19 @@ class Wishes:
     def __bool__(self) -> bool:
         return bool(self.refused or self.hours or self.language)
 
+    def describe(self) -> str:
+        """``refused sms; no voice before 10:00; language zh-CN`` for explain and the CLI."""
+        if not self:
+            return "none"
+        parts = [f"refused {', '.join(self.refused)}"] if self.refused else []
+        parts += [wish.describe() for wish in self.hours]
+        parts += [f"language {self.language}"] if self.language else []
+        return "; ".join(parts)
+
+    def origin(self) -> str:
+        """`` (set 2026-12-02 09:30 UTC by cli)``, or nothing when never set."""
+        return f" (set {self.set_at:%Y-%m-%d %H:%M} UTC by {self.source})" if self.set_at else ""
+
 
 NO_WISHES = Wishes()
 

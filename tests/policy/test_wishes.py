@@ -153,3 +153,15 @@ def test_a_week_of_calls_never_rings_before_10_local() -> None:
             sent.append(wall(at, NEW_YORK))
         at += timedelta(minutes=15)
     assert sent and all(time(10) <= s.time() < time(21) for s in sent)
+
+
+def test_a_wish_that_leaves_no_hour_the_rules_allow_means_no_contact() -> None:
+    # The rules open at 08:00; the person wants nothing after 08:00: never a send, each
+    # decision a deferral, none of them looser than either.
+    compiled = policy(windows=[DAYTIME])
+    person = wishing(HourWish("not_after", time(8)))
+    at = local(NEW_YORK, 2026, 6, 8)
+    while at < local(NEW_YORK, 2026, 6, 15):
+        decision = decide_at(compiled, at, person=person)
+        assert decision.verdict is Verdict.DEFER, wall(at, NEW_YORK)
+        at += timedelta(minutes=30)

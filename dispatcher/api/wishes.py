@@ -7,7 +7,7 @@ and the value."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
@@ -48,7 +48,9 @@ class HourWishBody(_Request):
 class WishesBody(_Request):
     """The person's wishes, all of them: what is left out is no longer wished."""
 
-    refused: list[str] = Field([], max_length=20, description="channels the person refused")
+    refused: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(
+        [], max_length=20, description="channels the person refused"
+    )
     hours: list[HourWishBody] = Field([], max_length=20)
     language: str | None = Field(None, pattern=LOCALE_PATTERN, description="e.g. zh-CN")
 

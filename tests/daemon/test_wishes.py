@@ -1,19 +1,22 @@
 """The person's own wishes through the real daemon. Over three days of virtual time, a
 person who asked for no calls before 10:00 is called only from 10:00 local (each deferral
-saying ``preference``), the SMS they refused is never sent and its suppression says why, and
-the language they asked for writes the SMS a control person still gets; and the daemon as a
-subprocess on the real clock holds a call to "not before 10:00" while it calls the person
-beside them at once."""
+saying ``preference``), the SMS they refused is never sent and its suppression says why, the
+language they asked for writes their calls, a person beside them without wishes is called
+and texted at the planned hours, and ``simulate`` agrees; and the daemon as a subprocess on
+the real clock holds a call to "not before 10:00" while it calls the person beside them at
+once."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+from collections import Counter
+from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from dispatcher.admin.simulate import VirtualClock, collect, load_cases
-from dispatcher.model import ReminderState
+from dispatcher.admin.simulate import VirtualClock, collect, load_cases, simulate
+from dispatcher.model import HourWish, ReminderState, Wishes
 from dispatcher.runtime import load_runtime
 from dispatcher.store.api import CaseIn, NewReminder, PersonIn
 from tests.conftest import OPEN_ALL_DAY, Deployment, stop, wait_for
@@ -123,6 +126,19 @@ def test_no_calls_before_10_and_no_refused_sms_over_three_days(deployment: Deplo
         in " ".join(explained["notes"])
     )
     assert "templates in zh-CN" in " ".join(explained["notes"])
+
+    # simulate, over the same people with the wishes given as an import gives them, agrees.
+    wishes = Wishes(("sms",), (HourWish("not_before", time(10), channel="voice"),), "zh-CN")
+    people = [replace(_person("W", "+12125550101"), wishes=wishes), _person("N", "+12125550102")]
+    simulated = simulate(runtime, people, [_case("W"), _case("N")], start=START, days=DAYS)
+    assert Counter((c.person_id, c.channel) for c in simulated.contacts) == Counter(
+        (c.person_id, c.channel) for c in contacts
+    )
+    assert all(
+        c.at.astimezone(ZoneInfo(ZONE)).time() >= time(10)
+        for c in simulated.contacts
+        if c.person_id == "W"
+    )
 
 
 def _by_day(calls: list[datetime]) -> list[tuple[int, datetime]]:

@@ -13,7 +13,7 @@ import re
 from collections.abc import Collection, Iterable
 from datetime import time
 
-from dispatcher.model import WEEKDAYS, HourWish
+from dispatcher.model import WEEKDAYS, WISH_KINDS, HourWish
 
 LOCALE_PATTERN = r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$"
 CHANNEL_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_\-]{0,63}$"
@@ -60,6 +60,8 @@ def hour_wish(
 ) -> HourWish:
     """A wish checked whole: one that restricts nothing or allows nothing is refused (the
     latter is a refused channel, said as such)."""
+    if kind not in WISH_KINDS:
+        raise ValueError(f"{kind!r} is not a kind of wish ({', '.join(WISH_KINDS)})")
     if kind == "not_between":
         if until is None:
             raise ValueError("not between needs two times, HH:MM-HH:MM")

@@ -28,6 +28,8 @@ class CaseState(enum.StrEnum):
     DISPUTED = "disputed"
     CEASED = "ceased"
     CLOSED = "closed"
+    BANKRUPT = "bankrupt"
+    DECEASED = "deceased"
 
 
 class ReminderState(enum.StrEnum):
@@ -186,6 +188,21 @@ class Person:
 
 
 @dataclass(frozen=True, slots=True)
+class BreathingSpace:
+    """A UK debt respite moratorium (SI 2020/1311) on a case: no contact from ``start`` until
+    ``until``. ``crisis``: a mental-health crisis moratorium, which lasts until 30 days after
+    the crisis treatment ends (``until`` None while that end is not recorded)."""
+
+    start: datetime
+    until: datetime | None
+    crisis: bool = False
+
+    def runs_at(self, now: datetime) -> bool:
+        """Whether the moratorium has not ended by ``now``."""
+        return self.until is None or self.until > now
+
+
+@dataclass(frozen=True, slots=True)
 class Case:
     id: str
     person_id: str
@@ -196,6 +213,7 @@ class Case:
     schedule: str
     paused_until: datetime | None = None
     revision: datetime | None = field(default=None, compare=False)  # as Person.revision
+    breathing_space: BreathingSpace | None = None
 
 
 @dataclass(frozen=True, slots=True)

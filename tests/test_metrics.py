@@ -114,8 +114,8 @@ def _codes(pattern: str, *paths: str) -> set[str]:
 
 def test_every_reason_code_the_policy_gives_is_known_up_front() -> None:
     given = _codes(r'Reason\(\s*"(\w+)"', "dispatcher/policy", "dispatcher/dispatch")
-    # case_state.py writes case_{state.value} for the two pauses.
-    given |= {"case_plan", "case_hardship"}
+    # case_state.py writes case_{state.value} for the two pauses and the two final states.
+    given |= {"case_plan", "case_hardship", "case_bankrupt", "case_deceased"}
     known = {reason for reasons in DECISION_REASONS.values() for reason in reasons}
     assert given <= known, sorted(given - known)
     assert known - {""} <= given, sorted(known - given - {""})

@@ -11,6 +11,7 @@ from rich.table import Table
 from dispatcher.config import PolicyFile
 from dispatcher.config.dispatcher_file import RetryRule
 from dispatcher.model import ReminderState
+from dispatcher.policy.breathing_space import describe
 from dispatcher.privacy import mask, mask_contact, mask_name
 from dispatcher.store.api import CaseHistory
 from dispatcher.terminal import cell, printable
@@ -170,6 +171,7 @@ def render_history(
             f"case {case.id}: {case.state.value}, {case.amount} {case.currency} due "
             f"{case.due_date}, schedule {case.schedule}"
             + (f", paused until {_when(case.paused_until)} UTC" if case.paused_until else "")
+            + (f"; {describe(case.breathing_space)}" if case.breathing_space else "")
         ),
         markup=False,
     )

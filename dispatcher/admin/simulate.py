@@ -23,7 +23,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from dispatcher.channel import Channel, Message, SendResult
-from dispatcher.dispatch import Dispatcher, StoreThread
+from dispatcher.dispatch.loop import Dispatcher
+from dispatcher.dispatch.store_thread import StoreThread
 from dispatcher.model import ContactKind, Outcome, Person, Reminder, ReminderState
 from dispatcher.planner import run_planner
 from dispatcher.planner.arrangements import break_arrangements

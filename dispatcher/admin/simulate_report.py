@@ -14,7 +14,10 @@ from zoneinfo import ZoneInfo
 from rich.console import Console
 from rich.table import Table
 
-from dispatcher.admin.simulate import Contact, SimulationResult
+from dispatcher.admin.simulate import Contact, SimulationResult, per_jurisdiction
+from dispatcher.charts import PALETTE, hour_of_day_bars
+from dispatcher.policy import Policy
+from dispatcher.policy.week import hour_shares
 from dispatcher.privacy import open_private
 from dispatcher.terminal import cell
 
@@ -27,6 +30,22 @@ def hour_counts(result: SimulationResult) -> dict[str, list[int]]:
     for contact in result.contacts:
         charts[contact.channel][contact.local.hour] += 1
     return dict(sorted(charts.items()))
+
+
+def suppressed_by_reason(result: SimulationResult) -> dict[str, int]:
+    """How many reminders ended unsent, by the reason of their last decision."""
+    return dict(sorted(Counter(reason or "-" for _, _, reason in result.suppressed).items()))
+
+
+def window_shares(
+    policy: Policy | None, result: SimulationResult, zone: str
+) -> dict[str, list[float] | None]:
+    """channel → the share of days each local hour is open in the simulated first week
+    (windows are local rules, so one zone stands for every person's)."""
+    if policy is None:
+        return {}
+    week_of = result.start.astimezone(ZoneInfo(zone)).date()
+    return {channel: hour_shares(policy, channel, zone, week_of) for channel in policy.channels}
 
 
 def day_totals(result: SimulationResult) -> tuple[list[date], list[str], Counter[tuple[date, str]]]:
@@ -51,6 +70,8 @@ def render_terminal(console: Console, result: SimulationResult, *, timeline: boo
     render_hours(console, result)
     closed = sum(1 for c in result.contacts if c.in_closed_window)
     console.print(f"contacts in a closed window: {closed}", markup=False)
+    render_counts(console, "suppressed or cancelled, by reason", suppressed_by_reason(result))
+    render_counts(console, "contacts per jurisdiction", per_jurisdiction(result))
     if result.arrangements:
         states = ", ".join(f"{cell(s)} {n}" for s, n in sorted(result.arrangements.items()))
         console.print(f"arrangements at the end: {states}", markup=False)
@@ -90,6 +111,17 @@ def render_days(console: Console, result: SimulationResult) -> None:
     console.print(table)
 
 
+def render_counts(console: Console, title: str, counts: dict[str, int]) -> None:
+    if not counts:
+        return
+    table = Table(title=cell(title))
+    table.add_column("", overflow="fold")
+    table.add_column("count", justify="right")
+    for name, n in sorted(counts.items()):
+        table.add_row(cell(name), str(n))
+    console.print(table)
+
+
 def render_hours(console: Console, result: SimulationResult) -> None:
     for channel, hours in hour_counts(result).items():
         top = max(hours) or 1
@@ -103,29 +135,41 @@ def render_hours(console: Console, result: SimulationResult) -> None:
 
 
 def render_html(
-    result: SimulationResult, title: str = "dispatcher simulate", changes_section: str = ""
+    result: SimulationResult,
+    title: str = "dispatcher simulate",
+    changes_section: str = "",
+    *,
+    policy: Policy | None = None,
+    zone: str = "UTC",
 ) -> str:
-    """A self-contained page (inline CSS, no scripts, no external files) with the same
-    charts and tables, and ``changes_section`` (``render_changes_html``) when comparing."""
+    """A self-contained page (inline CSS and SVG, no scripts, no external files) with the
+    same charts and tables — each hour chart with its counts, its axis and, shaded behind it,
+    the hours ``policy`` allows the channel — and ``changes_section``
+    (``render_changes_html``) when comparing."""
+    closed = sum(1 for c in result.contacts if c.in_closed_window)
     parts = [
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
         f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>",
         f"<h1>{html.escape(title)}</h1>",
         f"<p>{result.start:%Y-%m-%d %H:%M} → {result.end:%Y-%m-%d %H:%M} UTC · "
         f"{len(result.contacts)} contacts · {len(result.suppressed)} suppressed or cancelled · "
-        f"{sum(1 for c in result.contacts if c.in_closed_window)} in a closed window</p>",
-        "<h2>Hour of day, person's local time</h2><div class='charts'>",
+        f"{closed} in a closed window · {result.pending} still waiting at the end</p>",
+        "<h2>Hour of day, person's local time</h2>",
+        "<p>Bars: contacts in that hour. Shaded: the hours the channel's window allows "
+        "(darker where more days of the week allow them).</p><div class='charts'>",
     ]
-    for channel, hours in hour_counts(result).items():
-        top = max(hours) or 1
-        bars = "".join(
-            f"<div class='bar' title='{hour:02d}:00 — {count}'>"
-            f"<span style='height:{100 * count / top:.1f}%'></span><i>{hour:02d}</i></div>"
-            for hour, count in enumerate(hours)
+    shares = window_shares(policy, result, zone)
+    for index, (channel, hours) in enumerate(hour_counts(result).items()):
+        chart = hour_of_day_bars(
+            hours,
+            shares.get(channel),
+            f"{channel}: contacts by hour of day",
+            PALETTE[index % len(PALETTE)],
         )
         parts.append(
-            f"<figure><figcaption>{html.escape(channel)}</figcaption>"
-            f"<div class='hours'>{bars}</div></figure>"
+            f"<figure data-channel='{html.escape(channel)}'>"
+            f"<figcaption>{html.escape(channel)} · {sum(hours)} contacts</figcaption>"
+            f"{chart}</figure>"
         )
     parts.append("</div><h2>Contacts per day and channel</h2>")
     days, channels, counts = day_totals(result)
@@ -141,7 +185,14 @@ def render_html(
             + "".join(f"<td>{n}</td>" for n in row)
             + f"<td>{sum(row)}</td></tr>"
         )
-    parts.append("</table><h2>Timeline per case</h2><table>")
+    parts.append("</table>")
+    parts.append(
+        _counts_html("Suppressed or cancelled, by reason", "reasons", suppressed_by_reason(result))
+    )
+    parts.append(
+        _counts_html("Contacts per jurisdiction", "jurisdictions", per_jurisdiction(result))
+    )
+    parts.append("<h2>Timeline per case</h2><table>")
     parts.append(
         "<tr><th>case</th><th>when (local)</th><th>zone</th><th>channel</th>"
         "<th>template</th><th>outcome</th></tr>"
@@ -158,15 +209,24 @@ def render_html(
     return "\n".join(parts)
 
 
+def _counts_html(title: str, name: str, counts: dict[str, int]) -> str:
+    if not counts:
+        return ""
+    rows = "".join(
+        f"<tr data-key='{html.escape(key)}'><td>{html.escape(key)}</td><td>{n}</td></tr>"
+        for key, n in sorted(counts.items())
+    )
+    return (
+        f"<h2>{html.escape(title)}</h2><table id='{name}'>"
+        f"<tr><th></th><th>count</th></tr>{rows}</table>"
+    )
+
+
 _CSS = """
 body{font:14px system-ui,sans-serif;margin:2em;color:#222}
 .charts{display:flex;flex-wrap:wrap;gap:2em}
 figure{margin:0}figcaption{font-weight:600;margin-bottom:.3em}
-.hours{display:flex;align-items:flex-end;height:160px;gap:2px;border-bottom:1px solid #999}
-.bar{width:16px;height:100%;display:flex;flex-direction:column;justify-content:flex-end;
-position:relative}
-.bar span{display:block;background:#3b6ea8;width:100%}
-.bar i{position:absolute;bottom:-1.4em;font-size:9px;font-style:normal;color:#666}
+svg.chart{width:480px;height:auto}svg text{fill:#444;font-family:system-ui,sans-serif}
 table{border-collapse:collapse;margin-top:1em}
 td,th{border:1px solid #ccc;padding:2px 8px;text-align:right}
 td:first-child,th:first-child{text-align:left}
@@ -262,8 +322,72 @@ def render_changes_html(changes: list[Change], old: str, new: str) -> str:
     return "\n".join(rows)
 
 
-def write_html(path: Path, result: SimulationResult, changes_section: str = "") -> None:
+def write_html(
+    path: Path,
+    result: SimulationResult,
+    changes_section: str = "",
+    *,
+    policy: Policy | None = None,
+    zone: str = "UTC",
+) -> None:
     """The report as a page at ``path`` (with ``changes_section``, ``render_changes_html``,
     when comparing), 0600 like every file naming people's cases."""
+    page_text = render_html(result, changes_section=changes_section, policy=policy, zone=zone)
     with open_private(path, "w", encoding="utf-8") as page:
-        page.write(render_html(result, changes_section=changes_section))
+        page.write(page_text)
+
+
+def report_json(result: SimulationResult, changes: list[Change] | None = None) -> dict[str, object]:
+    """The report as one JSON-ready object (``simulate --json``): the same figures as the
+    tables, the timeline, and the difference when comparing."""
+    days, channels, counts = day_totals(result)
+    report: dict[str, object] = {
+        "start": result.start,
+        "end": result.end,
+        "contacts": len(result.contacts),
+        "suppressed": len(result.suppressed),
+        "pending": result.pending,
+        "in_closed_window": sum(1 for c in result.contacts if c.in_closed_window),
+        "per_day": [
+            {"day": day, "channel": channel, "contacts": counts[(day, channel)]}
+            for day in days
+            for channel in channels
+            if counts[(day, channel)]
+        ],
+        "by_hour": hour_counts(result),
+        "suppressed_by_reason": suppressed_by_reason(result),
+        "per_jurisdiction": per_jurisdiction(result),
+        "arrangements": dict(sorted(result.arrangements.items())),
+        "timeline": [
+            {
+                "case": c.case_id,
+                "step": c.step,
+                "channel": c.channel,
+                "template": c.template,
+                "at": c.at,
+                "local": c.local.isoformat(),
+                "zone": c.zone or c.zones[0],
+                "outcome": c.outcome,
+                "in_closed_window": c.in_closed_window,
+            }
+            for c in sorted(result.contacts, key=lambda c: (c.case_id, c.at))
+        ],
+        "suppressions": [
+            {"case": case, "step": step, "reason": reason or "-"}
+            for case, step, reason in sorted(result.suppressed)
+        ],
+    }
+    if changes is not None:
+        report["changes"] = [
+            {
+                "change": change.kind,
+                "case": change.key[0],
+                "step": change.key[1],
+                "channel": change.key[2],
+                "zone": change.zone,
+                "before": change.before,
+                "after": change.after,
+            }
+            for change in changes
+        ]
+    return report

@@ -10,9 +10,16 @@ from zoneinfo import ZoneInfo
 import phonenumbers
 
 from dispatcher.api.call import Answer, Call
-from dispatcher.api.models import ConsentEvent, EventResult, OptOutEvent, PauseEvent
+from dispatcher.api.models import (
+    BreathingSpaceEvent,
+    ConsentEvent,
+    EventResult,
+    OptOutEvent,
+    PauseEvent,
+)
 from dispatcher.api.problems import ApiProblem, FieldError, invalid
 from dispatcher.api.views import case_view
+from dispatcher.policy.breathing_space import moratorium_end
 from dispatcher.policy.zones import local_zone
 from dispatcher.store.api import UnknownCase
 from dispatcher.store.events import pause_problem
@@ -20,7 +27,7 @@ from dispatcher.store.events import pause_problem
 log = logging.getLogger("dispatcher.api")
 
 
-def _local_instant(value: date | datetime, zone: str) -> datetime:
+def _local_instant(value: date | datetime, zone: str, field: str = "until") -> datetime:
     """A date is midnight in ``zone``; a date-time without offset is in ``zone``."""
     if not isinstance(value, datetime):
         value = datetime.combine(value, time(0))
@@ -29,7 +36,7 @@ def _local_instant(value: date | datetime, zone: str) -> datetime:
     try:
         return value.astimezone(UTC)
     except OverflowError:  # 9999-12-31T23:59:59-14:00 is after the last instant there is
-        raise invalid([FieldError("until", "out of the range of instants")]) from None
+        raise invalid([FieldError(field, "out of the range of instants")]) from None
 
 
 def _opt_out_contact(value: str | None) -> str | None:
@@ -94,18 +101,27 @@ async def post_event(call: Call) -> Answer:
         )
     else:
         until = None
-        if isinstance(event, PauseEvent):
+        kind: str = event.kind
+        if isinstance(event, PauseEvent | BreathingSpaceEvent):
             person = await core.call(store.get_person, case.person_id)
             zone = local_zone(person, runtime.config.dispatcher.fallback_timezone)
-            until = _local_instant(event.until, zone)
+            until = None if event.until is None else _local_instant(event.until, zone)
+        if isinstance(event, BreathingSpaceEvent):
+            until = _moratorium_end(event, until, zone, now)
+            kind = "breathing-space-crisis" if event.mental_health_crisis else kind
+        elif event.kind == "breathing-space-end" and case.breathing_space is None:
+            raise ApiProblem(409, "Conflict", f"case {case_id!r} has no breathing space to end")
+        if until is not None:
             problem = pause_problem(until, now)
             if problem:
-                raise invalid([FieldError("until", problem)])
+                crisis = isinstance(event, BreathingSpaceEvent) and event.mental_health_crisis
+                where = "crisis_ends" if crisis else "until"
+                raise invalid([FieldError(where, problem)])
         try:
             case = await core.call(
                 store.case_event,
                 case_id,
-                event.kind,
+                kind,
                 now=now,
                 until=until,
                 source=source,
@@ -113,6 +129,8 @@ async def post_event(call: Call) -> Answer:
             )
         except UnknownCase:
             raise ApiProblem(404, "Not found", f"no case {case_id!r}") from None
+        except ValueError as exc:  # a moratorium ended meanwhile: nothing left to end
+            raise ApiProblem(409, "Conflict", str(exc)) from None
     # A claim of this case not yet sent is checked again, and the loop claims again at once:
     # the event applies before the next send.
     core.changed(case_id=case_id, person_id=case.person_id)
@@ -121,3 +139,19 @@ async def post_event(call: Call) -> Answer:
         extra={"fields": {"case": case_id, "event": event.kind, "token": call.caller.name}},
     )
     return 200, EventResult(case=case_view(case), event=event.kind)
+
+
+def _moratorium_end(
+    event: BreathingSpaceEvent, until: datetime | None, zone: str, now: datetime
+) -> datetime | None:
+    """The end of the moratorium ``event`` starts (or records), from now."""
+    field = "crisis_ends" if event.mental_health_crisis else "until"
+    crisis_ends = None
+    if event.crisis_ends is not None:
+        crisis_ends = _local_instant(event.crisis_ends, zone, "crisis_ends")
+    try:
+        return moratorium_end(
+            now, until=until, crisis=event.mental_health_crisis, crisis_ends=crisis_ends
+        )
+    except ValueError as exc:
+        raise invalid([FieldError(field, str(exc))]) from None

@@ -68,9 +68,22 @@ class _EventBase(_Request):
 
 class SimpleEvent(_EventBase):
     """An event that needs nothing more: ``paid`` and ``close`` end the case (pending reminders
-    are cancelled); ``dispute``, ``cease`` pause it; ``resolve`` and ``resume`` open it again."""
+    are cancelled); ``dispute``, ``cease`` pause it; ``resolve`` and ``resume`` open it again;
+    ``bankrupt`` and ``deceased`` suppress every reminder but the templates whose
+    ``allowed_states`` name the state; ``breathing-space-end`` ends a Breathing Space
+    moratorium early (the ladder resumes where it stood)."""
 
-    kind: Literal["paid", "close", "dispute", "resolve", "cease", "resume"]
+    kind: Literal[
+        "paid",
+        "close",
+        "dispute",
+        "resolve",
+        "cease",
+        "resume",
+        "bankrupt",
+        "deceased",
+        "breathing-space-end",
+    ]
 
 
 class PauseEvent(_EventBase):
@@ -79,6 +92,19 @@ class PauseEvent(_EventBase):
 
     kind: Literal["plan", "hardship"]
     until: date | datetime
+
+
+class BreathingSpaceEvent(_EventBase):
+    """A UK Breathing Space moratorium (SI 2020/1311) starts: no contact on the case until it
+    ends. Standard: ``until`` (default 60 days from now). With ``mental_health_crisis``: until
+    30 days after ``crisis_ends`` (the day the crisis treatment ends), with no end while that
+    is not known; send the event again with ``crisis_ends`` to record it. Dates as for
+    ``plan``."""
+
+    kind: Literal["breathing-space"]
+    until: date | datetime | None = None
+    mental_health_crisis: bool = False
+    crisis_ends: date | datetime | None = None
 
 
 class OptOutEvent(_EventBase):
@@ -101,7 +127,8 @@ class ConsentEvent(_EventBase):
 
 
 Event = Annotated[
-    SimpleEvent | PauseEvent | OptOutEvent | ConsentEvent, Field(discriminator="kind")
+    SimpleEvent | PauseEvent | BreathingSpaceEvent | OptOutEvent | ConsentEvent,
+    Field(discriminator="kind"),
 ]
 
 
@@ -159,6 +186,12 @@ class PersonView(_Response):
     masked: bool
 
 
+class BreathingSpaceView(_Response):
+    start: datetime
+    until: datetime | None = Field(description="None: a crisis moratorium, its end not known")
+    crisis: bool = Field(description="a mental-health crisis moratorium")
+
+
 class CaseView(_Response):
     id: str
     person_id: str
@@ -168,6 +201,9 @@ class CaseView(_Response):
     state: CaseState
     schedule: str
     paused_until: datetime | None
+    breathing_space: BreathingSpaceView | None = Field(
+        None, description="a Breathing Space moratorium on the case (SI 2020/1311), if any"
+    )
 
 
 class ReminderView(_Response):

@@ -20,6 +20,7 @@ from rich.progress import (
 from dispatcher.cli.console import PROBLEMS, err, fail, out
 from dispatcher.cli.instants import parse_instant, utc_now
 from dispatcher.cli.loading import config_or_exit, store_at_or_exit, store_or_exit
+from dispatcher.policy.breathing_space import describe, moratorium_end
 from dispatcher.policy.zones import local_zone
 from dispatcher.store.api import NewReminder, Store, UnknownCase
 
@@ -175,6 +176,10 @@ EVENTS = (
     "cease",
     "resume",
     "close",
+    "bankrupt",
+    "deceased",
+    "breathing-space",
+    "breathing-space-end",
     "opt-out",
     "opt-in",
     "consent",
@@ -185,7 +190,24 @@ EVENTS = (
 @click.command()
 @click.argument("case_id")
 @click.argument("kind", type=click.Choice(EVENTS))
-@click.option("--until", "until_text", help="For plan/hardship: pause until this date.")
+@click.option(
+    "--until",
+    "until_text",
+    help="For plan/hardship: pause until this date; for breathing-space: its end (default "
+    "60 days on).",
+)
+@click.option(
+    "--mental-health-crisis",
+    "crisis",
+    is_flag=True,
+    help="For breathing-space: a mental-health crisis moratorium (no end until --crisis-ends).",
+)
+@click.option(
+    "--crisis-ends",
+    "crisis_ends_text",
+    help="For breathing-space --mental-health-crisis: the day the crisis treatment ends (the "
+    "moratorium ends 30 days later).",
+)
 @click.option(
     "--channel", help="For opt-out/opt-in: the channel (default every channel); for consent: it."
 )
@@ -197,13 +219,16 @@ def event(
     case_id: str,
     kind: str,
     until_text: str | None,
+    crisis: bool,
+    crisis_ends_text: str | None,
     channel: str | None,
     contact: str | None,
     note: str | None,
 ) -> None:
     """Record what happened to a case: paid, plan --until, hardship --until, dispute,
-    resolve, cease, resume, close, opt-out, opt-in, consent --channel, consent-revoked
-    --channel (--note: what the consent rests on)."""
+    resolve, cease, resume, close, bankrupt, deceased, breathing-space [--until |
+    --mental-health-crisis [--crisis-ends]], breathing-space-end, opt-out, opt-in, consent
+    --channel, consent-revoked --channel (--note: what the consent rests on)."""
     config, store = store_or_exit(ctx.obj["config"])
     case = store.get_case(case_id)
     if case is None:
@@ -225,6 +250,17 @@ def event(
     until = parse_instant(until_text, zone) if until_text else None
     if kind in ("plan", "hardship") and until is None:
         fail(f"{kind} needs --until DATE")
+    if (crisis or crisis_ends_text) and kind != "breathing-space":
+        fail("--mental-health-crisis and --crisis-ends are for breathing-space only")
+    if kind == "breathing-space":
+        crisis_ends = parse_instant(crisis_ends_text, zone) if crisis_ends_text else None
+        if crisis_ends is not None and not crisis:
+            fail("--crisis-ends needs --mental-health-crisis")
+        try:
+            until = moratorium_end(now, until=until, crisis=crisis, crisis_ends=crisis_ends)
+        except ValueError as exc:
+            fail(str(exc))
+        kind = "breathing-space-crisis" if crisis else kind
     try:
         updated = store.case_event(case_id, kind, now=now, until=until, source="cli", detail=note)
     except (ValueError, UnknownCase) as exc:
@@ -234,7 +270,8 @@ def event(
     paused = (
         f", paused until {updated.paused_until:%Y-%m-%d %H:%M} UTC" if updated.paused_until else ""
     )
-    out.print(f"case {case_id}: {updated.state.value}{paused}", markup=False)
+    space = f"; {describe(updated.breathing_space)}" if updated.breathing_space else ""
+    out.print(f"case {case_id}: {updated.state.value}{paused}{space}", markup=False)
 
 
 def _consent(

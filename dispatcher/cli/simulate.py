@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from dispatcher.cli.console import err, fail, out
+from dispatcher.cli.console import err, fail, out, print_json
 from dispatcher.cli.instants import parse_instant, utc_now
 from dispatcher.cli.loading import runtime_or_exit
 from dispatcher.config import Config
@@ -47,6 +47,7 @@ from dispatcher.terminal import printable
 )
 @click.option("--html", "html_path", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--no-timeline", is_flag=True, help="Leave out the per-case timeline.")
+@click.option("--json", "as_json", is_flag=True, help="The report as one JSON object.")
 @click.pass_context
 def simulate(
     ctx: click.Context,
@@ -58,15 +59,18 @@ def simulate(
     instalments_paid: float,
     html_path: Path | None,
     no_timeline: bool,
+    as_json: bool,
 ) -> None:
     """Run the planner and the policy in virtual time: nothing is sent and the live store is
-    not written. Shows each case's timeline, totals per day and hour-of-day charts."""
+    not written. Shows each case's timeline, totals per day, hour-of-day charts against the
+    channels' windows, suppressions by reason and contacts per jurisdiction."""
     from dispatcher.admin.simulate import simulate as run_simulation
     from dispatcher.admin.simulate_report import (
         compare,
         render_changes,
         render_changes_html,
         render_terminal,
+        report_json,
         write_html,
     )
 
@@ -86,17 +90,22 @@ def simulate(
         source_url=None if data else runtime.config.store_url,
     )
     result = run_on(runtime)
-    render_terminal(out, result, timeline=not no_timeline)
-    section = ""
+    if not as_json:
+        render_terminal(out, result, timeline=not no_timeline)
+    section, changes = "", None
     if against is not None:
         # --against names the config before the change: the difference reads OLD → NEW.
         old, new = str(against), str(ctx.obj["config"])
         changes = compare(run_on(runtime_or_exit(against)), result)
-        render_changes(out, changes, old, new)
+        if not as_json:
+            render_changes(out, changes, old, new)
         section = render_changes_html(changes, old, new)
     if html_path is not None:
-        write_html(html_path, result, section)
-        out.print(f"wrote {html_path}", markup=False)
+        write_html(html_path, result, section, policy=runtime.policy, zone=zone)
+        # Said on stderr under --json, whose standard output is the one JSON object.
+        (err if as_json else out).print(f"wrote {html_path}", markup=False)
+    if as_json:
+        print_json(report_json(result, changes))
 
 
 def _simulation_input(config: Config, data: Path) -> tuple[list[Any], list[Any], list[Any]]:

@@ -10,6 +10,8 @@
   impersonation of courts or government; letters and lawyer's letters use approved templates.
 - ``allowed_after_cease`` (Reg F §1006.6(c)) must be a true/false value and the same in every
   locale, since it decides what may still go on a ceased case.
+- ``allowed_states`` (a list of ``bankrupt``, ``deceased``) must be the same in every locale,
+  since it decides what may still go on a bankrupt or deceased case.
 """
 
 from __future__ import annotations
@@ -24,6 +26,9 @@ from dispatcher.config.problems import Problem
 from dispatcher.config.templates import template_key
 from dispatcher.content import DEBT_WORDS
 from dispatcher.model import ContactKind
+
+# The case states in which only a template that names them may go.
+ALLOWED_STATES = ("bankrupt", "deceased")
 
 
 def _steps(config: Config) -> Iterator[tuple[str, str]]:
@@ -63,6 +68,7 @@ def check_template_rules(
     problems: list[Problem] = []
     for channel, name in _steps(config):
         cease_flags: dict[str, Any] = {}
+        state_lists: dict[str, Any] = {}
         for locale in config.dispatcher.locales:
             try:
                 path = templates.resolve(channel, name, locale)
@@ -71,6 +77,8 @@ def check_template_rules(
                 continue  # reported by the existence and rendering checks
             shown = f"templates/{path}"
             key = template_key(path)
+            state_lists[path] = meta.get("allowed_states", [])
+            problems.extend(_allowed_states(state_lists[path], shown, key))
             cease_flags[path] = meta.get("allowed_after_cease", False)
             if not isinstance(cease_flags[path], bool):
                 problems.append(
@@ -117,7 +125,37 @@ def check_template_rules(
                     f"differs between locales ({where}); it must be the same in all",
                 )
             )
+        if len({_as_set(states) for states in state_lists.values()}) > 1:
+            where = ", ".join(f"templates/{p}" for p in sorted(state_lists))
+            problems.append(
+                Problem(
+                    f"templates/{sorted(state_lists)[0]}",
+                    1,
+                    f"{channel}/{name}.allowed_states",
+                    f"differs between locales ({where}); it must be the same in all",
+                )
+            )
     return problems
+
+
+def _as_set(states: Any) -> frozenset[str] | None:
+    return frozenset(map(str, states)) if isinstance(states, list) else None
+
+
+def _allowed_states(value: Any, shown: str, key: str) -> Iterator[Problem]:
+    """``allowed_states``: a list of the states in which only named templates may go."""
+    known = ", ".join(ALLOWED_STATES)
+    if not isinstance(value, list):
+        yield Problem(shown, 1, f"{key}.allowed_states", f"must be a list of states ({known})")
+        return
+    for state in value:
+        if state not in ALLOWED_STATES:
+            yield Problem(
+                shown,
+                1,
+                f"{key}.allowed_states",
+                f"{state!r} is not a state a template may be allowed in (known: {known})",
+            )
 
 
 def _voicemail_of(

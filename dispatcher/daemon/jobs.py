@@ -13,8 +13,8 @@ from datetime import datetime
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 
-from dispatcher.dispatch import StoreThread
 from dispatcher.dispatch.store_health import failure_reason
+from dispatcher.dispatch.store_thread import StoreThread
 from dispatcher.planner import planning_pass
 from dispatcher.planner.arrangements import break_arrangements
 from dispatcher.runtime import Runtime

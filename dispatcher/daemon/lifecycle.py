@@ -57,8 +57,10 @@ from dispatcher.daemon.reload import (
 from dispatcher.daemon.startup import log_started, open_and_upgrade
 from dispatcher.daemon.status import Status, count_queue, report_periodically
 from dispatcher.daemon.web import HttpServer, build_app, plugin_services
-from dispatcher.dispatch import Clock, Dispatcher, StoreThread, utcnow
+from dispatcher.dispatch.clock import Clock, utcnow
+from dispatcher.dispatch.loop import Dispatcher
 from dispatcher.dispatch.store_health import StoreHealth, failure_reason
+from dispatcher.dispatch.store_thread import StoreThread
 from dispatcher.metrics import Metrics
 from dispatcher.runtime import Runtime, load_runtime
 from dispatcher.runtime.versions import PROGRAM_VERSION

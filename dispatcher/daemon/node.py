@@ -8,7 +8,8 @@ import os
 import socket
 from datetime import datetime
 
-from dispatcher.dispatch import Clock, StoreThread
+from dispatcher.dispatch.clock import Clock
+from dispatcher.dispatch.store_thread import StoreThread
 from dispatcher.runtime import Runtime
 from dispatcher.store.api import RecoveryReport
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from dispatcher.dispatch import StoreThread
+from dispatcher.dispatch.store_thread import StoreThread
 from dispatcher.store.api import Store
 
 T = TypeVar("T")

@@ -19,8 +19,9 @@ import jinja2
 from dispatcher.channel import Channel, Message, Reconciled, UnknownAttempt
 from dispatcher.config.templates import TemplateNotFound
 from dispatcher.daemon.jobs import failure_reason
-from dispatcher.dispatch import Clock, StoreThread
+from dispatcher.dispatch.clock import Clock
 from dispatcher.dispatch.render import compose
+from dispatcher.dispatch.store_thread import StoreThread
 from dispatcher.model import CaseState, Decision, Verdict
 from dispatcher.policy.contacts import choose_contact
 from dispatcher.runtime import Runtime
@@ -132,15 +133,17 @@ class Reconciler:
         self, runtime: Runtime, channel: Channel, rows: Sequence[UnknownRow]
     ) -> dict[str, Message]:
         """The messages of ``rows`` rendered again, for a channel that resends: only where the
-        case is still open and the address is still the one the channel may use (an opt-out,
-        a dead address, a payment since: no message, the attempt stays unknown)."""
+        case is still open and under no Breathing Space moratorium, and the address is still
+        the one the channel may use (an opt-out, a dead address, a payment since: no message,
+        the attempt stays unknown)."""
         store = self.store_thread.store
         contacts = {row.attempt_id: row.contact for row in rows}
         contexts = await self.store_thread.call(store.resend_contexts, list(contacts))
         now = self.clock()
         out: dict[str, Message] = {}
         for ctx in contexts:
-            if ctx.case.state is not CaseState.OPEN:
+            space = ctx.case.breathing_space
+            if ctx.case.state is not CaseState.OPEN or (space is not None and space.runs_at(now)):
                 continue
             chosen = choose_contact(ctx.person, channel.name, channel.contact_kind).contact
             if chosen is None or chosen.value != contacts[ctx.attempt_id]:

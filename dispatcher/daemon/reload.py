@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from dispatcher.channel import Channel
 from dispatcher.config import ConfigError
-from dispatcher.dispatch import Dispatcher
+from dispatcher.dispatch.loop import Dispatcher
 from dispatcher.dispatch.store_health import failure_reason
 from dispatcher.metrics import Metrics
 from dispatcher.runtime import Runtime

@@ -57,7 +57,17 @@ T = TypeVar("T")
 PERSON_REQUIRED = ("person_id", "name")
 CASE_REQUIRED = ("case_id", "amount", "currency", "due_date")
 REQUIRED = (*PERSON_REQUIRED, *CASE_REQUIRED)
-CASE_STATES = ("open", "paid", "plan", "hardship", "disputed", "ceased", "closed")
+CASE_STATES = (
+    "open",
+    "paid",
+    "plan",
+    "hardship",
+    "disputed",
+    "ceased",
+    "closed",
+    "bankrupt",
+    "deceased",
+)
 
 # The one rule for ids of people and cases, in files, batches, the CLI and API paths: ASCII
 # letters, digits and ``._:-``, starting with a letter or digit, at most 128 characters. The

@@ -1,6 +1,7 @@
 """The contact policy: pure functions of (reminder, person, case, attempt history, now).
 
-- ``case_state``: paid, closed, plan, hardship, disputed, ceased
+- ``case_state``: paid, closed, plan, hardship, disputed, ceased, bankrupt, deceased
+- ``breathing_space``: the UK Breathing Space moratorium (SI 2020/1311)
 - ``contacts``: opt-outs and undeliverable addresses
 - ``windows``: allowed hours in the person's local time
 - ``limits``: rolling-window limits, calendar-day caps, minimum gap, conversation cooldown
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
+from typing import NamedTuple
 
 from dispatcher.config import PolicyFile
 from dispatcher.policy.calendars import closed_days
@@ -42,25 +44,33 @@ def compile_policy(
     *,
     fallback_timezone: str = "UTC",
     after_cease: Iterable[tuple[str, str]] = (),
+    allowed_states: Iterable[tuple[str, str, str]] = (),
 ) -> Policy:
     """Turn ``policy.toml``'s model (over its preset and overlays) into the structures
     ``decide`` reads. Holiday calendars are built here, once, not per decision; the policy of
     each combination of jurisdictions when first needed (``jurisdictions``)."""
-    after_cease = frozenset(after_cease)
-    policy = _compiled(effective_policy(source), channels, fallback_timezone, after_cease)
+    by_template = _ByTemplate(frozenset(after_cease), frozenset(allowed_states))
+    policy = _compiled(effective_policy(source), channels, fallback_timezone, by_template)
     if not source.jurisdictions:
         return policy
     places = jurisdiction_places(
-        source, channels, lambda file: _compiled(file, channels, fallback_timezone, after_cease)
+        source, channels, lambda file: _compiled(file, channels, fallback_timezone, by_template)
     )
     return replace(policy, places=places)
+
+
+class _ByTemplate(NamedTuple):
+    """What the templates' own flags allow on a ceased, bankrupt or deceased case."""
+
+    after_cease: frozenset[tuple[str, str]]
+    allowed_states: frozenset[tuple[str, str, str]]
 
 
 def _compiled(
     source: PolicyFile,
     channels: Mapping[str, ChannelTraits],
     fallback_timezone: str,
-    after_cease: Iterable[tuple[str, str]],
+    by_template: _ByTemplate,
 ) -> Policy:
     exempt = set(source.window_exempt)
     traits = {
@@ -102,6 +112,7 @@ def _compiled(
         jitter=source.jitter,
         hold_recheck=source.hold_recheck,
         fallback_timezone=fallback_timezone,
-        after_cease=frozenset(after_cease),
+        after_cease=by_template.after_cease,
+        allowed_states=by_template.allowed_states,
         consent_required=frozenset(source.consent_required),
     )

@@ -69,6 +69,9 @@ class Policy:
     hold_recheck: timedelta = timedelta(days=1)
     fallback_timezone: str = "UTC"
     after_cease: frozenset[tuple[str, str]] = frozenset()
+    # (channel, template, state): a template whose allowed_states names a bankrupt or
+    # deceased case's state, the only kind that may go on such a case.
+    allowed_states: frozenset[tuple[str, str, str]] = frozenset()
     daily_caps: tuple[DailyCap, ...] = ()
     holidays: tuple[ClosedDays, ...] = ()
     preset: str = "none"

@@ -71,6 +71,8 @@ def _decide(
         after_cease_allowed=(channel, reminder.template) in policy.after_cease,
         hold_recheck=policy.hold_recheck,
         arrangement=reminder.schedule == ARRANGEMENT_SCHEDULE,
+        allowed_in_state=(channel, reminder.template, case.state) in policy.allowed_states,
+        original_due=reminder.original_due_at,
     )
     if gate.suppress:
         return _suppressed(now, gate.reason, CORE_CASE_STATE)

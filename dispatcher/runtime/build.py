@@ -13,7 +13,7 @@ from dispatcher.channel import Channel
 from dispatcher.config import Config, ConfigError, Problem
 from dispatcher.config.dispatcher_file import RetryRule
 from dispatcher.config.load import RULE_KEYS, read_config
-from dispatcher.config.template_rules import check_template_rules
+from dispatcher.config.template_rules import ALLOWED_STATES, check_template_rules
 from dispatcher.config.templates import split_template_path
 from dispatcher.policy import ChannelTraits, Policy, compile_policy
 from dispatcher.runtime.plugins import Plugins, load_plugins
@@ -95,6 +95,7 @@ def build_runtime(
         traits,
         fallback_timezone=config.dispatcher.fallback_timezone,
         after_cease=_after_cease_templates(config),
+        allowed_states=_state_templates(config),
     )
     return Runtime(
         config=config,
@@ -120,6 +121,30 @@ def _after_cease_templates(config: Config) -> set[tuple[str, str]]:
         if metas and all(m.get("allowed_after_cease") is True for m in metas):
             allowed.add((channel, name))
     return allowed
+
+
+def _state_templates(config: Config) -> set[tuple[str, str, str]]:
+    """(channel, template, state) for each state a template's ``allowed_states`` names in
+    every locale in use: the only templates that may go on a bankrupt or deceased case (a
+    letter to the estate, to the trustee). ``check`` reports a list it cannot read."""
+    allowed: set[tuple[str, str, str]] = set()
+    for channel, name in _templates_of_channels(config):
+        try:
+            metas = [config.templates.meta(channel, name, loc) for loc in config.dispatcher.locales]
+        except (LookupError, TemplateError):
+            continue
+        named = [_states_named(m) for m in metas]
+        for state in frozenset(ALLOWED_STATES).intersection(*named):
+            allowed.add((channel, name, state))
+    return allowed
+
+
+def _states_named(meta: dict[str, Any]) -> frozenset[str]:
+    """The states a template's ``allowed_states`` names (none when it is not a list)."""
+    states = meta.get("allowed_states", [])
+    if not isinstance(states, list):
+        return frozenset()
+    return frozenset(s for s in states if isinstance(s, str))
 
 
 def _templates_of_channels(config: Config) -> set[tuple[str, str]]:

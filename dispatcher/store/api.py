@@ -407,7 +407,10 @@ class Store(CallScripts, UnknownAttemptsApi, ConsoleReads, ArrangementsApi):
         source: str = "cli",
         detail: str | None = None,
     ) -> Case:
-        """Apply paid, plan, hardship, dispute, resolve, cease, resume, close to a case."""
+        """Apply paid, plan, hardship, dispute, resolve, cease, resume, close, bankrupt,
+        deceased to a case, or start (``breathing-space``, ``breathing-space-crisis``: ``until``
+        its end, None for a crisis whose end is not known) or end (``breathing-space-end``) a
+        Breathing Space moratorium on it."""
 
     @abc.abstractmethod
     def opt_out(

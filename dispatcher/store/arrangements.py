@@ -19,7 +19,6 @@ from dispatcher.model import (
     Case,
     CaseState,
     Instalment,
-    ReminderState,
     settle,
 )
 from dispatcher.store import events
@@ -223,27 +222,7 @@ def resume_ladder(conn: Connection, case: Case, now: datetime) -> None:
     if case.state is CaseState.PLAN:
         values.update(state=CaseState.OPEN.value, paused_until=None)
     conn.execute(update(t.cases).where(c.id == case.id).values(**values))
-    held = list(
-        conn.execute(
-            select(r.id, r.original_due_at)
-            .where(
-                r.case_id == case.id,
-                r.state == ReminderState.PENDING.value,
-                r.schedule != ARRANGEMENT_SCHEDULE,
-                r.original_due_at <= now,
-            )
-            .order_by(r.original_due_at, r.id)
-        )
-    )
-    if not held:
-        return
-    first = held[0].original_due_at
-    for rid, original in held:
-        conn.execute(
-            update(t.reminders)
-            .where(r.id == rid)
-            .values(due_at=now + (original - first), updated_at=now)
-        )
+    events.resume_held(conn, case.id, now, r.schedule != ARRANGEMENT_SCHEDULE)
 
 
 def move_to_schedule(conn: Connection, case: Case, schedule: str, now: datetime) -> None:

@@ -1,5 +1,6 @@
-"""Case events (paid, plan, hardship, dispute, resolve, cease, resume, close): the case's new
-state, and what it does to the case's pending reminders."""
+"""Case events (paid, plan, hardship, dispute, resolve, cease, resume, close, bankrupt,
+deceased; a Breathing Space moratorium's start and end): the case's new state, and what it
+does to the case's pending reminders."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, insert, select, update
 
+from dispatcher.config.schedules_file import ARRANGEMENT_SCHEDULE
 from dispatcher.model import Case, CaseState, ReminderState, Verdict
 from dispatcher.store import schema as t
 from dispatcher.store.api import UnknownCase
@@ -24,9 +26,17 @@ CASE_EVENTS: dict[str, CaseState | None] = {
     "resolve": CaseState.OPEN,
     "cease": CaseState.CEASED,
     "resume": CaseState.OPEN,
+    "bankrupt": CaseState.BANKRUPT,
+    "deceased": CaseState.DECEASED,
+    # A moratorium (SI 2020/1311) holds the case whatever its state, which it leaves as it is.
+    "breathing-space": None,
+    "breathing-space-crisis": None,
+    "breathing-space-end": None,
 }
-# Events that end a pause bring the case's waiting reminders forward to be decided again.
-_BRING_FORWARD = {"resolve", "resume"}
+BREATHING_SPACE_EVENTS = ("breathing-space", "breathing-space-crisis", "breathing-space-end")
+# Events that end a pause bring the case's waiting reminders forward to be decided again; a
+# moratorium's start or new end does too, so each is held to the end it now has.
+_BRING_FORWARD = {"resolve", "resume", "breathing-space", "breathing-space-crisis"}
 
 
 # The furthest a pause may end. A date beyond is a stand-in for "no end" (9999-12-31), which
@@ -51,12 +61,15 @@ def state_after(kind: str, until: datetime | None, now: datetime) -> CaseState |
     unknown event or a pause without a future end within ``LONGEST_PAUSE``."""
     if kind not in CASE_EVENTS:
         raise ValueError(f"unknown case event {kind!r} (known: {', '.join(CASE_EVENTS)})")
-    if kind in ("plan", "hardship"):
-        if until is None or until <= now:
+    if kind in ("plan", "hardship", "breathing-space") or (
+        kind == "breathing-space-crisis" and until is not None
+    ):
+        if until is None:
             raise ValueError(f"{kind} needs --until with a date in the future")
         problem = pause_problem(until, now)
         if problem:
-            raise ValueError(f"{kind} --until: {problem}")
+            label = "the moratorium's end" if kind in BREATHING_SPACE_EVENTS else f"{kind} --until"
+            raise ValueError(f"{label}: {problem}")
     return CASE_EVENTS[kind]
 
 
@@ -83,7 +96,9 @@ def case_event(
         state = CaseState.PLAN
     if state is not None:
         values["state"] = state.value
-    values["paused_until"] = until if kind in ("plan", "hardship") else None
+        values["paused_until"] = until if kind in ("plan", "hardship") else None
+    if kind in BREATHING_SPACE_EVENTS:
+        values.update(_moratorium(case_from_row(row), kind, until, now))
     values["next_plan_at"] = next_plan_after_event(state)
     conn.execute(update(t.cases).where(c.id == case_id).values(**values))
     conn.execute(
@@ -96,17 +111,79 @@ def case_event(
         cancel_pending(conn, case_id, state, now)
     elif kind in _BRING_FORWARD:
         conn.execute(
+            update(t.reminders).where(*_held(case_id, now)).values(due_at=now, updated_at=now)
+        )
+    elif kind == "breathing-space-end":
+        resume_held(conn, case_id, now, r.schedule != ARRANGEMENT_SCHEDULE)
+        conn.execute(
             update(t.reminders)
-            .where(
-                r.case_id == case_id,
-                r.state == ReminderState.PENDING.value,
-                r.due_at > now,
-                r.original_due_at <= now,
-            )
+            .where(*_held(case_id, now), r.schedule == ARRANGEMENT_SCHEDULE)
             .values(due_at=now, updated_at=now)
         )
     row = conn.execute(select(t.cases).where(c.id == case_id)).one()
     return case_from_row(row)
+
+
+def _moratorium(case: Case, kind: str, until: datetime | None, now: datetime) -> dict[str, Any]:
+    """The case's moratorium columns after ``kind``: one of the kind still running is given
+    its new end (a crisis treatment's end recorded; it keeps its start), else one starts now;
+    an end clears them. ValueError: ending one the case does not have."""
+    space = case.breathing_space
+    running = space is not None and space.runs_at(now)
+    if kind == "breathing-space-end":
+        if not running:
+            raise ValueError(f"case {case.id} has no breathing space to end")
+        return {
+            "breathing_space": None,
+            "breathing_space_start": None,
+            "breathing_space_until": None,
+        }
+    crisis = kind == "breathing-space-crisis"
+    start = space.start if running and space is not None and space.crisis == crisis else now
+    return {
+        "breathing_space": "crisis" if crisis else "standard",
+        "breathing_space_start": start,
+        "breathing_space_until": until,
+    }
+
+
+def _held(case_id: str, now: datetime) -> tuple[ColumnElement[bool], ...]:
+    """The case's pending reminders already due once and waiting for a later instant."""
+    r = t.reminders.c
+    return (
+        r.case_id == case_id,
+        r.state == ReminderState.PENDING.value,
+        r.due_at > now,
+        r.original_due_at <= now,
+    )
+
+
+def resume_held(conn: Connection, case_id: str, now: datetime, only: ColumnElement[bool]) -> None:
+    """The ladder where it stood once a hold ends: the earliest step it held (of those
+    ``only`` selects) is due now, the later held ones keep their spacing after it (not all
+    at once)."""
+    r = t.reminders.c
+    held = list(
+        conn.execute(
+            select(r.id, r.original_due_at)
+            .where(
+                r.case_id == case_id,
+                r.state == ReminderState.PENDING.value,
+                r.original_due_at <= now,
+                only,
+            )
+            .order_by(r.original_due_at, r.id)
+        )
+    )
+    if not held:
+        return
+    first = held[0].original_due_at
+    for rid, original in held:
+        conn.execute(
+            update(t.reminders)
+            .where(r.id == rid)
+            .values(due_at=now + (original - first), updated_at=now)
+        )
 
 
 def _arrangement_active(conn: Connection, case_id: str) -> bool:

@@ -156,6 +156,20 @@ def _v11_to_v12(conn: Connection) -> None:
 
 
 def _v12_to_v13(conn: Connection) -> None:
+    # Version 13 changes nothing stored that this version reads.
+    del conn
+
+
+def _v13_to_v14(conn: Connection) -> None:
+    # Breathing Space moratoria (SI 2020/1311) on cases: three nullable columns, no row
+    # rewritten (NULL: no moratorium).
+    present = {c["name"] for c in inspect(conn).get_columns("cases")}
+    for name in ("breathing_space", "breathing_space_start", "breathing_space_until"):
+        if name not in present:
+            _add_column(conn, t.cases, name)
+
+
+def _v14_to_v15(conn: Connection) -> None:
     # A person's wishes (store/wishes.py): a new table, which create_all has just made;
     # nothing stored before changes, and a person without a row has no wishes.
     del conn
@@ -175,6 +189,8 @@ UPGRADES = {
     10: _v10_to_v11,
     11: _v11_to_v12,
     12: _v12_to_v13,
+    13: _v13_to_v14,
+    14: _v14_to_v15,
 }
 
 

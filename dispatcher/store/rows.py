@@ -13,6 +13,7 @@ from sqlalchemy import BindParameter, Connection, bindparam, select
 from dispatcher.model import (
     NO_WISHES,
     Attempt,
+    BreathingSpace,
     Case,
     CaseState,
     Consent,
@@ -50,6 +51,9 @@ CASE_COLUMNS = tuple(
         "schedule",
         "paused_until",
         "updated_at",
+        "breathing_space",
+        "breathing_space_start",
+        "breathing_space_until",
     )
 )
 REMINDER_COLUMNS = tuple(
@@ -86,7 +90,19 @@ def case_from_row(row: Any) -> Case:
         schedule=row.schedule,
         paused_until=row.paused_until,
         revision=row.updated_at,
+        breathing_space=breathing_space_of(
+            row.breathing_space, row.breathing_space_start, row.breathing_space_until
+        ),
     )
+
+
+def breathing_space_of(
+    kind: str | None, start: datetime | None, until: datetime | None
+) -> BreathingSpace | None:
+    """A case's moratorium from its stored columns (None: there is none)."""
+    if kind is None or start is None:
+        return None
+    return BreathingSpace(start, until, kind == "crisis")
 
 
 def reminder_from_row(row: Any) -> Reminder:
@@ -174,11 +190,19 @@ def people_by_id(conn: Connection, ids: Sequence[str]) -> dict[str, Person]:
 
 def cases_by_id(conn: Connection, ids: Sequence[str]) -> dict[str, Case]:
     out: dict[str, Case] = {}
-    for cid, pid, amount, currency, due, state, schedule, paused, updated in rows_in(
-        conn, CASES, "ids", list(ids)
-    ):
+    for row in rows_in(conn, CASES, "ids", list(ids)):
+        cid, pid, amount, currency, due, state, schedule, paused, updated, *space = row
         out[cid] = Case(
-            cid, pid, amount, currency, due, CASE_STATES[state], schedule, paused, updated
+            cid,
+            pid,
+            amount,
+            currency,
+            due,
+            CASE_STATES[state],
+            schedule,
+            paused,
+            updated,
+            breathing_space_of(*space),
         )
     return out
 

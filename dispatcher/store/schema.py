@@ -27,7 +27,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.types import TypeDecorator
 
-SCHEMA_VERSION = 13
+SCHEMA_VERSION = 15
 
 # ``cases.next_plan_at`` of a case the planner must look at on its next pass, whatever the
 # horizon: the epoch. As a column default it is written the way SQLite stores a bound
@@ -166,6 +166,11 @@ cases = Table(
     Column("state", String(16), nullable=False),
     Column("schedule", String(64), nullable=False),
     Column("paused_until", UTCDateTime),
+    # A UK Breathing Space moratorium (SI 2020/1311): ``standard`` or ``crisis`` (mental-health
+    # crisis, its end NULL until recorded), held from its start to its end whatever the state.
+    Column("breathing_space", String(16)),
+    Column("breathing_space_start", UTCDateTime),
+    Column("breathing_space_until", UTCDateTime),
     Column("planned_through", UTCDateTime),
     # When the planner must look at the case again: the due instant of its next step not yet
     # planned (it is planned once that falls within ``plan_ahead``), the epoch when something

@@ -10,18 +10,20 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from aiohttp import web
 
+from dispatcher import charts
 from dispatcher.admin.explain import timeline
 from dispatcher.admin.unknowns import Selection, resolve_selection
 from dispatcher.api.access import CoreAccess
 from dispatcher.api.views import person_view
 from dispatcher.intake import is_id
 from dispatcher.model import ReminderState
+from dispatcher.policy.week import week_shares
 from dispatcher.store.api import UnknownCase
 from dispatcher.store.unknown_api import Resolution
-from dispatcher.ui import charts, languages
+from dispatcher.ui import languages
 from dispatcher.ui.forms import caller, language, read_form, session
 from dispatcher.ui.overview import KINDS, Overview, gather
-from dispatcher.ui.policy_view import rule_rows, settings, week_shares
+from dispatcher.ui.policy_view import rule_rows, settings
 from dispatcher.ui.render import SECURITY_HEADERS, page, page_context, render
 
 log = logging.getLogger("dispatcher.ui")

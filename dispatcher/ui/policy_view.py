@@ -6,16 +6,12 @@ included)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import time
 
 from dispatcher.config.durations import format_duration
 from dispatcher.config.policy_file import PolicyFile
-from dispatcher.policy import Policy
 from dispatcher.policy.presets import effective_policy
-from dispatcher.policy.windows import WEEKDAY_NAMES, day_intervals
-
-HOUR = timedelta(hours=1)
+from dispatcher.policy.windows import WEEKDAY_NAMES
 
 
 @dataclass(frozen=True)
@@ -75,32 +71,3 @@ def settings(source: PolicyFile) -> list[tuple[str, str]]:
         ("hold_recheck", format_duration(policy.hold_recheck)),
         ("window_exempt", ", ".join(policy.window_exempt) or "-"),
     ]
-
-
-def week_shares(policy: Policy, channel: str, zone: str, week_of: date) -> list[list[float]] | None:
-    """For the week (Monday first) holding ``week_of``: the share of each local hour that
-    ``channel`` may contact someone in ``zone`` (0 to 1); None when no window binds it."""
-    rules = policy.rules_for(channel)
-    if rules.windows is None:
-        return None
-    closed = rules.closed_in(zone)
-    tz = ZoneInfo(zone)
-    monday = week_of - timedelta(days=week_of.weekday())
-    intervals = [
-        interval
-        for offset in range(-1, 8)
-        for interval in day_intervals(rules.windows, zone, monday + timedelta(days=offset), closed)
-    ]
-    grid: list[list[float]] = []
-    for offset in range(7):
-        day = monday + timedelta(days=offset)
-        row: list[float] = []
-        for hour in range(24):
-            start = datetime.combine(day, time(hour), tzinfo=tz).astimezone(UTC)
-            end = start + HOUR
-            open_seconds = sum(
-                max(0.0, (min(end, b) - max(start, a)).total_seconds()) for a, b in intervals
-            )
-            row.append(min(1.0, open_seconds / 3600))
-        grid.append(row)
-    return grid

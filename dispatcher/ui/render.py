@@ -13,6 +13,7 @@ from aiohttp import web
 from jinja2 import FileSystemLoader, StrictUndefined
 from jinja2.sandbox import SandboxedEnvironment
 
+from dispatcher.policy.breathing_space import describe
 from dispatcher.ui import forms, languages
 
 SECURITY_HEADERS = {
@@ -45,6 +46,7 @@ def environment() -> SandboxedEnvironment:
         lstrip_blocks=True,
     )
     env.filters["when"] = _when
+    env.filters["moratorium"] = describe
     return env
 
 

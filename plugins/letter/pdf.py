@@ -14,9 +14,12 @@ from dataclasses import dataclass
 from datetime import date
 from importlib.resources import files
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dispatcher_plugins.letter.address import Recipient
-from fpdf import FPDF
+
+if TYPE_CHECKING:
+    from fpdf import FPDF
 
 FONT = "letter"
 # DIN 5008 form B / C5-C6 window: 20 mm from the left, 45 mm from the top, 85 x 45 mm. A US
@@ -73,6 +76,10 @@ def render_letter(
 ) -> bytes:
     """The PDF bytes of one letter in ``locale``. ``html``, when given, is the letter instead
     of ``text``."""
+    # fpdf2 (with fontTools) takes longer to import than the rest of the daemon; it is loaded
+    # by the first letter, not by every start, `check` and command that loads the plugins.
+    from fpdf import FPDF
+
     pdf = FPDF(format="A4" if layout.page_size == "A4" else "letter", unit="mm")
     pdf.set_auto_page_break(auto=True, margin=MARGIN)
     pdf.set_margins(MARGIN, MARGIN, MARGIN)

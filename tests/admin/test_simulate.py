@@ -19,6 +19,15 @@ from dispatcher.store.api import CaseIn, PersonIn
 from tests.conftest import Deployment
 from tests.store.test_store import placed
 
+# Two people and their cases in the import format, for the command's --data.
+DATA = (
+    "person_id,name,locale,timezone,phone,email,address,case_id,amount,currency,due_date,"
+    "schedule\n"
+    "P1,Ann One,en,America/New_York,+12125550101,a@example.com,,C1,500.00,USD,2026-02-28,"
+    "standard\n"
+    "P2,Bo Two,zh-CN,Asia/Shanghai,+8613800138001,b@example.cn,,C2,800.00,CNY,2026-02-27,"
+    "standard\n"
+)
 START = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)  # a week that holds the US clock change
 DAYS = 12
 
@@ -124,14 +133,7 @@ def test_compare_reports_added_removed_and_moved(dep: Deployment, tmp_path: Path
 
 def test_simulate_command_prints_charts_and_writes_a_page(dep: Deployment, tmp_path: Path) -> None:
     data = tmp_path / "people.csv"
-    data.write_text(
-        "person_id,name,locale,timezone,phone,email,address,case_id,amount,currency,due_date,"
-        "schedule\n"
-        "P1,Ann One,en,America/New_York,+12125550101,a@example.com,,C1,500.00,USD,2026-02-28,"
-        "standard\n"
-        "P2,Bo Two,zh-CN,Asia/Shanghai,+8613800138001,b@example.cn,,C2,800.00,CNY,2026-02-27,"
-        "standard\n"
-    )
+    data.write_text(DATA)
     page = tmp_path / "sim.html"
     result = CliRunner().invoke(
         main,

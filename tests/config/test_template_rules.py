@@ -1,5 +1,5 @@
 """``check`` enforces the template rules: limited-content voicemails, approved letters, and
-``allowed_after_cease`` the same in every locale."""
+``allowed_after_cease`` and ``allowed_states`` the same in every locale."""
 
 from __future__ import annotations
 
@@ -83,6 +83,45 @@ def test_allowed_after_cease_must_be_a_boolean(config_dir: Path) -> None:
     code, output = check(config_dir)
     assert code == 1
     assert "allowed_after_cease: must be true or false" in output
+
+
+def _flag(config_dir: Path, locale: str, line: str) -> None:
+    path = config_dir / f"templates/letter/formal_letter.{locale}.j2"
+    path.write_text(path.read_text().replace("#}", f"{line}\n#}}", 1))
+
+
+def test_a_letter_to_the_estate_keeps_every_rule(config_dir: Path) -> None:
+    for locale in ("en", "zh-CN"):
+        _flag(config_dir, locale, 'allowed_states = ["deceased", "bankrupt"]')
+    code, output = check(config_dir)
+    assert code == 0, output
+
+
+def test_allowed_states_must_agree_across_locales(config_dir: Path) -> None:
+    _flag(config_dir, "en", 'allowed_states = ["deceased"]')
+    code, output = check(config_dir)
+    assert code == 1
+    assert "letter/formal_letter.allowed_states: differs between locales" in output
+
+
+@pytest.mark.parametrize(
+    ("value", "words"),
+    [
+        ('"deceased"', "must be a list of states (bankrupt, deceased)"),
+        ('["ceased"]', "'ceased' is not a state a template may be allowed in"),
+    ],
+)
+def test_allowed_states_names_only_bankrupt_or_deceased(
+    config_dir: Path, value: str, words: str
+) -> None:
+    for locale in ("en", "zh-CN"):
+        _flag(config_dir, locale, f"allowed_states = {value}")
+    code, output = check(config_dir)
+    assert code == 1
+    assert (
+        "templates/letter/formal_letter.en.j2:1: letter/formal_letter.en.allowed_states:" in output
+    )
+    assert words in output
 
 
 def test_the_limited_content_variables_are_configurable(config_dir: Path) -> None:

@@ -2,8 +2,7 @@
 
 The outbox writes and flushes a message before the send is recorded, so a kill between the
 two leaves a line whose reminder the next start finds claimed and marks ``unknown`` — and
-never sends again. During an email burst, a kill leaves ``unknown`` only the messages handed
-to the SMTP server (``benchmarks.kills``, which ``make bench`` runs with more kills).
+never sends again. (Kills during an email burst are in ``test_crash_burst``.)
 """
 
 from __future__ import annotations
@@ -12,11 +11,9 @@ import random
 import signal
 import time
 from collections import Counter
-from pathlib import Path
 
 from sqlalchemy import select
 
-from benchmarks.kills import POOL, burst
 from dispatcher.store import schema
 from tests.conftest import Deployment, free_port, http_get, seed, stop, wait_for
 
@@ -134,22 +131,3 @@ def test_a_vanished_nodes_claims_expire_unsent_ones_are_sent_by_another(
     finally:
         store.close()
     assert "claims of a vanished node expired" in log
-
-
-def test_sigkills_during_an_email_burst_leave_unknown_only_what_reached_the_server(
-    tmp_path: Path,
-) -> None:
-    """The example's concurrency (32) and pool (4), an SMTP server answering DATA 100 ms
-    late: each kill leaves ``unknown`` only messages handed to the server. A claim is
-    confirmed only once it holds a pool connection, so those the server had not accepted when
-    the daemon died are at most the pool size (before, every claim waiting for a connection
-    was already confirmed: ~30 per kill). Nothing lost, nothing sent twice."""
-    figures = burst(tmp_path, kills=8, people=300)
-
-    assert figures.lost == 0 and figures.duplicates == 0, figures
-    assert figures.sent + figures.unknown == figures.people, figures.states
-    for kill in figures.kills:
-        assert kill.unknowns - kill.accepted <= POOL, figures.kills
-    unknowns = sum(k.unknowns for k in figures.kills)
-    assert unknowns == figures.unknown, "every unknown comes from a kill"
-    assert unknowns, "no kill landed during a send; the test proved nothing"

@@ -20,7 +20,8 @@ from dispatcher_plugins.email.unsubscribe import Unsubscribe
 
 from dispatcher.daemon import Daemon
 from dispatcher.daemon.web import build_app
-from dispatcher.dispatch import Dispatcher, StoreThread
+from dispatcher.dispatch.loop import Dispatcher
+from dispatcher.dispatch.store_thread import StoreThread
 from dispatcher.model import ReminderState
 from dispatcher.runtime import Runtime, load_runtime
 from dispatcher.store.api import CaseIn, NewReminder, PersonIn

@@ -15,7 +15,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from dispatcher.daemon import Daemon
 from dispatcher.daemon.jobs import plan_reminders
-from dispatcher.dispatch import StoreThread
+from dispatcher.dispatch.store_thread import StoreThread
 from dispatcher.store.api import CaseIn, PersonIn
 from tests.conftest import Deployment
 

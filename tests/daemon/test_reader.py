@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from dispatcher.daemon.reader import StoreReader
 from dispatcher.daemon.status import count_queue
-from dispatcher.dispatch import StoreThread
+from dispatcher.dispatch.store_thread import StoreThread
 from dispatcher.metrics import Metrics
 from tests.store import test_store
 from tests.store.test_store import NOW, _people, always

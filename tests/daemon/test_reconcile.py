@@ -24,7 +24,7 @@ from dispatcher.channel import (
     UnknownAttempt,
 )
 from dispatcher.daemon.reconcile import Reconciler
-from dispatcher.dispatch import StoreThread
+from dispatcher.dispatch.store_thread import StoreThread
 from dispatcher.hookspecs import hookimpl
 from dispatcher.model import ContactKind
 from dispatcher.runtime import load_runtime

@@ -13,7 +13,8 @@ import pytest
 from sqlalchemy import select
 
 from dispatcher.channel import PermanentError, Slots, TransientError
-from dispatcher.dispatch import Dispatcher, StoreThread
+from dispatcher.dispatch.loop import Dispatcher
+from dispatcher.dispatch.store_thread import StoreThread
 from dispatcher.hookspecs import hookimpl
 from dispatcher.runtime import load_runtime
 from dispatcher.store import schema

@@ -220,7 +220,7 @@ async def test_an_observer_that_raises_does_not_stop_the_flusher(store: Store) -
 
 
 async def test_a_release_refused_at_stop_still_writes_the_last_outcomes(store: Store) -> None:
-    from dispatcher.dispatch import Dispatcher
+    from dispatcher.dispatch.loop import Dispatcher
 
     claims = claimed(store, 2)
     thread = StoreThread(store)

@@ -14,8 +14,9 @@ import pytest
 
 from dispatcher.daemon import Daemon
 from dispatcher.daemon.health import Liveness
-from dispatcher.dispatch import Dispatcher, StoreThread
+from dispatcher.dispatch.loop import Dispatcher
 from dispatcher.dispatch.store_health import StoreHealth
+from dispatcher.dispatch.store_thread import StoreThread
 from dispatcher.metrics import Metrics
 from dispatcher.runtime import load_runtime
 from dispatcher.store import open_store

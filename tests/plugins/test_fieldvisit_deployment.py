@@ -13,7 +13,8 @@ import pytest
 from dispatcher_fieldvisit.fake_crm import FakeCrm
 from sqlalchemy import select
 
-from dispatcher.dispatch import Dispatcher, StoreThread
+from dispatcher.dispatch.loop import Dispatcher
+from dispatcher.dispatch.store_thread import StoreThread
 from dispatcher.model import (
     Attempt,
     Case,

@@ -107,6 +107,7 @@ def policy(
     channels: Mapping[str, ChannelTraits] = CHANNELS,
     fallback_timezone: str = "UTC",
     after_cease: Iterable[tuple[str, str]] = (),
+    allowed_states: Iterable[tuple[str, str, str]] = (),
 ) -> Policy:
     """A compiled policy, built through the same model ``policy.toml`` is parsed into."""
     source: dict[str, Any] = {
@@ -125,6 +126,7 @@ def policy(
         channels=channels,
         fallback_timezone=fallback_timezone,
         after_cease=after_cease,
+        allowed_states=allowed_states,
     )
 
 

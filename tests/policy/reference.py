@@ -50,7 +50,12 @@ def reference_decide(
     traits = policy.channels[channel]
     allowed_after_cease = (channel, reminder.template) in policy.after_cease
     gate = case_gate(
-        case, now=now, after_cease_allowed=allowed_after_cease, hold_recheck=policy.hold_recheck
+        case,
+        now=now,
+        after_cease_allowed=allowed_after_cease,
+        hold_recheck=policy.hold_recheck,
+        allowed_in_state=(channel, reminder.template, case.state.value) in policy.allowed_states,
+        original_due=reminder.original_due_at,
     )
     if gate.suppress:
         reasons = (replace(gate.reason, rule="core: case state"),) if gate.reason else ()

@@ -22,6 +22,7 @@ from dispatcher.config import PolicyFile
 from dispatcher.config.durations import parse_duration
 from dispatcher.model import (
     Attempt,
+    BreathingSpace,
     Case,
     CaseState,
     ContactKind,
@@ -158,7 +159,14 @@ def random_case(rng: random.Random, now: datetime) -> Case:
     paused = None
     if state in (CaseState.PLAN, CaseState.HARDSHIP) and rng.random() < 0.8:
         paused = now + timedelta(hours=rng.randint(-72, 400))
-    return Case("C1", "P1", "100.00", "USD", DUE.date(), state, "standard", paused)
+    space = None
+    if rng.random() < 0.1:  # a Breathing Space moratorium, running, ended or open-ended
+        start = now - timedelta(hours=rng.randint(0, 2000))
+        until = None if rng.random() < 0.2 else start + timedelta(hours=rng.randint(1, 2400))
+        space = BreathingSpace(start, until, until is None or rng.random() < 0.3)
+    return Case(
+        "C1", "P1", "100.00", "USD", DUE.date(), state, "standard", paused, breathing_space=space
+    )
 
 
 # Attempts this long before ``now`` (give or take two hours) sit at the edge of some rule's

@@ -1,6 +1,6 @@
 """A person's wishes in the store: each change a new row with its source and time (the
 latest in force, the person's revision changed), the same wishes again recording nothing,
-an import giving wishes only to a person with none on file, a version 12 store migrated."""
+an import giving wishes only to a person with none on file, a version 14 store migrated."""
 
 from __future__ import annotations
 
@@ -64,14 +64,14 @@ def test_an_import_gives_wishes_only_to_a_person_with_none_on_file(store) -> Non
     assert store.get_person("P1").wishes == Wishes(("voice",))
 
 
-def test_a_version_12_store_gains_the_table(tmp_path: Path) -> None:
+def test_a_version_14_store_gains_the_table(tmp_path: Path) -> None:
     path = tmp_path / "s.db"
     store = open_store(f"sqlite:///{path}")
     store.migrate()
     store.close()
     conn = sqlite3.connect(path)
     conn.execute("DROP TABLE wishes")
-    conn.execute("UPDATE meta SET value='12' WHERE key='schema_version'")
+    conn.execute("UPDATE meta SET value='14' WHERE key='schema_version'")
     conn.commit()
     conn.close()
     store = open_store(f"sqlite:///{path}")

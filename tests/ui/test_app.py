@@ -5,6 +5,8 @@ language."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import aiohttp
 
 from tests.ui.busy_store import fill
@@ -136,7 +138,7 @@ async def test_a_case_shows_its_state_events_reminders_and_timeline(served: Serv
         async with http.get(f"{served.base}/ui/case", params={"id": "C3"}) as page:
             assert page.status == 200
             text = await page.text()
-        assert 'id="case-state">open<' in text
+        assert 'id="case-state">open<' in text and 'id="breathing-space"' not in text
         assert "decision send" in text and "attempt unknown" in text
         assert "P. 3" in text and "Person 3" not in text  # masked for a read token
         async with http.get(f"{served.base}/ui/case", params={"id": "C404"}) as page:
@@ -146,6 +148,13 @@ async def test_a_case_shows_its_state_events_reminders_and_timeline(served: Serv
         await login(http, served.base, "officer")
         async with http.get(f"{served.base}/ui/case", params={"id": "C3"}) as page:
             assert "Person 3" in await page.text()
+        store = served.daemon.store
+        store.case_event("C3", "deceased", now=datetime.now(UTC), source="test")
+        store.case_event("C3", "breathing-space-crisis", now=datetime.now(UTC), source="test")
+        async with http.get(f"{served.base}/ui/case", params={"id": "C3"}) as page:
+            text = await page.text()
+        assert 'id="case-state">deceased<' in text
+        assert "a mental-health crisis breathing space since" in text
 
 
 async def test_the_policy_page_shows_rules_with_layers_and_week_grids(served: Served) -> None:

@@ -19,7 +19,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from dispatcher.daemon import Daemon
 from dispatcher.daemon.web import build_app
-from dispatcher.dispatch import Dispatcher
+from dispatcher.dispatch.loop import Dispatcher
 from dispatcher.model import ReminderState
 from dispatcher.store.api import NewReminder
 from dispatcher.testing.twilio_peer import ACCOUNT_SID, AUTH_TOKEN, TwilioPeer, sign

@@ -1,5 +1,6 @@
-"""Charts drawn on the server as inline SVG: the page needs no script to show them, carries
-no chart library, and a refresh replaces the markup whole. Every label is escaped."""
+"""Charts drawn on the server as inline SVG, for the console and for ``simulate --html``: a
+page needs no script to show them, carries no chart library, and a refresh replaces the
+markup whole. Every label is escaped."""
 
 from __future__ import annotations
 
@@ -28,6 +29,29 @@ def nice_top(value: int) -> int:
         step *= 10
 
 
+def _chart_open(label: str) -> str:
+    # No xmlns: the charts are drawn inline in HTML pages, where SVG needs none.
+    return (
+        f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
+        f'aria-label="{escape(label)}">'
+    )
+
+
+def _count_axis(top: int) -> list[str]:
+    """Grid lines and counts at 0, the middle (when whole) and ``top``. Colours and sizes
+    are attributes, so a page without the console's style sheet draws them too."""
+    plot_h = HEIGHT - TOP - BOTTOM
+    parts = []
+    for tick in (0, top // 2, top) if top % 2 == 0 and top > 1 else (0, top):
+        y = TOP + plot_h - plot_h * tick / top
+        parts.append(
+            f'<line class="grid" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}" '
+            f'stroke="#ddd"/><text class="tick" x="{LEFT - 6}" y="{y + 4:.1f}" '
+            f'text-anchor="end" font-size="9">{tick}</text>'
+        )
+    return parts
+
+
 def hourly_bars(
     counts: Mapping[tuple[datetime, str], int],
     last_hour: datetime,
@@ -41,16 +65,7 @@ def hourly_bars(
     top = nice_top(max(totals, default=0))
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     slot = plot_w / 24
-    parts = [
-        f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
-        f'aria-label="{escape(label)}" xmlns="http://www.w3.org/2000/svg">'
-    ]
-    for tick in (0, top // 2, top) if top % 2 == 0 and top > 1 else (0, top):
-        y = TOP + plot_h - plot_h * tick / top
-        parts.append(
-            f'<line class="grid" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}"/>'
-            f'<text class="tick" x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">{tick}</text>'
-        )
+    parts = [_chart_open(label), *_count_axis(top)]
     for i, hour in enumerate(hours):
         x = LEFT + i * slot + 2
         base = float(TOP + plot_h)
@@ -121,4 +136,48 @@ def week_grid(
                 f"<title>{escape(day_names[day])} {hour:02d}:00 {share:.0%}</title></rect>"
             )
     parts.append("</svg>")
+    return Markup("".join(parts))
+
+
+def hour_of_day_bars(
+    hours: Sequence[int], open_share: Sequence[float] | None, label: str, fill: str = PALETTE[0]
+) -> Markup:
+    """A bar per local hour of the day (0–23) with its count written above it and a count
+    axis; behind the bars, each hour shaded by ``open_share`` (0 to 1, the share of days the
+    channel's window allows it; none when no window binds the channel)."""
+    top = nice_top(max(hours, default=0))
+    plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
+    slot = plot_w / 24
+    parts = [_chart_open(label)]
+    for hour, share in enumerate(open_share or ()):
+        if share > 0:
+            parts.append(
+                f'<rect class="window" x="{LEFT + hour * slot:.1f}" y="{TOP}" '
+                f'width="{slot:.1f}" height="{plot_h}" fill="#009E73" '
+                f'fill-opacity="{0.08 + 0.17 * share:.2f}" data-hour="{hour:02d}" '
+                f'data-open="{share:.2f}"><title>{hour:02d}:00 open on {share:.0%} of days'
+                "</title></rect>"
+            )
+    parts += _count_axis(top)
+    for hour, count in enumerate(hours):
+        x = LEFT + hour * slot + 2
+        if count:
+            h = plot_h * count / top
+            y = TOP + plot_h - h
+            parts.append(
+                f'<rect class="bar" x="{x:.1f}" y="{y:.1f}" width="{slot - 4:.1f}" '
+                f'height="{h:.1f}" fill="{fill}" data-hour="{hour:02d}" data-count="{count}">'
+                f"<title>{hour:02d}:00: {count}</title></rect>"
+                f'<text class="count" x="{x + (slot - 4) / 2:.1f}" y="{max(y - 2, 8):.1f}" '
+                f'text-anchor="middle" font-size="7">{count}</text>'
+            )
+        if hour % 3 == 0 or hour == 23:
+            parts.append(
+                f'<text class="tick" x="{x + (slot - 4) / 2:.1f}" y="{HEIGHT - 6}" '
+                f'text-anchor="middle" font-size="9">{hour:02d}</text>'
+            )
+    parts.append(
+        f'<line class="axis" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{TOP + plot_h}" '
+        f'y2="{TOP + plot_h}" stroke="#999"/></svg>'
+    )
     return Markup("".join(parts))

@@ -48,10 +48,12 @@ DECISION_REASONS: dict[str, tuple[str, ...]] = {
         "case_hardship",
         "case_disputed",
         "breathing_space",
+        "preference",
         "policy_error",
     ),
     "suppress": (
         "consent_required",
+        "preference",
         "unknown_channel",
         "case_paid",
         "case_closed",

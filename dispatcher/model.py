@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime
+from datetime import date, datetime, time
 from decimal import Decimal
 
 
@@ -95,6 +95,77 @@ class Consent:
     contact: str | None = None
 
 
+WISH_KINDS = ("not_before", "not_after", "not_between")
+
+
+@dataclass(frozen=True, slots=True)
+class HourWish:
+    """The person's wish about when to be contacted: ``not_before`` ``at``, ``not_after``
+    ``at``, or ``not_between`` ``at`` and ``until`` (local time; a span whose end is at or
+    before its start runs past midnight), on ``days`` (Monday = 0), for ``channel`` (None =
+    every channel)."""
+
+    kind: str
+    at: time
+    until: time | None = None
+    channel: str | None = None
+    days: frozenset[int] = frozenset(range(7))
+
+    def describe(self) -> str:
+        """``no call before 10:00 on Mon–Fri`` for a reason text and explain."""
+        what = f"no {self.channel}" if self.channel else "no contact"
+        if self.kind == "not_between":
+            assert self.until is not None
+            when = f"between {self.at:%H:%M} and {self.until:%H:%M}"
+        else:
+            when = f"{self.kind.removeprefix('not_')} {self.at:%H:%M}"
+        return f"{what} {when}{describe_days(self.days)}"
+
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def describe_days(days: frozenset[int]) -> str:
+    """`` on Mon–Fri``, `` on Sat, Sun``, or nothing for every day."""
+    if len(days) == 7:
+        return ""
+    ordered = sorted(days)
+    if len(ordered) > 2 and ordered == list(range(ordered[0], ordered[-1] + 1)):
+        return f" on {WEEKDAYS[ordered[0]].title()}–{WEEKDAYS[ordered[-1]].title()}"
+    return " on " + ", ".join(WEEKDAYS[d].title() for d in ordered)
+
+
+@dataclass(frozen=True, slots=True)
+class Wishes:
+    """What the person asked for: channels they refused, when not to contact them, the
+    language to write to them in. They only ever narrow what the policy allows."""
+
+    refused: tuple[str, ...] = ()
+    hours: tuple[HourWish, ...] = ()
+    language: str | None = None
+    set_at: datetime | None = field(default=None, compare=False)
+    source: str = field(default="", compare=False)
+
+    def __bool__(self) -> bool:
+        return bool(self.refused or self.hours or self.language)
+
+    def describe(self) -> str:
+        """``refused sms; no voice before 10:00; language zh-CN`` for explain and the CLI."""
+        if not self:
+            return "none"
+        parts = [f"refused {', '.join(self.refused)}"] if self.refused else []
+        parts += [wish.describe() for wish in self.hours]
+        parts += [f"language {self.language}"] if self.language else []
+        return "; ".join(parts)
+
+    def origin(self) -> str:
+        """`` (set 2026-12-02 09:30 UTC by cli)``, or nothing when never set."""
+        return f" (set {self.set_at:%Y-%m-%d %H:%M} UTC by {self.source})" if self.set_at else ""
+
+
+NO_WISHES = Wishes()
+
+
 @dataclass(frozen=True, slots=True)
 class Person:
     id: str
@@ -104,9 +175,16 @@ class Person:
     contacts: tuple[ContactPoint, ...] = ()
     opt_outs: tuple[OptOut, ...] = ()
     consents: tuple[Consent, ...] = ()
+    wishes: Wishes = NO_WISHES
     # When the stored person last changed (contacts, opt-outs included): a claim checks it is
     # unchanged before sending.
     revision: datetime | None = field(default=None, compare=False)
+
+    @property
+    def template_locale(self) -> str:
+        """The locale to write to the person in: the language they asked for, else their own
+        locale on file."""
+        return self.wishes.language or self.locale
 
 
 @dataclass(frozen=True, slots=True)

@@ -46,6 +46,10 @@ def timeline(history: CaseHistory) -> list[tuple[datetime, int | None, str, str]
         if decision["flags"]:
             detail += f" [{decision['flags']}]"
         rows.append((decision["at"], decision["reminder_id"], f"decision {verdict}", detail))
+    for wishes in history.wishes:
+        if wishes.set_at is not None:
+            detail = f"by {wishes.source}: {wishes.describe()}"
+            rows.append((wishes.set_at, None, "event wishes", detail))
     for attempt in history.attempts:
         to = mask(attempt["contact_kind"], attempt["contact"])
         parts = [f"to {to}"]
@@ -103,6 +107,19 @@ def jurisdiction_note(history: CaseHistory, policy: PolicyFile) -> str | None:
     return (
         f"jurisdictions: {reading.describe()}{flag} (the strictest reading of them all "
         f"applies); consent on file: {consents or 'none'}"
+    )
+
+
+def wishes_note(history: CaseHistory) -> str:
+    """The person's own wishes in force, which the policy holds every contact to (reason
+    ``preference``), and the template locale they choose."""
+    person = history.person
+    wishes = person.wishes
+    if not wishes:
+        return "wishes of the person: none on file"
+    return (
+        f"wishes of the person: {wishes.describe()}{wishes.origin()}; templates in "
+        f"{person.template_locale} (deferrals and suppressions by them say preference)"
     )
 
 

@@ -40,6 +40,7 @@ from dispatcher.api.models import (
 )
 from dispatcher.api.people import put_person
 from dispatcher.api.reminders import list_reminders
+from dispatcher.api.wishes import WishesBody, WishesResult, WishesView, get_wishes, put_wishes
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,26 @@ OPERATIONS: tuple[Operation, ...] = (
         "their status)",
         {200: PersonResult, 201: PersonResult},
         body=PersonBody,
+    ),
+    Operation(
+        "PUT",
+        "/people/{person_id}/wishes",
+        put_wishes,
+        "write",
+        "Replace the person's wishes: refused channels, hours not to be contacted in, the "
+        "language to write in (the policy reads them as further exclusions, never looser)",
+        {200: WishesResult},
+        body=WishesBody,
+        finds=True,
+    ),
+    Operation(
+        "GET",
+        "/people/{person_id}/wishes",
+        get_wishes,
+        "read",
+        "The person's wishes in force, when and by whom they were set",
+        {200: WishesView},
+        finds=True,
     ),
     Operation(
         "PUT",

@@ -19,6 +19,7 @@ from dispatcher.cli.run import run
 from dispatcher.cli.simulate import simulate
 from dispatcher.cli.store import backup, migrate
 from dispatcher.cli.unknown import unknown
+from dispatcher.cli.wishes import wishes
 from dispatcher.terminal import printable
 
 DEFAULT_CONFIG = "/etc/dispatcher"
@@ -88,5 +89,6 @@ for command in (
     unknown,
     arrangement,
     payment,
+    wishes,
 ):
     main.add_command(command)

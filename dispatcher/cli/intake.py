@@ -160,7 +160,7 @@ def _template_or_exit(
     templates = TemplateSet(
         Path(root) / "templates", locales=config.locales, fallback_locale=config.fallback_locale
     )
-    locale = person.locale if person else config.fallback_locale
+    locale = person.template_locale if person else config.fallback_locale
     try:
         templates.resolve(channel, name, locale)
     except TemplateNotFound as exc:

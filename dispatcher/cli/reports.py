@@ -165,7 +165,7 @@ def _print_unknown(report: StatusReport) -> None:
 @click.pass_context
 def explain(ctx: click.Context, target: str, as_json: bool) -> None:
     """The whole decision history of a case (or of the case of a reminder id), PII masked."""
-    from dispatcher.admin.explain import render_history, retry_notes, zone_note
+    from dispatcher.admin.explain import render_history, retry_notes, wishes_note, zone_note
 
     settings, store = store_or_exit(ctx.obj["config"])
     case_id: str | None = target
@@ -177,7 +177,7 @@ def explain(ctx: click.Context, target: str, as_json: bool) -> None:
     history = store.case_history(case_id)
     store.close()
     focus = int(target) if target.isdigit() and target != case_id else None
-    first = _policy_notes(ctx.obj["config"], history)
+    first = (*_policy_notes(ctx.obj["config"], history), wishes_note(history))
     retries = retry_notes(history, _retry_rules(settings))
     if as_json:
         from dispatcher.api.views import case_detail

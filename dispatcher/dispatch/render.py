@@ -26,7 +26,7 @@ def render_context(
             "id": person.id,
             "name": person.name,
             "first_name": first_name,
-            "locale": person.locale,
+            "locale": person.template_locale,
         },
         "case": {
             "id": case.id,
@@ -67,7 +67,10 @@ def compose(
     ``TemplateNotFound`` or a ``jinja2.TemplateError`` when it cannot be rendered."""
     reminder = claim.reminder
     rendered = templates.render(
-        reminder.channel, reminder.template, claim.person.locale, render_context(claim, signer, now)
+        reminder.channel,
+        reminder.template,
+        claim.person.template_locale,
+        render_context(claim, signer, now),
     )
     return Message(
         attempt_id=claim.attempt_id,

@@ -6,6 +6,8 @@
   marked so only their record is rejected)
 - ``files``: the rows of a file, streamed, numbered as a spreadsheet or an editor shows them
 - ``batches``: good rows into the store in bounded transactions; cases of other people refused
+- ``wishes``: a person's wishes as text (contact hours, refused channels, a language), one
+  reading for the import, the CLI and the API
 """
 
 from dispatcher.intake.batches import Importer, store_rows

@@ -2,8 +2,9 @@
 the API).
 
 Each row holds one case and its person (flat keys: ``person_id, name, locale, timezone,
-phone, email, address, case_id, amount, currency, due_date, schedule, state, consent``;
-several phones, emails or consents separated by ``;`` in CSV or given as lists in JSON). A
+phone, email, address, case_id, amount, currency, due_date, schedule, state, consent``, and
+the person's wishes ``refuse, contact_hours, language``; several phones, emails, consents,
+refused channels or contact hours separated by ``;`` in CSV or given as lists in JSON). A
 bad row is reported with its row number, field and value (personal values masked) and
 skipped; good rows are kept.
 """
@@ -11,16 +12,25 @@ skipped; good rows are kept.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from functools import cache, lru_cache
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import available_timezones
 
 import phonenumbers
 
+from dispatcher.intake.wishes import (
+    CHANNEL_PATTERN,
+    LOCALE_PATTERN,
+    MOST_HOURS,
+    known_channel,
+    language,
+    parse_hours,
+)
+from dispatcher.model import Wishes
 from dispatcher.privacy import mask_email, mask_phone
 from dispatcher.store.api import CaseIn, PersonIn
 
@@ -39,7 +49,11 @@ FIELDS = (
     "schedule",
     "state",
     "consent",
+    "refuse",
+    "contact_hours",
+    "language",
 )
+T = TypeVar("T")
 PERSON_REQUIRED = ("person_id", "name")
 CASE_REQUIRED = ("case_id", "amount", "currency", "due_date")
 REQUIRED = (*PERSON_REQUIRED, *CASE_REQUIRED)
@@ -62,7 +76,6 @@ CASE_STATES = (
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,127}$"
 # Amounts as the API takes them: a plain positive decimal, at most 15 digits and 4 decimals.
 AMOUNT_PATTERN = r"^[0-9]{1,15}(\.[0-9]{1,4})?$"
-LOCALE_PATTERN = r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$"
 # Longest value per field (the API's bounds and the store's column widths).
 LIMITS = {
     "name": 200,
@@ -81,13 +94,13 @@ LIMITS = {
 # planner and the store can hold.
 DUE_DATES = (date(1970, 1, 1), date(2199, 12, 31))
 # Most values a person may have per kind of contact point.
-MOST = {"phone": 10, "email": 10, "address": 5}
+MOST = {"phone": 10, "email": 10, "address": 5, "refuse": 10, "contact_hours": MOST_HOURS}
 
 _ID = re.compile(ID_PATTERN)
 _AMOUNT = re.compile(AMOUNT_PATTERN)
 _LOCALE = re.compile(LOCALE_PATTERN)
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
-_CHANNEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-]{0,63}")
+_CHANNEL = re.compile(CHANNEL_PATTERN)
 _CURRENCY = re.compile(r"[A-Z]{3}")
 # Characters no stored value may hold: controls (a line break only in an address) and lone
 # surrogates (undecodable bytes or a JSON escape naming no character; no database stores them).
@@ -286,7 +299,34 @@ def _person(
         emails=tuple(emails),
         addresses=tuple(addresses),
         consents=_consents(found.many(row, "consent"), (*phones, *emails, *addresses), found),
+        wishes=_wishes(row, found),
     )
+
+
+def _wishes(row: dict[str, Any], found: _Findings) -> Wishes | None:
+    """The person's wishes (``refuse``: channels; ``contact_hours``: wishes as
+    ``intake.wishes`` reads them; ``language``), or None when the row gives none."""
+    refused, hours = found.many(row, "refuse"), found.many(row, "contact_hours")
+    wished = found.text(row, "language")
+    if not (refused or hours or wished):
+        return None
+    languages = _read(found, "language", [wished] if wished else [], language)
+    return Wishes(
+        refused=_read(found, "refuse", refused, lambda name: known_channel(name, None)),
+        hours=_read(found, "contact_hours", hours, parse_hours),
+        language=languages[0] if languages else None,
+    )
+
+
+def _read(found: _Findings, key: str, values: list[str], read: Callable[[str], T]) -> tuple[T, ...]:
+    """Each of ``values`` as ``read`` reads it, once; what it refuses is an error of ``key``."""
+    out: list[T] = []
+    for value in values:
+        try:
+            out.append(read(value))
+        except ValueError as exc:
+            found.bad(key, str(exc))
+    return tuple(dict.fromkeys(out))
 
 
 def _consents(

@@ -12,6 +12,8 @@
 - ``places``, ``jurisdictions``: where a person lives, and the jurisdictions that bind them
 - ``strictest``: several jurisdictions' policies read together as one, the strictest
 - ``consent``: channels that need the person's consent on the contact point
+- ``wishes``: the person's own wishes (refused channels, contact hours) as exclusions and
+  further windows, never looser than the rules
 - ``compiled``: the compiled ``Policy`` and, per channel, the rules that bind it
 - ``deferral``: the earliest instant every time rule allows, and the jitter in a window
 - ``past``: a person's attempts as the rules read them, sorted once per decision

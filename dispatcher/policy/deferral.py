@@ -30,6 +30,7 @@ from dispatcher.policy.windows import (
     next_opening,
     open_interval,
 )
+from dispatcher.policy.wishes import Wished, wish_reason
 
 MAX_ROUNDS = 32  # rules push the candidate instant forward; this bounds a pathological config
 
@@ -42,11 +43,13 @@ def earliest_allowed(
     zones: tuple[str, ...],
     start: datetime,
     reasons: list[Reason],
+    wished: Wished = (),
 ) -> tuple[datetime, Interval | None] | None:
-    """The earliest instant from ``start`` that every rule allows, with the window opening
-    that set it (None when nothing moved it or a rule over past attempts moved it last);
-    None when a window does not open within the search ahead. Each rule that moves the
-    instant adds its reason to ``reasons``."""
+    """The earliest instant from ``start`` that every rule allows, and then every one of the
+    person's ``wished`` hours, with the window opening that set it (None when nothing moved
+    it or a rule over past attempts moved it last); None when a window does not open within
+    the search ahead. Each rule or wish that moves the instant adds its reason to
+    ``reasons``."""
     candidate = start
     opened_by_window: Interval | None = None
     windows = rules.windows
@@ -70,6 +73,16 @@ def earliest_allowed(
                     continue
                 opening = next_opening(windows, zone, candidate, closed)
                 reasons.append(_closed_reason(rules, windows, zone, candidate, opening, closed))
+                if opening is None:
+                    return None
+                candidate, moved, opened_by_window = opening[0], True, opening
+        for wish, open_windows in wished:
+            for zone in zones:
+                if open_interval(open_windows, zone, candidate) is not None:
+                    continue
+                opening = next_opening(open_windows, zone, candidate)
+                text = describe_closed(open_windows, zone, candidate, opening)
+                reasons.append(wish_reason(wish, text))
                 if opening is None:
                     return None
                 candidate, moved, opened_by_window = opening[0], True, opening
@@ -132,13 +145,16 @@ def deferred_until(
     at: datetime,
     opened_by_window: Interval | None,
     jitter: timedelta,
+    wished: Wished = (),
 ) -> datetime:
     """When a reminder deferred to ``at`` goes: ``at`` itself, unless a window's opening set
-    it; then a point spread over the first part of the stretch every zone keeps open."""
+    it; then a point spread over the first part of the stretch every zone, and every wish,
+    keeps open."""
     if opened_by_window is None:
         return at
-    if len(zones) > 1:
-        opened_by_window = _common_interval(rules, rules.windows or (), zones, at)
+    if len(zones) > 1 or wished:
+        sets = [rules.windows or (), *(windows for _, windows in wished)]
+        opened_by_window = _common_interval(rules, sets, zones, at)
     return _jitter(reminder, *opened_by_window, jitter)
 
 
@@ -177,15 +193,20 @@ def _closed_reason(
 
 
 def _common_interval(
-    rules: ChannelRules, windows: tuple[Window, ...], zones: tuple[str, ...], at: datetime
+    rules: ChannelRules,
+    sets: Sequence[tuple[Window, ...]],
+    zones: tuple[str, ...],
+    at: datetime,
 ) -> tuple[datetime, datetime]:
-    """The stretch from ``at`` during which every zone's window stays open."""
+    """The stretch from ``at`` during which every zone's windows (of each set: the rules',
+    the person's wishes') stay open."""
     end = None
     for zone in zones:
         closed = rules.closed_in(zone) if rules.holidays else NO_CLOSED_DAYS
-        interval = open_interval(windows, zone, at, closed)
-        if interval is not None:
-            end = interval[1] if end is None else min(end, interval[1])
+        for windows in sets:
+            interval = open_interval(windows, zone, at, closed)
+            if interval is not None:
+                end = interval[1] if end is None else min(end, interval[1])
     return (at, end if end is not None else at)
 
 

@@ -5,10 +5,10 @@ case, the person's recent attempts and ``now``); it reads no clock, does no I/O 
 state, so the daemon, ``simulate`` and the tests all run the same code.
 
 The steps: the rules of the person's jurisdictions (when ``policy.toml`` defines any), the
-checks that suppress (an unknown channel, the case's state, no usable contact point, no
-consent where a rule requires it, a limit of zero), the zones to judge the person in, the
-earliest instant the time rules allow (``deferral``), then send now or defer to that
-instant.
+checks that suppress (an unknown channel, the case's state, a channel the person refused, no
+usable contact point, no consent where a rule requires it, a limit of zero), the zones to
+judge the person in, the earliest instant the time rules and then the person's wished hours
+allow (``deferral``), then send now or defer to that instant.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from dispatcher.policy.consent import consented_contact
 from dispatcher.policy.contacts import choose_contact
 from dispatcher.policy.deferral import deferred_until, earliest_allowed
 from dispatcher.policy.jurisdictions import DEFAULT_FLAG, person_reading
+from dispatcher.policy.wishes import PREFERENCE_RULE, Wished, refusal, wished_windows
 from dispatcher.policy.zones import ZoneChoice, person_zones
 
 CORE_CASE_STATE = "core: case state"
@@ -75,6 +76,10 @@ def _decide(
     )
     if gate.suppress:
         return _suppressed(now, gate.reason, CORE_CASE_STATE)
+    if person.wishes.refused:
+        refused = refusal(person, channel)
+        if refused is not None:
+            return _suppressed(now, refused, PREFERENCE_RULE)
 
     choice = choose_contact(person, channel, traits.contact_kind)
     if choice.contact is not None and channel in policy.consent_required:
@@ -93,14 +98,19 @@ def _decide(
     if gate.reason is not None and gate.not_before is not None:
         reasons.append(_under(gate.reason, CORE_CASE_STATE))
     start = gate.not_before or now
-    found = earliest_allowed(rules, history, case.id, contact.value, zones, start, reasons)
+    wished: Wished = ()
+    if person.wishes.hours and not traits.window_exempt:
+        wished = wished_windows(person, channel)
+    found = earliest_allowed(rules, history, case.id, contact.value, zones, start, reasons, wished)
     if found is None:  # no window opens within the search: decide again then
         until = now + policy.hold_recheck
     else:
         candidate, opened_by_window = found
         if candidate <= now:
             return Decision(Verdict.SEND, now, None, (), contact, flags, zones, zone_source)
-        until = deferred_until(reminder, rules, zones, candidate, opened_by_window, policy.jitter)
+        until = deferred_until(
+            reminder, rules, zones, candidate, opened_by_window, policy.jitter, wished
+        )
     return Decision(Verdict.DEFER, now, until, _unique(reasons), contact, flags, zones, zone_source)
 
 

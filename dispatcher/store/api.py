@@ -24,6 +24,7 @@ from dispatcher.model import (
     Person,
     Reminder,
     ReminderState,
+    Wishes,
 )
 from dispatcher.store.arrangements_api import ArrangementsApi
 from dispatcher.store.console_api import ConsoleReads
@@ -49,6 +50,7 @@ class PersonIn:
     emails: tuple[str, ...] = ()
     addresses: tuple[str, ...] = ()
     consents: tuple[tuple[str, str | None], ...] = ()  # (channel, contact or None = all)
+    wishes: Wishes | None = None  # None: the row says nothing of the person's wishes
 
     def contact_values(self) -> list[tuple[ContactKind, str, int]]:
         out: list[tuple[ContactKind, str, int]] = []
@@ -178,6 +180,7 @@ class CaseHistory:
     decisions: list[dict[str, Any]] = field(default_factory=list)
     attempts: list[dict[str, Any]] = field(default_factory=list)
     arrangements: list[Arrangement] = field(default_factory=list)
+    wishes: list[Wishes] = field(default_factory=list)  # every change, oldest first
 
 
 @dataclass(frozen=True)
@@ -440,6 +443,11 @@ class Store(CallScripts, UnknownAttemptsApi, ConsoleReads, ArrangementsApi):
     ) -> None:
         """Record (or with ``revoke``, end) consent to ``channel`` on one address or all;
         ``detail`` says what it rests on."""
+
+    @abc.abstractmethod
+    def set_wishes(self, person_id: str, wishes: Wishes, *, now: datetime, source: str) -> bool:
+        """Put the person's ``wishes`` in force (all of them, replacing the ones before);
+        False when they are in force already. LookupError for an unknown person."""
 
     @abc.abstractmethod
     def enqueue(self, reminder: NewReminder, now: datetime) -> int:

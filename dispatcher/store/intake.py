@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import Column, Connection, Table, select
 
 from dispatcher.model import ContactKind
-from dispatcher.store import consents
+from dispatcher.store import consents, wishes
 from dispatcher.store import schema as t
 from dispatcher.store.api import CaseIn, PersonIn
 from dispatcher.store.planning import look_again_at_people, next_plan_of_new_case
@@ -163,6 +163,7 @@ def upsert_people(conn: Connection, people: Sequence[PersonIn], now: datetime) -
     ]
     _upsert(conn, t.contact_points, ("person_id", "kind", "value"), CONTACT_UPDATES, points)
     consents.imported_consents(conn, [p for p in people if p.consents], now)
+    wishes.imported_wishes(conn, [p for p in people if p.wishes is not None], now)
 
 
 def upsert_cases(conn: Connection, cases: Sequence[CaseIn], now: datetime) -> None:

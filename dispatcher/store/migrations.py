@@ -169,6 +169,12 @@ def _v13_to_v14(conn: Connection) -> None:
             _add_column(conn, t.cases, name)
 
 
+def _v14_to_v15(conn: Connection) -> None:
+    # A person's wishes (store/wishes.py): a new table, which create_all has just made;
+    # nothing stored before changes, and a person without a row has no wishes.
+    del conn
+
+
 # UPGRADES[n] takes a store from schema version n to n+1, inside the migrate transaction.
 UPGRADES = {
     1: _v1_to_v2,
@@ -184,6 +190,7 @@ UPGRADES = {
     11: _v11_to_v12,
     12: _v12_to_v13,
     13: _v13_to_v14,
+    14: _v14_to_v15,
 }
 
 

@@ -15,6 +15,7 @@ from dispatcher.store import arrangements, tallies
 from dispatcher.store import schema as t
 from dispatcher.store.api import CaseHistory, ListedReminder, StatusReport, UnknownCase
 from dispatcher.store.rows import cases_by_id, people_by_id, reminder_from_row
+from dispatcher.store.wishes import wish_history
 
 
 def status(conn: Connection, now: datetime) -> StatusReport:
@@ -74,7 +75,7 @@ def case_history(conn: Connection, case_id: str) -> CaseHistory:
     if case is None:
         raise UnknownCase(case_id)
     person = people_by_id(conn, [case.person_id])[case.person_id]
-    history = CaseHistory(person=person, case=case)
+    history = CaseHistory(person=person, case=case, wishes=wish_history(conn, person.id))
     e = t.case_events.c
     history.events = [
         dict(row._mapping)

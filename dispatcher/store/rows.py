@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import BindParameter, Connection, bindparam, select
 
 from dispatcher.model import (
+    NO_WISHES,
     Attempt,
     BreathingSpace,
     Case,
@@ -26,6 +27,7 @@ from dispatcher.model import (
 )
 from dispatcher.store import schema as t
 from dispatcher.store.bulk import converters, rows_in
+from dispatcher.store.wishes import WISH_COLUMNS, wishes_of
 
 CHUNK = 500  # ids per IN (...) list; far below every dialect's bound-parameter limit
 
@@ -132,6 +134,12 @@ OPT_OUTS = select(_OO.person_id, _OO.channel, _OO.contact).where(
 CONSENTS = select(t.consents.c.person_id, t.consents.c.channel, t.consents.c.contact).where(
     t.consents.c.person_id.in_(_IDS), t.consents.c.revoked_at.is_(None)
 )
+# Oldest first: the last row read for a person is the one in force.
+WISHES = (
+    select(t.wishes.c.person_id, *WISH_COLUMNS)
+    .where(t.wishes.c.person_id.in_(_IDS))
+    .order_by(t.wishes.c.id)
+)
 CASES = select(*CASE_COLUMNS).where(t.cases.c.id.in_(_IDS))
 HISTORY = select(
     _A.id,
@@ -163,6 +171,7 @@ def people_by_id(conn: Connection, ids: Sequence[str]) -> dict[str, Person]:
         outs[person_id].append(OptOut(channel, contact))
     for person_id, channel, contact in rows_in(conn, CONSENTS, "ids", ids):
         consents[person_id].append(Consent(channel, contact))
+    wished = {pid: wishes_of(*row) for pid, *row in rows_in(conn, WISHES, "ids", ids)}
     return {
         pid: Person(
             id=pid,
@@ -172,6 +181,7 @@ def people_by_id(conn: Connection, ids: Sequence[str]) -> dict[str, Person]:
             contacts=tuple(contacts.get(pid, ())),
             opt_outs=tuple(outs.get(pid, ())),
             consents=tuple(consents.get(pid, ())),
+            wishes=wished.get(pid, NO_WISHES),
             revision=updated_at,
         )
         for pid, name, locale, timezone, updated_at in rows_in(conn, PEOPLE, "ids", ids)

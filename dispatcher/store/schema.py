@@ -27,7 +27,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.types import TypeDecorator
 
-SCHEMA_VERSION = 14
+SCHEMA_VERSION = 15
 
 # ``cases.next_plan_at`` of a case the planner must look at on its next pass, whatever the
 # horizon: the epoch. As a column default it is written the way SQLite stores a bound
@@ -138,6 +138,21 @@ consents = Table(
     Column("revoked_at", UTCDateTime),
     Column("revoked_by", String(64)),
     Index("ix_consents_person", "person_id"),
+)
+
+# A person's own wishes (refused channels, contact hours, a language), each change a new row
+# and nothing deleted: the latest row is in force, the earlier ones say what was set when.
+wishes = Table(
+    "wishes",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("person_id", String(128), ForeignKey("people.id"), nullable=False),
+    Column("refused", Text, nullable=False),  # JSON: the channels refused
+    Column("hours", Text, nullable=False),  # JSON: the contact-hour wishes (store/wishes.py)
+    Column("language", String(32)),
+    Column("source", String(64), nullable=False),
+    Column("set_at", UTCDateTime, nullable=False),
+    Index("ix_wishes_person", "person_id", "id"),
 )
 
 cases = Table(

@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, select
 
-from dispatcher.model import Case, ContactKind, Outcome, Person
+from dispatcher.model import Case, ContactKind, Outcome, Person, Wishes
 from dispatcher.store import (
     activity,
     attempts,
@@ -38,6 +38,7 @@ from dispatcher.store import (
     reports,
     unknowns,
 )
+from dispatcher.store import wishes as wishes_store
 from dispatcher.store.api import (
     CaseHistory,
     CaseIn,
@@ -308,6 +309,10 @@ class SqlStore(SqlArrangements, Store):
     ) -> None:
         with self._write() as conn:
             consents.consent(conn, person_id, channel, contact, now, source, revoke, detail)
+
+    def set_wishes(self, person_id: str, wishes: Wishes, *, now: datetime, source: str) -> bool:
+        with self._write() as conn:
+            return wishes_store.set_wishes(conn, person_id, wishes, now, source)
 
     def opt_out_contact(
         self,

@@ -25,6 +25,7 @@ TABLES: tuple[Table, ...] = (
     schema.contact_points,
     schema.opt_outs,
     schema.consents,
+    schema.wishes,
     schema.cases,
     schema.case_events,
     schema.reminders,

@@ -150,7 +150,7 @@ class SelfServicePage:
             log.info("self-service link refused", extra={"fields": {"reason": "not valid"}})
             return _message(request, "link_invalid", 403)
         person = await self.core.read(self.core.store.get_person, case.person_id)
-        request[LANG] = _language(chosen, person.locale if person else None, accept)
+        request[LANG] = _language(chosen, person.template_locale if person else None, accept)
         if form is not None and not signer.csrf_ok(token, str(form.get("csrf", ""))):
             return _message(request, "bad_form", 403)
         return case

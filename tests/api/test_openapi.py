@@ -52,7 +52,7 @@ async def test_every_route_is_documented_and_every_operation_routed(api: Api) ->
         (method.upper(), path) for path, item in document["paths"].items() for method in item
     }
     assert routed(app) == documented
-    assert len(documented) == 12
+    assert len(documented) == 14
 
 
 @pytest.fixture(scope="module")

@@ -405,3 +405,17 @@ async def test_bad_preferences_are_refused_naming_the_field(page: Page) -> None:
     assert answer.status == 403
     assert not wishes_in_force(page.dep)
     assert store_read(page.dep, "case_history", "C1").wishes == []
+
+
+async def test_wishes_the_form_cannot_show_are_kept(page: Page) -> None:
+    store = page.dep.store()
+    try:  # a channel no longer configured, a language other than the page's
+        store.set_wishes("P1", Wishes(("pigeon",), (), "fr"), now=datetime.now(UTC), source="cli")
+    finally:
+        store.close()
+    path = page.path()
+    status, text = await page.get(path + "?lang=en")
+    assert status == 200 and '<option value="fr" selected>fr</option>' in text
+    answer = await page.post(path, "preferences", {"refuse_sms": "on", "language": "fr"})
+    assert answer.status == 303
+    assert wishes_in_force(page.dep) == Wishes(("sms", "pigeon"), (), "fr")

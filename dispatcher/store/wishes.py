@@ -60,8 +60,8 @@ def wish_history(conn: Connection, person_id: str) -> list[Wishes]:
 
 def imported_wishes(conn: Connection, people: Sequence[PersonIn], now: datetime) -> None:
     """The wishes an import row gives, for a person with none on file yet. Wishes once set
-    are changed only through the API or the CLI: a later import of an older file must not
-    undo what the person asked for since."""
+    are changed only through the API, the CLI or the person's page: a later import of an
+    older file must not undo what the person asked for since."""
     for person in people:
         if person.wishes is None:
             continue

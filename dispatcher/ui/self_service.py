@@ -1,7 +1,8 @@
 """The person's own page at ``/s/<token>`` (the link templates get as ``self_service_url``):
 the company, the case reference, the balance and the due date — nothing more personal — and
-forms to promise, propose a plan, report hardship, dispute the debt and stop a channel
-(``self_service_actions``). Public: the signed link is the only key.
+forms to promise, propose a plan, report hardship, dispute the debt, stop a channel
+(``self_service_actions``) and set contact preferences (``self_service_wishes``). Public: the
+signed link is the only key.
 
 A link not signed by the key in force, or whose case no longer exists, is a 403 with the
 same page either way (the answer says nothing of which cases exist); a signed one past its
@@ -23,7 +24,7 @@ from aiohttp.typedefs import Handler
 from dispatcher.api.access import CoreAccess
 from dispatcher.config.templates import money
 from dispatcher.links import PATH, LinkState
-from dispatcher.model import ArrangementState, Case
+from dispatcher.model import ArrangementState, Case, Wishes
 from dispatcher.policy.arrangements import refusal
 from dispatcher.ui import languages
 from dispatcher.ui.forms import LANG, MAX_FORM, read_form
@@ -39,6 +40,11 @@ from dispatcher.ui.self_service_actions import (
     record_event,
 )
 from dispatcher.ui.self_service_texts import TEXTS
+from dispatcher.ui.self_service_wishes import (
+    preferences_given_back,
+    preferences_shown,
+    set_preferences,
+)
 
 log = logging.getLogger("dispatcher.self_service")
 
@@ -52,6 +58,9 @@ FIELD_LABELS = {
     "first": "plan_first",
     "every": "plan_every",
     "channels": "opt_out_heading",
+    "not_before": "prefs_not_before",
+    "not_after": "prefs_not_after",
+    "language": "prefs_language",
 }
 
 
@@ -178,6 +187,9 @@ class SelfServicePage:
             "may_arrange": refusal(case, balance) is None,
             "offers": [a for a, states in MAY_REPORT.items() if case.state in states],
             "channels": [(c, c in stopped or "*" in stopped) for c in config.dispatcher.channels],
+            "preferences": preferences_shown(
+                person.wishes if person else Wishes(), list(config.dispatcher.channels)
+            ),
             "action_base": f"{PATH}{token}",
             "csrf": signer.csrf(token),
             "done": None,
@@ -185,6 +197,11 @@ class SelfServicePage:
             "labels": FIELD_LABELS,
             "values": {},  # what a refused form had, given back
         }
+
+    async def _preferences_given_back(self, case: Case, form: dict[str, str]) -> dict[str, Any]:
+        person = await self.core.read(self.core.store.get_person, case.person_id)
+        channels = list(self.core.runtime.config.dispatcher.channels)
+        return preferences_given_back(form, person.wishes if person else Wishes(), channels)
 
     async def show(self, request: web.Request) -> web.Response:
         opened = await self._open(request, None)
@@ -213,12 +230,16 @@ class SelfServicePage:
                 done = await arrange(self.core, opened, action, form)
             elif action == "opt-out":
                 done = await opt_out(self.core, opened, form)
+            elif action == "preferences":
+                done = await set_preferences(self.core, opened, form)
             else:
                 done = await record_event(self.core, opened, action, form)
         except FormProblem as exc:
             context = await self._context(opened, token)
             context["problems"] = exc.problems
             context["values"] = {k: v for k, v in form.items() if k not in ("csrf", "lang")}
+            if action == "preferences":
+                context["preferences"] = await self._preferences_given_back(opened, form)
             return _answer(request, "self_service.html", context, 422)
         except Refused:
             return _message(request, "refused", 409)

@@ -1,6 +1,7 @@
 """What the person's own page does with a form: a promise or an instalment plan made as the
 API makes one (``make_arrangement``), terms it cannot accept at once kept as a request for
-the team, hardship and disputes recorded as case events, opt-outs per channel — each
+the team, hardship and disputes recorded as case events, opt-outs per channel (contact preferences:
+``self_service_wishes``) — each
 through the store's own calls, then ``changed`` so the next reminder honours it."""
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from dispatcher.store.arrangements_api import ArrangementRefused
 SOURCE = "self-service"
 MAX_NOTE = 1000  # characters of a note kept with a hardship report or a dispute
 MAX_COUNT = 60  # instalments the form accepts (policy's bounds may allow fewer)
-ACTIONS = ("promise", "plan", "hardship", "dispute", "opt-out")
+ACTIONS = ("promise", "plan", "hardship", "dispute", "opt-out", "preferences")
 # What the page says after an action (the ``done`` of its redirect; nothing else is shown).
 DONE = (
     "done_promise",
@@ -35,6 +36,7 @@ DONE = (
     "done_hardship",
     "done_dispute",
     "done_opt_out",
+    "done_preferences",
 )
 
 

@@ -38,6 +38,19 @@ TEXTS: dict[str, tuple[str, str]] = {
     ),
     "opt_out_submit": ("Stop these", "停止所选方式"),
     "opted_out": ("stopped", "已停止"),
+    "prefs_heading": ("Contact preferences", "联系偏好"),
+    "prefs_refuse": ("Do not contact me by", "请勿通过以下方式联系我"),
+    "prefs_hours": (
+        "When we may contact you, in your local time, by any channel (leave empty for no limit)",
+        "可联系您的时间（您的当地时间，适用于所有联系方式；留空表示不限）",
+    ),
+    "prefs_not_before": ("Not before (HH:MM)", "不早于（HH:MM）"),
+    "prefs_not_after": ("Not after (HH:MM)", "不晚于（HH:MM）"),
+    "prefs_language": ("Language to write to me in", "联系我时使用的语言"),
+    "prefs_language_on_file": ("As on file", "按档案记录"),
+    "prefs_submit": ("Save my preferences", "保存我的偏好"),
+    "language_en": ("English", "英语"),
+    "language_zh-CN": ("Simplified Chinese", "简体中文"),
     "channel_sms": ("Text message", "短信"),
     "channel_voice": ("Phone call", "电话"),
     "channel_email": ("Email", "电子邮件"),
@@ -62,6 +75,10 @@ TEXTS: dict[str, tuple[str, str]] = {
         "您的异议已记录：在解决之前我们不会要求付款。",
     ),
     "done_opt_out": ("Done: we will not use those channels.", "已完成：我们将不再使用所选方式。"),
+    "done_preferences": (
+        "Done: your contact preferences are saved.",
+        "已完成：您的联系偏好已保存。",
+    ),
     "refused": (
         "This cannot be done on this case now. Please contact us.",
         "此案件目前无法办理此操作，请与我们联系。",
@@ -70,6 +87,11 @@ TEXTS: dict[str, tuple[str, str]] = {
     "bad_date": ("is not a date (YYYY-MM-DD)", "不是有效日期（YYYY-MM-DD）"),
     "bad_number": ("is not a whole number from 1 to 60", "不是 1 到 60 之间的整数"),
     "bad_choice": ("is not one of the choices", "不是可选项之一"),
+    "bad_time": (
+        "is not a time of day HH:MM (00:01 to 23:59)",
+        "不是有效时间 HH:MM（00:01 至 23:59）",
+    ),
+    "bad_order": ("must be later than the “not before” time", "必须晚于“不早于”的时间"),
     "none_chosen": ("choose at least one channel", "请至少选择一种方式"),
     "link_invalid": (
         "This link is not valid. Please use the link in your latest message.",

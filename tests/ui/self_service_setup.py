@@ -7,7 +7,9 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from dispatcher.links import LinkSigner
+from dispatcher.model import Wishes
 from dispatcher.store.api import CaseIn, PersonIn
+from dispatcher.store.wishes import current_wishes
 from tests.conftest import Deployment
 
 SECRET_ENV = "SELF_SERVICE_TEST_SECRET"
@@ -44,5 +46,15 @@ def store_read(dep: Deployment, fn: str, *args: Any) -> Any:
     store = dep.store()
     try:
         return getattr(store, fn)(*args)
+    finally:
+        store.close()
+
+
+def wishes_in_force(dep: Deployment, person_id: str = "P1") -> Wishes:
+    """The person's wishes as the store's ``current_wishes`` reads them."""
+    store = dep.store()
+    try:
+        with store.engine.connect() as conn:  # type: ignore[attr-defined]
+            return current_wishes(conn, person_id)
     finally:
         store.close()

@@ -1,14 +1,14 @@
 """The person's page over the daemon's HTTP app and a real SQLite store: what it shows (and
 does not), altered and expired links (403, 410, the same answer for a case that does not
 exist), CSRF, the per-link rate limit, malformed forms (4xx, never 5xx), and each action
-recorded as the API records it."""
+recorded as the API records it, contact preferences among them."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -21,8 +21,9 @@ from dispatcher.admin.explain import timeline
 from dispatcher.daemon import Daemon
 from dispatcher.daemon.web import build_app
 from dispatcher.links import LinkSigner
-from dispatcher.model import ArrangementState, CaseState, Instalment
+from dispatcher.model import ArrangementState, CaseState, HourWish, Instalment, Verdict, Wishes
 from tests.conftest import Deployment
+from tests.policy.conftest import DAYTIME, SHANGHAI, codes, decide_at, local, policy
 from tests.ui.self_service_setup import (
     PAYMENT_URL,
     SECRET,
@@ -30,6 +31,7 @@ from tests.ui.self_service_setup import (
     add_case,
     configure,
     store_read,
+    wishes_in_force,
 )
 
 TODAY = datetime.now(ZoneInfo("Asia/Shanghai")).date()
@@ -313,3 +315,107 @@ async def test_a_report_that_would_lift_a_hold_is_left_to_the_team(page: Page) -
     # A dispute on a ceased case would reopen it once resolved: refused too.
     assert (await page.post(path, "dispute", {"note": "x"})).status == 409
     assert store_read(page.dep, "get_case", "C1").state is CaseState.CEASED
+
+
+TEAMS_WISH = HourWish("not_between", time(9), time(17), "voice", frozenset(range(5)))
+
+
+async def test_contact_preferences_become_the_persons_wishes(page: Page) -> None:
+    store = page.dep.store()
+    try:  # a wish the form cannot show (one channel, some days), set by the team
+        store.set_wishes("P1", Wishes(hours=(TEAMS_WISH,)), now=datetime.now(UTC), source="cli")
+    finally:
+        store.close()
+    path = page.path()
+    status, text = await page.get(path)
+    assert status == 200 and '<h2 id="prefs-heading">Contact preferences</h2>' in text
+    assert 'name="refuse_sms" value="on">' in text and '<option value="" selected>' in text
+    asked = {"refuse_sms": "on", "not_before": "09:30", "not_after": "20:00", "language": "zh-CN"}
+    answer = await page.post(path, "preferences", asked)
+    assert answer.status == 303 and "done=done_preferences" in answer.headers["Location"]
+    wishes = wishes_in_force(page.dep)
+    assert wishes.refused == ("sms",) and wishes.language == "zh-CN"
+    assert set(wishes.hours) == {
+        TEAMS_WISH,
+        HourWish("not_before", time(9, 30)),
+        HourWish("not_after", time(20)),
+    }
+    assert wishes.source == "self-service"
+    history = store_read(page.dep, "case_history", "C1")
+    story = [f"{what} {detail}" for _, _, what, detail in timeline(history)]
+    assert (
+        "event wishes by self-service: refused sms; no voice between 09:00 and 17:00 on "
+        "Mon–Fri; no contact before 09:30; no contact after 20:00; language zh-CN"
+    ) in story, story
+    # The page now speaks the language chosen and shows the wishes in force.
+    status, text = await page.get(path)
+    assert '<html lang="zh-CN">' in text and "联系偏好" in text
+    assert 'name="refuse_sms" value="on" checked>' in text
+    assert (
+        'name="not_before" inputmode="numeric" autocomplete="off" placeholder="HH:MM" value="09:30"'
+        in text
+    )
+    assert '<option value="zh-CN" selected>' in text
+    # Saved unchanged, nothing new is recorded.
+    assert (await page.post(path, "preferences", asked)).status == 303
+    assert len(store_read(page.dep, "case_history", "C1").wishes) == 2
+    # The refused channel is suppressed by the policy, with the reason preference.
+    person = store_read(page.dep, "get_person", "P1")
+    sms = decide_at(policy(windows=[DAYTIME]), local(SHANGHAI, 2026, 6, 10, 12), person=person)
+    assert sms.verdict is Verdict.SUPPRESS and codes(sms) == ["preference"]
+    assert "the person refused sms" in sms.reasons[0].text and "self-service" in sms.reasons[0].text
+    # An empty form clears what it manages and keeps the team's wish.
+    assert (await page.post(path, "preferences", {"language": ""})).status == 303
+    assert wishes_in_force(page.dep) == Wishes(hours=(TEAMS_WISH,))
+
+
+async def test_bad_preferences_are_refused_naming_the_field(page: Page) -> None:
+    path = page.path()
+    for data, problem in (
+        ({"not_before": "25:00"}, "<li>Not before (HH:MM): is not a time of day HH:MM"),
+        ({"not_before": "9.30"}, "<li>Not before (HH:MM): is not a time of day HH:MM"),
+        ({"not_after": "00:00"}, "<li>Not after (HH:MM): is not a time of day HH:MM"),
+        ({"not_before": "00:00"}, "<li>Not before (HH:MM): is not a time of day HH:MM"),
+        (
+            {"not_before": "18:00", "not_after": "09:00"},
+            "<li>Not after (HH:MM): must be later than the “not before” time</li>",
+        ),
+        (
+            {"not_before": "10:00", "not_after": "10:00"},
+            "<li>Not after (HH:MM): must be later than the “not before” time</li>",
+        ),
+        ({"language": "fr"}, "<li>Language to write to me in: is not one of the choices</li>"),
+        ({"not_before": "x" * 5000}, "<li>Not before (HH:MM): is not a time of day HH:MM"),
+    ):
+        answer = await page.post(path, "preferences", data)
+        assert answer.status == 422, (data, answer.status)
+        assert problem in await answer.text(), data
+    # The form is given back as it was sent, for the person to correct.
+    answer = await page.post(
+        path, "preferences", {"refuse_voice": "on", "not_before": "25:00", "not_after": "21:00"}
+    )
+    text = await answer.text()
+    assert answer.status == 422 and 'name="refuse_voice" value="on" checked>' in text
+    assert (
+        'placeholder="HH:MM" value="25:00"' in text and 'placeholder="HH:MM" value="21:00"' in text
+    )
+    assert 'name="refuse_sms" value="on">' in text
+    # Without the link's CSRF value nothing is recorded.
+    answer = await page.post(path, "preferences", {"refuse_sms": "on"}, csrf=False)
+    assert answer.status == 403
+    assert not wishes_in_force(page.dep)
+    assert store_read(page.dep, "case_history", "C1").wishes == []
+
+
+async def test_wishes_the_form_cannot_show_are_kept(page: Page) -> None:
+    store = page.dep.store()
+    try:  # a channel no longer configured, a language other than the page's
+        store.set_wishes("P1", Wishes(("pigeon",), (), "fr"), now=datetime.now(UTC), source="cli")
+    finally:
+        store.close()
+    path = page.path()
+    status, text = await page.get(path + "?lang=en")
+    assert status == 200 and '<option value="fr" selected>fr</option>' in text
+    answer = await page.post(path, "preferences", {"refuse_sms": "on", "language": "fr"})
+    assert answer.status == 303
+    assert wishes_in_force(page.dep) == Wishes(("sms", "pigeon"), (), "fr")

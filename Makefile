@@ -29,8 +29,12 @@ run: $(VENV)/.installed sample  ## set up and run the daemon on config/ (SQLite 
 	$(BIN)/dispatcher --config $(CONFIG) check
 	exec $(BIN)/dispatcher --config $(CONFIG) run
 
-test: $(VENV)/.installed-dev  ## set up and run the test suite (a worker per core; a file's tests on one)
-	$(BIN)/python -m pytest -q -n auto --dist loadfile
+# Test workers: by default one and a half per core, since many tests spend much of their time
+# waiting on a daemon, a peer or an outage; a file's tests run on one worker.
+TEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 2); echo $$(( n + n / 2 )))
+
+test: $(VENV)/.installed-dev  ## set up and run the test suite (TEST_WORKERS workers)
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 bench: $(VENV)/.installed-dev  ## print throughput and latency figures (asserts nothing)
 	$(BIN)/python -m benchmarks

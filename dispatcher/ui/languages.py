@@ -125,6 +125,10 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "sim_cases": ("case ids, comma-separated", "案件编号，以逗号分隔"),
     "sim_at_most": ("at most", "最多"),
     "sim_not_found": ("Not in the store (left out)", "存储中没有（已略过）"),
+    "sim_breathing_space": (
+        "In a breathing space, left out (no contact while it runs)",
+        "处于喘息期，已略过（期间不联系）",
+    ),
     "sim_busy": (
         "Another simulation is running: try again in a moment.",
         "另一个模拟正在运行，请稍后再试。",

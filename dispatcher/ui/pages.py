@@ -192,6 +192,7 @@ def routes(core: CoreAccess) -> list[web.RouteDef]:
             "max_days": simulate_view.MAX_DAYS,
             "problem": None,
             "missing": [],
+            "breathing_space": [],
             "report": None,
             "busy": False,
         }
@@ -201,21 +202,18 @@ def routes(core: CoreAccess) -> list[web.RouteDef]:
             return page(request, "simulate.html", {**context, "problem": str(exc)}, status=400)
         if not query.ids:
             return page(request, "simulate.html", context)
-        cases, missing = await simulate_view.stored_cases(core, query.ids)
-        context["missing"] = missing
-        if not cases:
+        now = core.clock()
+        chosen = await simulate_view.stored_cases(core, query.ids, now)
+        context.update(missing=chosen.missing, breathing_space=chosen.breathing_space)
+        if not chosen.cases:
             return page(request, "simulate.html", context)
         if simulating.locked():
             context["busy"] = True
             return page(request, "simulate.html", context, status=429)
         async with simulating:
-            result = await simulate_view.run(core, cases, core.clock(), query.days)
-        log.info(
-            "console simulated",
-            extra={
-                "fields": {"cases": len(cases), "days": query.days, "token": caller(request).name}
-            },
-        )
+            result = await simulate_view.run(core, chosen.cases, now, query.days)
+        what = {"cases": len(chosen.cases), "days": query.days, "token": caller(request).name}
+        log.info("console simulated", extra={"fields": what})
         context["report"] = simulate_view.report(core, result)
         return page(request, "simulate.html", context)
 

@@ -49,17 +49,27 @@ def read_query(ids_text: str, days_text: str) -> Query:
     return Query(ids, int(text))
 
 
-async def stored_cases(core: CoreAccess, ids: tuple[str, ...]) -> tuple[list[Case], list[str]]:
-    """The named cases on file, and the ids of those that are not."""
-    found: list[Case] = []
-    missing: list[str] = []
+@dataclass(frozen=True)
+class Chosen:
+    cases: list[Case]  # to simulate
+    missing: list[str]  # ids not on file
+    breathing_space: list[str]  # ids left out: a moratorium runs
+
+
+async def stored_cases(core: CoreAccess, ids: tuple[str, ...], now: datetime) -> Chosen:
+    """The named cases on file, the ids of those that are not, and those left out because a
+    breathing space runs on them: simulate copies no case events, so it would contact them
+    (SI 2020/1311: no contact while the moratorium runs)."""
+    chosen = Chosen([], [], [])
     for case_id in ids:
         case = await core.read(core.store.get_case, case_id) if is_id(case_id) else None
         if case is None:
-            missing.append(case_id)
+            chosen.missing.append(case_id)
+        elif case.breathing_space is not None and case.breathing_space.runs_at(now):
+            chosen.breathing_space.append(case_id)
         else:
-            found.append(case)
-    return found, missing
+            chosen.cases.append(case)
+    return chosen
 
 
 async def run(core: CoreAccess, cases: list[Case], start: datetime, days: int) -> SimulationResult:

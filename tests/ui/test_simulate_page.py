@@ -87,6 +87,19 @@ async def test_the_report_counts_each_hour_against_the_shaded_window(served: Ser
     assert served.daemon.store.status(datetime.now(UTC)).by_state_channel == []
 
 
+async def test_a_case_in_a_breathing_space_is_left_out_and_said(served: Served) -> None:
+    _cases(served)
+    now = datetime.now(UTC)
+    served.daemon.store.case_event(
+        "C2", "breathing-space", now=now, source="test", until=now + timedelta(days=60)
+    )
+    async with aiohttp.ClientSession(cookie_jar=jar()) as http:
+        await login(http, served.base, "reader")
+        status, text = await _page(http, served, cases="C1,C2", days="5")
+    assert status == 200 and 'id="sim-breathing-space"' in text
+    assert set(re.findall(r'<tr class="contact"><td>(C\d)</td>', text)) == {"C1"}
+
+
 async def test_bad_input_is_refused_naming_the_field(served: Served) -> None:
     async with aiohttp.ClientSession(cookie_jar=jar()) as http:
         await login(http, served.base, "reader")

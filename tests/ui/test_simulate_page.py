@@ -5,10 +5,14 @@ a 400 naming the field, and no personal data on the page."""
 
 from __future__ import annotations
 
+import asyncio
 import re
+import threading
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import aiohttp
+import pytest
 
 from dispatcher.runtime import load_runtime
 from dispatcher.store.api import CaseIn, PersonIn
@@ -124,3 +128,32 @@ async def test_the_page_needs_a_login_and_speaks_chinese(served: Served) -> None
         async with http.get(f"{served.base}/ui/simulate", headers=zh) as page:
             text = await page.text()
         assert ">模拟<" in text and "案件编号" in text
+
+
+async def test_one_simulation_runs_at_a_time(
+    served: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While one run is under way a second request is told to try again (429), and runs
+    once the first is over."""
+    from dispatcher.ui import simulate_view
+
+    _cases(served)
+    started, release = threading.Event(), threading.Event()
+    real = simulate_view.simulate
+
+    def held(*args: Any, **kwargs: Any) -> Any:
+        started.set()
+        release.wait(30)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(simulate_view, "simulate", held)
+    async with aiohttp.ClientSession(cookie_jar=jar()) as http:
+        await login(http, served.base, "reader")
+        first = asyncio.create_task(_page(http, served, cases="C1", days="3"))
+        assert await asyncio.to_thread(started.wait, 30)
+        status, text = await _page(http, served, cases="C2", days="3")
+        assert status == 429 and 'id="sim-busy"' in text
+        release.set()
+        assert (await first)[0] == 200
+        status, text = await _page(http, served, cases="C2", days="3")
+        assert status == 200 and 'id="sim-totals"' in text

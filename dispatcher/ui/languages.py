@@ -133,7 +133,6 @@ _TEXTS: dict[str, tuple[str, str]] = {
         "Another simulation is running: try again in a moment.",
         "另一个模拟正在运行，请稍后再试。",
     ),
-    "sim_totals": ("UTC", "UTC"),
     "sim_contacts": ("contacts", "次联系"),
     "sim_suppressed": ("suppressed or cancelled", "被抑制或取消"),
     "sim_closed": ("in a closed window", "在关闭时段内"),

@@ -14,7 +14,7 @@ import asyncio
 import random
 import tempfile
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -25,7 +25,7 @@ from sqlalchemy import select
 from dispatcher.channel import Channel, Message, SendResult
 from dispatcher.dispatch.loop import Dispatcher
 from dispatcher.dispatch.store_thread import StoreThread
-from dispatcher.model import ContactKind, Outcome, Person, Reminder, ReminderState
+from dispatcher.model import Case, ContactKind, Outcome, Person, Reminder, ReminderState
 from dispatcher.planner import run_planner
 from dispatcher.planner.arrangements import break_arrangements
 from dispatcher.policy import Policy
@@ -243,6 +243,38 @@ def load_cases(
     store.upsert(list(people), list(cases), at)
     for person_id, channel, contact in opt_outs:
         store.opt_out(person_id, channel, contact, now=at, source="simulate")
+
+
+def stored_input(
+    people: Sequence[Person], cases: Sequence[Case]
+) -> tuple[list[PersonIn], list[CaseIn], list[tuple[str, str, str | None]]]:
+    """Stored people and cases as ``simulate``'s input: the people's opt-outs, consents and
+    wishes with them; an address the provider called invalid is left out, as the policy
+    would never pick it."""
+    kinds = {ContactKind.PHONE: 0, ContactKind.EMAIL: 1, ContactKind.POSTAL: 2}
+    given: list[PersonIn] = []
+    for person in people:
+        values: tuple[list[str], list[str], list[str]] = ([], [], [])
+        for point in sorted(person.contacts, key=lambda p: p.priority):
+            if point.status != "invalid":
+                values[kinds[point.kind]].append(point.value)
+        given.append(
+            PersonIn(
+                id=person.id,
+                name=person.name,
+                locale=person.locale,
+                timezone=person.timezone,
+                phones=tuple(values[0]),
+                emails=tuple(values[1]),
+                addresses=tuple(values[2]),
+                consents=tuple((c.channel, c.contact) for c in person.consents),
+                wishes=person.wishes or None,
+            )
+        )
+    # A case's fields are CaseIn's and more (its state a StrEnum, so the text import takes).
+    taken = [CaseIn(**{f.name: getattr(case, f.name) for f in fields(CaseIn)}) for case in cases]
+    opt_outs = [(p.id, o.channel, o.contact) for p in people for o in p.opt_outs]
+    return given, taken, opt_outs
 
 
 def simulate(

@@ -122,6 +122,46 @@ _TEXTS: dict[str, tuple[str, str]] = {
         "在虚拟时间中对存储中的案件运行计划器和策略：不会发送任何消息。",
     ),
     "sim_days": ("days", "天数"),
+    "sim_cases": ("case ids, comma-separated", "案件编号，以逗号分隔"),
+    "sim_at_most": ("at most", "最多"),
+    "sim_not_found": ("Not in the store (left out)", "存储中没有（已略过）"),
+    "sim_breathing_space": (
+        "In a breathing space, left out (no contact while it runs)",
+        "处于喘息期，已略过（期间不联系）",
+    ),
+    "sim_busy": (
+        "Another simulation is running: try again in a moment.",
+        "另一个模拟正在运行，请稍后再试。",
+    ),
+    "sim_contacts": ("contacts", "次联系"),
+    "sim_suppressed": ("suppressed or cancelled", "被抑制或取消"),
+    "sim_closed": ("in a closed window", "在关闭时段内"),
+    "sim_pending": ("still waiting at the end", "结束时仍在等待"),
+    "sim_hours": ("Hour of day, person's local time", "一天中的小时（个人当地时间）"),
+    "sim_hours_note": (
+        "Bars: contacts in that hour. Shaded: the hours the channel's window allows "
+        "(darker where more days of the week allow them).",
+        "柱：该小时的联系次数。阴影：渠道时间窗允许的小时（一周中允许的天数越多，颜色越深）。",
+    ),
+    "sim_per_day": (
+        "Contacts per day and channel (local date)",
+        "按日期和渠道统计的联系（当地日期）",
+    ),
+    "sim_by_reason": ("Suppressed or cancelled, by reason", "按原因统计的抑制或取消"),
+    "sim_per_jurisdiction": ("Contacts per jurisdiction", "按司法辖区统计的联系"),
+    "sim_timeline": (
+        "Timeline per case (local time of the person)",
+        "各案件时间线（个人当地时间）",
+    ),
+    "sim_local": ("when (local)", "时间（当地）"),
+    "sim_day": ("day", "日期"),
+    "count": ("count", "数量"),
+    "outcome": ("outcome", "结果"),
+    "sim_against": (
+        "Comparing with another config directory (--against) is done by the command: "
+        "dispatcher simulate --against OLD_DIR.",
+        "与另一个配置目录比较（--against）请使用命令：dispatcher simulate --against OLD_DIR。",
+    ),
     "run": ("Run", "运行"),
     "not_found": ("Not found", "未找到"),
     "error": ("Something went wrong; see the daemon's log.", "出错了，请查看守护进程日志。"),

@@ -1,8 +1,9 @@
 """The console's pages: the overview (and its JSON, polled by the page to refresh itself),
-resolving unknown attempts, a case, and the policy."""
+resolving unknown attempts, a case, the policy, and a simulation of chosen cases."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from functools import partial
 from typing import Any
@@ -20,7 +21,7 @@ from dispatcher.model import ReminderState
 from dispatcher.policy.week import week_shares
 from dispatcher.store.api import UnknownCase
 from dispatcher.store.unknown_api import Resolution
-from dispatcher.ui import languages
+from dispatcher.ui import languages, simulate_view
 from dispatcher.ui.forms import caller, language, read_form, session
 from dispatcher.ui.overview import KINDS, Overview, gather
 from dispatcher.ui.policy_view import rule_rows, settings
@@ -61,6 +62,10 @@ def _who(request: web.Request) -> dict[str, Any]:
 
 
 def routes(core: CoreAccess) -> list[web.RouteDef]:
+    # One simulation at a time in the daemon: each is a planner and dispatch loop of its
+    # own, and operators must not be able to start many at once.
+    simulating = asyncio.Lock()
+
     async def overview_page(request: web.Request) -> web.Response:
         overview = await gather(core, personal_data=caller(request).sees_personal_data)
         context = {
@@ -176,10 +181,47 @@ def routes(core: CoreAccess) -> list[web.RouteDef]:
         }
         return page(request, "policy.html", context, status=status)
 
+    async def simulate_page(request: web.Request) -> web.Response:
+        ids_text = request.query.get("cases", "")
+        days_text = request.query.get("days", "")
+        context: dict[str, Any] = {
+            **_who(request),
+            "ids_text": ids_text,
+            "days_text": days_text or str(simulate_view.DEFAULT_DAYS),
+            "max_cases": simulate_view.MAX_CASES,
+            "max_days": simulate_view.MAX_DAYS,
+            "problem": None,
+            "missing": [],
+            "breathing_space": [],
+            "report": None,
+            "busy": False,
+        }
+        try:
+            query = simulate_view.read_query(ids_text, days_text)
+        except simulate_view.BadQuery as exc:
+            return page(request, "simulate.html", {**context, "problem": str(exc)}, status=400)
+        if not query.ids:
+            return page(request, "simulate.html", context)
+        now = core.clock()
+        chosen = await simulate_view.stored_cases(core, query.ids, now)
+        context.update(missing=chosen.missing, breathing_space=chosen.breathing_space)
+        if not chosen.cases:
+            return page(request, "simulate.html", context)
+        if simulating.locked():
+            context["busy"] = True
+            return page(request, "simulate.html", context, status=429)
+        async with simulating:
+            result = await simulate_view.run(core, chosen.cases, now, query.days)
+        what = {"cases": len(chosen.cases), "days": query.days, "token": caller(request).name}
+        log.info("console simulated", extra={"fields": what})
+        context["report"] = simulate_view.report(core, result)
+        return page(request, "simulate.html", context)
+
     return [
         web.get("/", overview_page),
         web.get("/overview.json", overview_json),
         web.post("/unknown/resolve", resolve),
         web.get("/case", case_page),
         web.get("/policy", policy_page),
+        web.get("/simulate", simulate_page),
     ]

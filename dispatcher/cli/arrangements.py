@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from dispatcher.cli.console import PROBLEMS, err, fail, out
+from dispatcher.cli.console import PROBLEMS, err, fail, out, print_json
 from dispatcher.cli.instants import utc_now
 from dispatcher.cli.loading import config_or_exit, store_or_exit
 from dispatcher.config import Config
@@ -143,8 +143,9 @@ def cancel(ctx: click.Context, case_id: str, reason: str) -> None:
 
 @arrangement.command("list")
 @click.argument("case_id")
+@click.option("--json", "as_json", is_flag=True, help="The list as one JSON object.")
 @click.pass_context
-def list_(ctx: click.Context, case_id: str) -> None:
+def list_(ctx: click.Context, case_id: str, as_json: bool) -> None:
     """The case's arrangements, oldest first, and its balance."""
     _, store = store_or_exit(ctx.obj["config"])
     try:
@@ -155,6 +156,20 @@ def list_(ctx: click.Context, case_id: str) -> None:
         balance = store.balance(case_id)
     finally:
         store.close()
+    if as_json:
+        from dispatcher.api.views import arrangement_view
+
+        print_json(
+            {
+                "case_id": case_id,
+                "state": case.state.value,
+                "balance": str(balance),
+                "currency": case.currency,
+                # As GET /v1/cases/{id}/arrangements lists them.
+                "arrangements": [arrangement_view(a).model_dump(mode="json") for a in found],
+            }
+        )
+        return
     out.print(
         f"case {case_id}: {case.state.value}, balance {balance} {case.currency}", markup=False
     )
@@ -166,8 +181,9 @@ def list_(ctx: click.Context, case_id: str) -> None:
 
 @arrangement.command("requests")
 @click.option("--days", default=30, show_default=True, type=click.IntRange(1, 36_500))
+@click.option("--json", "as_json", is_flag=True, help="The requests as one JSON object.")
 @click.pass_context
-def requests(ctx: click.Context, days: int) -> None:
+def requests(ctx: click.Context, days: int, as_json: bool) -> None:
     """Terms people proposed on their own page that were not accepted at once (beyond the
     bounds, or after too many broken arrangements), for the team to answer; oldest first."""
     _, store = store_or_exit(ctx.obj["config"])
@@ -175,6 +191,9 @@ def requests(ctx: click.Context, days: int) -> None:
         found = store.arrangement_requests(utc_now() - timedelta(days=days))
     finally:
         store.close()
+    if as_json:
+        print_json({"days": days, "requests": [vars(item) for item in found]})
+        return
     for item in found:
         line = f"{item.at:%Y-%m-%d %H:%M} UTC  case {item.case_id}  ({item.source}): {item.detail}"
         out.print(printable(line), markup=False)

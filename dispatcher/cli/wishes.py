@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import click
 
-from dispatcher.cli.console import fail, out
+from dispatcher.cli.console import fail, out, print_json
 from dispatcher.cli.instants import utc_now
 from dispatcher.cli.loading import store_or_exit
 from dispatcher.intake.wishes import language, parse_hours, refused_channels
@@ -84,8 +84,9 @@ def clear(ctx: click.Context, person_id: str) -> None:
 
 @wishes.command("show")
 @click.argument("person_id")
+@click.option("--json", "as_json", is_flag=True, help="The wishes as GET /v1/people/{id}/wishes.")
 @click.pass_context
-def show(ctx: click.Context, person_id: str) -> None:
+def show(ctx: click.Context, person_id: str, as_json: bool) -> None:
     """The person's wishes in force, when and by whom they were set."""
     _, store = store_or_exit(ctx.obj["config"])
     try:
@@ -95,4 +96,9 @@ def show(ctx: click.Context, person_id: str) -> None:
     if person is None:
         fail(f"no person {person_id!r}")
     wishes = person.wishes
+    if as_json:
+        from dispatcher.api.wishes import wishes_view
+
+        print_json(wishes_view(person_id, wishes).model_dump(mode="json"))
+        return
     out.print(f"person {person_id}: wishes {wishes.describe()}{wishes.origin()}", markup=False)

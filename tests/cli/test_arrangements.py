@@ -4,6 +4,7 @@ case that allows none, and ``status`` counting arrangements by state."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -49,6 +50,11 @@ def test_a_plan_paid_listed_and_cancelled_from_the_command_line(deployment: Depl
     listed = dep.cli("arrangement", "list", "C1")
     assert "balance 150.00 CNY" in listed.stdout
     assert "arrangements: cancelled 1" in dep.cli("status").stdout
+    as_json = json.loads(dep.cli("arrangement", "list", "C1", "--json").stdout)
+    assert (as_json["balance"], as_json["currency"]) == ("150.00", "CNY")
+    assert [(a["id"], a["kind"], a["state"]) for a in as_json["arrangements"]] == [
+        (1, "plan", "cancelled")
+    ]
 
 
 def test_bad_input_exits_2_and_refused_terms_1_naming_field_and_value(
@@ -145,5 +151,8 @@ def test_requests_for_the_team_are_listed_within_the_days_asked(deployment: Depl
     assert listed.returncode == 0 and "case C1  (self-service): plan proposed:" in listed.stdout
     assert "new" in listed.stdout and "old" not in listed.stdout and "\x1b" not in listed.stdout
     assert "old" in dep.cli("arrangement", "requests", "--days", "41").stdout
+    as_json = json.loads(dep.cli("arrangement", "requests", "--json").stdout)
+    assert [(r["case_id"], r["source"]) for r in as_json["requests"]] == [("C1", "self-service")]
+    assert as_json["requests"][0]["detail"] == "plan proposed: \x1b[31mnew"  # JSON escapes it
     bad = dep.cli("arrangement", "requests", "--days", "0")
     assert bad.returncode == 2 and "--days" in bad.stderr

@@ -4,6 +4,8 @@ in force and when each change was made."""
 
 from __future__ import annotations
 
+import json
+
 from dispatcher.intake.wishes import clock
 from dispatcher.model import HourWish
 from tests.cli.test_arrangements import _case
@@ -35,6 +37,9 @@ def test_wishes_are_set_shown_and_cleared(deployment: Deployment) -> None:
     assert again.returncode == 0 and "wishes refused sms (set" in again.stdout
     shown = dep.cli("wishes", "show", "P1")
     assert shown.returncode == 0 and "person P1: wishes refused sms (set" in shown.stdout
+    as_json = json.loads(dep.cli("wishes", "show", "P1", "--json").stdout)
+    assert (as_json["person_id"], as_json["refused"], as_json["source"]) == ("P1", ["sms"], "cli")
+    assert as_json["hours"] == [] and as_json["language"] is None  # the last set replaced all
 
     explained = dep.cli("explain", "C1")
     assert explained.returncode == 0, explained.stderr

@@ -53,6 +53,8 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "reason": ("reason", "原因"),
     "reminders": ("reminders", "提醒"),
     "failures_by_code": ("Failed attempts by code", "按错误码统计的失败尝试"),
+    "arrangements_by_state": ("Arrangements by state", "按状态统计的还款安排"),
+    "arrangements": ("arrangements", "还款安排"),
     "channel": ("channel", "渠道"),
     "code": ("code", "错误码"),
     "attempts": ("attempts", "尝试"),

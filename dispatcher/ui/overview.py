@@ -51,6 +51,7 @@ class Overview:
     reload: ReloadView
     nodes: list[NodeClaims] | None  # None on a store of one node (SQLite)
     personal_data: bool
+    arrangements: dict[str, int]  # by state, as ``status`` counts them
 
     @property
     def last_hour(self) -> datetime:
@@ -105,6 +106,7 @@ class Overview:
             "unknown_total": report.unknown_total,
             "unknown_by_channel": report.unknown_by_channel,
             "unknown_attempts": self.unknown_rows(),
+            "arrangements": dict(sorted(self.arrangements.items())),
             "last_24h": self.day_totals(),
             "channels": {
                 h.channel: {
@@ -146,6 +148,7 @@ async def gather(core: CoreAccess, *, personal_data: bool) -> Overview:
     seen = {s for _, s, _ in report.by_state_channel} | {a.channel for a in activity}
     channels = configured + sorted(seen - set(configured))
     nodes = await core.read(store.node_claims) if store.concurrent_writers else None
+    arrangements = await core.read(store.arrangement_counts)
     return Overview(
         now=now,
         report=report,
@@ -155,4 +158,5 @@ async def gather(core: CoreAccess, *, personal_data: bool) -> Overview:
         reload=last_reload(core),
         nodes=nodes,
         personal_data=personal_data,
+        arrangements=arrangements,
     )

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 import aiohttp
 
+from tests.conftest import Deployment
 from tests.ui.busy_store import fill
 from tests.ui.conftest import Served, csrf_of, jar, login
 
@@ -60,6 +61,26 @@ async def test_bad_tokens_and_forms_are_refused(served: Served) -> None:
             assert answer.status == 403  # no CSRF value
 
 
+def promise(dep: Deployment, case_id: str) -> None:
+    """A promise to pay the case's balance in a week, made as the API makes one."""
+    from datetime import timedelta
+
+    from dispatcher.config import load_config
+    from dispatcher.planner.arrangements import make_arrangement
+    from dispatcher.policy.arrangements import Proposed
+
+    now = datetime.now(UTC)
+    store = dep.store()
+    try:
+        balance = store.balance(case_id)
+        terms = [Proposed((now + timedelta(days=7)).date(), balance)]
+        make_arrangement(
+            store, load_config(dep.config), case_id, "promise", terms, now=now, source="test"
+        )
+    finally:
+        store.close()
+
+
 def status_counts(served: Served) -> dict[str, object]:
     """What ``dispatcher status`` prints, from the same store report, in the JSON's shape."""
     from datetime import UTC, datetime
@@ -67,6 +88,7 @@ def status_counts(served: Served) -> dict[str, object]:
     store = served.dep.store()
     try:
         report = store.status(datetime.now(UTC))
+        arrangements = dict(sorted(store.arrangement_counts().items()))
     finally:
         store.close()
     reminders: dict[str, dict[str, int]] = {}
@@ -79,11 +101,13 @@ def status_counts(served: Served) -> dict[str, object]:
         "failures": [{"channel": c, "code": k, "attempts": n} for c, k, n in report.failures],
         "unknown_total": report.unknown_total,
         "unknown_by_channel": report.unknown_by_channel,
+        "arrangements": arrangements,
     }
 
 
 async def test_the_overview_agrees_with_status_on_every_count(served: Served) -> None:
     fill(served.dep)
+    promise(served.dep, "C3")
     async with aiohttp.ClientSession(cookie_jar=jar()) as http:
         await login(http, served.base, "reader")
         async with http.get(f"{served.base}/ui/overview.json") as answer:
@@ -105,10 +129,12 @@ async def test_the_overview_agrees_with_status_on_every_count(served: Served) ->
     # Successes and failures at the same instant: no failure is newer, so the channel is up.
     assert counts["channels"]["sms"]["state"] == "up"
     assert counts["reload"]["reloads"] == 0 and counts["nodes"] is None
+    assert counts["arrangements"] == {"active": 1}
     # The page shows the same numbers, and masks addresses for a read token.
     fragment = body["fragment"]
     assert 'data-count="reminders/delivered/sms">4<' in fragment
     assert 'data-count="unknown_total">4<' in fragment
+    assert 'data-count="arrangements/active">1<' in fragment
     assert fragment.count('class="bar"') >= 6
     assert "+86138" not in fragment.replace("+86138******", "")
     assert "/ui/unknown/resolve" not in fragment  # a reader may not resolve

@@ -180,6 +180,8 @@ def test_the_overview_shows_what_status_counts_and_draws_the_chart(
     failures = {f"failures/{r['channel']}/{r['code']}" for r in report["failures"]}
     assert {k for k in figures if k.startswith("pending_by_reason/")} == reasons
     assert {k for k in figures if k.startswith("failures/")} == failures
+    arrangements = {f"arrangements/{state}": str(n) for state, n in report["arrangements"].items()}
+    assert {k: v for k, v in figures.items() if k.startswith("arrangements/")} == arrangements
     bars = browser.execute_script(BARS)
     assert bars and {channel for channel, _, _ in bars} == {"sms", "email"}
     assert sum(int(n) for _, n, _ in bars) == 20

@@ -241,6 +241,8 @@ async def test_a_plan_within_the_bounds_is_made_beyond_them_a_request(page: Page
     status, text = await page.get(answer.headers["Location"])
     assert status == 200 and "instalment plan is confirmed" in text and 'id="arrangement"' in text
     assert 'id="plan-submit"' not in text  # one arrangement at a time
+    # Each instalment with what is due and what is paid of it, both as money.
+    assert text.count('<td class="n">100.00 CNY</td><td class="n">0.00 CNY</td>') == 3
     # A second plan on top of the active one is refused, not recorded.
     answer = await page.post(path, "promise", {"date": first})
     assert answer.status == 409

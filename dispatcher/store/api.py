@@ -27,6 +27,7 @@ from dispatcher.model import (
     Wishes,
 )
 from dispatcher.store.arrangements_api import ArrangementsApi
+from dispatcher.store.choices_api import ChoicesApi
 from dispatcher.store.console_api import ConsoleReads
 from dispatcher.store.inbound import InboundEvent
 from dispatcher.store.planned import CasePlan, PlannedReminder, PlanningCase, Replan
@@ -224,7 +225,7 @@ SETTLE_RANK: dict[Outcome, int] = {
 }
 
 
-class Store(CallScripts, UnknownAttemptsApi, ConsoleReads, ArrangementsApi):
+class Store(CallScripts, UnknownAttemptsApi, ConsoleReads, ArrangementsApi, ChoicesApi):
     """Persistent state: people, cases, reminders, attempts, decisions, events."""
 
     # Whether two threads of one process may write at once (each on its own connection)
@@ -417,59 +418,8 @@ class Store(CallScripts, UnknownAttemptsApi, ConsoleReads, ArrangementsApi):
         Breathing Space moratorium on it."""
 
     @abc.abstractmethod
-    def opt_out(
-        self,
-        person_id: str,
-        channel: str,
-        contact: str | None,
-        *,
-        now: datetime,
-        source: str,
-        clear: bool = False,
-    ) -> None:
-        """Record (or with ``clear``, lift) an opt-out of ``channel`` for one address or all."""
-
-    @abc.abstractmethod
-    def consent(
-        self,
-        person_id: str,
-        channel: str,
-        contact: str | None,
-        *,
-        now: datetime,
-        source: str,
-        revoke: bool = False,
-        detail: str | None = None,
-    ) -> None:
-        """Record (or with ``revoke``, end) consent to ``channel`` on one address or all;
-        ``detail`` says what it rests on."""
-
-    @abc.abstractmethod
-    def set_wishes(self, person_id: str, wishes: Wishes, *, now: datetime, source: str) -> bool:
-        """Put the person's ``wishes`` in force (all of them, replacing the ones before);
-        False when they are in force already. LookupError for an unknown person."""
-
-    @abc.abstractmethod
     def enqueue(self, reminder: NewReminder, now: datetime) -> int:
         """Add one ad-hoc reminder; return its id."""
-
-    @abc.abstractmethod
-    def opt_out_contact(
-        self,
-        kind: ContactKind,
-        value: str,
-        channel: str,
-        *,
-        now: datetime,
-        source: str,
-        clear: bool = False,
-        event: InboundEvent | None = None,
-    ) -> list[str]:
-        """Record (or with ``clear``, lift) an opt-out of ``channel`` for the address
-        ``value`` of every person who has it (a STOP reply names a number, not a person).
-        Returns the ids of those people. With ``event`` (the provider's message), nothing
-        changes when that message was seen before or is older than the last opt-out or
-        opt-in applied to the address on ``channel`` (``store/inbound.py``)."""
 
     # -- reporting --------------------------------------------------------------------------
     @abc.abstractmethod

@@ -241,6 +241,14 @@ def stop(process: subprocess.Popen[str], sig: int = signal.SIGTERM, timeout: flo
     return output or ""
 
 
+def shanghai_today() -> date:
+    """Today where the example people live, at the moment of asking: a module constant goes
+    stale when a run crosses midnight there (16:00 UTC)."""
+    from zoneinfo import ZoneInfo
+
+    return datetime.now(ZoneInfo("Asia/Shanghai")).date()
+
+
 def wait_for(predicate, timeout: float = 30, interval: float = 0.1):  # type: ignore[no-untyped-def]
     """Poll until ``predicate()`` is truthy; return its value or fail after ``timeout``
     (stretched by ``PATIENCE``)."""

@@ -11,12 +11,11 @@ from zoneinfo import ZoneInfo
 from dispatcher.api.openapi import document
 from dispatcher.store.api import CaseIn, PersonIn
 from tests.api.conftest import Api
-
-TODAY = datetime.now(ZoneInfo("Asia/Shanghai")).date()
+from tests.conftest import shanghai_today
 
 
 def _day(n: int) -> str:
-    return (TODAY + timedelta(days=n)).isoformat()
+    return (shanghai_today() + timedelta(days=n)).isoformat()
 
 
 def _case(api: Api, amount: str = "300.00") -> None:
@@ -96,16 +95,16 @@ async def test_a_disputed_or_ceased_case_is_a_409_with_the_reason(api: Api) -> N
 
 async def test_terms_out_of_bounds_are_a_422_naming_field_and_value(api: Api) -> None:
     _case(api)
-    status, problem = await api.call(
-        "POST",
-        "/v1/cases/C1/arrangements",
-        json=_plan((-1, "100.00"), (3, "0.00"), (400, "50.00")),
-    )
+    plan = _plan((-1, "100.00"), (3, "0.00"), (400, "50.00"))
+    status, problem = await api.call("POST", "/v1/cases/C1/arrangements", json=plan)
     assert status == 422, problem
     errors = {e["field"]: e["message"] for e in problem["errors"]}
-    assert errors["instalments[0].due"] == f"{_day(-1)} is before today ({_day(0)})"
+    yesterday, _, far = (item["due"] for item in plan["instalments"])
+    today = date.fromisoformat(yesterday) + timedelta(days=1)
+    assert errors["instalments[0].due"] == f"{yesterday} is before today ({today})"
     assert errors["instalments[1].amount"] == "0.00 must be more than 0"
-    assert errors["instalments[2].due"].startswith(f"{_day(400)} is after {_day(365)}")
+    last = (today + timedelta(days=365)).isoformat()
+    assert errors["instalments[2].due"].startswith(f"{far} is after {last}")
     status, problem = await api.call(
         "POST",
         "/v1/cases/C1/arrangements",

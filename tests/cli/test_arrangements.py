@@ -6,16 +6,13 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, date, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from dispatcher.store.api import CaseIn, PersonIn
-from tests.conftest import Deployment
-
-TODAY = datetime.now(ZoneInfo("Asia/Shanghai")).date()
+from tests.conftest import Deployment, shanghai_today
 
 
 def _day(n: int) -> str:
-    return (TODAY + timedelta(days=n)).isoformat()
+    return (shanghai_today() + timedelta(days=n)).isoformat()
 
 
 def _case(dep: Deployment, n: int = 1, amount: str = "300.00") -> None:

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
 from aiohttp import FormData
@@ -22,7 +21,7 @@ from dispatcher.daemon import Daemon
 from dispatcher.daemon.web import build_app
 from dispatcher.links import LinkSigner
 from dispatcher.model import ArrangementState, CaseState, HourWish, Instalment, Verdict, Wishes
-from tests.conftest import Deployment
+from tests.conftest import Deployment, shanghai_today
 from tests.policy.conftest import DAYTIME, SHANGHAI, codes, decide_at, local, policy
 from tests.ui.self_service_setup import (
     PAYMENT_URL,
@@ -33,8 +32,6 @@ from tests.ui.self_service_setup import (
     store_read,
     wishes_in_force,
 )
-
-TODAY = datetime.now(ZoneInfo("Asia/Shanghai")).date()
 
 
 @dataclass
@@ -171,15 +168,15 @@ async def test_each_link_has_its_own_rate_limit(page: Page) -> None:
 async def test_malformed_forms_are_4xx_never_5xx(page: Page) -> None:
     path = page.path()
     for action, data in (
-        ("plan", {"count": "abc", "first": TODAY.isoformat(), "every": "month"}),
-        ("plan", {"count": "0", "first": TODAY.isoformat(), "every": "month"}),
+        ("plan", {"count": "abc", "first": shanghai_today().isoformat(), "every": "month"}),
+        ("plan", {"count": "0", "first": shanghai_today().isoformat(), "every": "month"}),
         ("plan", {"count": "99999999999999999999", "first": "x", "every": "month"}),
         ("plan", {"count": "3", "first": "2026-02-30", "every": "month"}),
-        ("plan", {"count": "3", "first": TODAY.isoformat(), "every": "year"}),
+        ("plan", {"count": "3", "first": shanghai_today().isoformat(), "every": "year"}),
         ("plan", {}),
         ("promise", {"date": "tomorrow"}),
-        ("promise", {"date": TODAY.isoformat(), "amount": "NaN"}),
-        ("promise", {"date": TODAY.isoformat(), "amount": "-5"}),
+        ("promise", {"date": shanghai_today().isoformat(), "amount": "NaN"}),
+        ("promise", {"date": shanghai_today().isoformat(), "amount": "-5"}),
         ("opt-out", {}),
         ("opt-out", {"channel_nope": "on"}),
     ):
@@ -219,7 +216,7 @@ async def test_malformed_forms_are_4xx_never_5xx(page: Page) -> None:
 
 async def test_a_plan_within_the_bounds_is_made_beyond_them_a_request(page: Page) -> None:
     path = page.path()
-    first = (TODAY + timedelta(days=3)).isoformat()
+    first = (shanghai_today() + timedelta(days=3)).isoformat()
     answer = await page.post(path, "plan", {"count": "24", "first": first, "every": "month"})
     assert answer.status == 303 and "done=done_request" in answer.headers["Location"]
     assert store_read(page.dep, "arrangements_of", "C1") == []
@@ -254,7 +251,9 @@ async def test_hardship_a_promise_a_dispute_and_opt_outs_are_recorded(page: Page
     assert answer.status == 303 and "done=done_hardship" in answer.headers["Location"]
     case = store_read(page.dep, "get_case", "C1")
     assert case.state is CaseState.HARDSHIP and case.paused_until is not None
-    answer = await page.post(path, "promise", {"date": (TODAY + timedelta(days=7)).isoformat()})
+    answer = await page.post(
+        path, "promise", {"date": (shanghai_today() + timedelta(days=7)).isoformat()}
+    )
     assert answer.status == 303 and "done=done_promise" in answer.headers["Location"]
     (promise,) = store_read(page.dep, "arrangements_of", "C1")
     assert promise.kind == "promise" and str(promise.instalments[0].amount) == "300.00"
@@ -281,7 +280,7 @@ async def test_after_max_broken_arrangements_a_plan_becomes_a_request(page: Page
             store.add_arrangement(
                 "C1",
                 "promise",
-                [Instalment(1, TODAY, Decimal("300.00"), deadline=now)],
+                [Instalment(1, shanghai_today(), Decimal("300.00"), deadline=now)],
                 lambda _: [],
                 lambda *_: None,
                 now=now,
@@ -290,7 +289,7 @@ async def test_after_max_broken_arrangements_a_plan_becomes_a_request(page: Page
             store.break_overdue_arrangements(now + timedelta(days=1), now, None)
     finally:
         store.close()
-    first = (TODAY + timedelta(days=3)).isoformat()
+    first = (shanghai_today() + timedelta(days=3)).isoformat()
     answer = await page.post(page.path(), "plan", {"count": "3", "first": first, "every": "month"})
     assert answer.status == 303 and "done=done_request" in answer.headers["Location"]
     (request,) = store_read(page.dep, "arrangement_requests", now - timedelta(minutes=1))

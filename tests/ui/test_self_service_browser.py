@@ -21,7 +21,7 @@ from dispatcher.links import LinkSigner
 from dispatcher.model import ArrangementState, CaseState, ReminderState
 from dispatcher.store.api import CaseIn, NewReminder, PersonIn
 from tests.api.conftest import running_daemon
-from tests.conftest import Deployment, wait_for
+from tests.conftest import Deployment, shanghai_today, wait_for
 from tests.ui.self_service_setup import SECRET, SECRET_ENV, configure, store_read
 from tests.ui.test_browser import browser, shoot, wait  # noqa: F401  (a fixture)
 
@@ -33,7 +33,6 @@ from selenium.webdriver.support.ui import Select  # noqa: E402
 
 pytestmark = pytest.mark.slow
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-TODAY = datetime.now(SHANGHAI).date()
 SIGNERS: dict[str, LinkSigner] = {}
 
 
@@ -60,7 +59,14 @@ def prepare(dep: Deployment) -> None:
                 for n in (1, 2)
             ],
             [
-                CaseIn(f"C{n}", f"P{n}", "300.00", "CNY", TODAY - timedelta(days=2), "standard")
+                CaseIn(
+                    f"C{n}",
+                    f"P{n}",
+                    "300.00",
+                    "CNY",
+                    shanghai_today() - timedelta(days=2),
+                    "standard",
+                )
                 for n in (1, 2)
             ],
             now,
@@ -124,7 +130,7 @@ def _propose(driver: Any, count: int) -> str:
     """Propose ``count`` monthly instalments from five days on, by keyboard: each field
     found by the id its label names, the form sent with Enter. The page's answer."""
     _fill(driver, "plan-count", str(count))
-    _fill(driver, "plan-first", (TODAY + timedelta(days=5)).isoformat())
+    _fill(driver, "plan-first", (shanghai_today() + timedelta(days=5)).isoformat())
     Select(driver.find_element(By.ID, "plan-every")).select_by_value("month")
     driver.find_element(By.ID, "plan-first").send_keys(Keys.ENTER)
     return str(wait(driver).until(ec.presence_of_element_located((By.ID, "done"))).text)

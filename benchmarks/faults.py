@@ -1,12 +1,12 @@
 """Store faults under load: PostgreSQL refusing, resetting and hanging (through a TCP proxy
-between the daemons and the server) for 5 s, 30 s and 5 min with three daemons, and a SQLite
-file another writer holds locked for 30 s and 5 min with one. Each run: a fresh store, the
-example deployment on the outbox with every hour open, reminders falling due all through the
-run; the fault begins once sends are under way. Figures per run: daemons that exited, reminders
-lost, reminders sent twice (outbox lines per reminder), whether every node said 503 during the
-fault, the slowest /readyz answer, and the seconds from the fault's end until every node is
-ready again. ``--quick`` leaves out the 5-minute runs. Skipped, with the reason, when no
-PostgreSQL answers at $DISPATCHER_TEST_PG (the SQLite runs still run).
+between the daemons and the server) for 5 s, 30 s and 5 min with one daemon and with three,
+and a SQLite file another writer holds locked for 30 s and 5 min with one. Each run: a fresh
+store, the example deployment on the outbox with every hour open, reminders falling due all
+through the run; the fault begins once sends are under way. Figures per run: daemons that
+exited, reminders lost, reminders sent twice (outbox lines per reminder), whether every node
+said 503 during the fault, the slowest /readyz answer, and the seconds from the fault's end
+until every node is ready again. ``--quick`` leaves out the 5-minute runs. Skipped, with the
+reason, when no PostgreSQL answers at $DISPATCHER_TEST_PG (the SQLite runs still run).
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from dispatcher.testing.fault_run import FaultResult, SqliteWriteLock, run_fault
 from dispatcher.testing.tcp_proxy import TcpProxy
 
 MODES = ("refuse", "reset", "hang")
+NODES = (1, 3)
 OPEN_POLICY = """
 preset = "none"
 jitter = "0s"
@@ -122,8 +123,13 @@ def run(quick: bool = False) -> Section:
     for seconds in durations(quick):
         if reason is None:
             for mode in MODES:
-                label = f"PostgreSQL {mode} {seconds} s, 3 nodes"
-                _each(section, label, lambda root, m=mode, s=seconds: _postgres_run(root, m, s, 3))
+                for nodes in NODES:
+                    label = f"PostgreSQL {mode} {seconds} s, {nodes} node{'s' * (nodes > 1)}"
+                    _each(
+                        section,
+                        label,
+                        lambda root, m=mode, s=seconds, n=nodes: _postgres_run(root, m, s, n),
+                    )
         if seconds >= 30:
             _each(
                 section, f"SQLite locked {seconds} s", lambda root, s=seconds: _sqlite_run(root, s)

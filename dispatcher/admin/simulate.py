@@ -272,7 +272,10 @@ def stored_input(
             )
         )
     # A case's fields are CaseIn's and more (its state a StrEnum, so the text import takes).
-    taken = [CaseIn(**{f.name: getattr(case, f.name) for f in fields(CaseIn)}) for case in cases]
+    # Its moratorium is not given: simulate copies no case events (the console leaves out a
+    # case in a breathing space), and one already ended is no moratorium to record.
+    copied = [f.name for f in fields(CaseIn) if f.name != "breathing_space"]
+    taken = [CaseIn(**{name: getattr(case, name) for name in copied}) for case in cases]
     opt_outs = [(p.id, o.channel, o.contact) for p in people for o in p.opt_outs]
     return given, taken, opt_outs
 

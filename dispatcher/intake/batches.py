@@ -16,6 +16,7 @@ from datetime import datetime
 
 from dispatcher.intake.moratoria import MoratoriumProblem, moratorium_at
 from dispatcher.intake.rows import GoodRow, RowError
+from dispatcher.model import Case
 from dispatcher.policy.zones import zones_of
 from dispatcher.store import Store
 from dispatcher.store.api import PersonIn
@@ -29,7 +30,7 @@ def store_rows(
     """Store ``rows`` in one transaction; return an error for each row whose case belongs
     to another person or whose moratorium cannot be recorded (its dates read in the person's
     zone, else ``fallback_zone``): those rows are left out, every other row is stored."""
-    errors, keep = with_moratoria(store, rows, now, fallback_zone)
+    errors, keep = with_moratoria(rows, now, fallback_zone, store.get_case)
     while keep:
         people: dict[str, PersonIn] = {}
         for row in keep:
@@ -47,10 +48,14 @@ def store_rows(
 
 
 def with_moratoria(
-    store: Store, rows: Sequence[GoodRow], now: datetime, fallback_zone: str
+    rows: Sequence[GoodRow],
+    now: datetime,
+    fallback_zone: str,
+    on_file: Callable[[str], Case | None],
 ) -> tuple[list[RowError], list[GoodRow]]:
     """Each row's moratorium as it is to be recorded on its case at ``now`` (one already
-    ended: nothing), and an error for each row whose moratorium cannot be (left out)."""
+    ended: nothing), given the case ``on_file`` finds by id; and an error for each row whose
+    moratorium cannot be (that row left out)."""
     errors: list[RowError] = []
     kept: list[GoodRow] = []
     for row in rows:
@@ -59,10 +64,10 @@ def with_moratoria(
             continue
         person = row.person
         zone = zones_of(person.timezone, person.phones, person.addresses, fallback_zone).at_zone
-        on_file = store.get_case(row.case.id)
+        stored = on_file(row.case.id)
         try:
             space = moratorium_at(
-                row.moratorium, zone, now, on_file.breathing_space if on_file else None
+                row.moratorium, zone, now, stored.breathing_space if stored else None
             )
         except MoratoriumProblem as exc:
             errors.append(RowError(row.row, exc.column, exc.message))

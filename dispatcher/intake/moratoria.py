@@ -109,7 +109,9 @@ def moratorium_at(
     start after now, an end more than 10 years ahead."""
     start = _start(given, zone, now, on_file)
     if start > now:
-        raise MoratoriumProblem(START, f"{given.start} is after today: record it once it starts")
+        raise MoratoriumProblem(
+            START, f"{given.start} is after now ({now:%Y-%m-%d}): record it once it starts"
+        )
     try:
         end = moratorium_end(
             start,

@@ -157,7 +157,7 @@ async def test_a_batch_row_may_give_a_breathing_space(api: Api) -> None:
     status, body = await api.call("POST", "/v1/cases:batch", json={"rows": rows})
     assert (status, body["accepted"], body["rejected"]) == (200, 1, 1)
     [error] = body["rows"][1]["errors"]
-    assert error["field"] == "breathing_space_start" and "after today" in error["message"]
+    assert error["field"] == "breathing_space_start" and "is after now" in error["message"]
     status, body = await api.call("GET", "/v1/cases/C-space", token="reader")
     space = body["case"]["breathing_space"]
     assert datetime.fromisoformat(space["start"]) == _midnight(start)

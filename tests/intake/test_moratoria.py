@@ -138,7 +138,7 @@ def test_bad_moratoria_are_refused_by_row_and_field_and_the_rest_kept(site: Impo
     assert_reported(
         result, 3, "breathing_space_start", "not a date (YYYY-MM-DD) (got '01/12/2026')"
     )
-    assert_reported(result, 4, "breathing_space_start", f"{today + DAY} is after today")
+    assert_reported(result, 4, "breathing_space_start", f"{today + DAY} is after now")
     assert_reported(result, 5, "breathing_space_until", "more than 10 years ahead")
     assert_reported(result, 6, "breathing_space_until", "give breathing_space_crisis_ends")
     assert "Traceback" not in result.output

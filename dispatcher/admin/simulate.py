@@ -31,6 +31,7 @@ from dispatcher.planner.arrangements import break_arrangements
 from dispatcher.policy import Policy
 from dispatcher.policy.jurisdictions import person_reading
 from dispatcher.policy.windows import open_interval
+from dispatcher.policy.wishes import wished_windows
 from dispatcher.policy.zones import person_zones
 from dispatcher.runtime import Runtime
 from dispatcher.store import open_store
@@ -272,7 +273,10 @@ def stored_input(
             )
         )
     # A case's fields are CaseIn's and more (its state a StrEnum, so the text import takes).
-    taken = [CaseIn(**{f.name: getattr(case, f.name) for f in fields(CaseIn)}) for case in cases]
+    # Its moratorium is not given: simulate copies no case events (the console leaves out a
+    # case in a breathing space), and one already ended is no moratorium to record.
+    copied = [f.name for f in fields(CaseIn) if f.name != "breathing_space"]
+    taken = [CaseIn(**{name: getattr(case, name) for name in copied}) for case in cases]
     opt_outs = [(p.id, o.channel, o.contact) for p in people for o in p.opt_outs]
     return given, taken, opt_outs
 
@@ -352,7 +356,9 @@ def collect(store: Store, runtime: Runtime, start: datetime, end: datetime) -> S
                 at=attempt.at,
                 zones=zones,
                 outcome=attempt.outcome,
-                in_closed_window=_closed(policy, attempt.channel, zones, attempt.at),
+                in_closed_window=in_closed_window(
+                    policy, person, attempt.channel, zones, attempt.at
+                ),
                 zone=choice.at_zone,
                 jurisdictions=reading.names,
             )
@@ -376,13 +382,24 @@ def per_jurisdiction(result: SimulationResult) -> dict[str, int]:
     return counts
 
 
-def _closed(policy: Policy, channel: str, zones: tuple[str, ...], at: datetime) -> bool:
-    """Whether ``at`` falls outside the channel's windows (or on a holiday) in any zone."""
+def in_closed_window(
+    policy: Policy, person: Person, channel: str, zones: tuple[str, ...], at: datetime
+) -> bool:
+    """Whether ``at`` falls, in any of ``zones``, outside the channel's windows (or on a
+    holiday), or outside the hours the person's wishes leave open for it: the policy holds
+    every contact to both (a window-exempt channel, a letter, to neither)."""
     rules = policy.rules_for(channel)
-    if rules.windows is None:
+    if rules.windows is not None and any(
+        open_interval(rules.windows, zone, at, rules.closed_in(zone)) is None for zone in zones
+    ):
+        return True
+    traits = policy.channels.get(channel)
+    if traits is None or traits.window_exempt or not person.wishes.hours:
         return False
     return any(
-        open_interval(rules.windows, zone, at, rules.closed_in(zone)) is None for zone in zones
+        open_interval(windows, zone, at) is None
+        for _, windows in wished_windows(person, channel)
+        for zone in zones
     )
 
 

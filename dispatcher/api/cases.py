@@ -71,7 +71,9 @@ async def post_batch(call: Call) -> Answer:
         runtime.config.dispatcher.fallback_locale,
     )
     if good:
-        for error in await core.call(store_rows, core.store, good, core.clock()):
+        zone = runtime.config.dispatcher.fallback_timezone
+        errors = await core.call(store_rows, core.store, good, core.clock(), fallback_zone=zone)
+        for error in errors:
             row_errors[error.row] = [error]
         for kept in good:  # a claim of theirs waiting to send is checked again
             if kept.row not in row_errors:

@@ -55,9 +55,10 @@ class CaseBody(_Request):
 class BatchBody(_Request):
     """Rows as ``dispatcher import`` reads them (flat keys: person_id, name, locale, timezone,
     phone, email, address, case_id, amount, currency, due_date, schedule, state, consent, and
-    the person's wishes refuse, contact_hours, language; several phones, emails, consents,
-    refused channels or contact hours as a list). Each row is validated alone; good rows are
-    kept."""
+    the person's wishes refuse, contact_hours, language, and a Breathing Space on the case
+    breathing_space, breathing_space_start, breathing_space_until,
+    breathing_space_crisis_ends; several phones, emails, consents, refused channels or contact
+    hours as a list). Each row is validated alone; good rows are kept."""
 
     rows: list[dict[str, Any]] = Field(min_length=1)
 

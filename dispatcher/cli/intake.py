@@ -78,7 +78,13 @@ def import_(
     def report(error: RowError) -> None:
         err.print(str(error), markup=False, highlight=False)
 
-    importer = Importer(store, now=utc_now, on_error=report, size=chunk)
+    importer = Importer(
+        store,
+        now=utc_now,
+        on_error=report,
+        fallback_zone=config.dispatcher.fallback_timezone,
+        size=chunk,
+    )
     workers = jobs or (min(os.cpu_count() or 1, 4) if rows.size >= PARALLEL_FROM else 1)
     try:
         with Progress(*_COLUMNS, console=err, transient=False) as progress:

@@ -3,6 +3,7 @@ data file, optionally compared with another config directory."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -77,7 +78,9 @@ def simulate(
     runtime = runtime_or_exit(ctx.obj["config"])
     zone = runtime.config.dispatcher.timezone
     start = parse_instant(start_text, zone) if start_text else utc_now()
-    people, cases, opt_outs = _simulation_input(runtime.config, data) if data else ([], [], [])
+    people, cases, opt_outs = (
+        _simulation_input(runtime.config, data, start) if data else ([], [], [])
+    )
     run_on = partial(
         run_simulation,
         people=people,
@@ -108,14 +111,16 @@ def simulate(
         print_json(report_json(result, changes))
 
 
-def _simulation_input(config: Config, data: Path) -> tuple[list[Any], list[Any], list[Any]]:
+def _simulation_input(
+    config: Config, data: Path, start: datetime
+) -> tuple[list[Any], list[Any], list[Any]]:
     """People, cases and opt-outs to simulate from a data file; bad rows are reported and
-    left out, as ``import`` would."""
-    from dispatcher.intake import FileProblem, RowError, parse_row, read_rows
-    from dispatcher.store.api import CaseIn, PersonIn
+    left out, as ``import`` would; a Breathing Space a row gives holds its case from
+    ``start``, as an import then would record it."""
+    from dispatcher.intake import FileProblem, GoodRow, RowError, parse_row, read_rows
+    from dispatcher.intake.batches import with_moratoria
 
-    people: dict[str, PersonIn] = {}
-    cases: list[CaseIn] = []
+    good: list[GoodRow] = []
     try:
         rows = list(read_rows(data))
     except FileProblem as exc:
@@ -136,6 +141,10 @@ def _simulation_input(config: Config, data: Path) -> tuple[list[Any], list[Any],
             for error in parsed:
                 err.print(printable(f"{data}: {error} (left out)"), markup=False)
             continue
-        people[parsed.person.id] = parsed.person
-        cases.append(parsed.case)
-    return list(people.values()), cases, []
+        good.append(parsed)
+    fallback = config.dispatcher.fallback_timezone
+    problems, good = with_moratoria(good, start, fallback, lambda _: None)
+    for error in problems:
+        err.print(printable(f"{data}: {error} (left out)"), markup=False)
+    people = {row.person.id: row.person for row in good}
+    return list(people.values()), [row.case for row in good], []

@@ -8,6 +8,8 @@
 - ``batches``: good rows into the store in bounded transactions; cases of other people refused
 - ``wishes``: a person's wishes as text (contact hours, refused channels, a language), one
   reading for the import, the CLI and the API
+- ``moratoria``: a Breathing Space moratorium given in a row's columns, recorded as the
+  ``breathing-space`` event records it
 """
 
 from dispatcher.intake.batches import Importer, store_rows

@@ -2,7 +2,8 @@
 stays flat and the daemon's claims interleave between its transactions.
 
 A case given twice in one file keeps its first row (the later ones are rejected, naming it);
-a row whose case belongs to another person is rejected and the rest of its batch kept.
+a row whose case belongs to another person is rejected and the rest of its batch kept, as is
+a row whose Breathing Space cannot be recorded now (``intake.moratoria``).
 """
 
 from __future__ import annotations
@@ -10,20 +11,26 @@ from __future__ import annotations
 import sqlite3
 import tempfile
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
 from datetime import datetime
 
+from dispatcher.intake.moratoria import MoratoriumProblem, moratorium_at
 from dispatcher.intake.rows import GoodRow, RowError
+from dispatcher.model import Case
+from dispatcher.policy.zones import zones_of
 from dispatcher.store import Store
 from dispatcher.store.api import PersonIn
 
 BATCH_ROWS = 2000
 
 
-def store_rows(store: Store, rows: Sequence[GoodRow], now: datetime) -> list[RowError]:
+def store_rows(
+    store: Store, rows: Sequence[GoodRow], now: datetime, *, fallback_zone: str
+) -> list[RowError]:
     """Store ``rows`` in one transaction; return an error for each row whose case belongs
-    to another person (those rows are left out, every other row is stored)."""
-    errors: list[RowError] = []
-    keep = list(rows)
+    to another person or whose moratorium cannot be recorded (its dates read in the person's
+    zone, else ``fallback_zone``): those rows are left out, every other row is stored."""
+    errors, keep = with_moratoria(rows, now, fallback_zone, store.get_case)
     while keep:
         people: dict[str, PersonIn] = {}
         for row in keep:
@@ -38,6 +45,35 @@ def store_rows(store: Store, rows: Sequence[GoodRow], now: datetime) -> list[Row
         )
         keep = [row for row in keep if row.case.id not in refused]
     return errors
+
+
+def with_moratoria(
+    rows: Sequence[GoodRow],
+    now: datetime,
+    fallback_zone: str,
+    on_file: Callable[[str], Case | None],
+) -> tuple[list[RowError], list[GoodRow]]:
+    """Each row's moratorium as it is to be recorded on its case at ``now`` (one already
+    ended: nothing), given the case ``on_file`` finds by id; and an error for each row whose
+    moratorium cannot be (that row left out)."""
+    errors: list[RowError] = []
+    kept: list[GoodRow] = []
+    for row in rows:
+        if row.moratorium is None:
+            kept.append(row)
+            continue
+        person = row.person
+        zone = zones_of(person.timezone, person.phones, person.addresses, fallback_zone).at_zone
+        stored = on_file(row.case.id)
+        try:
+            space = moratorium_at(
+                row.moratorium, zone, now, stored.breathing_space if stored else None
+            )
+        except MoratoriumProblem as exc:
+            errors.append(RowError(row.row, exc.column, exc.message))
+            continue
+        kept.append(replace(row, case=replace(row.case, breathing_space=space)))
+    return errors, kept
 
 
 class _SeenCases:
@@ -80,10 +116,12 @@ class Importer:
         *,
         now: Callable[[], datetime],
         on_error: Callable[[RowError], None],
+        fallback_zone: str,
         size: int = BATCH_ROWS,
     ) -> None:
         self.store = store
         self.now = now
+        self.fallback_zone = fallback_zone
         self.on_error = on_error
         self.size = size
         self.kept = 0
@@ -113,7 +151,9 @@ class Importer:
         earlier = self._seen.earlier(list(batch))
         self._reject([_twice(batch.pop(cid).row, row) for cid, row in earlier.items()])
         self._seen.add((cid, good.row) for cid, good in batch.items())
-        refused = store_rows(self.store, list(batch.values()), self.now())
+        refused = store_rows(
+            self.store, list(batch.values()), self.now(), fallback_zone=self.fallback_zone
+        )
         self._reject(refused)
         self.kept += len(batch) - len(refused)
 

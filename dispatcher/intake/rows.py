@@ -3,7 +3,9 @@ the API).
 
 Each row holds one case and its person (flat keys: ``person_id, name, locale, timezone,
 phone, email, address, case_id, amount, currency, due_date, schedule, state, consent``, and
-the person's wishes ``refuse, contact_hours, language``; several phones, emails, consents,
+the person's wishes ``refuse, contact_hours, language``, and a Breathing Space moratorium on
+the case ``breathing_space, breathing_space_start, breathing_space_until,
+breathing_space_crisis_ends`` (``intake.moratoria``); several phones, emails, consents,
 refused channels or contact hours separated by ``;`` in CSV or given as lists in JSON). A
 bad row is reported with its row number, field and value (personal values masked) and
 skipped; good rows are kept.
@@ -22,6 +24,8 @@ from zoneinfo import available_timezones
 
 import phonenumbers
 
+from dispatcher.intake.moratoria import COLUMNS as MORATORIUM_COLUMNS
+from dispatcher.intake.moratoria import MoratoriumIn, read_moratorium
 from dispatcher.intake.wishes import (
     CHANNEL_PATTERN,
     LOCALE_PATTERN,
@@ -52,6 +56,7 @@ FIELDS = (
     "refuse",
     "contact_hours",
     "language",
+    *MORATORIUM_COLUMNS,
 )
 T = TypeVar("T")
 PERSON_REQUIRED = ("person_id", "name")
@@ -140,6 +145,7 @@ class GoodRow:
     row: int
     person: PersonIn
     case: CaseIn
+    moratorium: MoratoriumIn | None = None  # a Breathing Space the row gives the case
 
 
 def _shown(field: str, value: Any) -> str:
@@ -440,6 +446,8 @@ def parse_row(
         schedules=schedules,
         default_schedule=default_schedule,
     )
+    cells = {column: found.text(row, column) for column in MORATORIUM_COLUMNS}
+    moratorium = read_moratorium(cells, found.bad)
     if found.errors or case is None:
         return found.errors
-    return GoodRow(number, person, case)
+    return GoodRow(number, person, case, moratorium)

@@ -15,6 +15,7 @@ from typing import Any
 from dispatcher.model import (
     Arrangement,
     Attempt,
+    BreathingSpace,
     Case,
     ContactKind,
     ContactPoint,
@@ -74,6 +75,8 @@ class CaseIn:
     schedule: str
     state: str = "open"
     paused_until: datetime | None = None  # with state plan or hardship
+    # A Breathing Space moratorium to record on the case, as its event would (None: nothing).
+    breathing_space: BreathingSpace | None = None
 
 
 @dataclass(frozen=True)

@@ -83,8 +83,11 @@ def case_event(
     until: datetime | None,
     source: str,
     detail: str | None,
+    start: datetime | None = None,
 ) -> Case:
-    """Apply the event ``kind`` (its ``state``, from ``state_after``) to the case."""
+    """Apply the event ``kind`` (its ``state``, from ``state_after``) to the case; a
+    moratorium it starts starts at ``start`` when given (an import's date), else as
+    ``_moratorium`` says."""
     c = t.cases.c
     row = conn.execute(select(t.cases).where(c.id == case_id)).first()
     if row is None:
@@ -98,7 +101,7 @@ def case_event(
         values["state"] = state.value
         values["paused_until"] = until if kind in ("plan", "hardship") else None
     if kind in BREATHING_SPACE_EVENTS:
-        values.update(_moratorium(case_from_row(row), kind, until, now))
+        values.update(_moratorium(case_from_row(row), kind, until, now, start))
     values["next_plan_at"] = next_plan_after_event(state)
     conn.execute(update(t.cases).where(c.id == case_id).values(**values))
     conn.execute(
@@ -124,10 +127,13 @@ def case_event(
     return case_from_row(row)
 
 
-def _moratorium(case: Case, kind: str, until: datetime | None, now: datetime) -> dict[str, Any]:
-    """The case's moratorium columns after ``kind``: one of the kind still running is given
-    its new end (a crisis treatment's end recorded; it keeps its start), else one starts now;
-    an end clears them. ValueError: ending one the case does not have."""
+def _moratorium(
+    case: Case, kind: str, until: datetime | None, now: datetime, start: datetime | None
+) -> dict[str, Any]:
+    """The case's moratorium columns after ``kind``: it starts at ``start`` when given; else
+    one of the kind still running is given its new end (a crisis treatment's end recorded; it
+    keeps its start), or one starts now. An end clears them. ValueError: ending one the case
+    does not have."""
     space = case.breathing_space
     running = space is not None and space.runs_at(now)
     if kind == "breathing-space-end":
@@ -139,7 +145,8 @@ def _moratorium(case: Case, kind: str, until: datetime | None, now: datetime) ->
             "breathing_space_until": None,
         }
     crisis = kind == "breathing-space-crisis"
-    start = space.start if running and space is not None and space.crisis == crisis else now
+    if start is None:
+        start = space.start if running and space is not None and space.crisis == crisis else now
     return {
         "breathing_space": "crisis" if crisis else "standard",
         "breathing_space_start": start,

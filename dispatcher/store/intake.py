@@ -21,11 +21,11 @@ from typing import Any
 from sqlalchemy import Column, Connection, Table, select
 
 from dispatcher.model import ContactKind
-from dispatcher.store import consents, wishes
+from dispatcher.store import consents, events, wishes
 from dispatcher.store import schema as t
 from dispatcher.store.api import CaseIn, PersonIn
 from dispatcher.store.planning import look_again_at_people, next_plan_of_new_case
-from dispatcher.store.rows import chunks
+from dispatcher.store.rows import cases_by_id, chunks
 
 # What a re-import may change. A person's facts are replaced; a contact point keeps its status
 # (an opt-out or a dead number survives a re-import) and takes the new priority; a case's debt
@@ -62,7 +62,31 @@ def upsert(
         return refused
     upsert_people(conn, people, now)
     upsert_cases(conn, cases, now)
+    imported_moratoria(conn, [c for c in cases if c.breathing_space is not None], now)
     return []
+
+
+def imported_moratoria(conn: Connection, cases: Sequence[CaseIn], now: datetime) -> None:
+    """Record each case's ``breathing_space`` as the ``breathing-space`` event does (source
+    ``import``), unless the case already has that very moratorium: a file imported again
+    records nothing twice."""
+    for case in cases:
+        space = case.breathing_space
+        if space is None or cases_by_id(conn, [case.id])[case.id].breathing_space == space:
+            continue
+        kind = "breathing-space-crisis" if space.crisis else "breathing-space"
+        state = events.state_after(kind, space.until, now)
+        events.case_event(
+            conn,
+            case.id,
+            kind,
+            state,
+            now=now,
+            until=space.until,
+            source="import",
+            detail=None,
+            start=space.start,
+        )
 
 
 def cases_of_others(conn: Connection, cases: Sequence[CaseIn]) -> list[str]:

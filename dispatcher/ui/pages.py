@@ -17,8 +17,9 @@ from dispatcher.admin.unknowns import Selection, resolve_selection
 from dispatcher.api.access import CoreAccess
 from dispatcher.api.views import person_view
 from dispatcher.intake import is_id
-from dispatcher.model import ReminderState
+from dispatcher.model import Person, ReminderState
 from dispatcher.policy.week import week_shares
+from dispatcher.privacy import mask_contact
 from dispatcher.store.api import UnknownCase
 from dispatcher.store.unknown_api import Resolution
 from dispatcher.ui import languages, simulate_view
@@ -58,6 +59,29 @@ def _who(request: web.Request) -> dict[str, Any]:
         "who": found.name,
         "pii": found.sees_personal_data,
         "csrf": session(request).csrf,
+    }
+
+
+def _choices(person: Person, *, personal_data: bool) -> dict[str, Any]:
+    """What the person chose, as the case page shows it: their consents (the contact point
+    masked as every contact point on the page), and their wishes in force (channels, hours,
+    a language: nothing personal to mask)."""
+    wishes = person.wishes
+    return {
+        "consents": [
+            (
+                c.channel,
+                c.contact if personal_data or c.contact is None else mask_contact(c.contact),
+            )
+            for c in person.consents
+        ],
+        "wishes": {
+            "any": bool(wishes),
+            "refused": list(wishes.refused),
+            "hours": [wish.describe() for wish in wishes.hours],
+            "language": wishes.language,
+            "origin": wishes.origin().strip(" ()"),
+        },
     }
 
 
@@ -145,6 +169,7 @@ def routes(core: CoreAccess) -> list[web.RouteDef]:
         context.update(
             history=history,
             person=person_view(history.person, personal_data=caller(request).sees_personal_data),
+            **_choices(history.person, personal_data=caller(request).sees_personal_data),
             upcoming=[r for r in history.reminders if r.state in UPCOMING],
             timeline=timeline(history),
             reasons=history.reminder_reasons,

@@ -4,11 +4,12 @@ over the same cases makes exactly the same contacts, none of them in a closed wi
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 
 from dispatcher.admin.simulate import VirtualClock, collect, drive, load_cases, simulate
 from dispatcher.admin.simulate_report import compare
@@ -131,28 +132,22 @@ def test_compare_reports_added_removed_and_moved(dep: Deployment, tmp_path: Path
     assert compare(base, base) == []
 
 
+def _simulate_data(dep: Deployment, data: Path, *options: str) -> Result:
+    """``simulate --days 10 --data DATA --start 2026-03-02`` and ``options``."""
+    return CliRunner().invoke(
+        main,
+        ["--config", str(dep.config), "simulate", "--days", "10", "--data", str(data)]
+        + ["--start", "2026-03-02", *options],
+        env={"COLUMNS": "200"},
+        catch_exceptions=False,
+    )
+
+
 def test_simulate_command_prints_charts_and_writes_a_page(dep: Deployment, tmp_path: Path) -> None:
     data = tmp_path / "people.csv"
     data.write_text(DATA)
     page = tmp_path / "sim.html"
-    result = CliRunner().invoke(
-        main,
-        [
-            "--config",
-            str(dep.config),
-            "simulate",
-            "--days",
-            "10",
-            "--data",
-            str(data),
-            "--start",
-            "2026-03-02",
-            "--html",
-            str(page),
-        ],
-        env={"COLUMNS": "200"},
-        catch_exceptions=False,
-    )
+    result = _simulate_data(dep, data, "--html", str(page))
     assert result.exit_code == 0, result.output
     assert "contacts by hour of day" in result.output
     assert "contacts in a closed window: 0" in result.output
@@ -160,6 +155,21 @@ def test_simulate_command_prints_charts_and_writes_a_page(dep: Deployment, tmp_p
     text = page.read_text()
     assert text.startswith("<!doctype html>") and "</html>" in text
     assert "<script" not in text and "http" not in text  # self-contained
+
+
+def test_a_breathing_space_in_the_data_holds_its_case(dep: Deployment, tmp_path: Path) -> None:
+    lines = DATA.splitlines()
+    rows = [lines[0] + ",breathing_space_start", lines[1] + ",2026-03-01", lines[2] + ","]
+    # A third row whose moratorium starts after the simulation's start: left out, named.
+    rows.append(lines[2].replace("P2", "P3").replace("C2", "C3") + ",2026-03-05")
+    data = tmp_path / "people.csv"
+    data.write_text("\n".join(rows) + "\n")
+    result = _simulate_data(dep, data, "--json")
+    assert result.exit_code == 0, result.output
+    assert "row 4: breathing_space_start: 2026-03-05 is after now (2026-03-02)" in result.output
+    report = json.loads(result.stdout)
+    contacted = {entry["case"] for entry in report["timeline"]}
+    assert contacted == {"C2"}  # C1 held for 60 days from 2026-03-01, C3 left out
 
 
 def test_simulating_the_store_sees_its_history_and_leaves_it_untouched(dep: Deployment) -> None:

@@ -119,16 +119,21 @@ async def test_bankrupt_and_deceased_are_states_set_by_events(api: Api, state: s
     assert reminder.state is ReminderState.PENDING
 
 
+# A batch row's person and case, but for the case id.
+ROW = {
+    "person_id": "P-b",
+    "name": "Bo Example",
+    "timezone": "Asia/Shanghai",
+    "phone": "+8613800000009",
+    "amount": "10",
+    "currency": "GBP",
+    "due_date": "2026-01-15",
+    "schedule": "standard",
+}
+
+
 async def test_cases_are_imported_bankrupt_or_deceased(api: Api) -> None:
-    row = {
-        "person_id": "P-b",
-        "name": "Bo Example",
-        "phone": "+8613800000009",
-        "amount": "10",
-        "currency": "GBP",
-        "due_date": "2026-01-15",
-        "schedule": "standard",
-    }
+    row = ROW
     rows = [
         {**row, "case_id": "C-bankrupt", "state": "bankrupt"},
         {**row, "case_id": "C-deceased", "state": "deceased"},
@@ -140,3 +145,21 @@ async def test_cases_are_imported_bankrupt_or_deceased(api: Api) -> None:
     store = api.dep.store()
     assert store.get_case("C-bankrupt").state.value == "bankrupt"
     assert store.get_case("C-deceased").state.value == "deceased"
+
+
+async def test_a_batch_row_may_give_a_breathing_space(api: Api) -> None:
+    row = ROW
+    start = date.today() - timedelta(days=1)
+    rows = [
+        {**row, "case_id": "C-space", "breathing_space_start": str(start)},
+        {**row, "case_id": "C-later", "breathing_space_start": str(start + timedelta(days=9))},
+    ]
+    status, body = await api.call("POST", "/v1/cases:batch", json={"rows": rows})
+    assert (status, body["accepted"], body["rejected"]) == (200, 1, 1)
+    [error] = body["rows"][1]["errors"]
+    assert error["field"] == "breathing_space_start" and "is after now" in error["message"]
+    status, body = await api.call("GET", "/v1/cases/C-space", token="reader")
+    space = body["case"]["breathing_space"]
+    assert datetime.fromisoformat(space["start"]) == _midnight(start)
+    assert datetime.fromisoformat(space["until"]) == _midnight(start) + timedelta(days=60)
+    assert api.dep.store().get_case("C-later") is None

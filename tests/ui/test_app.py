@@ -5,10 +5,11 @@ language."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time
 
 import aiohttp
 
+from dispatcher.model import HourWish, Wishes
 from tests.conftest import Deployment
 from tests.ui.busy_store import fill
 from tests.ui.conftest import Served, csrf_of, jar, login
@@ -181,6 +182,40 @@ async def test_a_case_shows_its_state_events_reminders_and_timeline(served: Serv
             text = await page.text()
         assert 'id="case-state">deceased<' in text
         assert "a mental-health crisis breathing space since" in text
+
+
+async def test_a_case_shows_the_persons_wishes_and_consents_masked_as_the_page(
+    served: Served,
+) -> None:
+    fill(served.dep)
+    store, now = served.daemon.store, datetime.now(UTC)
+    async with aiohttp.ClientSession(cookie_jar=jar()) as http:
+        await login(http, served.base, "reader")
+        async with http.get(f"{served.base}/ui/case", params={"id": "C3"}) as page:
+            text = await page.text()
+        assert 'id="wishes-none"' in text and 'id="consents">none<' in text
+        wishes = Wishes(
+            ("sms",),
+            (HourWish("not_between", time(9), time(17), "voice", frozenset(range(5))),),
+            "zh-CN",
+        )
+        store.set_wishes("P3", wishes, now=now, source="api:crm")
+        store.consent("P3", "email", "p3@example.com", now=now, source="test")
+        store.consent("P3", "sms", None, now=now, source="test")
+        async with http.get(f"{served.base}/ui/case", params={"id": "C3"}) as page:
+            assert page.status == 200
+            text = await page.text()
+        assert 'id="wishes-refused">sms<' in text
+        assert 'id="wishes-hours">no voice between 09:00 and 17:00 on Mon–Fri<' in text
+        assert 'id="wishes-language">zh-CN<' in text
+        assert "by api:crm" in text and 'id="wishes-none"' not in text
+        consents = text.split('id="consents">', 1)[1].split("<", 1)[0]
+        assert "email " in consents and "sms" in consents
+        assert "p3@example.com" not in text  # masked for a read token, as the contacts are
+        await login(http, served.base, "officer")
+        async with http.get(f"{served.base}/ui/case", params={"id": "C3"}) as page:
+            text = await page.text()
+        assert "email p3@example.com" in text.split('id="consents">', 1)[1].split("<", 1)[0]
 
 
 async def test_the_policy_page_shows_rules_with_layers_and_week_grids(served: Served) -> None:

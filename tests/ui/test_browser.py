@@ -10,11 +10,13 @@ import shutil
 import tempfile
 import urllib.request
 from collections.abc import Iterator
+from datetime import UTC, datetime, time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from dispatcher.model import HourWish, Wishes
 from tests.api.conftest import running_daemon
 from tests.conftest import Deployment
 from tests.ui.busy_store import fill
@@ -81,6 +83,13 @@ to = "18:00"
 def prepare(dep: Deployment) -> None:
     dep.write("policy.toml", POLICY)
     fill(dep)
+    # Wishes about calls only: they change nothing of the sms and email sends the pages count.
+    store = dep.store()
+    try:
+        wishes = Wishes(("voice",), (HourWish("not_before", time(10), channel="voice"),))
+        store.set_wishes("P2", wishes, now=datetime.now(UTC), source="test")
+    finally:
+        store.close()
 
 
 @pytest.fixture(scope="module")
@@ -219,6 +228,8 @@ def test_a_case_is_looked_up(browser: Any, daemon: Any) -> None:
     assert any("decision send" in e for e in entries)
     assert any("attempt failed-transient" in e and "30003" in e for e in entries)
     assert "Person 2" not in browser.page_source  # masked for a read token
+    assert browser.find_element(By.ID, "wishes-refused").text == "voice"
+    assert browser.find_element(By.ID, "wishes-hours").text == "no voice before 10:00"
     shoot(browser, "case")
 
 

@@ -20,6 +20,21 @@ class ContactKind(enum.StrEnum):
     POSTAL = "postal"
 
 
+class PhoneLine(enum.StrEnum):
+    """What kind of line a phone number is, as the lender knows it. A number of no known
+    line (``ContactPoint.line`` None) is read by the policy under every rule that could bind
+    it (209 CMR 18.16: a residence or mobile number, and any other number)."""
+
+    MOBILE = "mobile"
+    RESIDENCE = "residence"
+    WORK = "work"
+    OTHER = "other"
+
+
+# The word a policy rule uses for a number of no known line (never stored: the store keeps None).
+UNKNOWN_LINE = "unknown"
+
+
 class CaseState(enum.StrEnum):
     OPEN = "open"
     PAID = "paid"
@@ -69,13 +84,15 @@ class Verdict(enum.StrEnum):
 @dataclass(frozen=True, slots=True)
 class ContactPoint:
     """One way to reach a person. ``status`` is ``ok``, ``invalid`` (the provider said the
-    address cannot be reached) or ``opted_out``."""
+    address cannot be reached) or ``opted_out``; ``line``: a phone number's kind of line
+    (None: not known, or not a phone number)."""
 
     id: int
     kind: ContactKind
     value: str
     status: str = "ok"
     priority: int = 0
+    line: PhoneLine | None = None
 
 
 @dataclass(frozen=True, slots=True)

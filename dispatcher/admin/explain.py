@@ -10,7 +10,7 @@ from rich.table import Table
 
 from dispatcher.config import PolicyFile
 from dispatcher.config.dispatcher_file import RetryRule
-from dispatcher.model import ReminderState
+from dispatcher.model import ContactKind, ContactPoint, ReminderState
 from dispatcher.policy.breathing_space import describe
 from dispatcher.privacy import mask, mask_contact, mask_name
 from dispatcher.store.api import CaseHistory
@@ -19,6 +19,14 @@ from dispatcher.terminal import cell, printable
 # Events whose detail is the arrangement's or payment's own story (amounts, dates, reasons),
 # written by the store: shown. Other events' notes are free text from the lender: not.
 ARRANGEMENT_EVENTS = ("arrangement", "payment")
+
+
+def _line(point: ContactPoint) -> str:
+    """``, work line`` after a phone number's status (``, line not known``): which limits
+    count it (209 CMR 18.16)."""
+    if point.kind is not ContactKind.PHONE:
+        return ""
+    return f", {point.line.value} line" if point.line else ", line not known"
 
 
 def _when(value: datetime | None) -> str:
@@ -176,7 +184,7 @@ def render_history(
         markup=False,
     )
     contacts = ", ".join(
-        f"{c.kind.value} {mask(c.kind, c.value)} ({c.status})" for c in person.contacts
+        f"{c.kind.value} {mask(c.kind, c.value)} ({c.status}{_line(c)})" for c in person.contacts
     )
     outs = (
         ", ".join(

@@ -25,7 +25,7 @@ from sqlalchemy import select
 from dispatcher.channel import Channel, Message, SendResult
 from dispatcher.dispatch.loop import Dispatcher
 from dispatcher.dispatch.store_thread import StoreThread
-from dispatcher.model import Case, ContactKind, Outcome, Person, Reminder, ReminderState
+from dispatcher.model import Case, ContactKind, Outcome, Person, PhoneLine, Reminder, ReminderState
 from dispatcher.planner import run_planner
 from dispatcher.planner.arrangements import break_arrangements
 from dispatcher.policy import Policy
@@ -256,9 +256,12 @@ def stored_input(
     given: list[PersonIn] = []
     for person in people:
         values: tuple[list[str], list[str], list[str]] = ([], [], [])
+        lines: list[PhoneLine | None] = []
         for point in sorted(person.contacts, key=lambda p: p.priority):
             if point.status != "invalid":
                 values[kinds[point.kind]].append(point.value)
+                if point.kind is ContactKind.PHONE:
+                    lines.append(point.line)
         given.append(
             PersonIn(
                 id=person.id,
@@ -270,6 +273,7 @@ def stored_input(
                 addresses=tuple(values[2]),
                 consents=tuple((c.channel, c.contact) for c in person.consents),
                 wishes=person.wishes or None,
+                phone_lines=tuple(lines) if any(lines) else (),
             )
         )
     # A case's fields are CaseIn's and more (its state a StrEnum, so the text import takes).

@@ -28,16 +28,28 @@ class _Response(BaseModel):
 # -- requests ----------------------------------------------------------------------------------
 
 
+LineName = Literal["mobile", "residence", "work", "other"]
+
+
+class PhoneBody(_Request):
+    """A phone number with its line, when the lender knows it (209 CMR 18.16 counts calls to
+    a residence or mobile number apart from calls to other numbers)."""
+
+    number: str = Field(max_length=40, description="E.164, e.g. +16175550123")
+    line: LineName | None = Field(None, description="omitted or null: not known")
+
+
 class PersonBody(_Request):
     """A person to create or replace. Contact points are in priority order; phone numbers in
-    E.164 (``+14155550123``)."""
+    E.164 (``+14155550123``), each alone or with its line (``{"number": "+16175550123",
+    "line": "work"}``, or the text ``work:+16175550123`` as an import writes it)."""
 
     name: str = Field(min_length=1, max_length=200)
     locale: str | None = Field(
         None, pattern=LOCALE_PATTERN, description="default: the configured fallback locale"
     )
     timezone: str | None = Field(None, max_length=64, description="IANA zone, e.g. Asia/Shanghai")
-    phones: list[Annotated[str, Field(max_length=40)]] = Field([], max_length=10)
+    phones: list[Annotated[str, Field(max_length=50)] | PhoneBody] = Field([], max_length=10)
     emails: list[Annotated[str, Field(max_length=254)]] = Field([], max_length=10)
     addresses: list[Annotated[str, Field(max_length=500)]] = Field([], max_length=5)
 
@@ -58,7 +70,8 @@ class BatchBody(_Request):
     the person's wishes refuse, contact_hours, language, and a Breathing Space on the case
     breathing_space, breathing_space_start, breathing_space_until,
     breathing_space_crisis_ends; several phones, emails, consents, refused channels or contact
-    hours as a list). Each row is validated alone; good rows are kept."""
+    hours as a list; a phone's line before it, as in ``work:+16175550123``). Each row is
+    validated alone; good rows are kept."""
 
     rows: list[dict[str, Any]] = Field(min_length=1)
 
@@ -170,6 +183,7 @@ class ContactView(_Response):
     value: str = Field(description="masked unless the token has scope read:pii")
     status: str
     priority: int
+    line: LineName | None = Field(None, description="a phone number's line; null: not known")
 
 
 class OptOutView(_Response):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dispatcher.api.call import Answer, Call
-from dispatcher.api.models import PersonBody, PersonResult
+from dispatcher.api.models import PersonBody, PersonResult, PhoneBody
 from dispatcher.api.problems import intake_field_errors, invalid
 from dispatcher.api.views import person_view
 from dispatcher.intake import parse_person
@@ -21,7 +21,7 @@ async def put_person(call: Call) -> Answer:
             "name": body.name,
             "locale": body.locale,
             "timezone": body.timezone,
-            "phone": body.phones,
+            "phone": [_phone_text(phone) for phone in body.phones],
             "email": body.emails,
             "address": body.addresses,
         },
@@ -37,3 +37,10 @@ async def put_person(call: Call) -> Answer:
     assert person is not None
     view = person_view(person, personal_data=call.caller.sees_personal_data)
     return (200 if existed else 201), PersonResult(person=view, created=not existed)
+
+
+def _phone_text(phone: str | PhoneBody) -> str:
+    """A number as the intake rows write it: ``work:+16175550123`` when its line is given."""
+    if isinstance(phone, str):
+        return phone
+    return f"{phone.line}:{phone.number}" if phone.line else phone.number

@@ -36,6 +36,7 @@ def person_view(person: Person, *, personal_data: bool) -> PersonView:
                 value=shown(c.kind.value, c.value),
                 status=c.status,
                 priority=c.priority,
+                line=c.line.value if c.line else None,
             )
             for c in person.contacts
         ],

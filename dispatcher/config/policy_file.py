@@ -18,6 +18,7 @@ from dispatcher.config.jurisdictions import (
     jurisdiction_problems,
 )
 from dispatcher.config.values import Clock, Days, StrictModel, TimeZoneName
+from dispatcher.model import UNKNOWN_LINE, PhoneLine
 
 
 class _NamedRule(StrictModel):
@@ -46,13 +47,34 @@ class WindowRule(_NamedRule):
         return self
 
 
+# The phone lines a limit may be narrowed to: those the store keeps, and ``unknown`` for a
+# number whose line is not known.
+LINE_NAMES = (*(line.value for line in PhoneLine), UNKNOWN_LINE)
+
+
 class LimitRule(_NamedRule):
-    """At most ``max`` counted attempts on ``channels`` in any rolling ``per``."""
+    """At most ``max`` counted attempts on ``channels`` in any rolling ``per``. ``lines``
+    narrows it to phone numbers of those lines: it counts only attempts made to such numbers
+    and binds only a reminder that would go to one (209 CMR 18.16: 2 per 7 days to a residence
+    or mobile number, 2 per 30 days to any other)."""
 
     channels: tuple[str, ...] = ("*",)
     max: int = Field(ge=0)
     per: Duration
     scope: Literal["person", "case", "contact"] = "person"
+    lines: tuple[str, ...] | None = None
+
+    @field_validator("lines")
+    @classmethod
+    def _known_lines(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        if value is None:
+            return None
+        if not value:
+            raise ValueError(f"lines is empty: name at least one of {', '.join(LINE_NAMES)}")
+        for line in value:
+            if line not in LINE_NAMES:
+                raise ValueError(f"unknown line type {line!r} (known: {', '.join(LINE_NAMES)})")
+        return value
 
     @field_validator("per")
     @classmethod

@@ -6,7 +6,8 @@ phone, email, address, case_id, amount, currency, due_date, schedule, state, con
 the person's wishes ``refuse, contact_hours, language``, and a Breathing Space moratorium on
 the case ``breathing_space, breathing_space_start, breathing_space_until,
 breathing_space_crisis_ends`` (``intake.moratoria``); several phones, emails, consents,
-refused channels or contact hours separated by ``;`` in CSV or given as lists in JSON). A
+refused channels or contact hours separated by ``;`` in CSV or given as lists in JSON; a
+phone number's line before it, ``mobile:``, ``residence:``, ``work:`` or ``other:``). A
 bad row is reported with its row number, field and value (personal values masked) and
 skipped; good rows are kept.
 """
@@ -34,7 +35,7 @@ from dispatcher.intake.wishes import (
     language,
     parse_hours,
 )
-from dispatcher.model import Wishes
+from dispatcher.model import PhoneLine, Wishes
 from dispatcher.privacy import mask_email, mask_phone
 from dispatcher.store.api import CaseIn, PersonIn
 
@@ -86,7 +87,7 @@ LIMITS = {
     "name": 200,
     "locale": 32,
     "timezone": 64,
-    "phone": 40,
+    "phone": 50,  # a number with its line before it: residence:+16175550123
     "email": 254,
     "address": 500,
     "schedule": 64,
@@ -112,6 +113,10 @@ _CURRENCY = re.compile(r"[A-Z]{3}")
 _UNFIT = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 _UNFIT_ADDRESS = re.compile("[\x00-\x09\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 _PII_FIELDS = {"name", "phone", "email", "address"}
+# A phone number's line, named before it: ``work:+16175550123``.
+_LINES = {line.value: line for line in PhoneLine}
+_LINE_WORD = re.compile(r"[A-Za-z][A-Za-z_-]{0,19}")  # shown in an error; anything else is not
+LINE_HELP = "mobile, residence, work or other, e.g. work:+16175550123"
 
 
 def is_id(text: str) -> bool:
@@ -253,14 +258,26 @@ def _e164(raw: str, region: str | None) -> str | None:
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
-def _phones(raw_values: list[str], region: str | None, found: _Findings) -> list[str]:
-    phones: list[str] = []
+def _phones(
+    raw_values: list[str], region: str | None, found: _Findings
+) -> list[tuple[str, PhoneLine | None]]:
+    """Each number in E.164 with its line: ``work:+16175550123`` (a line named before a
+    colon), or ``+16175550123`` alone (line not known)."""
+    phones: list[tuple[str, PhoneLine | None]] = []
     for raw in raw_values:
+        line: PhoneLine | None = None
+        if ":" in raw:
+            named, _, raw = (part.strip() for part in raw.partition(":"))
+            line = _LINES.get(named.lower())
+            if line is None:
+                shown = f" {named!r}" if _LINE_WORD.fullmatch(named) else ""
+                found.bad("phone", f"unknown line type{shown} before ':' ({LINE_HELP})")
+                continue
         phone = _e164(raw, region)
         if phone is None:
             found.bad("phone", "not a valid phone number (use E.164, e.g. +14155550123)", raw)
         else:
-            phones.append(phone)
+            phones.append((phone, line))
     return phones
 
 
@@ -286,7 +303,8 @@ def _person(
     timezone = found.text(row, "timezone") or None
     if timezone and not is_time_zone(timezone):
         found.bad("timezone", "not a known time zone (e.g. Asia/Shanghai)", timezone)
-    phones = _phones(found.many(row, "phone"), default_region, found)
+    typed = _phones(found.many(row, "phone"), default_region, found)
+    phones = [phone for phone, _ in typed]
     emails = found.many(row, "email")
     for raw in emails:
         if not _EMAIL.fullmatch(raw):
@@ -302,6 +320,7 @@ def _person(
         locale=locale,
         timezone=timezone,
         phones=tuple(phones),
+        phone_lines=tuple(line for _, line in typed) if any(line for _, line in typed) else (),
         emails=tuple(emails),
         addresses=tuple(addresses),
         consents=_consents(found.many(row, "consent"), (*phones, *emails, *addresses), found),

@@ -95,7 +95,15 @@ def _compiled(
         channels=traits,
         windows={k: tuple(v) for k, v in windows.items()},
         limits=tuple(
-            Limit(frozenset(r.channels), r.max, r.per, r.scope, r.origin) for r in source.limits
+            Limit(
+                frozenset(r.channels),
+                r.max,
+                r.per,
+                r.scope,
+                r.origin,
+                None if r.lines is None else frozenset(r.lines),
+            )
+            for r in source.limits
         ),
         daily_caps=tuple(
             DailyCap(frozenset(r.channels), r.max, r.scope, r.count, r.origin)

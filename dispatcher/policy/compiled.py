@@ -4,7 +4,7 @@ channel the rules that bind it, worked out once per channel rather than per deci
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
@@ -80,6 +80,15 @@ class Policy:
     consent_required: frozenset[str] = frozenset()  # channels that need consent on file
     places: Places | None = field(default=None, compare=False)  # per-person jurisdictions
     _rules: dict[str, ChannelRules] = field(default_factory=dict, compare=False, repr=False)
+    # Whether a limit is narrowed to phone lines: then the rules binding a reminder depend on
+    # the line of its number too (``rules_for``).
+    by_line: bool = field(init=False, compare=False, repr=False, default=False)
+    _line_rules: dict[tuple[str, str | None], ChannelRules] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "by_line", any(r.lines is not None for r in self.limits))
 
     @property
     def lookback(self) -> timedelta:
@@ -97,9 +106,25 @@ class Policy:
             spans.append(self.places.lookback)
         return max(spans, default=timedelta(0))
 
-    def rules_for(self, channel: str) -> ChannelRules:
+    def rules_for(self, channel: str, line: str | None = None) -> ChannelRules:
         """The rules that bind ``channel``, worked out once per channel rather than per
-        decision."""
+        decision; where a limit is narrowed to phone lines (``by_line``), to a number of
+        ``line`` (``unknown``: of no known line; None: not a phone number)."""
+        if self.by_line:
+            key = (channel, line)
+            rules = self._line_rules.get(key)
+            if rules is None:
+                every = self._channel_rules(channel)
+                limits = tuple(limit for limit in every.limits if limit.binds(line))
+                rules = replace(
+                    every, limits=limits, limited_to_zero=any(lim.max == 0 for lim in limits)
+                )
+                self._line_rules[key] = rules
+            return rules
+        return self._channel_rules(channel)
+
+    def _channel_rules(self, channel: str) -> ChannelRules:
+        """The rules that bind ``channel``, whatever the line of the number."""
         rules = self._rules.get(channel)
         if rules is None:
             gap = self.gap if self.gap and self.gap.every and self.gap.applies_to(channel) else None

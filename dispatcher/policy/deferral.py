@@ -5,7 +5,7 @@ reminder lands."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -44,12 +44,14 @@ def earliest_allowed(
     start: datetime,
     reasons: list[Reason],
     wished: Wished = (),
+    lines_of: Mapping[str, str] | None = None,
 ) -> tuple[datetime, Interval | None] | None:
     """The earliest instant from ``start`` that every rule allows, and then every one of the
     person's ``wished`` hours, with the window opening that set it (None when nothing moved
     it or a rule over past attempts moved it last); None when a window does not open within
     the search ahead. Each rule or wish that moves the instant adds its reason to
-    ``reasons``."""
+    ``reasons``. ``lines_of``: the line of each of the person's addresses, for limits
+    narrowed to phone lines."""
     candidate = start
     opened_by_window: Interval | None = None
     windows = rules.windows
@@ -60,7 +62,15 @@ def earliest_allowed(
         moved = False
         if past is not None:  # rules over past attempts cannot bind someone never contacted
             clears = past_attempts_clear_at(
-                rules, past, candidate, case_id, contact, zones, reasons, again=round_ > 0
+                rules,
+                past,
+                candidate,
+                case_id,
+                contact,
+                zones,
+                reasons,
+                again=round_ > 0,
+                lines_of=lines_of,
             )
             if clears > candidate:
                 candidate, moved, opened_by_window = clears, True, None
@@ -101,6 +111,7 @@ def past_attempts_clear_at(
     reasons: list[Reason],
     *,
     again: bool = False,
+    lines_of: Mapping[str, str] | None = None,
 ) -> datetime:
     """One pass of the rules over past attempts from ``at``: rolling limits, daily caps, the
     minimum gap, the cooldown, each judged at the instant the ones before it allow. Returns
@@ -112,7 +123,9 @@ def past_attempts_clear_at(
     full too."""
     if not again:
         for limit in rules.limits:
-            clears = limit_clears_at(limit, history, at=at, case_id=case_id, contact=contact)
+            clears = limit_clears_at(
+                limit, history, at=at, case_id=case_id, contact=contact, lines_of=lines_of
+            )
             if clears > at:
                 reasons.append(limit_reason(limit, clears))
                 at = clears

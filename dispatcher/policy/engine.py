@@ -25,6 +25,7 @@ from dispatcher.policy.consent import consented_contact
 from dispatcher.policy.contacts import choose_contact
 from dispatcher.policy.deferral import deferred_until, earliest_allowed
 from dispatcher.policy.jurisdictions import DEFAULT_FLAG, person_reading
+from dispatcher.policy.limits import line_names
 from dispatcher.policy.wishes import PREFERENCE_RULE, Wished, refusal, wished_windows
 from dispatcher.policy.zones import ZoneChoice, person_zones
 
@@ -89,7 +90,14 @@ def _decide(
     contact = choice.contact
 
     zones, zone_source, flags = _zones(person, policy.fallback_timezone)
-    rules = policy.rules_for(channel)
+    lines_of = None
+    if policy.by_line:
+        # A limit narrowed to phone lines binds only a reminder to a number of those lines
+        # (209 CMR 18.16), and counts only attempts made to such numbers.
+        lines_of = line_names(person)
+        rules = policy.rules_for(channel, lines_of[contact.value] or None)
+    else:
+        rules = policy.rules_for(channel)
     if rules.limited_to_zero:
         zero = Reason("rate_limit", f"{channel} is limited to 0 contacts")
         return Decision(Verdict.SUPPRESS, now, None, (zero,), contact, (), zones, zone_source)
@@ -101,7 +109,9 @@ def _decide(
     wished: Wished = ()
     if person.wishes.hours and not traits.window_exempt:
         wished = wished_windows(person, channel)
-    found = earliest_allowed(rules, history, case.id, contact.value, zones, start, reasons, wished)
+    found = earliest_allowed(
+        rules, history, case.id, contact.value, zones, start, reasons, wished, lines_of
+    )
     if found is None:  # no window opens within the search: decide again then
         until = now + policy.hold_recheck
     else:

@@ -10,14 +10,14 @@ stretch of time its period covers); ``span`` says how far back before ``at`` a r
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from dispatcher.config.durations import format_duration
-from dispatcher.model import Attempt, Outcome, Reason
+from dispatcher.model import UNKNOWN_LINE, Attempt, ContactKind, Outcome, Person, Reason
 from dispatcher.policy.past import PastAttempts, past_attempts
 
 # A local calendar day, whatever the zone's offset and its DST days, lies within this much
@@ -28,16 +28,23 @@ DAY_REACH = timedelta(days=2)
 @dataclass(frozen=True, slots=True)
 class Limit:
     """At most ``max`` counted attempts on ``channels`` in any rolling ``per``, counted per
-    ``scope`` (person, case or contact point)."""
+    ``scope`` (person, case or contact point). With ``lines``, only attempts made to phone
+    numbers of those lines count (``unknown``: a number of no known line, or one no longer on
+    file), and the limit binds only a reminder that would go to such a number."""
 
     channels: frozenset[str]
     max: int
     per: timedelta
     scope: str
     rule: str = ""
+    lines: frozenset[str] | None = None
 
     def applies_to(self, channel: str) -> bool:
         return "*" in self.channels or channel in self.channels
+
+    def binds(self, line: str | None) -> bool:
+        """Whether the limit binds a reminder to a number of ``line`` (None: not a phone)."""
+        return self.lines is None or (line is not None and line in self.lines)
 
     @property
     def span(self) -> timedelta:
@@ -121,19 +128,32 @@ def limit_clears_at(
     at: datetime,
     case_id: str,
     contact: str | None,
+    lines_of: Mapping[str, str] | None = None,
 ) -> datetime:
-    """Earliest instant ≥ ``at`` when one more attempt stays within ``limit``."""
+    """Earliest instant ≥ ``at`` when one more attempt stays within ``limit``. ``lines_of``:
+    the line of each of the person's addresses (``line_names``), for a limit with ``lines``."""
     past = past_attempts(history)
     since = at - limit.per
     if past.count_after(since) < limit.max:
         return at  # even if every attempt in the window counted, one more fits
     channels = limit.channels
     every = "*" in channels
-    times = [
-        a.at
-        for a in _scoped(past.after(since), limit.scope, case_id, contact)
-        if a.counted and (every or a.channel in channels)
-    ]  # in time order already
+    scoped = _scoped(past.after(since), limit.scope, case_id, contact)
+    lines = limit.lines
+    if lines is None:
+        times = [a.at for a in scoped if a.counted and (every or a.channel in channels)]
+    else:
+        # An address no longer on file counts as ``unknown``: the strictest reading of a
+        # number whose line cannot be told.
+        known = lines_of or {}
+        times = [
+            a.at
+            for a in scoped
+            if a.counted
+            and (every or a.channel in channels)
+            and known.get(a.contact, UNKNOWN_LINE) in lines
+        ]
+    # ``times`` is in time order already
     excess = len(times) - limit.max
     if excess < 0:
         return at
@@ -141,12 +161,23 @@ def limit_clears_at(
     return max(at, times[excess] + limit.per)
 
 
+def line_names(person: Person) -> dict[str, str]:
+    """The line of each of ``person``'s addresses as a limit's ``lines`` names it: a phone
+    number's line, ``unknown`` for one of no known line, and nothing a line could name for
+    an address that is not a phone number."""
+    return {
+        c.value: (c.line or UNKNOWN_LINE) if c.kind is ContactKind.PHONE else ""
+        for c in person.contacts
+    }
+
+
 def limit_reason(limit: Limit, until: datetime) -> Reason:
     channels = ", ".join(sorted(limit.channels))
+    to = f" to {', '.join(sorted(limit.lines))} numbers" if limit.lines is not None else ""
     return Reason(
         "rate_limit",
-        f"{limit.max} {channels} contact(s) per {format_duration(limit.per)} per {limit.scope} "
-        f"reached; the oldest leaves the window at {utc_minute(until)} UTC",
+        f"{limit.max} {channels} contact(s){to} per {format_duration(limit.per)} per "
+        f"{limit.scope} reached; the oldest leaves the window at {utc_minute(until)} UTC",
         limit.rule or None,
     )
 

@@ -13,19 +13,36 @@ from typing import Any
 
 SOURCE_KEYS = ("source", "caveat")
 SUMMARY = "from published summaries, not the rule's text"
+_MA = "209 CMR 18.16(1)(d); 940 CMR 7.04(1)(f) for creditors"
+_MA_CITED = "as cited in the project's policy design"
+# 209 CMR 18.16(1)(d): calls and texts together, per debt; unanswered calls count.
+_MA_CALLS_TEXTS = {"channels": ["voice", "sms"], "max": 2, "scope": "case"}
 
 SOURCED: dict[str, dict[str, Any]] = {
     "us-ma": {
         "limits": [
+            # A number of no known line may be a residence or mobile number, or any other:
+            # both rules bind it and count the attempts made to it (the strictest reading, as
+            # for a person's unknown time zone). The 30-day rule comes first so that, where
+            # both bind, the reason names the one that sets the later instant.
             {
+                **_MA_CALLS_TEXTS,
+                "name": "ma-calls-texts-other-numbers",
+                "per": "30d",
+                "lines": ["work", "other", "unknown"],
+                "source": f"{_MA}: 2 per 30 days to a number other than the debtor's residence "
+                "or mobile",
+                "caveat": f"{_MA_CITED}; a number of no known line counts here as well as under "
+                "ma-calls-texts",
+            },
+            {
+                **_MA_CALLS_TEXTS,
                 "name": "ma-calls-texts",
-                "channels": ["voice", "sms"],
-                "max": 2,
                 "per": "7d",
-                "scope": "case",
-                "source": "209 CMR 18.16(1)(d); 940 CMR 7.04(1)(f) for creditors",
-                "caveat": "as cited in the project's policy design; the store keeps no number "
-                "type, so every number counts as a residence or mobile number",
+                "lines": ["residence", "mobile", "unknown"],
+                "source": f"{_MA}: 2 per 7 days to the debtor's residence or mobile",
+                "caveat": f"{_MA_CITED}; a number of no known line counts here as well as under "
+                "ma-calls-texts-other-numbers",
             },
             {
                 "name": "ma-visits",
@@ -33,9 +50,9 @@ SOURCED: dict[str, dict[str, Any]] = {
                 "max": 1,
                 "per": "30d",
                 "scope": "case",
-                "source": "209 CMR 18.16(1)(d); 940 CMR 7.04(1)(f) for creditors",
-                "caveat": "as cited in the project's policy design; binds the channel named "
-                "field_visit (rename it under a jurisdiction's limits of the same name)",
+                "source": _MA,
+                "caveat": f"{_MA_CITED}; binds the channel named field_visit (rename it under "
+                "a jurisdiction's limits of the same name)",
             },
         ],
     },

@@ -23,6 +23,7 @@ from dispatcher.model import (
     Instalment,
     Outcome,
     Person,
+    PhoneLine,
     Reminder,
     ReminderState,
     Wishes,
@@ -53,15 +54,21 @@ class PersonIn:
     addresses: tuple[str, ...] = ()
     consents: tuple[tuple[str, str | None], ...] = ()  # (channel, contact or None = all)
     wishes: Wishes | None = None  # None: the row says nothing of the person's wishes
+    # The line of each of ``phones``, by position (None, or no entry: not known).
+    phone_lines: tuple[PhoneLine | None, ...] = ()
 
-    def contact_values(self) -> list[tuple[ContactKind, str, int]]:
-        out: list[tuple[ContactKind, str, int]] = []
+    def contact_values(self) -> list[tuple[ContactKind, str, int, PhoneLine | None]]:
+        """Each contact point as (kind, value, priority, line): a phone's line, else None."""
+        lines = self.phone_lines
+        out = [
+            (ContactKind.PHONE, value, priority, lines[priority] if priority < len(lines) else None)
+            for priority, value in enumerate(self.phones)
+        ]
         for kind, values in (
-            (ContactKind.PHONE, self.phones),
             (ContactKind.EMAIL, self.emails),
             (ContactKind.POSTAL, self.addresses),
         ):
-            out.extend((kind, value, priority) for priority, value in enumerate(values))
+            out.extend((kind, value, priority, None) for priority, value in enumerate(values))
         return out
 
 

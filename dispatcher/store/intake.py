@@ -28,10 +28,11 @@ from dispatcher.store.planning import look_again_at_people, next_plan_of_new_cas
 from dispatcher.store.rows import cases_by_id, chunks
 
 # What a re-import may change. A person's facts are replaced; a contact point keeps its status
-# (an opt-out or a dead number survives a re-import) and takes the new priority; a case's debt
+# (an opt-out or a dead number survives a re-import) and takes the new priority and line (a
+# row that gives no line makes it not known: never a looser reading than before); a case's debt
 # facts are replaced, its state changes only through events.
 PERSON_UPDATES = ("name", "locale", "timezone", "updated_at")
-CONTACT_UPDATES = ("priority",)
+CONTACT_UPDATES = ("priority", "line")
 CASE_UPDATES = ("amount", "currency", "due_date", "schedule", "updated_at")
 # A new due date or schedule moves the case's steps: the next planning looks at it again (a
 # row given as paid or closed leaves the case's planning as it was: state changes by events),
@@ -181,9 +182,10 @@ def upsert_people(conn: Connection, people: Sequence[PersonIn], now: datetime) -
             "priority": priority,
             "status": "ok",
             "updated_at": now,
+            "line": line,
         }
         for p in people
-        for kind, value, priority in p.contact_values()
+        for kind, value, priority, line in p.contact_values()
     ]
     _upsert(conn, t.contact_points, ("person_id", "kind", "value"), CONTACT_UPDATES, points)
     consents.imported_consents(conn, [p for p in people if p.consents], now)

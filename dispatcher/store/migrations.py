@@ -175,6 +175,13 @@ def _v14_to_v15(conn: Connection) -> None:
     del conn
 
 
+def _v15_to_v16(conn: Connection) -> None:
+    # A phone number's line (209 CMR 18.16 counts calls to a residence or mobile number apart
+    # from the others): one nullable column, no row rewritten (NULL: the line is not known).
+    if "line" not in {c["name"] for c in inspect(conn).get_columns("contact_points")}:
+        _add_column(conn, t.contact_points, "line")
+
+
 # UPGRADES[n] takes a store from schema version n to n+1, inside the migrate transaction.
 UPGRADES = {
     1: _v1_to_v2,
@@ -191,6 +198,7 @@ UPGRADES = {
     12: _v12_to_v13,
     13: _v13_to_v14,
     14: _v14_to_v15,
+    15: _v15_to_v16,
 }
 
 

@@ -22,6 +22,7 @@ from dispatcher.model import (
     OptOut,
     Outcome,
     Person,
+    PhoneLine,
     Reminder,
     ReminderState,
 )
@@ -122,12 +123,13 @@ def reminder_from_row(row: Any) -> Reminder:
 
 
 _IDS: BindParameter[Any] = bindparam("ids", expanding=True)
+_LINES: dict[str | None, PhoneLine] = {line.value: line for line in PhoneLine}  # NULL: None
 _P, _CP, _OO, _A = t.people.c, t.contact_points.c, t.opt_outs.c, t.attempts.c
 # The statements the claim path reads people, cases and histories with (``bulk.rows_in``).
 PEOPLE = select(_P.id, _P.name, _P.locale, _P.timezone, _P.updated_at).where(_P.id.in_(_IDS))
-CONTACTS = select(_CP.id, _CP.person_id, _CP.kind, _CP.value, _CP.status, _CP.priority).where(
-    _CP.person_id.in_(_IDS)
-)
+CONTACTS = select(
+    _CP.id, _CP.person_id, _CP.kind, _CP.value, _CP.status, _CP.priority, _CP.line
+).where(_CP.person_id.in_(_IDS))
 OPT_OUTS = select(_OO.person_id, _OO.channel, _OO.contact).where(
     _OO.person_id.in_(_IDS), _OO.cleared_at.is_(None)
 )
@@ -163,9 +165,11 @@ def people_by_id(conn: Connection, ids: Sequence[str]) -> dict[str, Person]:
     contacts: dict[str, list[ContactPoint]] = defaultdict(list)
     outs: dict[str, list[OptOut]] = defaultdict(list)
     consents: dict[str, list[Consent]] = defaultdict(list)
-    for point_id, person_id, kind, value, status, priority in rows_in(conn, CONTACTS, "ids", ids):
+    for point_id, person_id, kind, value, status, priority, line in rows_in(
+        conn, CONTACTS, "ids", ids
+    ):
         contacts[person_id].append(
-            ContactPoint(point_id, CONTACT_KINDS[kind], value, status, priority)
+            ContactPoint(point_id, CONTACT_KINDS[kind], value, status, priority, _LINES.get(line))
         )
     for person_id, channel, contact in rows_in(conn, OPT_OUTS, "ids", ids):
         outs[person_id].append(OptOut(channel, contact))

@@ -27,7 +27,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.types import TypeDecorator
 
-SCHEMA_VERSION = 15
+SCHEMA_VERSION = 16
 
 # ``cases.next_plan_at`` of a case the planner must look at on its next pass, whatever the
 # horizon: the epoch. As a column default it is written the way SQLite stores a bound
@@ -107,6 +107,8 @@ contact_points = Table(
     Column("status", String(16), nullable=False, default="ok"),
     Column("status_reason", Text),
     Column("updated_at", UTCDateTime, nullable=False),
+    # A phone number's line (model.PhoneLine: mobile, residence, work, other); NULL: not known.
+    Column("line", String(16)),
     UniqueConstraint("person_id", "kind", "value", name="uq_contact"),
 )
 

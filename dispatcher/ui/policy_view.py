@@ -39,7 +39,8 @@ def rule_rows(source: PolicyFile) -> list[RuleRow]:
         what = f"{_days(w.days)} {_clock(w.start)}–{_clock(w.end)}"
         rows.append(RuleRow("windows", w.name or "", " ".join(w.channels), what, w.origin))
     for lim in policy.limits:
-        what = f"at most {lim.max} per {format_duration(lim.per)} ({lim.scope})"
+        to = f"; to {', '.join(lim.lines)} numbers" if lim.lines is not None else ""
+        what = f"at most {lim.max} per {format_duration(lim.per)} ({lim.scope}{to})"
         rows.append(RuleRow("limits", lim.name or "", " ".join(lim.channels), what, lim.origin))
     for cap in policy.daily_caps:
         what = f"at most {cap.max} {cap.count} per local day ({cap.scope})"

@@ -28,7 +28,7 @@ from tests.conftest import Deployment
 
 START = datetime(2026, 6, 1, 0, 0, tzinfo=UTC)  # Monday 1 June, before every step
 WEEK = timedelta(days=7)
-POLICY = """
+REG_F_AND_MASSACHUSETTS = """
 preset = "us-reg-f"
 
 [[jurisdictions]]
@@ -36,7 +36,10 @@ name = "massachusetts"
 country = "US"
 region = "MA"
 overlays = ["us-ma"]
-
+"""
+POLICY = (
+    REG_F_AND_MASSACHUSETTS
+    + """
 [[jurisdictions]]
 name = "nyc"
 country = "US"
@@ -54,15 +57,19 @@ country = "CN"
 region = "SH"
 preset = "cn"
 """
-# Two calls a day for a week, at 10:00 and 16:00 local: open hours everywhere, so what is
-# sent is what each jurisdiction's limits allow.
-CALLS = ", ".join(
-    f'{{ id = "call-{day}-{hour}", day = {day}, channel = "voice", template = "call_script", '
-    f'at = "{hour}:00" }}'
-    for day in range(1, 8)
-    for hour in (10, 16)
 )
-SCHEDULES = f"""
+
+
+def calls_schedule(days: int) -> str:
+    """Two calls a day for ``days`` days, at 10:00 and 16:00 local: open hours everywhere, so
+    what is sent is what each jurisdiction's limits allow."""
+    calls = ", ".join(
+        f'{{ id = "call-{day}-{hour}", day = {day}, channel = "voice", '
+        f'template = "call_script", at = "{hour}:00" }}'
+        for day in range(1, days + 1)
+        for hour in (10, 16)
+    )
+    return f"""
 plan_ahead = "1d"
 
 [jobs.plan]
@@ -70,12 +77,18 @@ cron = "*/5 * * * *"
 
 [schedules.standard]
 catch_up = "all"
-steps = [{CALLS}]
+steps = [{calls}]
+"""
 
+
+SCHEDULES = (
+    calls_schedule(7)
+    + """
 [schedules.emails]
 catch_up = "all"
-steps = [{{ id = "email", day = 1, channel = "email", template = "overdue_email", at = "10:00" }}]
+steps = [{ id = "email", day = 1, channel = "email", template = "overdue_email", at = "10:00" }]
 """
+)
 
 
 def person(pid: str, phone: str, address: str, zone: str) -> tuple[str, tuple[PersonIn, str]]:
@@ -106,9 +119,9 @@ EXPECTED = {
 }
 
 
-def _configure(dep: Deployment) -> None:
-    dep.write("policy.toml", POLICY)
-    dep.write("schedules.toml", SCHEDULES)
+def _configure(dep: Deployment, policy: str = POLICY, schedules: str = SCHEDULES) -> None:
+    dep.write("policy.toml", policy)
+    dep.write("schedules.toml", schedules)
     dep.set(
         "dispatcher.toml",
         r'^drain_timeout = "30s".*$',

@@ -6,6 +6,7 @@ Each test names the rule it proves; removing the rule from the preset makes it f
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -21,6 +22,7 @@ from dispatcher.model import (
     OptOut,
     Outcome,
     Person,
+    PhoneLine,
     Verdict,
 )
 from dispatcher.policy import Policy, compile_policy
@@ -127,6 +129,7 @@ def test_overlays_apply_in_order_after_the_preset() -> None:
     )
     assert [r.origin for r in effective.limits] == [
         "preset us-reg-f: limits.call-frequency",
+        "overlay us-ma: limits.ma-calls-texts-other-numbers",
         "overlay us-ma: limits.ma-calls-texts",
         "overlay us-ma: limits.ma-visits",
     ]
@@ -343,17 +346,19 @@ MA = preset_policy(preset="us-reg-f", overlays=["us-ma"])
 
 
 def test_us_ma_overlay_allows_two_calls_and_texts_per_seven_days() -> None:
+    # To a mobile number (tests/policy/test_phone_lines.py: the other lines, and unknown).
+    mobile = make_person(contacts=(replace(PHONE_1, line=PhoneLine.MOBILE),))
     history = (
         make_attempt(local(NEW_YORK, 2026, 6, 8, 10), channel="sms"),
         make_attempt(local(NEW_YORK, 2026, 6, 9, 10), channel="voice"),
     )
     now = local(NEW_YORK, 2026, 6, 10, 12)
-    decision = decide_at(MA, now, history=history)
+    decision = decide_at(MA, now, history=history, person=mobile)
     assert decision.verdict is Verdict.DEFER
     assert decision.until == history[0].at + timedelta(days=7)
     assert rules(decision) == ["overlay us-ma: limits.ma-calls-texts"]
     # Without the overlay the federal rule alone allows it.
-    assert decide_at(REG_F, now, history=history).verdict is Verdict.SEND
+    assert decide_at(REG_F, now, history=history, person=mobile).verdict is Verdict.SEND
 
 
 # -- cn: no collection at night -------------------------------------------------------------

@@ -9,7 +9,8 @@ dispute, an opt-out) goes back to the pool and is decided again instead of sent.
 recorded in small batches. A crash leaves confirmed attempts ``sending``: the next start (or,
 for a node that never comes back, another node after ``claim_lease``) turns them into
 ``unknown`` and they are not sent again (a duplicate contact is a compliance incident, a
-missing one is not); claims never confirmed go back to the pool.
+missing one is not); claims never confirmed go back to the pool. An outcome whose send holds
+its channel's capacity is written at once, and the capacity comes back only then.
 
 The loop wakes, idles and claims; the stages it wires are modules of their own: ``claims``,
 ``confirm``, ``send`` (with ``render`` and ``outcomes``), ``records`` and ``drain``. A store

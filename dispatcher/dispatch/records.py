@@ -1,10 +1,14 @@
 """The record stage: the outcomes of sends, held and written in small batches (``Store.record``)
-by a flusher, and a last few times at stop. An outcome is written at once when none was
-written in the last ``record_interval``; otherwise those that came meanwhile are written
-together when it has passed (at once when ``FLUSH_AT`` wait): a send that leaves is recorded
-within milliseconds when sends are few, and a burst costs a transaction per interval, not per
-send. Each outcome written is counted in the metrics and shown to ``on_attempt`` observers;
-then what was kept until it was written (``after``: the channel's capacity) is given back."""
+by a flusher, and a last few times at stop. An outcome whose send holds its channel's capacity
+(``after``: a pool connection, given back once the outcome is written) is written at once: the
+next message on that capacity waits for this write, and until it is durable a crash leaves the
+attempt ``unknown``. Other outcomes are written at once when none was written in the last
+``record_interval``; otherwise those that came meanwhile are written together when it has
+passed (at once when ``FLUSH_AT`` wait). Outcomes that come while a write is in the store join
+the next one, so a burst costs a transaction per write, not per send. After a refused write the
+next waits the store's backoff, whatever waits. Each outcome written is counted in the metrics
+and shown to ``on_attempt`` observers; then what was kept until it was written is given
+back."""
 
 from __future__ import annotations
 
@@ -57,7 +61,7 @@ class Records:
         """Hold ``record`` for the next write; ``after`` is called once it is written."""
         self._unwritten.append(record)
         self._after.append(after)
-        if len(self._unwritten) == 1 or len(self._unwritten) >= FLUSH_AT:
+        if after is not None or len(self._unwritten) == 1 or len(self._unwritten) >= FLUSH_AT:
             # The flusher writes (a send task is never the one cut off mid-write): at once, or
             # when the interval since its last write has passed.
             self._kick.set()
@@ -137,6 +141,7 @@ class Records:
         interval = self._runtime().config.dispatcher.dispatch.record_interval.total_seconds()
         clock = asyncio.get_running_loop().time
         written_at = -math.inf  # the last write (or refused try)
+        refused_until = -math.inf  # after a refused write: the store's backoff
         wait: float | None = None  # until the next write; None: until an outcome comes
         while not self._drained.is_set():
             with contextlib.suppress(TimeoutError):
@@ -145,15 +150,23 @@ class Records:
             if not self._unwritten:
                 wait = None
                 continue
-            early = written_at + interval - clock()
-            if early > 0 and len(self._unwritten) < FLUSH_AT and not self._drained.is_set():
-                wait = early  # outcomes that come meanwhile join this write
+            now = clock()
+            due = next_write(written_at, refused_until, interval, at_once=self._urgent(), now=now)
+            if due > now and not self._drained.is_set():
+                wait = due - now  # outcomes that come meanwhile join this write
                 continue
-            written_at = clock()
+            written_at = now
             if await self._flush_safely():
-                wait = interval if self._unwritten else None
+                refused_until = -math.inf
+                wait = 0.0 if self._unwritten else None  # those that came during the write
             else:
-                wait = max(self._store.health.retry_delay("record"), interval)
+                refused_until = written_at + max(self._store.health.retry_delay("record"), interval)
+                wait = refused_until - clock()
+
+    def _urgent(self) -> bool:
+        """Whether an outcome waiting holds a channel's capacity (the next message on it waits
+        for the write), or enough wait to write without waiting for the interval."""
+        return len(self._unwritten) >= FLUSH_AT or any(a is not None for a in self._after)
 
     async def _flush_safely(self) -> bool:
         """``flush``, any error it did not expect logged as a failed write (the flusher
@@ -163,6 +176,16 @@ class Records:
         except Exception as exc:
             log.error("recording outcomes failed", extra={"fields": {"error": failure_reason(exc)}})
             return False
+
+
+def next_write(
+    written_at: float, refused_until: float, interval: float, *, at_once: bool, now: float
+) -> float:
+    """When the flusher writes next (on the clock of ``now``): one ``interval`` after the last
+    write, ``written_at``, or as soon as it can when the outcomes waiting must not wait
+    (``at_once``); never before ``refused_until``, the backoff after a refused write."""
+    earliest = now if at_once else max(now, written_at + interval)
+    return max(earliest, refused_until)
 
 
 def _call_all(afters: list[Callable[[], None] | None]) -> None:

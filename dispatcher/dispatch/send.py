@@ -4,9 +4,10 @@ in the store (``confirm``) and decided again at this very instant (a window may 
 a payment may have come): a crash leaves ``unknown`` only for messages really handed to the
 provider. Then it is sent at once. The capacity is given back (``release``) once the send's
 outcome is written (``recorded``), so a channel never has more attempts ``sending`` than it has
-capacity, and a crash leaves at most that many ``unknown``. A refusal that contacted nobody is
-retried in process (tenacity) while the provider's hint fits the short wait, its capacity given
-back at once. The result or error becomes the record to write (``outcomes``)."""
+capacity, and a crash leaves at most that many ``unknown`` (``records`` writes such an outcome
+at once). A refusal that contacted nobody is retried in process (tenacity) while the provider's
+hint fits the short wait, its capacity given back at once. The result or error becomes the
+record to write (``outcomes``)."""
 
 from __future__ import annotations
 

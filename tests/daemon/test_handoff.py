@@ -1,7 +1,8 @@
 """Hand-off at the last instant, through the real daemon and a real SMTP server: 30 messages
 wait for a pool connection (the server holds DATA of the 4 that have one) when a reload closes
 the window, or when the API acknowledges a payment for each of them. None of the 30 leaves
-afterwards: a claim is confirmed and decided again only once it holds a connection."""
+afterwards: a claim is confirmed and decided again only once it holds a connection. And a
+connection is given to the next message only once the last one's outcome on it is written."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import create_engine, select
 
 from benchmarks.kills import seed_email
 from dispatcher.store import schema
@@ -129,3 +130,41 @@ def test_messages_waiting_for_a_pool_connection_honour_a_change_made_meanwhile(
     states = reminder_states(dep)
     assert sorted(states.values()).count("sent") == POOL
     assert sorted(states.values()).count(expected) == WAITING, states
+
+
+def test_a_connection_carries_its_next_message_only_once_the_last_ones_outcome_is_written(
+    open_deployment: Deployment, smtp: SmtpPeer
+) -> None:
+    """Each pool connection has at most one message in limbo (sent, its outcome not yet in the
+    store): at every MAIL, the message the same connection carried before is recorded. With
+    ``record_interval`` an hour, the burst goes through only because an outcome that holds a
+    connection is written at once, never after the interval (a crash would otherwise leave
+    ``unknown`` messages the server answered long ago)."""
+    dep = open_deployment
+    use_email_plugin(dep, smtp.port)
+    dep.set("dispatcher.toml", r"^concurrency = \d+", 'concurrency = 32\nrecord_interval = "1h"')
+    messages = 24
+    seed_email(dep.url, messages)
+    engine = create_engine(dep.url)
+    checked: list[tuple[str, str]] = []  # (address, its outcome when its connection went on)
+
+    def at_mail(carried: list[str]) -> None:
+        if not carried:
+            return  # the connection's first message
+        a = schema.attempts.c
+        with engine.connect() as conn:
+            rows = conn.execute(select(a.contact, a.outcome).where(a.contact.in_(carried)))
+            checked.extend((row.contact, row.outcome) for row in rows)
+
+    smtp.on_mail = at_mail
+    process = dep.start()
+    try:
+        wait_for(lambda: list(reminder_states(dep).values()).count("sent") == messages, 120)
+    finally:
+        output = stop(process)
+        engine.dispose()
+    assert process.returncode == 0, output
+    assert smtp.requests == messages
+    assert smtp.connections <= POOL
+    assert len(checked) >= messages - POOL, "connections carried message after message"
+    assert {outcome for _, outcome in checked} == {"placed"}, checked

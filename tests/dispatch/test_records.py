@@ -1,7 +1,7 @@
 """The record stage over a real SQLite file: outcomes held until a flush writes them, kept
 when the store refuses, counted in the metrics and shown to ``on_attempt`` observers; the
-flusher writes at once when ``FLUSH_AT`` wait, and at stop writes what it holds, trying a
-refused write again."""
+flusher writes at once an outcome that holds its channel's capacity, and when ``FLUSH_AT``
+wait, and at stop writes what it holds, trying a refused write again."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from pathlib import Path
 
 from dispatcher.channel import SendResult
 from dispatcher.dispatch.outcomes import sent
-from dispatcher.dispatch.records import FLUSH_AT, Records
+from dispatcher.dispatch.records import FLUSH_AT, Records, next_write
 from dispatcher.dispatch.store_health import StoreHealth
 from dispatcher.dispatch.store_thread import StoreThread
 from dispatcher.hookspecs import hookimpl
@@ -97,22 +97,15 @@ async def test_the_first_outcome_is_written_at_once_the_next_after_the_interval_
     thread = StoreThread(store)
     written = asyncio.Event()
     records = Records(thread, lambda: runtime, node="a", metrics=None, written=written.set)
-    given_back: list[str] = []
     records.start()
     try:
-        records.add(
-            sent(claims[0], SendResult(provider_id="SM1"), NOW), lambda: given_back.append("C0")
-        )
+        records.add(sent(claims[0], SendResult(provider_id="SM1"), NOW))
         await asyncio.wait_for(written.wait(), timeout=10)
         assert outcomes(store, "C0") == ["placed"], "none written lately: at once"
-        assert given_back == ["C0"], "the capacity comes back once the outcome is written"
         written.clear()
-        records.add(
-            sent(claims[1], SendResult(provider_id="SM2"), NOW), lambda: given_back.append("C1")
-        )
+        records.add(sent(claims[1], SendResult(provider_id="SM2"), NOW))
         await asyncio.sleep(0.2)
         assert outcomes(store, "C1") == ["reserved"], "one written lately: waits for the interval"
-        assert given_back == ["C0"], "kept while its outcome is not written"
         # Enough outcomes waiting kick the flusher (the same one again: the store's update
         # is idempotent, and a count is all that matters here).
         for _ in range(FLUSH_AT - 2):
@@ -120,10 +113,59 @@ async def test_the_first_outcome_is_written_at_once_the_next_after_the_interval_
         records.add(sent(claims[2], SendResult(provider_id="SM3"), NOW))
         await asyncio.wait_for(written.wait(), timeout=10)
         assert outcomes(store, "C1") == outcomes(store, "C2") == ["placed"]
-        assert given_back == ["C0", "C1"]
     finally:
         await records.finish()
         thread.shutdown()
+
+
+async def test_an_outcome_holding_capacity_is_written_at_once_and_only_then_gives_it_back(
+    store: Store,
+) -> None:
+    """The next message on a channel's capacity (a pool connection) waits for the previous
+    outcome's write: that write never waits for ``record_interval`` (an hour here), and the
+    capacity comes back only once the outcome is in the store."""
+    runtime = runtime_recording_every(timedelta(hours=1))
+    claims = claimed(store, 3)
+    thread = StoreThread(store)
+    written = asyncio.Event()
+    records = Records(thread, lambda: runtime, node="a", metrics=None, written=written.set)
+    given_back: list[tuple[str, list[str]]] = []
+
+    def give_back(case: str) -> None:
+        given_back.append((case, outcomes(store, case)))
+
+    records.start()
+    try:
+        records.add(sent(claims[0], SendResult(provider_id="SM1"), NOW), lambda: give_back("C0"))
+        await asyncio.wait_for(written.wait(), timeout=10)
+        written.clear()
+        # One written just now; an outcome without capacity waits for the interval, and goes
+        # with the next one that holds capacity, written at once.
+        records.add(sent(claims[1], SendResult(provider_id="SM2"), NOW))
+        records.add(sent(claims[2], SendResult(provider_id="SM3"), NOW), lambda: give_back("C2"))
+        await asyncio.wait_for(written.wait(), timeout=10)
+        assert outcomes(store, "C1") == outcomes(store, "C2") == ["placed"]
+    finally:
+        await records.finish()
+        thread.shutdown()
+    assert given_back == [("C0", ["placed"]), ("C2", ["placed"])], "each given back once written"
+
+
+def test_the_next_write_waits_the_interval_unless_capacity_waits_and_never_a_refusal_backoff() -> (
+    None
+):
+    inf = float("inf")
+    # (last write, refused until, interval, at once, now) → when the next write may start
+    cases = [
+        ((-inf, -inf, 0.05, False, 10.0), 10.0),  # none written yet: now
+        ((9.99, -inf, 0.05, False, 10.0), 10.04),  # written lately: one interval after it
+        ((9.99, -inf, 0.05, True, 10.0), 10.0),  # capacity waits for it: now
+        ((9.0, 12.0, 0.05, True, 10.0), 12.0),  # refused: not before the backoff, even so
+        ((9.0, 12.0, 0.05, False, 10.0), 12.0),
+    ]
+    for (written_at, refused_until, interval, at_once, now), expected in cases:
+        due = next_write(written_at, refused_until, interval, at_once=at_once, now=now)
+        assert abs(due - expected) < 1e-9, (written_at, refused_until, at_once, due)
 
 
 async def test_at_stop_what_the_flusher_holds_is_written_and_a_refusal_tried_again(

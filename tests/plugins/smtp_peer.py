@@ -1,7 +1,9 @@
 """A real SMTP server on loopback (aiosmtpd, in a thread of its own) for the email channel's
 tests: it keeps what it accepted, counts the connections made to it, and refuses, stalls or
 holds on demand. With ``login=(user, password)`` it offers AUTH (without TLS, on loopback) and
-takes only that login."""
+takes only that login. ``on_mail`` is called at each MAIL with the recipients of the message the
+same connection carried before (none on its first), for tests of what a connection carries
+when."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ import email
 import email.policy
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from email.message import EmailMessage
 from typing import Any
 
@@ -45,6 +47,9 @@ class SmtpPeer:
         self._stall = 0.0
         self._hold: threading.Event | None = None
         self.holding_data = threading.Event()  # set when a DATA reply is being held back
+        # Called (in the server's thread) at each MAIL with the recipients of the message the
+        # same connection accepted last (empty on its first message).
+        self.on_mail: Callable[[list[str]], None] | None = None
         self._controller: Controller | None = None
 
     # -- what tests read -----------------------------------------------------------------------
@@ -172,6 +177,8 @@ class _Handler:
     async def handle_MAIL(
         self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
     ) -> str:
+        if self.peer.on_mail is not None:
+            self.peer.on_mail(list(getattr(session, "carried", [])))
         reply = self.peer._scripted("mail")
         if reply:
             return reply
@@ -200,5 +207,6 @@ class _Handler:
         parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
         assert isinstance(parsed, EmailMessage)
         self.peer.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
+        session.carried = list(envelope.rcpt_tos)
         self.peer.received.append(parsed)
         return "250 2.0.0 accepted"

@@ -32,17 +32,14 @@ def candidates_query(
     now: datetime,
     limit: int,
     after: tuple[datetime, int] | None = None,
-    among: Sequence[str] | None = None,
 ) -> Select[Any]:
     """A page of due pending reminders, oldest first, read along the (state, due_at) index:
-    those after ``after`` (the last page's last (due_at, id)), of the people ``among`` if
-    given. People with a reminder in flight are left in: see ``busy_people``."""
+    those after ``after`` (the last page's last (due_at, id)). People with a reminder in
+    flight are left in: see ``busy_people``."""
     r = t.reminders.c
     query = select(*REMINDER_COLUMNS).where(r.state == ReminderState.PENDING.value, r.due_at <= now)
     if after is not None:
         query = query.where(or_(r.due_at > after[0], and_(r.due_at == after[0], r.id > after[1])))
-    if among is not None:
-        query = query.where(r.person_id.in_(among))
     return query.order_by(r.due_at, r.id).limit(limit * SCAN_FACTOR)
 
 
@@ -66,10 +63,9 @@ def due_reminders(
     dialect: Dialect,
     now: datetime,
     limit: int,
-    among: Sequence[str] | None = None,
 ) -> list[Reminder]:
     """The first due reminder of each of the first ``limit`` people (by their oldest due
-    reminder) with nothing in flight; of the people ``among`` if given. The rest of a
+    reminder) with nothing in flight. The rest of a
     person's due reminders wait for a later batch, after this one is recorded. Reads a page
     of candidates at a time (locked as the dialect needs) until ``limit`` people or the due
     reminders run out."""
@@ -77,7 +73,7 @@ def due_reminders(
     after: tuple[datetime, int] | None = None
     page_size = limit * SCAN_FACTOR
     while True:
-        query = dialect.lock_candidates(candidates_query(now, limit, after, among))
+        query = dialect.lock_candidates(candidates_query(now, limit, after))
         result = conn.execute(query)
         read = 0
         # Rows are judged a slice at a time, so SQLite steps no further along the index

@@ -37,7 +37,7 @@ from benchmarks.scale_steps import (
     planner_tick,
     run_cli,
 )
-from benchmarks.stores import fresh_store, kind, point_config_at
+from benchmarks.stores import fresh_store, kind, point_config_at, store_bytes
 from dispatcher.store import open_store
 
 DEFAULT_CASES = 1_000_000
@@ -114,6 +114,9 @@ def _run(
     _idle(daemon, url, IDLE_S / 3 if quick else IDLE_S, idle_tick_cpu, section)
     ended = daemon.stop()
     section.add("SIGTERM → exit", ended.stop_s, "s", decimals=2)
+    size = store_bytes(url)
+    section.add("store on disk, all planned", size / 2**20, "MiB", decimals=0)
+    section.add("store on disk per open case", size / cases, "bytes", decimals=0)
     _claims(url, dep, cases, section)
     section.notes.append(
         "daemon: `dispatcher --config DIR run` subprocesses with a NOTIFY_SOCKET of the "

@@ -27,6 +27,24 @@ def kind(url: str) -> str:
     return "postgresql" if url.startswith("postgresql") else "sqlite"
 
 
+def store_bytes(url: str) -> int:
+    """What the store holds on disk: the SQLite file with its write-ahead log, or every
+    table of the run's PostgreSQL schema with its indexes and TOAST."""
+    if kind(url) == "sqlite":
+        path = Path(url.removeprefix("sqlite:///"))
+        return sum(p.stat().st_size for p in (path, Path(f"{path}-wal")) if p.exists())
+    import psycopg
+
+    query = (
+        "SELECT COALESCE(SUM(pg_total_relation_size(c.oid)), 0) FROM pg_class c"
+        " JOIN pg_namespace n ON n.oid = c.relnamespace"
+        " WHERE n.nspname = current_schema() AND c.relkind = 'r'"
+    )
+    with psycopg.connect(url) as conn:
+        row = conn.execute(query).fetchone()
+    return int(row[0]) if row else 0
+
+
 def _schema(base: str, action: str, name: str) -> None:
     import psycopg
 

@@ -11,6 +11,8 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from sqlalchemy.engine import make_url
+
 from dispatcher.store import open_store
 from dispatcher.store.api import CaseIn, NewReminder, PersonIn
 
@@ -31,7 +33,7 @@ def store_bytes(url: str) -> int:
     """What the store holds on disk: the SQLite file with its write-ahead log, or every
     table of the run's PostgreSQL schema with its indexes and TOAST."""
     if kind(url) == "sqlite":
-        path = Path(url.removeprefix("sqlite:///"))
+        path = Path(make_url(url).database or "")
         return sum(p.stat().st_size for p in (path, Path(f"{path}-wal")) if p.exists())
     import psycopg
 

@@ -44,6 +44,20 @@ async def claim_due(
     )
 
 
+async def release_lost_claims(store: StoreThread, node: str, held: set[str], now: datetime) -> None:
+    """After a failed claim: give back ``node``'s reservations that the loop does not hold
+    (``held``: the attempts it waits to send or to record). A claim whose commit reached the
+    store while its answer was lost left such reservations, unknown to the loop and renewed
+    with the node's other claims: without this, nobody would send them until a restart. A
+    store failure is reported to the store's health (call ``release_lost``) and raised."""
+    released = await store.guarded("release_lost", store.store.release_lost_claims, node, held, now)
+    if released:
+        log.warning(
+            "claims lost with a failed claim call given back",
+            extra={"fields": {"count": released}},
+        )
+
+
 def observe_decisions(
     batch: ClaimBatch,
     counters: Counters,

@@ -41,6 +41,10 @@ class HeldClaims:
         """Whether the claim of ``attempt_id`` still waits (not yet handed to a channel)."""
         return attempt_id in self._waiting
 
+    def attempt_ids(self) -> set[str]:
+        """The attempts of the claims still waiting."""
+        return set(self._waiting)
+
     def take_waiting(self) -> list[Claim]:
         """Every claim still waiting, no longer held."""
         waiting = list(self._waiting.values())

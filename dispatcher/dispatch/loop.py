@@ -29,7 +29,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from dispatcher.dispatch.claims import claim_due, observe_decisions
+from dispatcher.dispatch.claims import claim_due, observe_decisions, release_lost_claims
 from dispatcher.dispatch.clock import Clock, utcnow
 from dispatcher.dispatch.confirm import ClaimGivenBack, Confirmations
 from dispatcher.dispatch.counters import Counters
@@ -68,6 +68,11 @@ class Dispatcher:
         self._stopping = asyncio.Event()
         self._wake = asyncio.Event()
         self._held = HeldClaims()
+        # When (the event loop's clock) to look for claims of ours that the loop does not hold
+        # (``release_lost_claims``): before the next claim after a failed one, which may have
+        # committed all the same, and every half lease besides, for a commit that landed
+        # only after that look.
+        self._lost_claims_at = 0.0
         self._confirmations = Confirmations(
             self.store, node=self.node, clock=self.clock, metrics=self.metrics
         )
@@ -219,10 +224,18 @@ class Dispatcher:
     async def _claim(self, limit: int) -> int:
         runtime = self.runtime
         try:
+            clock = asyncio.get_running_loop().time
+            if clock() >= self._lost_claims_at:
+                # Between claims, so no claim of ours is under way to be taken for lost.
+                held = self._held.attempt_ids() | self._records.attempt_ids()
+                await self._beating(release_lost_claims(self.store, self.node, held, self.clock()))
+                lease = runtime.config.dispatcher.dispatch.claim_lease.total_seconds()
+                self._lost_claims_at = clock() + lease / 2
             batch = await self._beating(
                 claim_due(self.store, runtime, self.clock(), limit, self.node)
             )
         except Exception:  # reported to the store's health; tried again after a pause
+            self._lost_claims_at = 0.0
             await self._pause("claim")
             return 0
         if not batch.decided:

@@ -48,6 +48,7 @@ class Records:
         self._metrics = metrics
         self._written = written
         self._unwritten: list[SendRecord] = []
+        self._writing: list[SendRecord] = []  # taken by the write under way
         # Called once the outcome at the same place in ``_unwritten`` is written (or at the
         # end, written or not): each gives back the capacity its send held.
         self._after: list[Callable[[], None] | None] = []
@@ -65,6 +66,10 @@ class Records:
             # The flusher writes (a send task is never the one cut off mid-write): at once, or
             # when the interval since its last write has passed.
             self._kick.set()
+
+    def attempt_ids(self) -> set[str]:
+        """The attempts whose outcomes are held here, not yet written."""
+        return {r.attempt_id for r in (*self._unwritten, *self._writing)}
 
     def start(self) -> None:
         """Start the flusher."""
@@ -95,6 +100,7 @@ class Records:
                 return True
             records, self._unwritten = self._unwritten, []
             afters, self._after = self._after, []
+            self._writing = records
             try:
                 await self._store.guarded("record", self._store.store.record, records, self._node)
             except Exception as exc:  # the store is down or locked: keep them, try again
@@ -107,6 +113,8 @@ class Records:
                     )
                 self._refused = True
                 return False
+            finally:
+                self._writing = []
         self._refused = False
         _call_all(afters)
         if self._metrics:

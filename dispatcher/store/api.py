@@ -367,6 +367,16 @@ class Store(CallScripts, UnknownAttemptsApi, ConsoleReads, ArrangementsApi, Choi
         """``node`` is alive: its claims are not expired by other nodes' ``expire_claims``."""
 
     @abc.abstractmethod
+    def release_lost_claims(self, node: str, held: Collection[str], now: datetime) -> int:
+        """Give back ``node``'s reservations that its dispatch loop does not hold (``held``:
+        the attempt ids of the claims it does hold, not yet handed to a channel); returns how
+        many went back. Such a reservation is a claim whose transaction committed while its
+        answer was lost (the connection broke after the commit was sent): the loop never saw
+        it, and the node's renewals would keep it from expiring. Only a ``reserved`` attempt
+        goes back (a compare-and-set): nothing of it was sent. The loop calls this between
+        its claims, so no claim of its own is under way."""
+
+    @abc.abstractmethod
     def recover(
         self, now: datetime, resend_channels: Iterable[str], node: str = ""
     ) -> RecoveryReport:

@@ -3,6 +3,7 @@ and any node's not renewed for the lease, are settled."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -23,6 +24,22 @@ def renew_claims(conn: Connection, node: str, now: datetime) -> int:
         .values(claimed_at=now)
     ).rowcount
     return renewed or 0
+
+
+def release_lost_claims(conn: Connection, node: str, held: Collection[str], now: datetime) -> int:
+    """``node``'s reservations that its loop does not hold: back to the pool."""
+    r, a = t.reminders.c, t.attempts.c
+    rows = conn.execute(
+        select(r.id, a.id.label("aid"))
+        .join(t.attempts, a.reminder_id == r.id)
+        .where(
+            a.outcome == Outcome.RESERVED.value,
+            r.state == ReminderState.CLAIMED.value,
+            r.claimed_by == node,
+        )
+    ).all()
+    lost = [(row.id, row.aid) for row in rows if row.aid not in held]
+    return give_back(conn, lost, now, "released_lost_claim", (Outcome.RESERVED.value,))
 
 
 def recover(conn: Connection, now: datetime, resend: list[str], node: str) -> RecoveryReport:

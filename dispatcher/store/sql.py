@@ -203,6 +203,10 @@ class SqlStore(SqlArrangements, Store):
         with self._write() as conn:
             return recovery.renew_claims(conn, node, now)
 
+    def release_lost_claims(self, node: str, held: Collection[str], now: datetime) -> int:
+        with self._write() as conn:
+            return recovery.release_lost_claims(conn, node, held, now)
+
     def recover(
         self, now: datetime, resend_channels: Iterable[str], node: str = ""
     ) -> RecoveryReport:

@@ -10,6 +10,9 @@ daemon and its PostgreSQL and switch it between modes while the daemon runs.
   nothing is forwarded either way; what is sent meanwhile is dropped, so when the hang ends
   the connections it held are reset.
 
+Besides its mode, the proxy can lose one answer (``lose_answer``): the server does what it was
+asked, and the client never hears of it — a cut between a commit and its acknowledgement.
+
 The proxy runs its own event loop on a thread, so a synchronous test drives it with plain
 calls: ``proxy = TcpProxy(port); proxy.start(); proxy.set_mode("hang") …; proxy.close()``.
 """
@@ -44,6 +47,9 @@ class _Link:
         self.upstream: asyncio.StreamWriter | None = None
         self.tasks: list[asyncio.Task[None]] = []
         self.hung = False  # it dropped data during a hang: reset when the hang ends
+        self.primed = False  # it sent the marker of the answer to lose
+        self.tail = b""  # the last bytes it sent, for a marker cut between two reads
+        self.swallowing = False  # the server's next answer is lost, the link reset
 
     def reset(self) -> None:
         for task in self.tasks:
@@ -62,6 +68,8 @@ class TcpProxy:
         self.port = port
         self.mode: Mode = "pass"
         self.accepted = 0
+        self.answers_lost = 0
+        self._lose: tuple[bytes, bytes] | None = None
         self._links: set[_Link] = set()
         self._server: asyncio.Server | None = None
         self._loop = asyncio.new_event_loop()
@@ -82,6 +90,13 @@ class TcpProxy:
         if mode not in MODES:
             raise ValueError(f"mode {mode!r} is not one of {', '.join(MODES)}")
         self._run(self._switch(mode))
+
+    def lose_answer(self, statement: bytes, *, after: bytes) -> None:
+        """Once: on the first connection whose client sends ``after`` and then
+        ``statement``, forward the statement, drop the server's answer to it and reset the
+        connection (``answers_lost`` counts it). With ``after=b"INSERT INTO attempts"`` and
+        ``statement=b"COMMIT"``, a claim commits and its daemon is told it failed."""
+        self._lose = (after, statement)
 
     def close(self) -> None:
         """Stop listening, reset every connection and end the proxy's thread."""
@@ -157,18 +172,45 @@ class TcpProxy:
             return
         link.upstream = up_writer
         link.tasks = [
-            asyncio.ensure_future(self._pipe(reader, up_writer, link)),
-            asyncio.ensure_future(self._pipe(up_reader, writer, link)),
+            asyncio.ensure_future(self._pipe(reader, up_writer, link, upward=True)),
+            asyncio.ensure_future(self._pipe(up_reader, writer, link, upward=False)),
         ]
 
+    def _watch_for_answer_to_lose(self, link: _Link, data: bytes) -> None:
+        assert self._lose is not None
+        after, statement = self._lose
+        seen = link.tail + data
+        if not link.primed:
+            at = seen.find(after)
+            if at < 0:
+                link.tail = seen[-len(after) :]
+                return
+            link.primed, seen = True, seen[at + len(after) :]
+        if statement in seen:
+            self._lose = None  # once
+            link.swallowing = True  # before the statement is forwarded: its answer is lost
+        link.tail = seen[-len(statement) :]
+
     async def _pipe(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, link: _Link
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        link: _Link,
+        *,
+        upward: bool,
     ) -> None:
         try:
             while data := await reader.read(65536):
                 if self.mode == "hang":
                     link.hung = True
                     continue  # blackholed: dropped, never forwarded
+                if upward and self._lose is not None:
+                    self._watch_for_answer_to_lose(link, data)
+                elif not upward and link.swallowing:
+                    self.answers_lost += 1
+                    link.reset()
+                    self._links.discard(link)
+                    return
                 writer.write(data)
                 await writer.drain()
         except (OSError, asyncio.IncompleteReadError):

@@ -73,6 +73,7 @@ SEND_OUTCOMES = tuple(
 # The daemon's store calls that are tried again when they fail (docs/ops.md lists them).
 STORE_CALLS = (
     "claim",
+    "release_lost",
     "next_due",
     "confirm",
     "record",

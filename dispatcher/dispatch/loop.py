@@ -224,13 +224,13 @@ class Dispatcher:
     async def _claim(self, limit: int) -> int:
         runtime = self.runtime
         try:
-            clock = asyncio.get_running_loop().time
-            if clock() >= self._lost_claims_at:
+            monotonic = asyncio.get_running_loop().time
+            if monotonic() >= self._lost_claims_at:
                 # Between claims, so no claim of ours is under way to be taken for lost.
                 held = self._held.attempt_ids() | self._records.attempt_ids()
                 await self._beating(release_lost_claims(self.store, self.node, held, self.clock()))
                 lease = runtime.config.dispatcher.dispatch.claim_lease.total_seconds()
-                self._lost_claims_at = clock() + lease / 2
+                self._lost_claims_at = monotonic() + lease / 2
             batch = await self._beating(
                 claim_due(self.store, runtime, self.clock(), limit, self.node)
             )

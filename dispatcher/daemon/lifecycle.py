@@ -64,6 +64,7 @@ from dispatcher.dispatch.store_thread import StoreThread
 from dispatcher.metrics import Metrics
 from dispatcher.runtime import Runtime, load_runtime
 from dispatcher.runtime.versions import PROGRAM_VERSION
+from dispatcher.store.api import STATISTICS_AFTER
 from dispatcher.store.schema import SCHEMA_VERSION
 
 log = logging.getLogger("dispatcher.daemon")
@@ -263,7 +264,17 @@ class Daemon:
 
     async def _plan_once(self) -> None:
         async with self._plan_lock:
-            await plan_reminders(self.store_thread, self.runtime, self.clock(), self._wake)
+            now = self.clock()
+            created = await plan_reminders(self.store_thread, self.runtime, now, self._wake)
+        if created >= STATISTICS_AFTER:
+            # On the reader: it waits on no writer, and claims go on meanwhile.
+            try:
+                await self.store_reader.call(self.store.refresh_statistics)
+            except Exception as exc:  # the pass is done; the next big one tries again
+                log.warning(
+                    "store statistics not refreshed after planning",
+                    extra={"fields": {"error": failure_reason(exc)}},
+                )
 
     def _wake(self) -> None:
         if self.dispatcher:

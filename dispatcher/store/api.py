@@ -235,6 +235,10 @@ SETTLE_RANK: dict[Outcome, int] = {
 }
 
 
+# Rows one import or planning pass writes from which the store's statistics are refreshed.
+STATISTICS_AFTER = 10_000
+
+
 class Store(CallScripts, UnknownAttemptsApi, ConsoleReads, ArrangementsApi, ChoicesApi):
     """Persistent state: people, cases, reminders, attempts, decisions, events."""
 
@@ -253,6 +257,11 @@ class Store(CallScripts, UnknownAttemptsApi, ConsoleReads, ArrangementsApi, Choi
     @abc.abstractmethod
     def ping(self) -> None:
         """Raise if the store cannot be reached."""
+
+    def refresh_statistics(self) -> None:  # noqa: B027 (a store without statistics)
+        """After a bulk write (``STATISTICS_AFTER`` rows or more): bring the database's
+        statistics up to date, so its planner does not plan claims for the empty tables it
+        last saw. Waits on no writer."""
 
     # -- intake -----------------------------------------------------------------------------
     @abc.abstractmethod

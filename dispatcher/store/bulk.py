@@ -228,6 +228,30 @@ def rows_in(
     return out
 
 
+def execute_in(
+    conn: Connection,
+    statement: Executable,
+    expanding: str,
+    values: Sequence[Any],
+    params: Mapping[str, Any] | None = None,
+    size: int = 500,
+) -> int:
+    """Run the write ``statement`` (a module-level constant) for ``values`` bound to its
+    expanding parameter ``expanding``, once per ``size`` of them, its other parameters from
+    ``params``: one statement for many rows that take the same values. Returns the rows it
+    touched."""
+    if not values:
+        return 0
+    compiled = _compile_in(conn, statement, expanding)
+    given = params or {}
+    count = 0
+    for start in range(0, len(values), size):
+        chunk = values[start : start + size]
+        sql = _sql_for(compiled, len(chunk))
+        count += conn.exec_driver_sql(sql, _bound(compiled, chunk, given)).rowcount or 0
+    return count
+
+
 def converters(conn: Connection, statement: Executable, expanding: str) -> list[Convert | None]:
     """Per result column of ``statement`` (as ``rows_in`` takes it), the converter of its
     driver values, None where a value is taken as it is."""

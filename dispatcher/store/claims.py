@@ -26,7 +26,7 @@ from dispatcher.model import (
 from dispatcher.store import schema as t
 from dispatcher.store.api import Claim, ClaimBatch, DecideFn
 from dispatcher.store.arrangements import with_instalments
-from dispatcher.store.bulk import execute_many
+from dispatcher.store.bulk import execute_in, execute_many
 from dispatcher.store.candidates import due_reminders
 from dispatcher.store.dialect import Dialect
 from dispatcher.store.rows import cases_by_id, chunks, history_by_person, people_by_id
@@ -196,11 +196,17 @@ def _reason_codes(decision: Decision) -> str | None:
     return ",".join(r.code for r in decision.reasons) or None
 
 
-_RID = t.reminders.c.id == bindparam("rid")
-# The statements each claim runs for its rows (``bulk``: compiled once, rows bound as is).
+_RIDS = t.reminders.c.id.in_(bindparam("rids", expanding=True))
+# The statements each claim runs for its rows (``bulk``: compiled once). The reminders' updates
+# are one per batch for the sends and one per distinct (instant, reasons) of its deferrals and
+# (state, reasons) of the rest: on PostgreSQL each statement fires the tallies' statement
+# trigger once, so an update per reminder cost a trigger run per reminder (half the
+# claim's writes). Inserts stay a statement per row: measured, psycopg's pipeline of a
+# prepared statement beat one statement of thousands of parameters on PostgreSQL, and
+# SQLite's executemany beat it too.
 CLAIM_SENDS = (
     update(t.reminders)
-    .where(_RID)
+    .where(_RIDS)
     .values(
         state=ReminderState.CLAIMED.value,
         tries=t.reminders.c.tries + 1,
@@ -213,12 +219,12 @@ CLAIM_SENDS = (
 RESERVE_ATTEMPTS = insert(t.attempts).values({c: bindparam(c) for c in ATTEMPT_FIELDS})
 MOVE_DEFERRALS = (
     update(t.reminders)
-    .where(_RID)
+    .where(_RIDS)
     .values(due_at=bindparam("due"), last_reason=bindparam("why"), updated_at=bindparam("now"))
 )
 END_REMINDERS = (
     update(t.reminders)
-    .where(_RID)
+    .where(_RIDS)
     .values(state=bindparam("st"), last_reason=bindparam("why"), updated_at=bindparam("now"))
 )
 RECORD_DECISIONS = insert(t.decisions).values({c: bindparam(c) for c in DECISION_FIELDS})
@@ -228,11 +234,22 @@ def write_claims(conn: Connection, batch: DecidedBatch, node: str, now: datetime
     """Claim the sends (their attempts reserved), move the deferrals, end the rest, and
     record every decision."""
     if batch.sends:
-        execute_many(conn, CLAIM_SENDS, [{**row, "node": node, "now": now} for row in batch.sends])
+        sends = [row["rid"] for row in batch.sends]
+        execute_in(conn, CLAIM_SENDS, "rids", sends, {"node": node, "now": now})
         execute_many(conn, RESERVE_ATTEMPTS, batch.attempt_rows)
-    execute_many(conn, MOVE_DEFERRALS, [{**row, "now": now} for row in batch.moves])
-    execute_many(conn, END_REMINDERS, [{**row, "now": now} for row in batch.ends])
+    for (due, why), rids in _grouped(batch.moves, "due").items():
+        execute_in(conn, MOVE_DEFERRALS, "rids", rids, {"due": due, "why": why, "now": now})
+    for (state, why), rids in _grouped(batch.ends, "st").items():
+        execute_in(conn, END_REMINDERS, "rids", rids, {"st": state, "why": why, "now": now})
     execute_many(conn, RECORD_DECISIONS, batch.decision_rows)
+
+
+def _grouped(rows: Sequence[dict[str, Any]], value: str) -> dict[tuple[Any, Any], list[int]]:
+    """The reminder ids of ``rows`` by their (``value``, reasons)."""
+    groups: dict[tuple[Any, Any], list[int]] = {}
+    for row in rows:
+        groups.setdefault((row[value], row["why"]), []).append(row["rid"])
+    return groups
 
 
 # An attempt in flight is its reminder's current claim: a reminder has at most one.

@@ -182,6 +182,13 @@ def _v15_to_v16(conn: Connection) -> None:
         _add_column(conn, t.contact_points, "line")
 
 
+def _v16_to_v17(conn: Connection) -> None:
+    # The claims' index gains the reminder's id after its due instant (see schema.py): built
+    # again, once, in the migrate transaction.
+    conn.exec_driver_sql("DROP INDEX IF EXISTS ix_reminders_due")
+    next(i for i in t.reminders.indexes if i.name == "ix_reminders_due").create(conn)
+
+
 # UPGRADES[n] takes a store from schema version n to n+1, inside the migrate transaction.
 UPGRADES = {
     1: _v1_to_v2,
@@ -199,6 +206,7 @@ UPGRADES = {
     13: _v13_to_v14,
     14: _v14_to_v15,
     15: _v15_to_v16,
+    16: _v16_to_v17,
 }
 
 

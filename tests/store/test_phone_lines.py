@@ -56,7 +56,7 @@ def test_a_version_15_store_keeps_its_numbers_of_no_known_line(store) -> None:  
         conn.exec_driver_sql("ALTER TABLE contact_points DROP COLUMN line")
         conn.exec_driver_sql("UPDATE meta SET value = '15' WHERE key = 'schema_version'")
     store.engine.dispose()
-    assert store.migrate() == SCHEMA_VERSION == 16
+    assert store.migrate() == SCHEMA_VERSION == 17
     assert lines(store, "P0") == {"+447911123400": None}
     assert lines(store, "P1") == {"+447911123401": None}
     store.upsert([PERSON], [], NOW)  # and a line can be given from then on

@@ -18,12 +18,13 @@ from datetime import datetime
 from itertools import chain
 from typing import Any
 
-from sqlalchemy import Column, Connection, Table, select
+from sqlalchemy import BindParameter, Column, Connection, Table, bindparam, select
 
 from dispatcher.model import ContactKind
 from dispatcher.store import consents, events, wishes
 from dispatcher.store import schema as t
 from dispatcher.store.api import CaseIn, PersonIn
+from dispatcher.store.bulk import rows_in
 from dispatcher.store.planning import look_again_at_people, next_plan_of_new_case
 from dispatcher.store.rows import cases_by_id, chunks
 
@@ -44,6 +45,15 @@ CASE_REPLANS = (
     " THEN COALESCE(excluded.next_plan_at, cases.next_plan_at) ELSE cases.next_plan_at END",
     f"planned_through = CASE WHEN ({_MOVED}) AND cases.planned_through > excluded.updated_at"
     " THEN excluded.updated_at ELSE cases.planned_through END",
+)
+# The reads of an import's checks, compiled once (``bulk.rows_in``): a case's owner, a
+# person's zone on file, and the phones and addresses a zone is inferred from.
+_IDS: BindParameter[Any] = bindparam("ids", expanding=True)
+OWNERS = select(t.cases.c.id, t.cases.c.person_id).where(t.cases.c.id.in_(_IDS))
+ZONES = select(t.people.c.id, t.people.c.timezone).where(t.people.c.id.in_(_IDS))
+PLACES = select(t.contact_points.c.person_id, t.contact_points.c.value).where(
+    t.contact_points.c.person_id.in_(_IDS),
+    t.contact_points.c.kind.in_((ContactKind.PHONE.value, ContactKind.POSTAL.value)),
 )
 # Rows per statement: ten columns of 500 rows stay well inside every database's limit on
 # bound values (SQLite 32,766, PostgreSQL 65,535).
@@ -99,9 +109,9 @@ def cases_of_others(conn: Connection, cases: Sequence[CaseIn]) -> list[str]:
     postgres = conn.dialect.name == "postgresql"
     if postgres and given:
         conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
-    for chunk in chunks(list(given)):
-        query = select(t.cases.c.id, t.cases.c.person_id).where(t.cases.c.id.in_(chunk))
-        refused.extend(cid for cid, owner in conn.execute(query) if given[cid] != owner)
+    for cid, owner in rows_in(conn, OWNERS, "ids", list(given)):
+        if given[cid] != owner:
+            refused.append(cid)
     if postgres and given:
         conn.exec_driver_sql("SET LOCAL enable_seqscan = on")
     return refused
@@ -113,24 +123,16 @@ def people_whose_zone_changes(conn: Connection, people: Sequence[PersonIn]) -> l
     that was not on file."""
     given = {p.id: p for p in people}
     changed: list[str] = []
-    cp = t.contact_points.c
     for chunk in chunks(list(given)):
-        query = select(t.people.c.id, t.people.c.timezone).where(t.people.c.id.in_(chunk))
-        stored = dict(conn.execute(query).all())
+        stored = dict(rows_in(conn, ZONES, "ids", chunk))
         changed.extend(pid for pid, zone in stored.items() if given[pid].timezone != zone)
         inferred = [
             pid for pid, zone in stored.items() if zone is None and given[pid].timezone is None
         ]
         if not inferred:
             continue
-        places = conn.execute(
-            select(cp.person_id, cp.value).where(
-                cp.person_id.in_(inferred),
-                cp.kind.in_((ContactKind.PHONE.value, ContactKind.POSTAL.value)),
-            )
-        )
         on_file: dict[str, set[str]] = {pid: set() for pid in inferred}
-        for pid, value in places:
+        for pid, value in rows_in(conn, PLACES, "ids", inferred):
             on_file[pid].add(value)
         changed.extend(
             pid

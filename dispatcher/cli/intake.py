@@ -22,7 +22,7 @@ from dispatcher.cli.instants import parse_instant, utc_now
 from dispatcher.cli.loading import config_or_exit, store_at_or_exit, store_or_exit
 from dispatcher.policy.breathing_space import describe, moratorium_end
 from dispatcher.policy.zones import local_zone
-from dispatcher.store.api import STATISTICS_AFTER, NewReminder, Store, UnknownCase
+from dispatcher.store.api import NewReminder, Store, UnknownCase
 
 if TYPE_CHECKING:
     from dispatcher.config import DispatcherFile
@@ -95,8 +95,7 @@ def import_(
                     progress.update(task, completed=rows.position())
             importer.close()
             progress.update(task, completed=rows.size)
-        if importer.kept >= STATISTICS_AFTER:
-            store.refresh_statistics()  # claims and planning are planned for what is there now
+        store.refresh_statistics()  # claims and planning are planned for what is there now
     except FileProblem as exc:
         importer.close()
         fail(f"{file}: {exc} (imported {importer.kept} row(s) before it)", code=PROBLEMS)

@@ -55,7 +55,7 @@ from dispatcher.daemon.reload import (
     report_rejected,
 )
 from dispatcher.daemon.startup import log_started, open_and_upgrade
-from dispatcher.daemon.status import Status, count_queue, report_periodically
+from dispatcher.daemon.status import Status, count_queue, is_store_error, report_periodically
 from dispatcher.daemon.web import HttpServer, build_app, plugin_services
 from dispatcher.dispatch.clock import Clock, utcnow
 from dispatcher.dispatch.loop import Dispatcher
@@ -64,10 +64,11 @@ from dispatcher.dispatch.store_thread import StoreThread
 from dispatcher.metrics import Metrics
 from dispatcher.runtime import Runtime, load_runtime
 from dispatcher.runtime.versions import PROGRAM_VERSION
-from dispatcher.store.api import STATISTICS_AFTER
 from dispatcher.store.schema import SCHEMA_VERSION
 
 log = logging.getLogger("dispatcher.daemon")
+# How often (seconds) the daemon looks for store statistics its writes outran.
+STATISTICS_EVERY = 60.0
 
 
 class Daemon:
@@ -157,6 +158,7 @@ class Daemon:
         settle_collector()
         self.notifier.ready(self._status_line())
         self._spawn(self.plan())
+        self._spawn(self._keep_statistics())
         # Unknown attempts asked of their channels, in the background: READY never waits.
         self._spawn(
             Reconciler(self.store_thread, lambda: self.runtime, self.clock).run_periodically()
@@ -264,17 +266,27 @@ class Daemon:
 
     async def _plan_once(self) -> None:
         async with self._plan_lock:
-            now = self.clock()
-            created = await plan_reminders(self.store_thread, self.runtime, now, self._wake)
-        if created >= STATISTICS_AFTER:
-            # On the reader: it waits on no writer, and claims go on meanwhile.
+            await plan_reminders(self.store_thread, self.runtime, self.clock(), self._wake)
+
+    async def _keep_statistics(self) -> None:
+        """At start and every ``STATISTICS_EVERY`` seconds, on the reader (claims go on
+        meanwhile): the store's statistics refreshed where its writes outran them, whatever
+        wrote the rows (an import, planning, the API, the claims themselves)."""
+        while True:
             try:
-                await self.store_reader.call(self.store.refresh_statistics)
-            except Exception as exc:  # the pass is done; the next big one tries again
-                log.warning(
-                    "store statistics not refreshed after planning",
-                    extra={"fields": {"error": failure_reason(exc)}},
-                )
+                tables = await self.store_reader.call(self.store.refresh_statistics)
+            except Exception as exc:  # the next round tries again
+                if not is_store_error(exc):  # an outage is the store's health's to report
+                    log.error(
+                        "store statistics not refreshed",
+                        extra={"fields": {"error": failure_reason(exc)}},
+                    )
+            else:
+                if tables:
+                    log.info(
+                        "store statistics refreshed", extra={"fields": {"tables": ",".join(tables)}}
+                    )
+            await asyncio.sleep(STATISTICS_EVERY)
 
     def _wake(self) -> None:
         if self.dispatcher:

@@ -235,10 +235,6 @@ SETTLE_RANK: dict[Outcome, int] = {
 }
 
 
-# Rows one import or planning pass writes from which the store's statistics are refreshed.
-STATISTICS_AFTER = 10_000
-
-
 class Store(CallScripts, UnknownAttemptsApi, ConsoleReads, ArrangementsApi, ChoicesApi):
     """Persistent state: people, cases, reminders, attempts, decisions, events."""
 
@@ -258,10 +254,12 @@ class Store(CallScripts, UnknownAttemptsApi, ConsoleReads, ArrangementsApi, Choi
     def ping(self) -> None:
         """Raise if the store cannot be reached."""
 
-    def refresh_statistics(self) -> None:  # noqa: B027 (a store without statistics)
-        """After a bulk write (``STATISTICS_AFTER`` rows or more): bring the database's
-        statistics up to date, so its planner does not plan claims for the empty tables it
-        last saw. Waits on no writer."""
+    def refresh_statistics(self) -> list[str]:
+        """Bring the database's statistics up to date where its writes outran them (a big
+        import, planning, the API's batches), so its planner does not plan claims for the
+        empty tables it last saw; returns the tables refreshed. Waits on no writer. A store
+        without statistics (SQLite plans by its indexes alone) has nothing to do."""
+        return []
 
     # -- intake -----------------------------------------------------------------------------
     @abc.abstractmethod

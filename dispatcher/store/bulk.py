@@ -9,11 +9,11 @@ so what reaches the database is identical.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, CursorResult
 from sqlalchemy.sql import Executable
 
 Convert = Callable[[Any], Any]
@@ -207,22 +207,16 @@ def rows_in(
     ``expanding``, run once per ``size`` of them; its other parameters from ``params`` (or
     as the statement gives them). Rows are tuples, converted as SQLAlchemy converts them;
     with ``raw`` as the driver gives them (the caller converts with ``converters``)."""
-    if not values:
-        return []
     compiled = _compile_in(conn, statement, expanding)
-    given = params or {}
     out: list[Any] = []
-    for start in range(0, len(values), size):
-        chunk = values[start : start + size]
-        rows = conn.exec_driver_sql(
-            _sql_for(compiled, len(chunk)), _bound(compiled, chunk, given)
-        ).fetchall()
+    for result in _each_chunk(conn, compiled, values, params, size):
+        rows = result.fetchall()
         if compiled.results and not raw:
             for row in rows:
-                values = list(row)
+                converted = list(row)
                 for index, convert in compiled.results:
-                    values[index] = convert(values[index])
-                out.append(tuple(values))
+                    converted[index] = convert(converted[index])
+                out.append(tuple(converted))
         else:
             out += rows
     return out
@@ -240,16 +234,22 @@ def execute_in(
     expanding parameter ``expanding``, once per ``size`` of them, its other parameters from
     ``params``: one statement for many rows that take the same values. Returns the rows it
     touched."""
-    if not values:
-        return 0
     compiled = _compile_in(conn, statement, expanding)
+    return sum(result.rowcount or 0 for result in _each_chunk(conn, compiled, values, params, size))
+
+
+def _each_chunk(
+    conn: Connection,
+    compiled: CompiledIn,
+    values: Sequence[Any],
+    params: Mapping[str, Any] | None,
+    size: int,
+) -> Iterator[CursorResult[Any]]:
+    """``compiled`` run once per ``size`` of ``values`` (none for no values): each result."""
     given = params or {}
-    count = 0
     for start in range(0, len(values), size):
         chunk = values[start : start + size]
-        sql = _sql_for(compiled, len(chunk))
-        count += conn.exec_driver_sql(sql, _bound(compiled, chunk, given)).rowcount or 0
-    return count
+        yield conn.exec_driver_sql(_sql_for(compiled, len(chunk)), _bound(compiled, chunk, given))
 
 
 def converters(conn: Connection, statement: Executable, expanding: str) -> list[Convert | None]:

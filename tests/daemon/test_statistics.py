@@ -7,23 +7,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 from dispatcher.store import open_store
+from tests.cli.test_import_statistics import _analysed_at
 from tests.conftest import Deployment, stop, wait_for
 from tests.store.test_store import NOW, _people
 
 
 def _analysed(url: str, table: str) -> bool:
-    store = open_store(url, migrate=False)
-    try:
-        with store.engine.connect() as conn:
-            return (
-                conn.exec_driver_sql(
-                    "SELECT last_analyze FROM pg_stat_user_tables "
-                    f"WHERE schemaname = current_schema() AND relname = '{table}'"
-                ).scalar()
-                is not None
-            )
-    finally:
-        store.close()
+    return _analysed_at(url, table) is not None
 
 
 def test_the_daemon_analyses_tables_written_behind_its_back(
